@@ -1,0 +1,33 @@
+"""Order events fan out in real time through Redis pub/sub (read by the SSE endpoint).
+
+Publishing is best effort: the order_event table is the record, Redis only the live feed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+
+
+def channel_for(order_id: str) -> str:
+    return f"order-events:{order_id}"
+
+
+class EventPublisher(Protocol):
+    async def publish(self, order_id: str, event: dict[str, Any]) -> None: ...
+
+
+class RedisEventPublisher:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def publish(self, order_id: str, event: dict[str, Any]) -> None:
+        try:
+            await self._redis.publish(channel_for(order_id), json.dumps(event, default=str))
+        except Exception:  # a live feed must never fail the saga
+            log.warning("could not publish event for %s", order_id, exc_info=True)

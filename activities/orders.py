@@ -1,0 +1,254 @@
+"""The order store in PostgreSQL: what the API reads. Every write is idempotent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
+
+from activities.events import EventPublisher
+from domain.status import PayoutStatus, VendorOrderStatus
+from models.base import utcnow
+from models.messages import (
+    ConfirmOrderRequest,
+    CreateOrderRequest,
+    DeliveryRecord,
+    OrderStatusChange,
+    ShipmentRecord,
+    VendorOrderRef,
+)
+from models.order import Order, OrderEvent, OrderLine
+from models.payment import Payment
+from models.vendor_order import VendorOrder, VendorOrderLine
+
+
+class OrderStoreActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], events: EventPublisher) -> None:
+        self._sessions = sessions
+        self._events = events
+
+    @activity.defn(name="orders.create")
+    async def create(self, request: CreateOrderRequest) -> None:
+        order = request.order
+        async with self._sessions() as session, session.begin():
+            inserted = await session.execute(
+                insert(Order)
+                .values(
+                    id=order.order_id,
+                    status=request.status,
+                    customer_id=order.customer_id,
+                    currency=order.currency,
+                    subtotal_cents=request.subtotal_cents,
+                    shipping_cents=request.shipping_cents,
+                    total_cents=request.total_cents,
+                    idempotency_key=order.idempotency_key,
+                    request_fingerprint=order.request_fingerprint,
+                    shipping_address=order.shipping_address,
+                    payment_method=order.payment_method,
+                    rejection=request.rejection,
+                    workflow_id=f"order-{order.order_id}",
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            if inserted.rowcount == 0:  # type: ignore[attr-defined]
+                return
+            for line in request.lines:
+                session.add(
+                    OrderLine(
+                        order_id=order.order_id,
+                        line_no=line.line_no,
+                        sku=line.sku,
+                        vendor_id=line.vendor_id,
+                        quantity=line.quantity,
+                        unit_price_cents=line.unit_price_cents,
+                        line_total_cents=line.line_total_cents,
+                    )
+                )
+            event = "order.rejected" if request.rejection else "order.placed"
+            await self._add_event(session, order.order_id, event, request.rejection or {})
+        await self._publish(order.order_id, event, request.rejection or {})
+
+    @activity.defn(name="orders.set_rejection")
+    async def set_rejection(self, request: CreateOrderRequest) -> None:
+        async with self._sessions() as session, session.begin():
+            order = await session.get(Order, request.order.order_id, with_for_update=True)
+            if order is None or order.status == "rejected":
+                return
+            order.status = "rejected"
+            order.rejection = request.rejection
+            order.updated_at = utcnow()
+            session.add(order)
+            await self._add_event(session, order.id, "order.rejected", request.rejection or {})
+        await self._publish(request.order.order_id, "order.rejected", request.rejection or {})
+
+    @activity.defn(name="orders.confirm")
+    async def confirm(self, request: ConfirmOrderRequest) -> None:
+        async with self._sessions() as session, session.begin():
+            order = await session.get(Order, request.order_id, with_for_update=True)
+            if order is None:
+                raise RuntimeError(f"order {request.order_id} was never recorded")
+            if order.status != "pending":
+                return
+            charge = request.charge
+            session.add(
+                Payment(
+                    order_id=order.id,
+                    payment_intent_id=charge.payment_intent_id,
+                    charge_id=charge.charge_id,
+                    amount_cents=charge.amount_cents,
+                    currency=order.currency,
+                    status="succeeded",
+                    idempotency_key=f"{order.id}:charge",
+                )
+            )
+            for plan in request.vendor_orders:
+                session.add(
+                    VendorOrder(
+                        id=plan.vendor_order_id,
+                        order_id=order.id,
+                        vendor_id=plan.vendor_id,
+                        status=VendorOrderStatus.AWAITING_SHIPMENT,
+                        currency=order.currency,
+                        subtotal_cents=plan.subtotal_cents,
+                        shipping_cents=plan.shipping_cents,
+                        commission_bps=plan.commission_bps,
+                        commission_cents=plan.commission_cents,
+                        payout_cents=plan.payout_cents,
+                        payout_status=PayoutStatus.PENDING,
+                        workflow_id=plan.workflow_id,
+                    )
+                )
+            await session.flush()
+            for plan in request.vendor_orders:
+                for line in plan.lines:
+                    session.add(
+                        VendorOrderLine(
+                            vendor_order_id=plan.vendor_order_id,
+                            sku=line.sku,
+                            warehouse_id=line.warehouse_id,
+                            quantity=line.quantity,
+                            unit_price_cents=plan.unit_prices[line.sku],
+                        )
+                    )
+                await self._add_event(
+                    session, order.id, "vendor_order.created", {}, plan.vendor_order_id
+                )
+            order.status = "confirmed"
+            order.updated_at = utcnow()
+            session.add(order)
+            await self._add_event(
+                session, order.id, "order.confirmed", {"payment_intent": charge.payment_intent_id}
+            )
+        await self._publish(request.order_id, "order.confirmed", {})
+
+    @activity.defn(name="orders.set_status")
+    async def set_status(self, request: OrderStatusChange) -> None:
+        async with self._sessions() as session, session.begin():
+            order = await session.get(Order, request.order_id, with_for_update=True)
+            if order is None or order.status == request.status:
+                return
+            order.status = request.status
+            order.updated_at = utcnow()
+            session.add(order)
+            await self._add_event(session, order.id, request.event_type, {})
+        await self._publish(request.order_id, request.event_type, {})
+
+    @activity.defn(name="orders.record_shipment")
+    async def record_shipment(self, record: ShipmentRecord) -> None:
+        await self._update_vendor_order(
+            record.vendor_order_id,
+            "vendor_order.shipped",
+            {"carrier": record.carrier, "tracking_number": record.tracking_number},
+            status=VendorOrderStatus.SHIPPED,
+            carrier=record.carrier,
+            tracking_number=record.tracking_number,
+            shipped_at=record.shipped_at,
+        )
+
+    @activity.defn(name="orders.record_delivery")
+    async def record_delivery(self, record: DeliveryRecord) -> None:
+        await self._update_vendor_order(
+            record.vendor_order_id,
+            "vendor_order.delivered",
+            {"return_window_ends_at": record.return_window_ends_at.isoformat()},
+            status=VendorOrderStatus.DELIVERED,
+            delivered_at=record.delivered_at,
+            return_window_ends_at=record.return_window_ends_at,
+        )
+
+    @activity.defn(name="orders.record_completion")
+    async def record_completion(self, ref: VendorOrderRef) -> None:
+        await self._update_vendor_order(
+            ref.vendor_order_id,
+            "vendor_order.completed",
+            {},
+            status=VendorOrderStatus.COMPLETED,
+        )
+
+    async def _update_vendor_order(
+        self, vendor_order_id: str, event_type: str, detail: dict[str, Any], **changes: Any
+    ) -> None:
+        async with self._sessions() as session, session.begin():
+            vendor_order = await session.get(VendorOrder, vendor_order_id, with_for_update=True)
+            if vendor_order is None:
+                raise RuntimeError(f"vendor order {vendor_order_id} does not exist")
+            if vendor_order.status == changes.get("status"):
+                return
+            for name, value in changes.items():
+                setattr(vendor_order, name, value)
+            vendor_order.updated_at = utcnow()
+            session.add(vendor_order)
+            await self._add_event(
+                session, vendor_order.order_id, event_type, detail, vendor_order_id
+            )
+            order_id = vendor_order.order_id
+        await self._publish(order_id, event_type, detail, vendor_order_id)
+
+    @staticmethod
+    async def _add_event(
+        session: AsyncSession,
+        order_id: str,
+        event_type: str,
+        detail: dict[str, Any],
+        vendor_order_id: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        dedup_key = f"{vendor_order_id or order_id}:{event_type}"
+        await session.execute(
+            insert(OrderEvent)
+            .values(
+                order_id=order_id,
+                vendor_order_id=vendor_order_id,
+                type=event_type,
+                detail=detail,
+                dedup_key=dedup_key,
+                at=at or utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+        )
+
+    async def _publish(
+        self,
+        order_id: str,
+        event_type: str,
+        detail: dict[str, Any],
+        vendor_order_id: str | None = None,
+    ) -> None:
+        await self._events.publish(
+            order_id,
+            {
+                "type": event_type,
+                "at": utcnow().isoformat(),
+                "vendor_order_id": vendor_order_id,
+                "detail": detail,
+            },
+        )
+
+
+__all__ = ["OrderStoreActivities"]

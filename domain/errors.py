@@ -1,0 +1,106 @@
+"""Domain errors with stable, machine-readable codes.
+
+The API maps each code to an HTTP status in one place; the domain never imports API code.
+Code-specific fields travel in ``extra`` so they can be rendered next to ``code`` and
+``detail`` in a problem document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    VALIDATION_ERROR = "validation_error"
+    INSUFFICIENT_STOCK = "insufficient_stock"
+    PAYMENT_DECLINED = "payment_declined"
+    INVALID_STATE = "invalid_state"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    RATE_LIMITED = "rate_limited"
+
+
+def _rebuild(cls: type[DomainError], detail: str, extra: dict[str, object]) -> DomainError:
+    # Subclasses have their own constructors, so unpickling must not go through __init__.
+    error = cls.__new__(cls)
+    DomainError.__init__(error, detail, **extra)
+    return error
+
+
+class DomainError(Exception):
+    """A refusal the caller can act on: ``code`` says which, ``detail`` says why to a person."""
+
+    code: ErrorCode = ErrorCode.VALIDATION_ERROR
+
+    def __init__(self, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra: dict[str, object] = dict(extra)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors may cross process boundaries (workers, test runners); keep code and fields.
+        return (_rebuild, (type(self), self.detail, self.extra))
+
+    def __repr__(self) -> str:
+        fields = "".join(f", {key}={value!r}" for key, value in self.extra.items())
+        return f"{type(self).__name__}({self.detail!r}{fields})"
+
+
+class ValidationFailed(DomainError):
+    code = ErrorCode.VALIDATION_ERROR
+
+
+class NotFound(DomainError):
+    code = ErrorCode.NOT_FOUND
+
+
+class InvalidState(DomainError):
+    code = ErrorCode.INVALID_STATE
+
+
+class IdempotencyKeyReused(DomainError):
+    code = ErrorCode.IDEMPOTENCY_KEY_REUSED
+
+
+class Unauthorized(DomainError):
+    code = ErrorCode.UNAUTHORIZED
+
+
+class Forbidden(DomainError):
+    code = ErrorCode.FORBIDDEN
+
+
+class RateLimited(DomainError):
+    code = ErrorCode.RATE_LIMITED
+
+
+class InsufficientStock(DomainError):
+    """Not enough stock; ``extra["items"]`` lists ``{sku, requested, available}`` per short SKU."""
+
+    code = ErrorCode.INSUFFICIENT_STOCK
+
+    def __init__(self, items: Sequence[Mapping[str, object]], detail: str | None = None) -> None:
+        rows = [dict(item) for item in items]
+        if detail is None:
+            short = ", ".join(
+                f"{row.get('sku')} (requested {row.get('requested')}, "
+                f"available {row.get('available')})"
+                for row in rows
+            )
+            detail = f"insufficient stock: {short}" if short else "insufficient stock"
+        super().__init__(detail, items=rows)
+
+
+class PaymentDeclined(DomainError):
+    """The card was refused; ``extra["decline_code"]`` is the provider's reason."""
+
+    code = ErrorCode.PAYMENT_DECLINED
+
+    def __init__(self, decline_code: str, detail: str | None = None) -> None:
+        if detail is None:
+            detail = f"the payment was declined ({decline_code})"
+        super().__init__(detail, decline_code=decline_code)

@@ -1,0 +1,61 @@
+"""Deterministic identifiers and idempotency keys.
+
+Workflow code may not draw random ids, and a retried request or activity must land on the
+same order, workflow and provider call as the first attempt: every id here is derived from
+what the caller already knows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+_ID_HEX_CHARS = 24
+
+
+def _digest(*parts: str) -> str:
+    # A separator keeps ("ab", "c") and ("a", "bc") apart; NUL never occurs in HTTP
+    # headers or in our ids, so it cannot be forged inside a part.
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+
+
+def order_workflow_id(order_id: str) -> str:
+    return f"order-{order_id}"
+
+
+def vendor_order_workflow_id(order_id: str, vendor_id: str) -> str:
+    return f"order-{order_id}-vendor-{vendor_id}"
+
+
+def order_id_for_idempotency_key(client: str, key: str) -> str:
+    """``ord_`` + 24 hex digits of SHA-256 of the client and its key.
+
+    A checkout retried with the same key maps to the same order and so to the same
+    workflow; keys are scoped per client, so two storefronts may use the same key.
+    """
+    return "ord_" + _digest(client, key)[:_ID_HEX_CHARS]
+
+
+def vendor_order_id(order_id: str, vendor_id: str) -> str:
+    return "vo_" + _digest(order_id, vendor_id)[:_ID_HEX_CHARS]
+
+
+def request_fingerprint(payload: Mapping[str, object]) -> str:
+    """SHA-256 hex of the payload as canonical JSON (sorted keys, compact separators).
+
+    Two bodies that differ only in key order or whitespace have the same fingerprint, so a
+    retry is recognised and another body under the same key is not.
+    """
+    canonical = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def charge_idempotency_key(order_id: str) -> str:
+    return f"{order_id}:charge"
+
+
+def payout_idempotency_key(vendor_order_id: str) -> str:
+    return f"{vendor_order_id}:payout"

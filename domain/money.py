@@ -1,0 +1,84 @@
+"""Integer money arithmetic in minor units (cents).
+
+One rounding rule everywhere: a share that falls between two cents is rounded half up
+(away from zero, as every amount here is non-negative). Splits never round each part on its
+own; they allocate, so the parts always add up to the whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.errors import ValidationFailed
+
+BPS_PER_UNIT = 10_000
+
+
+def div_round_half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded half up, with exact integer arithmetic.
+
+    Floats are never used: 0.1 + 0.2 is not 0.3, and a cent lost that way is a cent owed.
+    """
+    if denominator <= 0:
+        raise ValueError(f"denominator must be positive, got {denominator}")
+    if numerator < 0:
+        raise ValueError(f"numerator must not be negative, got {numerator}")
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def ensure_commission_bps(commission_bps: int) -> int:
+    """The rate itself, if it lies between 0 and 10,000 basis points (0 % to 100 %)."""
+    if isinstance(commission_bps, bool) or not 0 <= commission_bps <= BPS_PER_UNIT:
+        raise ValidationFailed(
+            f"commission_bps must be between 0 and {BPS_PER_UNIT}, got {commission_bps}",
+            field="commission_bps",
+        )
+    return commission_bps
+
+
+def commission_cents(goods_cents: int, commission_bps: int) -> int:
+    """``commission_bps`` basis points of ``goods_cents``, rounded half up to the cent.
+
+    The result never exceeds ``goods_cents``: at 10,000 bps it is exactly the goods.
+    """
+    if goods_cents < 0:
+        raise ValueError(f"goods_cents must not be negative, got {goods_cents}")
+    ensure_commission_bps(commission_bps)
+    return div_round_half_up(goods_cents * commission_bps, BPS_PER_UNIT)
+
+
+def allocate(total_cents: int, weights: Sequence[int]) -> list[int]:
+    """Split ``total_cents`` in proportion to ``weights`` so that the parts sum to the total.
+
+    Rule (largest remainder): each part first gets the floor of its exact share
+    ``total * weight / sum(weights)``; the cents still missing then go one each to the parts
+    with the largest remainders, ties going to the earliest index. So every part is within
+    one cent of its exact share, and a part with weight 0 gets nothing.
+
+    When every weight is 0 the total is split equally by the same rule (the first parts get
+    the extra cents). An empty ``weights`` only allocates a total of 0.
+    """
+    if total_cents < 0:
+        raise ValueError(f"total_cents must not be negative, got {total_cents}")
+    if any(weight < 0 for weight in weights):
+        raise ValueError(f"weights must not be negative, got {list(weights)}")
+    if not weights:
+        if total_cents:
+            raise ValueError("cannot allocate a non-zero total over no weights")
+        return []
+    sum_of_weights = sum(weights)
+    if sum_of_weights == 0:
+        weights = [1] * len(weights)
+        sum_of_weights = len(weights)
+    parts: list[int] = []
+    remainders: list[int] = []
+    for weight in weights:
+        part, remainder = divmod(total_cents * weight, sum_of_weights)
+        parts.append(part)
+        remainders.append(remainder)
+    missing = total_cents - sum(parts)
+    # Stable order: largest remainder first, then earliest index.
+    by_remainder = sorted(range(len(parts)), key=lambda index: (-remainders[index], index))
+    for index in by_remainder[:missing]:
+        parts[index] += 1
+    return parts

@@ -1,0 +1,56 @@
+"""Products and their price tiers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from pydantic import Field as In
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.base import timestamp
+
+
+class Product(SQLModel, table=True):
+    sku: str = Field(primary_key=True, max_length=64)
+    vendor_id: str = Field(foreign_key="vendor.id", index=True)
+    title: str = Field(max_length=300)
+    price_cents: int
+    currency: str = Field(max_length=3)
+    weight_grams: int
+    created_at: datetime = timestamp()
+
+
+class PriceTier(SQLModel, table=True):
+    __tablename__ = "price_tier"
+    __table_args__ = (UniqueConstraint("sku", "min_quantity"),)
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(foreign_key="product.sku", index=True)
+    min_quantity: int
+    price_cents: int
+
+
+class PriceTierIn(BaseModel):
+    min_quantity: int = In(ge=2, le=10_000)
+    price_cents: int = In(ge=0)
+
+
+class ProductCreate(BaseModel):
+    vendor_id: str
+    sku: str = In(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    title: str = In(min_length=1, max_length=300)
+    price_cents: int = In(ge=0, le=100_000_000)
+    currency: str = In(pattern=r"^[A-Za-z]{3}$")
+    weight_grams: int = In(ge=0, le=1_000_000)
+    price_tiers: list[PriceTierIn] = In(default_factory=list, max_length=20)
+
+
+class ProductPublic(BaseModel):
+    sku: str
+    vendor_id: str
+    title: str
+    price_cents: int
+    currency: str
+    weight_grams: int
+    price_tiers: list[PriceTierIn]

@@ -1,0 +1,187 @@
+"""Messages workflows and activities exchange: one model per input, so fields can be added
+compatibly (DESIGN.md). Pydantic models, carried by the pydantic data converter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class LineRequest(BaseModel):
+    sku: str
+    quantity: int
+
+
+class OrderInput(BaseModel):
+    order_id: str
+    customer_id: str
+    currency: str
+    lines: list[LineRequest]
+    shipping_address: dict[str, Any]
+    payment_method: str
+    idempotency_key: str
+    request_fingerprint: str
+    return_window_seconds: float
+
+
+class CheckoutRequest(BaseModel):
+    request_fingerprint: str
+
+
+class CheckoutResult(BaseModel):
+    order_id: str
+    status: str
+
+
+class CatalogEntry(BaseModel):
+    sku: str
+    vendor_id: str
+    price_cents: int
+    currency: str
+    tiers: list[tuple[int, int]] = Field(default_factory=list)  # (min_quantity, price_cents)
+    commission_bps: int
+
+
+class CatalogRequest(BaseModel):
+    skus: list[str]
+
+
+class CatalogSnapshot(BaseModel):
+    entries: list[CatalogEntry]
+
+
+class PricedLineMsg(BaseModel):
+    line_no: int
+    sku: str
+    vendor_id: str
+    quantity: int
+    unit_price_cents: int
+    line_total_cents: int
+
+
+class CreateOrderRequest(BaseModel):
+    order: OrderInput
+    status: str
+    lines: list[PricedLineMsg]
+    subtotal_cents: int
+    shipping_cents: int
+    total_cents: int
+    rejection: dict[str, Any] | None = None
+
+
+class ReserveRequest(BaseModel):
+    order_id: str
+    lines: list[PricedLineMsg]
+
+
+class Allocation(BaseModel):
+    line_no: int
+    sku: str
+    warehouse_id: str
+    quantity: int
+
+
+class ReserveResult(BaseModel):
+    allocations: list[Allocation]
+
+
+class OrderRef(BaseModel):
+    order_id: str
+
+
+class ChargeRequest(BaseModel):
+    order_id: str
+    amount_cents: int
+    currency: str
+    payment_method: str
+    transfer_group: str
+    customer_id: str
+
+
+class ChargeOutcome(BaseModel):
+    payment_intent_id: str
+    charge_id: str
+    amount_cents: int
+
+
+class VendorOrderPlan(BaseModel):
+    vendor_order_id: str
+    vendor_id: str
+    workflow_id: str
+    subtotal_cents: int
+    shipping_cents: int
+    commission_bps: int
+    commission_cents: int
+    payout_cents: int
+    lines: list[Allocation]
+    unit_prices: dict[str, int]
+
+
+class ConfirmOrderRequest(BaseModel):
+    order_id: str
+    charge: ChargeOutcome
+    vendor_orders: list[VendorOrderPlan]
+
+
+class OrderStatusChange(BaseModel):
+    order_id: str
+    status: str
+    event_type: str
+
+
+class VendorOrderInput(BaseModel):
+    order_id: str
+    vendor_order_id: str
+    vendor_id: str
+    parent_workflow_id: str
+    currency: str
+    return_window_seconds: float
+    created_at: datetime
+
+
+class VendorOrderStatusSignal(BaseModel):
+    vendor_order_id: str
+    vendor_id: str
+    status: str
+
+
+class ShipRequest(BaseModel):
+    carrier: str
+    tracking_number: str
+
+
+class ShipmentRecord(BaseModel):
+    vendor_order_id: str
+    order_id: str
+    carrier: str
+    tracking_number: str
+    shipped_at: datetime
+
+
+class DeliveryRecord(BaseModel):
+    vendor_order_id: str
+    order_id: str
+    delivered_at: datetime
+    return_window_ends_at: datetime
+
+
+class VendorOrderRef(BaseModel):
+    vendor_order_id: str
+    order_id: str
+
+
+class PayoutRequest(BaseModel):
+    vendor_order_id: str
+    order_id: str
+
+
+class PayoutOutcome(BaseModel):
+    transfer_id: str
+    amount_cents: int
+
+
+class VendorOrderState(BaseModel):
+    vendor_order_id: str
+    status: str

@@ -1,0 +1,88 @@
+"""Settings read from the environment (API.md, "Settings the checks rely on").
+
+Every external service comes from its variable when set; the embedded dev stack fills the
+variables for the processes it starts. Outside dev, default bootstrap keys refuse to start.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.durations import parse_duration
+
+DEV_PLATFORM_KEY = "dev-platform-key"
+DEV_OPS_KEY = "dev-ops-key"
+DEV_WEBHOOK_SECRET = "whsec_dev_fulfillment"
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    return parse_duration(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    env: str = Field(default="dev", alias="FULFILLMENT_ENV")
+    database_url: str = Field(
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/fulfillment", alias="DATABASE_URL"
+    )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", alias="REDIS_URL")
+    temporal_address: str = Field(default="127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    task_queue: str = Field(default="fulfillment", alias="FULFILLMENT_TASK_QUEUE")
+    stripe_api_key: str = Field(default="sk_test_fulfillment_dev", alias="STRIPE_API_KEY")
+    stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
+    stripe_webhook_secret: str = Field(default=DEV_WEBHOOK_SECRET, alias="STRIPE_WEBHOOK_SECRET")
+    platform_key: str = Field(default=DEV_PLATFORM_KEY, alias="FULFILLMENT_PLATFORM_KEY")
+    ops_key: str = Field(default=DEV_OPS_KEY, alias="FULFILLMENT_OPS_KEY")
+    api_port: int = Field(default=8000, alias="FULFILLMENT_API_PORT")
+    return_window: Duration = Field(default=timedelta(days=14), alias="FULFILLMENT_RETURN_WINDOW")
+    auto_cancel_after: Duration = Field(
+        default=timedelta(days=2), alias="FULFILLMENT_AUTO_CANCEL_AFTER"
+    )
+    delivery_overdue_after: Duration = Field(
+        default=timedelta(days=10), alias="FULFILLMENT_DELIVERY_OVERDUE_AFTER"
+    )
+    default_commission_bps: int = Field(default=1000, alias="FULFILLMENT_COMMISSION_BPS")
+    # How long checkout waits for the saga to confirm or reject before answering 504.
+    checkout_timeout: Duration = Field(
+        default=timedelta(seconds=30), alias="FULFILLMENT_CHECKOUT_TIMEOUT"
+    )
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env in ("dev", "test")
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_outside_dev(self) -> Settings:
+        if self.is_dev:
+            return self
+        weak = [
+            name
+            for name, value, default in (
+                ("FULFILLMENT_PLATFORM_KEY", self.platform_key, DEV_PLATFORM_KEY),
+                ("FULFILLMENT_OPS_KEY", self.ops_key, DEV_OPS_KEY),
+                ("STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret, DEV_WEBHOOK_SECRET),
+            )
+            if not value or value == default
+        ]
+        if weak:
+            raise ValueError(
+                f"refusing to start with default or empty secrets outside dev: {', '.join(weak)}"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,74 @@
+"""Stock per SKU per warehouse, and the reservations held against it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from pydantic import Field as In
+from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.base import optional_timestamp, timestamp
+
+
+class StockLevel(SQLModel, table=True):
+    __tablename__ = "stock_level"
+    # The database refuses what the code must never do: sell what is not there.
+    __table_args__ = (
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("on_hand >= reserved", name="on_hand_covers_reserved"),
+    )
+    sku: str = Field(foreign_key="product.sku", primary_key=True, max_length=64)
+    warehouse_id: str = Field(foreign_key="warehouse.id", primary_key=True, max_length=40)
+    on_hand: int = 0
+    reserved: int = 0
+    updated_at: datetime = timestamp()
+
+
+class Reservation(SQLModel, table=True):
+    """Stock held for one line of one order in one warehouse.
+
+    Keyed by (order, line, warehouse) so a retried reserve activity holds nothing twice.
+    """
+
+    __table_args__ = (UniqueConstraint("order_id", "line_no", "warehouse_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(index=True, max_length=40)
+    line_no: int
+    sku: str = Field(foreign_key="product.sku", max_length=64)
+    warehouse_id: str = Field(foreign_key="warehouse.id", max_length=40)
+    quantity: int
+    status: str = Field(default="held", max_length=16)  # held | released | committed
+    created_at: datetime = timestamp()
+    expires_at: datetime | None = optional_timestamp()
+
+
+class StockLevelIn(BaseModel):
+    on_hand: int = In(ge=0, le=100_000_000)
+
+
+class StockLevelPublic(SQLModel):
+    sku: str
+    warehouse_id: str
+    on_hand: int
+    reserved: int
+    available: int
+
+    @classmethod
+    def of(cls, level: StockLevel) -> StockLevelPublic:
+        return cls(
+            sku=level.sku,
+            warehouse_id=level.warehouse_id,
+            on_hand=level.on_hand,
+            reserved=level.reserved,
+            available=max(level.on_hand - level.reserved, 0),
+        )
+
+
+class InventoryPublic(SQLModel):
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int
+    levels: list[StockLevelPublic]

@@ -1,0 +1,25 @@
+"""Every table, imported in one place so Alembic and the tests see the whole metadata."""
+
+from models.catalog import PriceTier, Product
+from models.order import Order, OrderEvent, OrderLine
+from models.payment import Payment, Payout
+from models.stock import Reservation, StockLevel
+from models.vendor import ApiKey, Vendor, Warehouse
+from models.vendor_order import VendorOrder, VendorOrderLine
+
+__all__ = [
+    "ApiKey",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "Payment",
+    "Payout",
+    "PriceTier",
+    "Product",
+    "Reservation",
+    "StockLevel",
+    "Vendor",
+    "VendorOrder",
+    "VendorOrderLine",
+    "Warehouse",
+]

@@ -1,0 +1,101 @@
+"""Vendors, their warehouses and their API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, EmailStr, field_validator
+from pydantic import Field as In
+from sqlmodel import Field, SQLModel
+
+from domain.durations import format_duration, parse_duration
+from models.base import timestamp
+
+
+class VendorBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(max_length=320)
+    commission_bps: int = Field(default=1000, ge=0, le=10_000)
+    stripe_account_id: str | None = Field(default=None, max_length=64)
+
+
+class Vendor(VendorBase, table=True):
+    id: str = Field(primary_key=True, max_length=40)
+    ship_sla_seconds: int
+    created_at: datetime = timestamp()
+
+
+class VendorCreate(BaseModel):
+    name: str = In(min_length=1, max_length=200)
+    email: EmailStr
+    commission_bps: int = In(default=1000, ge=0, le=10_000)
+    ship_sla: str | int | float = "PT72H"
+    stripe_account_id: str | None = In(default=None, pattern=r"^acct_[A-Za-z0-9]+$")
+
+    @field_validator("ship_sla")
+    @classmethod
+    def _valid_duration(cls, value: str | int | float) -> str | int | float:
+        if parse_duration(value).total_seconds() <= 0:
+            raise ValueError("ship_sla must be longer than zero")
+        return value
+
+
+class VendorPublic(SQLModel):
+    id: str
+    name: str
+    email: str
+    commission_bps: int
+    ship_sla: str
+    stripe_account_id: str | None
+
+    @classmethod
+    def of(cls, vendor: Vendor) -> VendorPublic:
+        from datetime import timedelta
+
+        return cls(
+            id=vendor.id,
+            name=vendor.name,
+            email=vendor.email,
+            commission_bps=vendor.commission_bps,
+            ship_sla=format_duration(timedelta(seconds=vendor.ship_sla_seconds)),
+            stripe_account_id=vendor.stripe_account_id,
+        )
+
+
+class VendorWithKey(VendorPublic):
+    api_key: str
+
+
+class ApiKey(SQLModel, table=True):
+    """A vendor's key, stored as its SHA-256: a leaked table does not leak keys."""
+
+    __tablename__ = "api_key"
+    id: str = Field(primary_key=True, max_length=40)
+    key_hash: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=16)
+    role: str = Field(max_length=16)
+    vendor_id: str = Field(foreign_key="vendor.id", index=True)
+    created_at: datetime = timestamp()
+
+
+class WarehouseBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(min_length=2, max_length=2)
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+
+
+class Warehouse(WarehouseBase, table=True):
+    id: str = Field(primary_key=True, max_length=40)
+    vendor_id: str = Field(foreign_key="vendor.id", index=True)
+    created_at: datetime = timestamp()
+
+
+class WarehouseCreate(WarehouseBase):
+    pass
+
+
+class WarehousePublic(WarehouseBase):
+    id: str
+    vendor_id: str

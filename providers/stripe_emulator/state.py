@@ -1,0 +1,137 @@
+"""The emulator's memory: Stripe objects by kind, idempotent answers, and their JSON file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import string
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import params as p
+from .errors import invalid_request
+
+StripeObject = dict[str, Any]
+_ALPHABET = string.ascii_letters + string.digits
+
+
+class Store:
+    """All objects the emulator holds, kept in creation order so lists can run newest first."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.objects: dict[str, dict[str, StripeObject]] = {}
+        self.idempotency: dict[str, dict[str, Any]] = {}
+        if path is not None and path.exists():
+            self._load(path)
+
+    @staticmethod
+    def new_id(prefix: str, length: int = 24) -> str:
+        return f"{prefix}_{''.join(secrets.choice(_ALPHABET) for _ in range(length))}"
+
+    @staticmethod
+    def now() -> int:
+        return int(time.time())
+
+    def add(self, kind: str, obj: StripeObject) -> StripeObject:
+        self.objects.setdefault(kind, {})[obj["id"]] = obj
+        return obj
+
+    def get(self, kind: str, object_id: str) -> StripeObject | None:
+        return self.objects.get(kind, {}).get(object_id)
+
+    def newest_first(self, kind: str) -> list[StripeObject]:
+        return list(reversed(self.objects.get(kind, {}).values()))
+
+    def list_page(
+        self,
+        kind: str,
+        params: p.Params,
+        url: str,
+        keep: Callable[[StripeObject], bool] = lambda _: True,
+    ) -> StripeObject:
+        """One page of a Stripe list: newest first, cut by limit, starting_after, ending_before."""
+        limit = p.integer(params, "limit")
+        if limit is None:
+            limit = 10
+        if not 1 <= limit <= 100:
+            raise invalid_request(
+                "Invalid limit: must be between 1 and 100",
+                code="parameter_invalid_integer",
+                param="limit",
+            )
+        low, high = p.created_range(params)
+        items = [
+            obj
+            for obj in self.newest_first(kind)
+            if keep(obj)
+            and (low is None or obj["created"] >= low)
+            and (high is None or obj["created"] <= high)
+        ]
+        after = p.string(params, "starting_after")
+        before = p.string(params, "ending_before")
+        if after is not None:
+            items = self._split(kind, items, after, "starting_after")[1]
+            page = items[:limit]
+        elif before is not None:
+            items = self._split(kind, items, before, "ending_before")[0]
+            page = items[-limit:]
+        else:
+            page = items[:limit]
+        return {"object": "list", "data": page, "has_more": len(items) > len(page), "url": url}
+
+    def _split(
+        self, kind: str, items: list[StripeObject], cursor: str, param: str
+    ) -> tuple[list[StripeObject], list[StripeObject]]:
+        """The listed items newer and older than the cursor, which need not pass the filters."""
+        order = {obj_id: rank for rank, obj_id in enumerate(reversed(self.objects.get(kind, {})))}
+        if cursor not in order:
+            raise invalid_request(
+                f"No such {kind}: '{cursor}'", code="resource_missing", param=param
+            )
+        newer = [obj for obj in items if order[obj["id"]] < order[cursor]]
+        older = [obj for obj in items if order[obj["id"]] > order[cursor]]
+        return newer, older
+
+    @staticmethod
+    def idempotency_scope(api_key: str, method: str, path: str, key: str) -> str:
+        # Only a digest of the API key is kept, so the state file holds no secret.
+        digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
+        return f"{digest} {method} {path} {key}"
+
+    def reset(self) -> None:
+        self.objects = {}
+        self.idempotency = {}
+        self.save()
+
+    def dump(self) -> dict[str, Any]:
+        return {"objects": self.objects, "idempotency": self.idempotency}
+
+    def save(self) -> None:
+        """Write the whole state to a temporary file and rename it over the old one.
+
+        A crash mid-write then leaves the previous state intact instead of a torn file.
+        """
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self.dump(), handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _load(self, path: Path) -> None:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        self.objects = data.get("objects", {})
+        self.idempotency = data.get("idempotency", {})

@@ -1,0 +1,29 @@
+"""Real servers started from wheels, for the dev stack and the tests (DESIGN.md, "Running it").
+
+Not for production: docker-compose.yml and docs/production.md describe that shape.
+"""
+
+from temporal.embedded.postgres import PostgresServer, start_postgres
+from temporal.embedded.process import (
+    ManagedProcess,
+    ServerStartError,
+    free_port,
+    wait_for_port,
+    wait_until,
+)
+from temporal.embedded.redis_server import RedisServer, start_redis
+from temporal.embedded.temporal_server import TemporalServer, start_temporal
+
+__all__ = [
+    "ManagedProcess",
+    "PostgresServer",
+    "RedisServer",
+    "ServerStartError",
+    "TemporalServer",
+    "free_port",
+    "start_postgres",
+    "start_redis",
+    "start_temporal",
+    "wait_for_port",
+    "wait_until",
+]

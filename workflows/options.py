@@ -1,0 +1,39 @@
+"""Timeouts and retry policies shared by the workflows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+# Provider and database calls: retried with the same idempotency key until they answer.
+STEP = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(milliseconds=200),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=10),
+    ),
+}
+
+# A payout must never be lost: it retries with growing backoff until the cause is fixed.
+PAYOUT = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=30),
+    ),
+}
+
+
+def refusal_of(error: BaseException) -> tuple[str, str, dict[str, Any]] | None:
+    """(code, detail, extra) of a business refusal that came back from an activity, or None
+    for anything else (which is left to fail the workflow task and be retried)."""
+    cause = error.cause if isinstance(error, ActivityError) else error
+    if isinstance(cause, ApplicationError) and cause.non_retryable and cause.type:
+        extra = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        return cause.type, cause.message, dict(extra)
+    return None

@@ -1,0 +1,338 @@
+"""OrderWorkflow: the saga of one order.
+
+reserve -> price -> charge -> confirm (checkout's update answers here) -> one child
+VendorOrderWorkflow per vendor -> completed. A refusal compensates in reverse and fails the
+workflow with an ApplicationError whose type is the API's error code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.errors import DomainError
+    from domain.ids import vendor_order_id, vendor_order_workflow_id
+    from domain.money import commission_cents
+    from domain.payout import payout_breakdown
+    from domain.pricing import CatalogItem, PriceTier, RequestedLine, price_lines
+    from domain.splitting import order_totals, split_by_vendor
+    from domain.status import OrderStatus, VendorOrderStatus, order_status_for
+    from models.messages import (
+        Allocation,
+        CatalogRequest,
+        CatalogSnapshot,
+        ChargeOutcome,
+        ChargeRequest,
+        CheckoutRequest,
+        CheckoutResult,
+        ConfirmOrderRequest,
+        CreateOrderRequest,
+        OrderInput,
+        OrderRef,
+        OrderStatusChange,
+        PricedLineMsg,
+        ReserveRequest,
+        ReserveResult,
+        VendorOrderInput,
+        VendorOrderPlan,
+        VendorOrderStatusSignal,
+    )
+    from temporal import search_attributes as sa
+    from workflows.options import STEP, refusal_of
+    from workflows.vendor_order import VendorOrderWorkflow
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, detail: str, extra: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.code, self.detail, self.extra = code, detail, extra
+
+
+@workflow.defn(name="OrderWorkflow")
+class OrderWorkflow:
+    @workflow.init
+    def __init__(self, order: OrderInput) -> None:
+        self._order = order
+        self._status = OrderStatus.PENDING
+        self._result: CheckoutResult | None = None
+        self._refusal: _Refused | None = None
+        self._vendor_status: dict[str, VendorOrderStatus] = {}
+        self._changed = False
+
+    @workflow.run
+    async def run(self, order: OrderInput) -> str:
+        self._upsert(sa.CUSTOMER_ID.value_set(order.customer_id))
+        compensations: list[Callable[[], Awaitable[Any]]] = []
+        try:
+            plans = await self._check_out(compensations)
+        except _Refused as refused:
+            for compensate in reversed(compensations):
+                await compensate()
+            self._refusal = refused
+            self._status = OrderStatus.REJECTED
+            self._upsert(sa.ORDER_STATUS.value_set(self._status))
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise ApplicationError(
+                refused.detail, refused.extra, type=refused.code, non_retryable=True
+            ) from None
+        await self._fulfil(plans)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status
+
+    @workflow.update(name="checkout")
+    async def checkout(self, request: CheckoutRequest) -> CheckoutResult:
+        """Answers the storefront as soon as the order is confirmed or refused."""
+        await workflow.wait_condition(lambda: self._result is not None or self._refusal is not None)
+        if self._refusal is not None:
+            raise ApplicationError(
+                self._refusal.detail,
+                self._refusal.extra,
+                type=self._refusal.code,
+                non_retryable=True,
+            )
+        assert self._result is not None
+        return self._result
+
+    @checkout.validator
+    def _same_request(self, request: CheckoutRequest) -> None:
+        if request.request_fingerprint != self._order.request_fingerprint:
+            raise ApplicationError(
+                "this Idempotency-Key was used for a different order",
+                type="idempotency_key_reused",
+            )
+
+    @workflow.signal(name="vendor_order_changed")
+    def vendor_order_changed(self, change: VendorOrderStatusSignal) -> None:
+        self._vendor_status[change.vendor_order_id] = VendorOrderStatus(change.status)
+        self._changed = True
+
+    @workflow.query(name="status")
+    def status(self) -> str:
+        return self._status
+
+    async def _check_out(
+        self, compensations: list[Callable[[], Awaitable[Any]]]
+    ) -> list[VendorOrderPlan]:
+        order = self._order
+        catalog = await workflow.execute_activity(
+            "inventory.load_catalog",
+            CatalogRequest(skus=sorted({line.sku for line in order.lines})),
+            result_type=CatalogSnapshot,
+            **STEP,  # type: ignore[arg-type]
+        )
+        try:
+            priced = _price(order, catalog)
+        except DomainError as error:
+            await self._record(
+                order, [], rejection=_rejection(error.code, error.detail, error.extra)
+            )
+            raise _Refused(str(error.code), error.detail, dict(error.extra)) from None
+        commission = {entry.sku: entry.commission_bps for entry in catalog.entries}
+        splits = split_by_vendor(priced)
+        subtotal, shipping, total = order_totals(splits)
+        lines = [
+            PricedLineMsg(
+                line_no=n,
+                sku=p.sku,
+                vendor_id=p.vendor_id,
+                quantity=p.quantity,
+                unit_price_cents=p.unit_price_cents,
+                line_total_cents=p.line_total_cents,
+            )
+            for n, p in enumerate(priced, start=1)
+        ]
+        self._upsert(
+            sa.VENDOR_IDS.value_set([s.vendor_id for s in splits]),
+            sa.ORDER_TOTAL.value_set(total),
+        )
+        await self._record(order, lines, totals=(subtotal, shipping, total))
+        try:
+            compensations.append(self._release)
+            reserved = await workflow.execute_activity(
+                "inventory.reserve",
+                ReserveRequest(order_id=order.order_id, lines=lines),
+                result_type=ReserveResult,
+                **STEP,  # type: ignore[arg-type]
+            )
+            charge = await workflow.execute_activity(
+                "payments.charge",
+                ChargeRequest(
+                    order_id=order.order_id,
+                    amount_cents=total,
+                    currency=order.currency,
+                    payment_method=order.payment_method,
+                    transfer_group=workflow.info().workflow_id,
+                    customer_id=order.customer_id,
+                ),
+                result_type=ChargeOutcome,
+                **STEP,  # type: ignore[arg-type]
+            )
+        except ActivityError as error:
+            refusal = refusal_of(error)
+            if refusal is None:
+                raise
+            await self._reject(_rejection(*refusal))
+            raise _Refused(*refusal) from None
+        plans = _plans(order.order_id, splits, reserved.allocations, commission)
+        await workflow.execute_activity(
+            "orders.confirm",
+            ConfirmOrderRequest(order_id=order.order_id, charge=charge, vendor_orders=plans),
+            **STEP,  # type: ignore[arg-type]
+        )
+        self._status = OrderStatus.CONFIRMED
+        self._vendor_status = {
+            p.vendor_order_id: VendorOrderStatus.AWAITING_SHIPMENT for p in plans
+        }
+        self._upsert(
+            sa.ORDER_STATUS.value_set(self._status), sa.WAITING_SINCE.value_set(workflow.now())
+        )
+        self._result = CheckoutResult(order_id=order.order_id, status=self._status)
+        return plans
+
+    async def _fulfil(self, plans: list[VendorOrderPlan]) -> None:
+        order = self._order
+        children = []
+        for plan in plans:
+            children.append(
+                await workflow.start_child_workflow(
+                    VendorOrderWorkflow.run,
+                    VendorOrderInput(
+                        order_id=order.order_id,
+                        vendor_order_id=plan.vendor_order_id,
+                        vendor_id=plan.vendor_id,
+                        parent_workflow_id=workflow.info().workflow_id,
+                        currency=order.currency,
+                        return_window_seconds=order.return_window_seconds,
+                        created_at=workflow.now(),
+                    ),
+                    id=plan.workflow_id,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    # Vendors are paid even if an operator terminates the parent by hand.
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                )
+            )
+        done = asyncio.gather(*children)
+        while True:
+            await workflow.wait_condition(lambda: self._changed or done.done())
+            if done.done():
+                for plan, final in zip(plans, done.result(), strict=True):
+                    self._vendor_status[plan.vendor_order_id] = VendorOrderStatus(final)
+                await self._apply_status()
+                return
+            self._changed = False
+            await self._apply_status()
+
+    async def _apply_status(self) -> None:
+        target = order_status_for(list(self._vendor_status.values()))
+        if target == self._status:
+            return
+        self._status = target
+        await workflow.execute_activity(
+            "orders.set_status",
+            OrderStatusChange(
+                order_id=self._order.order_id, status=target, event_type=f"order.{target}"
+            ),
+            **STEP,  # type: ignore[arg-type]
+        )
+        self._upsert(sa.ORDER_STATUS.value_set(target), sa.WAITING_SINCE.value_set(workflow.now()))
+
+    async def _record(
+        self,
+        order: OrderInput,
+        lines: list[PricedLineMsg],
+        *,
+        totals: tuple[int, int, int] = (0, 0, 0),
+        rejection: dict[str, Any] | None = None,
+    ) -> None:
+        await workflow.execute_activity(
+            "orders.create",
+            CreateOrderRequest(
+                order=order,
+                status=OrderStatus.REJECTED if rejection else OrderStatus.PENDING,
+                lines=lines,
+                subtotal_cents=totals[0],
+                shipping_cents=totals[1],
+                total_cents=totals[2],
+                rejection=rejection,
+            ),
+            **STEP,  # type: ignore[arg-type]
+        )
+
+    async def _reject(self, rejection: dict[str, Any]) -> None:
+        await workflow.execute_activity(
+            "orders.set_rejection",
+            CreateOrderRequest(
+                order=self._order,
+                status=OrderStatus.REJECTED,
+                lines=[],
+                subtotal_cents=0,
+                shipping_cents=0,
+                total_cents=0,
+                rejection=rejection,
+            ),
+            **STEP,  # type: ignore[arg-type]
+        )
+
+    async def _release(self) -> None:
+        await workflow.execute_activity(
+            "inventory.release",
+            OrderRef(order_id=self._order.order_id),
+            **STEP,  # type: ignore[arg-type]
+        )
+
+    def _upsert(self, *updates: Any) -> None:
+        workflow.upsert_search_attributes(list(updates))
+
+
+def _rejection(code: str, detail: str, extra: Any) -> dict[str, Any]:
+    return {"code": str(code), "detail": detail, **dict(extra or {})}
+
+
+def _price(order: OrderInput, snapshot: CatalogSnapshot) -> list[Any]:
+    catalog = {
+        entry.sku: CatalogItem(
+            sku=entry.sku,
+            vendor_id=entry.vendor_id,
+            price_cents=entry.price_cents,
+            currency=entry.currency,
+            tiers=tuple(PriceTier(q, p) for q, p in entry.tiers),
+        )
+        for entry in snapshot.entries
+    }
+    requested = [RequestedLine(line.sku, line.quantity) for line in order.lines]
+    return price_lines(requested, catalog, order.currency)
+
+
+def _plans(
+    order_id: str, splits: Any, allocations: list[Allocation], commission_bps: dict[str, int]
+) -> list[VendorOrderPlan]:
+    plans = []
+    for split in splits:
+        skus = {line.sku for line in split.lines}
+        bps = commission_bps[split.lines[0].sku]
+        breakdown = payout_breakdown(
+            subtotal_cents=split.subtotal_cents,
+            shipping_cents=split.shipping_cents,
+            commission_bps=bps,
+        )
+        plans.append(
+            VendorOrderPlan(
+                vendor_order_id=vendor_order_id(order_id, split.vendor_id),
+                vendor_id=split.vendor_id,
+                workflow_id=vendor_order_workflow_id(order_id, split.vendor_id),
+                subtotal_cents=split.subtotal_cents,
+                shipping_cents=split.shipping_cents,
+                commission_bps=bps,
+                commission_cents=commission_cents(split.subtotal_cents, bps),
+                payout_cents=breakdown.payout_cents,
+                lines=[a for a in allocations if a.sku in skus],
+                unit_prices={line.sku: line.unit_price_cents for line in split.lines},
+            )
+        )
+    return plans

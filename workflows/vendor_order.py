@@ -1,0 +1,153 @@
+"""VendorOrderWorkflow: one vendor's part of an order, from shipment to payout.
+
+awaiting_shipment -(ship update)-> shipped -(deliver update / tracking)-> delivered
+-(return window timer)-> payout transfer -> completed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.status import VendorOrderStatus
+    from models.messages import (
+        DeliveryRecord,
+        PayoutOutcome,
+        PayoutRequest,
+        ShipmentRecord,
+        ShipRequest,
+        VendorOrderInput,
+        VendorOrderRef,
+        VendorOrderState,
+        VendorOrderStatusSignal,
+    )
+    from temporal import search_attributes as sa
+    from workflows.options import PAYOUT, STEP
+
+
+@workflow.defn(name="VendorOrderWorkflow")
+class VendorOrderWorkflow:
+    @workflow.init
+    def __init__(self, data: VendorOrderInput) -> None:
+        self._input = data
+        self._status = VendorOrderStatus.AWAITING_SHIPMENT
+        # Set while an update's activities run: a second ship or deliver racing the first
+        # must lose cleanly instead of both passing the status check.
+        self._busy = False
+        self._window_ends: datetime | None = None
+
+    @workflow.run
+    async def run(self, data: VendorOrderInput) -> str:
+        self._upsert(
+            sa.VENDOR_ID.value_set(data.vendor_id),
+            sa.ORDER_STATUS.value_set(self._status),
+            sa.WAITING_SINCE.value_set(workflow.now()),
+        )
+        await workflow.wait_condition(lambda: self._status == VendorOrderStatus.DELIVERED)
+        assert self._window_ends is not None
+        remaining = self._window_ends - workflow.now()
+        if remaining > timedelta(0):
+            await workflow.sleep(remaining)
+        ref = VendorOrderRef(vendor_order_id=data.vendor_order_id, order_id=data.order_id)
+        await workflow.execute_activity(
+            "payments.pay_vendor",
+            PayoutRequest(vendor_order_id=data.vendor_order_id, order_id=data.order_id),
+            result_type=PayoutOutcome,
+            **PAYOUT,  # type: ignore[arg-type]
+        )
+        await workflow.execute_activity("orders.record_completion", ref, **STEP)  # type: ignore[arg-type]
+        await self._moved_to(VendorOrderStatus.COMPLETED)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status
+
+    @workflow.update(name="ship")
+    async def ship(self, request: ShipRequest) -> VendorOrderState:
+        self._require(VendorOrderStatus.AWAITING_SHIPMENT, "shipped")
+        self._busy = True
+        try:
+            ref = VendorOrderRef(
+                vendor_order_id=self._input.vendor_order_id, order_id=self._input.order_id
+            )
+            await workflow.execute_activity("inventory.commit_vendor_order", ref, **STEP)  # type: ignore[arg-type]
+            await workflow.execute_activity(
+                "orders.record_shipment",
+                ShipmentRecord(
+                    vendor_order_id=ref.vendor_order_id,
+                    order_id=ref.order_id,
+                    carrier=request.carrier,
+                    tracking_number=request.tracking_number,
+                    shipped_at=workflow.now(),
+                ),
+                **STEP,  # type: ignore[arg-type]
+            )
+            await self._moved_to(VendorOrderStatus.SHIPPED)
+        finally:
+            self._busy = False
+        return self.state()
+
+    @ship.validator
+    def _can_ship(self, request: ShipRequest) -> None:
+        if not request.carrier.strip() or not request.tracking_number.strip():
+            raise ApplicationError(
+                "carrier and tracking_number are required", type="validation_error"
+            )
+        self._require(VendorOrderStatus.AWAITING_SHIPMENT, "shipped")
+
+    @workflow.update(name="deliver")
+    async def deliver(self) -> VendorOrderState:
+        self._require(VendorOrderStatus.SHIPPED, "delivered")
+        self._busy = True
+        try:
+            now = workflow.now()
+            ends = now + timedelta(seconds=self._input.return_window_seconds)
+            await workflow.execute_activity(
+                "orders.record_delivery",
+                DeliveryRecord(
+                    vendor_order_id=self._input.vendor_order_id,
+                    order_id=self._input.order_id,
+                    delivered_at=now,
+                    return_window_ends_at=ends,
+                ),
+                **STEP,  # type: ignore[arg-type]
+            )
+            self._window_ends = ends
+            await self._moved_to(VendorOrderStatus.DELIVERED)
+        finally:
+            self._busy = False
+        return self.state()
+
+    @deliver.validator
+    def _can_deliver(self) -> None:
+        self._require(VendorOrderStatus.SHIPPED, "delivered")
+
+    @workflow.query(name="state")
+    def state(self) -> VendorOrderState:
+        return VendorOrderState(vendor_order_id=self._input.vendor_order_id, status=self._status)
+
+    def _require(self, status: VendorOrderStatus, target: str) -> None:
+        if self._busy or self._status != status:
+            raise ApplicationError(
+                f"vendor order is {self._status}; it cannot be {target} now",
+                {"status": str(self._status)},
+                type="invalid_state",
+            )
+
+    async def _moved_to(self, status: VendorOrderStatus) -> None:
+        self._status = status
+        self._upsert(sa.ORDER_STATUS.value_set(status), sa.WAITING_SINCE.value_set(workflow.now()))
+        parent = workflow.get_external_workflow_handle(self._input.parent_workflow_id)
+        await parent.signal(
+            "vendor_order_changed",
+            VendorOrderStatusSignal(
+                vendor_order_id=self._input.vendor_order_id,
+                vendor_id=self._input.vendor_id,
+                status=status,
+            ),
+        )
+
+    def _upsert(self, *updates: Any) -> None:
+        workflow.upsert_search_attributes(list(updates))
