@@ -16,7 +16,7 @@ from domain.errors import ValidationFailed
 MIN_LINE_QUANTITY = 1
 MAX_LINE_QUANTITY = 10_000
 
-_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def price_lines(
         raise ValidationFailed(
             f"at most {MAX_LINE_QUANTITY} units of one SKU per order", field="lines", skus=too_many
         )
-    if not _CURRENCY.match(currency):
+    if not _CURRENCY.fullmatch(currency):
         raise ValidationFailed(
             f"currency must be a three-letter ISO 4217 code, got {currency!r}", field="currency"
         )

@@ -15,7 +15,15 @@ ATTENTION_NEEDED = SearchAttributeKey.for_keyword("AttentionNeeded")
 WAITING_SINCE = SearchAttributeKey.for_datetime("WaitingSince")
 VENDOR_ID = SearchAttributeKey.for_keyword("VendorId")
 
-ALL = (ORDER_STATUS, CUSTOMER_ID, VENDOR_IDS, ORDER_TOTAL, ATTENTION_NEEDED, WAITING_SINCE, VENDOR_ID)
+ALL = (
+    ORDER_STATUS,
+    CUSTOMER_ID,
+    VENDOR_IDS,
+    ORDER_TOTAL,
+    ATTENTION_NEEDED,
+    WAITING_SINCE,
+    VENDOR_ID,
+)
 
 # Name -> type, as `temporal server start-dev --search-attribute Name=Type` wants them.
 DEV_SERVER_TYPES = {

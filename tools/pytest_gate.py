@@ -19,7 +19,8 @@ def verdict(summary: str | None, returncode: int) -> tuple[bool, str]:
     if summary is None:
         return False, f"pytest printed no summary line (exit {returncode})"
     counts = dict(
-        (word, int(n)) for n, word in re.findall(r"(\d+) (passed|failed|errors?|skipped|xfailed)", summary)
+        (word, int(n))
+        for n, word in re.findall(r"(\d+) (passed|failed|errors?|skipped|xfailed)", summary)
     )
     if counts.get("failed") or counts.get("error") or counts.get("errors"):
         return False, f"tests failed: {summary}"

@@ -81,7 +81,10 @@ class OrderWorkflow:
             raise ApplicationError(
                 refused.detail, refused.extra, type=refused.code, non_retryable=True
             ) from None
-        await self._fulfil(plans)
+        # Children exist before checkout answers: a vendor may ship the moment it is told.
+        children = await self._start_children(plans)
+        self._result = CheckoutResult(order_id=order.order_id, status=self._status)
+        await self._follow(plans, children)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
 
@@ -192,10 +195,9 @@ class OrderWorkflow:
         self._upsert(
             sa.ORDER_STATUS.value_set(self._status), sa.WAITING_SINCE.value_set(workflow.now())
         )
-        self._result = CheckoutResult(order_id=order.order_id, status=self._status)
         return plans
 
-    async def _fulfil(self, plans: list[VendorOrderPlan]) -> None:
+    async def _start_children(self, plans: list[VendorOrderPlan]) -> list[Any]:
         order = self._order
         children = []
         for plan in plans:
@@ -217,6 +219,9 @@ class OrderWorkflow:
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 )
             )
+        return children
+
+    async def _follow(self, plans: list[VendorOrderPlan], children: list[Any]) -> None:
         done = asyncio.gather(*children)
         while True:
             await workflow.wait_condition(lambda: self._changed or done.done())

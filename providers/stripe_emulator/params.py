@@ -60,7 +60,7 @@ def _listify(value: Any, free_form: bool) -> Any:
 
 
 def check(params: Params, spec: type) -> None:
-    """Refuse what Stripe refuses: parameters the endpoint does not know, or required ones missing."""
+    """Refuse what Stripe refuses: unknown parameters, or required ones missing."""
     for key in sorted(_required(spec)):
         if key not in params:
             raise invalid_request(
@@ -132,11 +132,22 @@ def _allowed(spec: type) -> frozenset[str]:
 
 @functools.cache
 def _hints(spec: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(spec)
-    except Exception:
-        # A type the SDK cannot resolve at runtime only loses the nested checks.
-        return {}
+    """The parameter types, resolved one by one in the module that declares them.
+
+    Some SDK annotations name types imported only for type checkers, so resolving the whole
+    class at once fails; a key that cannot be resolved only loses its nested checks.
+    """
+    hints: dict[str, Any] = {}
+    for key, annotation in getattr(spec, "__annotations__", {}).items():
+        if key in _OPTION_KEYS:
+            continue
+        holder = type(spec.__name__, (), {"__annotations__": {key: annotation}})
+        holder.__module__ = spec.__module__
+        try:
+            hints[key] = typing.get_type_hints(holder)[key]
+        except Exception:
+            continue
+    return hints
 
 
 def string(params: Params, key: str, *, required: bool = False) -> str | None:
@@ -202,9 +213,9 @@ def created_range(params: Params) -> tuple[int | None, int | None]:
     if not isinstance(value, dict):
         raise invalid_request("Invalid created filter", param="created")
     bounds = {op: integer(value, op) for op in ("gt", "gte", "lt", "lte")}
-    low = max((b for b in (_shift(bounds["gt"], 1), bounds["gte"]) if b is not None), default=None)
-    high = min((b for b in (_shift(bounds["lt"], -1), bounds["lte"]) if b is not None), default=None)
-    return low, high
+    lows = [b for b in (_shift(bounds["gt"], 1), bounds["gte"]) if b is not None]
+    highs = [b for b in (_shift(bounds["lt"], -1), bounds["lte"]) if b is not None]
+    return max(lows, default=None), min(highs, default=None)
 
 
 def _shift(value: int | None, delta: int) -> int | None:

@@ -57,6 +57,9 @@ def create_payment_intent(store: Store, params: p.Params, _: str | None) -> Stri
     currency = _currency(params)
     payment_method = _payment_method(params)
     types = p.strings(params, "allowed_payment_method_types") or ["card"]
+    confirm = p.boolean(params, "confirm")
+    if confirm and payment_method is None:
+        raise _missing_payment_method()
     intent_id = store.new_id("pi")
     intent: StripeObject = {
         "id": intent_id,
@@ -92,7 +95,7 @@ def create_payment_intent(store: Store, params: p.Params, _: str | None) -> Stri
         "transfer_group": p.string(params, "transfer_group"),
     }
     store.add("payment_intent", intent)
-    if p.boolean(params, "confirm"):
+    if confirm:
         return _confirm(store, intent)
     return intent
 
@@ -101,17 +104,12 @@ def confirm_payment_intent(store: Store, params: p.Params, intent_id: str | None
     intent = _intent(store, intent_id)
     if intent["status"] not in ("requires_confirmation", "requires_payment_method"):
         raise invalid_request(
-            "This PaymentIntent's status is "
-            f"{intent['status']}, so it cannot be confirmed.",
+            f"This PaymentIntent's status is {intent['status']}, so it cannot be confirmed.",
             code="payment_intent_unexpected_state",
         )
     payment_method = _payment_method(params) or intent["payment_method"]
     if payment_method is None:
-        raise invalid_request(
-            "You cannot confirm this PaymentIntent because it's missing a payment method.",
-            code="payment_intent_unexpected_state",
-            param="payment_method",
-        )
+        raise _missing_payment_method()
     intent["payment_method"] = payment_method
     return _confirm(store, intent)
 
@@ -224,6 +222,14 @@ def _intent(store: Store, intent_id: str | None) -> StripeObject:
     return intent
 
 
+def _missing_payment_method() -> StripeAPIError:
+    return invalid_request(
+        "You cannot confirm this PaymentIntent because it's missing a payment method.",
+        code="payment_intent_unexpected_state",
+        param="payment_method",
+    )
+
+
 def _amount(params: p.Params) -> int:
     amount = p.integer(params, "amount", required=True)
     assert amount is not None
@@ -235,7 +241,9 @@ def _amount(params: p.Params) -> int:
         )
     if amount > MAXIMUM_AMOUNT:
         raise invalid_request(
-            f"Amount must be no more than {MAXIMUM_AMOUNT}.", code="amount_too_large", param="amount"
+            f"Amount must be no more than {MAXIMUM_AMOUNT}.",
+            code="amount_too_large",
+            param="amount",
         )
     return amount
 

@@ -7,6 +7,7 @@ from temporal.embedded.postgres import PostgresServer, start_postgres
 from temporal.embedded.process import (
     ManagedProcess,
     ServerStartError,
+    ensure_port_free,
     free_port,
     wait_for_port,
     wait_until,
@@ -20,6 +21,7 @@ __all__ = [
     "RedisServer",
     "ServerStartError",
     "TemporalServer",
+    "ensure_port_free",
     "free_port",
     "start_postgres",
     "start_redis",

@@ -15,7 +15,12 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from temporal.embedded.process import ManagedProcess, ServerStartError, wait_until
+from temporal.embedded.process import (
+    ManagedProcess,
+    ServerStartError,
+    ensure_port_free,
+    wait_until,
+)
 
 # PostgreSQL refuses to run as root; this unprivileged account runs it instead.
 SYSTEM_USER = "embedded_postgres"
@@ -53,6 +58,7 @@ def start_postgres(data_dir: Path, port: int, database: str = "fulfillment") -> 
     if not (data_dir / "PG_VERSION").exists():
         _initdb(bin_dir, data_dir, account)
     _clear_stale_lock(data_dir)
+    ensure_port_free("127.0.0.1", port, "PostgreSQL")
 
     # A socket path must fit in 107 bytes, which a pytest tmp dir may not.
     socket_dir = Path(tempfile.mkdtemp(prefix="fulfillment-pg-"))
@@ -81,7 +87,7 @@ def start_postgres(data_dir: Path, port: int, database: str = "fulfillment") -> 
     server = PostgresServer(process, port, data_dir, socket_dir)
     try:
         wait_until(
-            lambda: _can_connect(port),
+            lambda: _serves(port, data_dir),
             START_TIMEOUT,
             f"PostgreSQL on 127.0.0.1:{port} to accept connections",
             process,
@@ -211,9 +217,11 @@ def _is_postmaster_of(pid: int, data_dir: Path) -> bool:
         return False
 
 
-def _can_connect(port: int) -> bool:
-    with psycopg.connect(_dsn(port, "postgres"), connect_timeout=2):
-        return True
+def _serves(port: int, data_dir: Path) -> bool:
+    """True once the server on `port` accepts connections and is the one on `data_dir`."""
+    with psycopg.connect(_dsn(port, "postgres"), connect_timeout=2) as conn:
+        row = conn.execute("SHOW data_directory").fetchone()
+    return row is not None and Path(row[0]) == data_dir
 
 
 def _ensure_database(port: int, database: str) -> None:

@@ -107,6 +107,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Refuse early when another process listens on the port.
+
+    Otherwise the readiness check would be answered by that other server while ours
+    fails to bind and exits.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers themselves do, so that a port left in TIME_WAIT by the previous
+        # run on the same port counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ServerStartError(f"cannot start {what}: {host}:{port} is in use ({exc})") from exc
+
+
 def port_is_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):

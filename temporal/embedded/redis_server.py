@@ -10,7 +10,12 @@ from pathlib import Path
 
 import redis
 
-from temporal.embedded.process import ManagedProcess, ServerStartError, wait_until
+from temporal.embedded.process import (
+    ManagedProcess,
+    ServerStartError,
+    ensure_port_free,
+    wait_until,
+)
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -34,6 +39,7 @@ def start_redis(data_dir: Path, port: int) -> RedisServer:
     """Start Redis on 127.0.0.1:`port`, persisting every write to `data_dir`."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_port_free("127.0.0.1", port, "Redis")
     args = [
         str(_redis_server_binary()),
         "--bind", "127.0.0.1",
@@ -49,7 +55,12 @@ def start_redis(data_dir: Path, port: int) -> RedisServer:
     process = ManagedProcess.start("redis", args, data_dir / "redis.log", cwd=data_dir)
     server = RedisServer(process, port, data_dir)
     try:
-        wait_until(lambda: _pings(port), START_TIMEOUT, f"Redis on 127.0.0.1:{port}", process)
+        wait_until(
+            lambda: _answers_as(port, process.pid),
+            START_TIMEOUT,
+            f"Redis on 127.0.0.1:{port}",
+            process,
+        )
     except BaseException:
         server.stop()
         raise
@@ -69,9 +80,11 @@ def _redis_server_binary() -> Path:
     return Path(found)
 
 
-def _pings(port: int) -> bool:
+def _answers_as(port: int, pid: int) -> bool:
     client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, socket_connect_timeout=2)
     try:
-        return bool(client.ping())
+        # INFO fails with LOADING while the append-only file is replayed, and the PID
+        # proves that the answer comes from our server.
+        return bool(client.info("server")["process_id"] == pid)
     finally:
         client.close()

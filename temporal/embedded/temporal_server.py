@@ -24,6 +24,7 @@ from temporalio.client import Client
 from temporal.embedded.process import (
     ManagedProcess,
     ServerStartError,
+    ensure_port_free,
     start_error,
     wait_for_port,
 )
@@ -76,6 +77,9 @@ def start_temporal(
     KeywordList.
     """
     wanted = _indexed_types(search_attributes)
+    ensure_port_free("127.0.0.1", port, "Temporal")
+    if ui_port is not None:
+        ensure_port_free("127.0.0.1", ui_port, "the Temporal Web UI")
     scratch_dir: Path | None = None
     if data_dir is None:
         scratch_dir = Path(tempfile.mkdtemp(prefix="fulfillment-temporal-"))

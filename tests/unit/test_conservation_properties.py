@@ -5,6 +5,7 @@ returns (some units, all units, or a whole vendor order cancelled), what the cus
 charged is exactly what was refunded plus what vendors are paid plus commission plus labels.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
@@ -30,27 +31,35 @@ PROPERTY = settings(max_examples=200, deadline=None)
 
 @st.composite
 def tiers_for(draw: st.DrawFn, base_price: int) -> tuple[PriceTier, ...]:
-    thresholds = draw(st.lists(st.integers(2, 60), unique=True, max_size=3))
-    prices = sorted(
-        (draw(st.integers(0, base_price)) for _ in thresholds),
-        reverse=True,
+    drawn = draw(
+        st.lists(
+            st.tuples(st.integers(2, 60), st.integers(0, base_price)),
+            unique_by=lambda tier: tier[0],
+            max_size=3,
+        )
     )
-    return validate_tiers(base_price, [PriceTier(q, p) for q, p in zip(sorted(thresholds), prices)])
+    # Any thresholds with any prices at or below the base, made non-increasing.
+    thresholds = sorted(quantity for quantity, _ in drawn)
+    prices = sorted((price for _, price in drawn), reverse=True)
+    pairs = zip(thresholds, prices, strict=True)
+    return validate_tiers(base_price, [PriceTier(q, p) for q, p in pairs])
 
 
 @st.composite
 def catalogs(draw: st.DrawFn) -> dict[str, CatalogItem]:
-    vendor_count = draw(st.integers(1, 4))
+    # The catalog may spell the currency in capitals; orders are always in lower case.
+    currency = draw(st.sampled_from(["usd", "USD"]))
+    products_per_vendor = draw(st.lists(st.integers(1, 3), min_size=1, max_size=4))
     catalog: dict[str, CatalogItem] = {}
-    for vendor in range(vendor_count):
-        for product in range(draw(st.integers(1, 3))):
+    for vendor, product_count in enumerate(products_per_vendor):
+        for product in range(product_count):
             base = draw(st.integers(0, 100_000))
             sku = f"SKU-{vendor}-{product}"
             catalog[sku] = CatalogItem(
                 sku=sku,
                 vendor_id=f"ven_{vendor}",
                 price_cents=base,
-                currency=draw(st.sampled_from(["usd", "USD"])),
+                currency=currency,
                 tiers=draw(tiers_for(base)),
             )
     return catalog
@@ -86,11 +95,11 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     for split in splits:
         cancelled = draw(st.booleans())
         shipping_refunded[split.vendor_id] = cancelled
-        per_line = []
+        per_line: list[list[int]] = []
         for line in split.lines:
             units = line.quantity if cancelled else draw(st.integers(0, line.quantity))
             per_line.append(_in_batches(draw, units))
-        returns[split.vendor_id] = per_line  # type: ignore[assignment]
+        returns[split.vendor_id] = per_line
     return Scenario(
         splits=splits,
         commission_bps={v: draw(st.integers(0, 10_000)) for v in vendors},
@@ -100,7 +109,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     )
 
 
-def _in_batches(draw: st.DrawFn, units: int) -> list[int]:
+def _in_batches(draw: Callable[[st.SearchStrategy[int]], int], units: int) -> list[int]:
     batches = []
     while units:
         batch = draw(st.integers(1, units))
@@ -111,7 +120,7 @@ def _in_batches(draw: st.DrawFn, units: int) -> list[int]:
 
 def _breakdown(scenario: Scenario, split: VendorSplit) -> PayoutBreakdown:
     refunded_goods = 0
-    for line, batches in zip(split.lines, scenario.returns[split.vendor_id]):
+    for line, batches in zip(split.lines, scenario.returns[split.vendor_id], strict=True):
         already = 0
         for units in batches:
             refunded_goods += refund_of_units_after(line, already, units)
@@ -142,37 +151,41 @@ def test_every_cent_charged_is_refunded_paid_out_or_kept_as_commission_or_label(
     )
 
     assert accounted == total_charged
-    assert all(b.payout_cents >= 0 for b in breakdowns)
-    assert all(
-        0 <= b.label_cost_cents <= scenario.label_cost[b_v]
-        for b, b_v in _by_vendor(scenario, breakdowns)
-    )
-
-
-def _by_vendor(
-    scenario: Scenario, breakdowns: list[PayoutBreakdown]
-) -> list[tuple[PayoutBreakdown, str]]:
-    return [(b, split.vendor_id) for b, split in zip(breakdowns, scenario.splits)]
-
-
-@PROPERTY
-@given(scenarios())
-def test_a_vendor_order_cancelled_in_full_pays_no_commission(scenario: Scenario) -> None:
-    for split in scenario.splits:
+    for breakdown, split in zip(breakdowns, scenario.splits, strict=True):
+        assert breakdown.payout_cents >= 0
+        assert 0 <= breakdown.label_cost_cents <= scenario.label_cost[split.vendor_id]
         if scenario.shipping_refunded[split.vendor_id]:
-            breakdown = _breakdown(scenario, split)
-
+            # Cancelled in full: the customer gets everything back, the platform takes nothing.
             assert breakdown.refunded_cents == split.subtotal_cents + split.shipping_cents
             assert (breakdown.commission_cents, breakdown.payout_cents) == (0, 0)
 
 
 @PROPERTY
-@given(scenarios())
-def test_a_line_total_is_its_unit_price_times_its_quantity(scenario: Scenario) -> None:
-    for split in scenario.splits:
-        for line in split.lines:
-            assert line.line_total_cents == line.unit_price_cents * line.quantity
-        assert split.subtotal_cents == sum(line.line_total_cents for line in split.lines)
+@given(catalog=catalogs(), data=st.data())
+def test_each_sku_is_priced_at_the_tier_its_total_quantity_reaches(
+    catalog: dict[str, CatalogItem], data: st.DataObject
+) -> None:
+    requested = data.draw(
+        st.lists(
+            st.builds(RequestedLine, st.sampled_from(list(catalog)), st.integers(1, 40)),
+            min_size=1,
+            max_size=8,
+        ),
+        label="requested",
+    )
+
+    priced = price_lines(requested, catalog, "usd")
+
+    assert [line.sku for line in priced] == list(dict.fromkeys(r.sku for r in requested))
+    for line in priced:
+        item = catalog[line.sku]
+        total_quantity = sum(r.quantity for r in requested if r.sku == line.sku)
+        reached = [t for t in item.tiers if t.min_quantity <= total_quantity]
+        expected_unit = reached[-1].price_cents if reached else item.price_cents
+        assert (line.vendor_id, line.quantity) == (item.vendor_id, total_quantity)
+        assert line.unit_price_cents == expected_unit
+        assert line.line_total_cents == expected_unit * total_quantity
+    assert order_totals(split_by_vendor(priced))[0] == sum(p.line_total_cents for p in priced)
 
 
 @st.composite
@@ -228,7 +241,7 @@ def test_allocation_always_sums_to_the_total_within_a_cent_of_each_share(
     assert sum(parts) == total
     assert len(parts) == len(weights)
     effective = weights if sum(weights) else [1] * len(weights)
-    for part, weight in zip(parts, effective):
+    for part, weight in zip(parts, effective, strict=True):
         exact = Fraction(total * weight, sum(effective))
         assert abs(part - exact) < 1
 

@@ -68,7 +68,7 @@ class TestParseDuration:
         "text", ["P", "PT", "P1DT", "P1H", "PT1D", "PT1H30", "1e3", "three days", "P1.D"]
     )
     def test_malformed_durations_are_refused_with_examples(self, text: str) -> None:
-        with pytest.raises(ValueError, match="not an ISO 8601 duration .*examples"):
+        with pytest.raises(ValueError, match=r"not an ISO 8601 duration .*examples"):
             parse_duration(text)
 
     @pytest.mark.parametrize("value", [float("nan"), float("inf")])

@@ -202,7 +202,7 @@ class TestPriceLines:
             price_lines(lines, CATALOG, "usd")
         assert refused.value.extra == {"field": "currency", "skus": ["BELL-EU"]}
 
-    @pytest.mark.parametrize("currency", ["", "us", "usdx", "u$d"])
+    @pytest.mark.parametrize("currency", ["", "us", "usdx", "u$d", "usd\n"])
     def test_an_order_currency_must_be_a_three_letter_code(self, currency: str) -> None:
         with pytest.raises(ValidationFailed, match="ISO 4217") as refused:
             price_lines([RequestedLine("TYRE-700", 1)], CATALOG, currency)

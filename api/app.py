@@ -1,0 +1,63 @@
+"""The FastAPI app factory. Clients are built in the lifespan, never at import time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import Counter, Histogram
+from providers.stripe_adapter import StripeGateway
+from redis.asyncio import Redis
+
+from api import errors
+from api.routers import catalog, health, orders, vendor_app
+from models.db import make_engine, make_sessionmaker
+from models.settings import Settings, get_settings
+from temporal.client import connect
+
+REQUESTS = Counter("fulfillment_http_requests_total", "HTTP requests", ["route", "status"])
+LATENCY = Histogram("fulfillment_http_request_seconds", "HTTP request latency", ["route"])
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        app.state.settings = settings
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.redis = Redis.from_url(settings.redis_url)
+        app.state.stripe = StripeGateway.connect(settings.stripe_api_key, settings.stripe_api_base)
+        app.state.temporal = await connect(settings.temporal_address, settings.temporal_namespace)
+        try:
+            yield
+        finally:
+            await app.state.stripe.aclose()
+            await app.state.redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Fulfillment core",
+        version="1",
+        summary="Orders as durable sagas for multi-vendor marketplaces",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        REQUESTS.labels(route, str(response.status_code)).inc()
+        LATENCY.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    for router in (health.router, catalog.router, orders.router, vendor_app.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,100 @@
+"""Dependencies as Annotated aliases (house style): SessionDep, TemporalDep, CurrentVendor..."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from providers.stripe_adapter import StripeGateway
+from redis.asyncio import Redis
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+
+from api.auth import Principal, Role, hash_key, same_secret
+from api.errors import Problem
+from models.settings import Settings
+from models.vendor import ApiKey
+
+_bearer = HTTPBearer(auto_error=False, description="API key of the platform, ops or a vendor")
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessions() as session:
+        yield session
+
+
+def _temporal(request: Request) -> Client:
+    return request.app.state.temporal  # type: ignore[no-any-return]
+
+
+def _redis(request: Request) -> Redis:
+    return request.app.state.redis  # type: ignore[no-any-return]
+
+
+def _stripe(request: Request) -> StripeGateway:
+    return request.app.state.stripe  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+TemporalDep = Annotated[Client, Depends(_temporal)]
+RedisDep = Annotated[Redis, Depends(_redis)]
+StripeDep = Annotated[StripeGateway, Depends(_stripe)]
+
+
+async def _principal(
+    settings: SettingsDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Problem("unauthorized", "send an API key as 'Authorization: Bearer <key>'")
+    key = credentials.credentials
+    if same_secret(key, settings.platform_key):
+        return Principal(Role.PLATFORM)
+    if same_secret(key, settings.ops_key):
+        return Principal(Role.OPS)
+    stored = (await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))).first()
+    if stored is None:
+        raise Problem("unauthorized", "this API key is not valid")
+    return Principal(Role.VENDOR, stored.vendor_id)
+
+
+AnyRole = Annotated[Principal, Depends(_principal)]
+
+
+def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    async def check(principal: AnyRole) -> Principal:
+        if principal.role not in roles:
+            allowed = ", ".join(roles)
+            raise Problem("forbidden", f"this call is for the {allowed} role(s)")
+        return principal
+
+    return check
+
+
+PlatformOrOps = Annotated[Principal, Depends(require(Role.PLATFORM, Role.OPS))]
+Platform = Annotated[Principal, Depends(require(Role.PLATFORM))]
+Ops = Annotated[Principal, Depends(require(Role.OPS))]
+OpsOrVendor = Annotated[Principal, Depends(require(Role.OPS, Role.VENDOR))]
+
+
+async def _current_vendor(principal: Annotated[Principal, Depends(require(Role.VENDOR))]) -> str:
+    assert principal.vendor_id is not None
+    return principal.vendor_id
+
+
+CurrentVendor = Annotated[str, Depends(_current_vendor)]
+
+
+def ensure_vendor_scope(principal: Principal, vendor_id: str, what: str = "vendor") -> None:
+    """Ops see everything; a vendor sees only its own (others are 404: no existence leak)."""
+    if principal.role == Role.VENDOR and principal.vendor_id != vendor_id:
+        raise Problem("not_found", f"no such {what}")

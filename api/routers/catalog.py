@@ -1,0 +1,220 @@
+"""Vendors, warehouses, products and stock (API.md, "Catalog and stock")."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, status
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from api.auth import Role, hash_key, mint_vendor_key
+from api.deps import (
+    AnyRole,
+    Ops,
+    OpsOrVendor,
+    SessionDep,
+    StripeDep,
+    ensure_vendor_scope,
+)
+from api.errors import Problem
+from domain.durations import parse_duration
+from domain.pricing import PriceTier as DomainTier
+from domain.pricing import validate_tiers
+from models.catalog import PriceTier, PriceTierIn, Product, ProductCreate, ProductPublic
+from models.stock import InventoryPublic, StockLevel, StockLevelIn, StockLevelPublic
+from models.vendor import (
+    ApiKey,
+    Vendor,
+    VendorCreate,
+    VendorPublic,
+    VendorWithKey,
+    Warehouse,
+    WarehouseCreate,
+    WarehousePublic,
+)
+from providers.errors import ProviderError
+
+router = APIRouter(prefix="/v1", tags=["catalog and stock"])
+
+
+@router.post("/vendors", status_code=status.HTTP_201_CREATED, response_model=VendorWithKey)
+async def create_vendor(
+    body: VendorCreate, _: Ops, session: SessionDep, stripe: StripeDep
+) -> VendorWithKey:
+    vendor_id = "ven_" + secrets.token_hex(8)
+    account = body.stripe_account_id
+    if account is None:
+        try:
+            account = await stripe.create_connected_account(
+                email=str(body.email),
+                idempotency_key=f"vendor:{vendor_id}:account",
+                metadata={"vendor_id": vendor_id},
+            )
+        except ProviderError as error:
+            raise Problem("unavailable", f"could not open a Stripe account: {error}") from error
+    vendor = Vendor(
+        id=vendor_id,
+        name=body.name,
+        email=str(body.email),
+        commission_bps=body.commission_bps,
+        ship_sla_seconds=int(parse_duration(body.ship_sla).total_seconds()),
+        stripe_account_id=account,
+    )
+    key = mint_vendor_key()
+    session.add(vendor)
+    await session.flush()
+    session.add(
+        ApiKey(
+            id="key_" + secrets.token_hex(8),
+            key_hash=hash_key(key),
+            prefix=key[:10],
+            role=Role.VENDOR,
+            vendor_id=vendor_id,
+        )
+    )
+    await session.commit()
+    return VendorWithKey(**VendorPublic.of(vendor).model_dump(), api_key=key)
+
+
+async def _vendor(session: SessionDep, principal: AnyRole, vendor_id: str) -> Vendor:
+    ensure_vendor_scope(principal, vendor_id)
+    vendor = await session.get(Vendor, vendor_id)
+    if vendor is None:
+        raise Problem("not_found", "no such vendor")
+    return vendor
+
+
+@router.get("/vendors/{vendor_id}", response_model=VendorPublic)
+async def get_vendor(vendor_id: str, principal: OpsOrVendor, session: SessionDep) -> VendorPublic:
+    return VendorPublic.of(await _vendor(session, principal, vendor_id))
+
+
+@router.post(
+    "/vendors/{vendor_id}/warehouses",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WarehousePublic,
+)
+async def create_warehouse(
+    vendor_id: str, body: WarehouseCreate, principal: OpsOrVendor, session: SessionDep
+) -> WarehousePublic:
+    await _vendor(session, principal, vendor_id)
+    warehouse = Warehouse(id="wh_" + secrets.token_hex(8), vendor_id=vendor_id, **body.model_dump())
+    session.add(warehouse)
+    await session.commit()
+    return WarehousePublic(**warehouse.model_dump())
+
+
+async def _product_public(session: SessionDep, product: Product) -> ProductPublic:
+    tiers = await session.exec(
+        select(PriceTier).where(PriceTier.sku == product.sku).order_by(col(PriceTier.min_quantity))
+    )
+    return ProductPublic(
+        **product.model_dump(exclude={"created_at"}),
+        price_tiers=[
+            PriceTierIn(min_quantity=t.min_quantity, price_cents=t.price_cents) for t in tiers
+        ],
+    )
+
+
+@router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
+async def create_product(
+    body: ProductCreate, principal: OpsOrVendor, session: SessionDep
+) -> ProductPublic:
+    if principal.role == Role.VENDOR and principal.vendor_id != body.vendor_id:
+        raise Problem("forbidden", "a vendor creates products only under its own vendor_id")
+    if await session.get(Vendor, body.vendor_id) is None:
+        raise Problem("validation_error", "vendor_id names no vendor", field="vendor_id")
+    tiers = validate_tiers(
+        body.price_cents, [DomainTier(t.min_quantity, t.price_cents) for t in body.price_tiers]
+    )
+    if await session.get(Product, body.sku) is not None:
+        raise Problem("invalid_state", f"a product with sku {body.sku} already exists")
+    product = Product(
+        sku=body.sku,
+        vendor_id=body.vendor_id,
+        title=body.title,
+        price_cents=body.price_cents,
+        currency=body.currency.lower(),
+        weight_grams=body.weight_grams,
+    )
+    session.add(product)
+    await session.flush()
+    for tier in tiers:
+        session.add(
+            PriceTier(sku=body.sku, min_quantity=tier.min_quantity, price_cents=tier.price_cents)
+        )
+    await session.commit()
+    return await _product_public(session, product)
+
+
+@router.get("/products/{sku}", response_model=ProductPublic)
+async def get_product(sku: str, _: AnyRole, session: SessionDep) -> ProductPublic:
+    product = await session.get(Product, sku)
+    if product is None:
+        raise Problem("not_found", "no such product")
+    return await _product_public(session, product)
+
+
+@router.put("/inventory/{sku}/{warehouse_id}", response_model=StockLevelPublic)
+async def put_stock(
+    sku: str, warehouse_id: str, body: StockLevelIn, principal: OpsOrVendor, session: SessionDep
+) -> StockLevelPublic:
+    product = await session.get(Product, sku)
+    if product is None:
+        raise Problem("not_found", "no such product")
+    ensure_vendor_scope(principal, product.vendor_id, "product")
+    warehouse = await session.get(Warehouse, warehouse_id)
+    if warehouse is None or warehouse.vendor_id != product.vendor_id:
+        raise Problem("not_found", "no such warehouse of this product's vendor")
+    # Lock the row (or its absence, via the insert) so a reservation cannot slip between
+    # the check and the write.
+    await session.execute(
+        text(
+            "INSERT INTO stock_level (sku, warehouse_id, on_hand, reserved, updated_at) "
+            "VALUES (:sku, :wh, 0, 0, now()) ON CONFLICT DO NOTHING"
+        ),
+        {"sku": sku, "wh": warehouse_id},
+    )
+    level = (
+        await session.exec(
+            select(StockLevel)
+            .where(StockLevel.sku == sku, StockLevel.warehouse_id == warehouse_id)
+            .with_for_update()
+        )
+    ).one()
+    if body.on_hand < level.reserved:
+        await session.rollback()
+        raise Problem(
+            "invalid_state",
+            f"on_hand {body.on_hand} is below the {level.reserved} units reserved",
+            reserved=level.reserved,
+        )
+    level.on_hand = body.on_hand
+    session.add(level)
+    await session.commit()
+    return StockLevelPublic.of(level)
+
+
+@router.get("/inventory/{sku}", response_model=InventoryPublic)
+async def get_inventory(sku: str, _: AnyRole, session: SessionDep) -> InventoryPublic:
+    if await session.get(Product, sku) is None:
+        raise Problem("not_found", "no such product")
+    levels = [
+        StockLevelPublic.of(level)
+        for level in await session.exec(
+            select(StockLevel)
+            .where(StockLevel.sku == sku)
+            .order_by(col(StockLevel.warehouse_id))
+            .execution_options(populate_existing=True)
+        )
+    ]
+    on_hand = sum(level.on_hand for level in levels)
+    reserved = sum(level.reserved for level in levels)
+    return InventoryPublic(
+        sku=sku,
+        on_hand=on_hand,
+        reserved=reserved,
+        available=max(on_hand - reserved, 0),
+        levels=levels,
+    )

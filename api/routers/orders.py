@@ -1,0 +1,146 @@
+"""Checkout and order reads for the storefront (API.md, "Orders")."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, status
+from sqlmodel import col, select
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api.deps import Platform, PlatformOrOps, SessionDep, SettingsDep, TemporalDep
+from api.errors import Problem, from_update_failure
+from api.views import order_view
+from domain.ids import order_id_for_idempotency_key, order_workflow_id, request_fingerprint
+from models.catalog import Product
+from models.messages import CheckoutRequest, LineRequest, OrderInput
+from models.order import Order
+from models.views import OrderCreate, OrderPublic
+from temporal import search_attributes as sa
+from workflows.order import OrderWorkflow
+
+router = APIRouter(prefix="/v1", tags=["orders"])
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="The same key and body answer the same order, however often sent",
+    ),
+]
+
+
+@router.post(
+    "/orders",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrderPublic,
+    responses={
+        402: {"description": "payment_declined"},
+        409: {"description": "insufficient_stock"},
+    },
+)
+async def place_order(
+    body: OrderCreate,
+    idempotency_key: IdempotencyKey,
+    _: Platform,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> OrderPublic:
+    order_id = order_id_for_idempotency_key("platform", idempotency_key)
+    fingerprint = request_fingerprint(body.model_dump(mode="json"))
+    replay = await _replay(session, order_id, fingerprint)
+    if replay is not None:
+        return replay
+    await _check_catalog(session, body)
+    order = OrderInput(
+        order_id=order_id,
+        customer_id=body.customer_id,
+        currency=body.currency,
+        lines=[LineRequest(sku=line.sku, quantity=line.quantity) for line in body.lines],
+        shipping_address=body.shipping_address.model_dump(mode="json"),
+        payment_method=body.payment_method,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        return_window_seconds=settings.return_window.total_seconds(),
+    )
+    start = WithStartWorkflowOperation(
+        OrderWorkflow.run,
+        order,
+        id=order_workflow_id(order_id),
+        task_queue=settings.task_queue,
+        # Concurrent retries attach to the running saga; a finished one is never restarted.
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [sa.ORDER_STATUS.value_set("pending"), sa.CUSTOMER_ID.value_set(body.customer_id)]
+        ),
+    )
+    try:
+        await asyncio.wait_for(
+            temporal.execute_update_with_start_workflow(
+                OrderWorkflow.checkout,
+                CheckoutRequest(request_fingerprint=fingerprint),
+                start_workflow_operation=start,
+                # One update per body: Temporal answers a repeated one from its first run.
+                id=f"checkout-{fingerprint[:40]}",
+            ),
+            timeout=settings.checkout_timeout.total_seconds(),
+        )
+    except WorkflowUpdateFailedError as error:
+        raise from_update_failure(error) from error
+    except (WorkflowAlreadyStartedError, RPCError) as error:
+        # The saga already finished: its outcome is in the order store.
+        replay = await _replay(session, order_id, fingerprint)
+        if replay is not None:
+            return replay
+        raise Problem("unavailable", "the order could not be placed; retry") from error
+    except TimeoutError as error:
+        raise Problem(
+            "timeout",
+            "the order is still being processed; retry with the same Idempotency-Key",
+        ) from error
+    return await order_view(session, order_id)
+
+
+async def _replay(session: SessionDep, order_id: str, fingerprint: str) -> OrderPublic | None:
+    existing = await session.get(Order, order_id, populate_existing=True)
+    if existing is None or existing.status == "pending":
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise Problem("idempotency_key_reused", "this Idempotency-Key was used for another order")
+    if existing.rejection:
+        rejection: dict[str, Any] = dict(existing.rejection)
+        raise Problem(rejection.pop("code"), rejection.pop("detail", ""), **rejection)
+    return await order_view(session, order_id)
+
+
+async def _check_catalog(session: SessionDep, body: OrderCreate) -> None:
+    """Refuse what no saga could fulfil before starting one: a bad request changes nothing."""
+    skus = sorted({line.sku for line in body.lines})
+    products = {
+        p.sku: p for p in await session.exec(select(Product).where(col(Product.sku).in_(skus)))
+    }
+    unknown = [sku for sku in skus if sku not in products]
+    if unknown:
+        raise Problem("validation_error", "unknown sku(s)", skus=unknown)
+    foreign = [sku for sku, p in products.items() if p.currency != body.currency]
+    if foreign:
+        raise Problem(
+            "validation_error", f"product(s) not sold in {body.currency}", skus=sorted(foreign)
+        )
+
+
+@router.get("/orders/{order_id}", response_model=OrderPublic)
+async def get_order(order_id: str, _: PlatformOrOps, session: SessionDep) -> OrderPublic:
+    return await order_view(session, order_id)

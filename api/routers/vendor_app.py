@@ -1,0 +1,89 @@
+"""The vendor app: a vendor's own sub-orders, shipping and delivery (API.md, "Vendor app")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from sqlmodel import col, select
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import CurrentVendor, SessionDep, TemporalDep
+from api.errors import Problem, from_update_failure
+from api.views import vendor_order_view, vendor_order_views
+from domain.status import VendorOrderStatus
+from models.messages import ShipRequest, VendorOrderState
+from models.vendor_order import VendorOrder
+from models.views import ShipBody, VendorOrderPublic
+
+router = APIRouter(prefix="/v1/vendor", tags=["vendor app"])
+
+
+@router.get("/orders", response_model=list[VendorOrderPublic])
+async def list_vendor_orders(
+    vendor_id: CurrentVendor,
+    session: SessionDep,
+    status: VendorOrderStatus | None = Query(default=None),
+    limit: int = Query(default=100, ge=1, le=500),
+) -> list[VendorOrderPublic]:
+    query = select(VendorOrder).where(VendorOrder.vendor_id == vendor_id)
+    if status is not None:
+        query = query.where(VendorOrder.status == status)
+    query = query.order_by(col(VendorOrder.created_at).desc(), col(VendorOrder.id)).limit(limit)
+    return await vendor_order_views(session, list(await session.exec(query)))
+
+
+async def _own(session: SessionDep, vendor_id: str, vendor_order_id: str) -> VendorOrder:
+    vendor_order = await session.get(VendorOrder, vendor_order_id)
+    if vendor_order is None or vendor_order.vendor_id != vendor_id:
+        raise Problem("not_found", "no such vendor order")
+    return vendor_order
+
+
+@router.get("/orders/{vendor_order_id}", response_model=VendorOrderPublic)
+async def get_vendor_order(
+    vendor_order_id: str, vendor_id: CurrentVendor, session: SessionDep
+) -> VendorOrderPublic:
+    await _own(session, vendor_id, vendor_order_id)
+    return await vendor_order_view(session, vendor_order_id)
+
+
+@router.post("/orders/{vendor_order_id}/ship", response_model=VendorOrderPublic)
+async def ship(
+    vendor_order_id: str,
+    body: ShipBody,
+    vendor_id: CurrentVendor,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> VendorOrderPublic:
+    vendor_order = await _own(session, vendor_id, vendor_order_id)
+    await _update(temporal, vendor_order, "ship", ShipRequest(**body.model_dump()))
+    return await vendor_order_view(session, vendor_order_id)
+
+
+@router.post("/orders/{vendor_order_id}/deliver", response_model=VendorOrderPublic)
+async def deliver(
+    vendor_order_id: str, vendor_id: CurrentVendor, session: SessionDep, temporal: TemporalDep
+) -> VendorOrderPublic:
+    vendor_order = await _own(session, vendor_id, vendor_order_id)
+    await _update(temporal, vendor_order, "deliver", None)
+    return await vendor_order_view(session, vendor_order_id)
+
+
+async def _update(client: Client, vendor_order: VendorOrder, name: str, arg: Any) -> None:
+    handle = client.get_workflow_handle(vendor_order.workflow_id)
+    args = [] if arg is None else [arg]
+    try:
+        await handle.execute_update(name, args=args, result_type=VendorOrderState)
+    except WorkflowUpdateFailedError as error:
+        raise from_update_failure(error) from error
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            # The workflow finished: nothing can change this vendor order any more.
+            raise Problem(
+                "invalid_state",
+                f"vendor order is {vendor_order.status}",
+                status=vendor_order.status,
+            ) from error
+        raise

@@ -1,0 +1,101 @@
+"""Reading orders and vendor orders from PostgreSQL into their public shapes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.errors import Problem
+from models.order import Order, OrderEvent, OrderLine
+from models.vendor_order import VendorOrder, VendorOrderLine
+from models.views import (
+    OrderEventPublic,
+    OrderLinePublic,
+    OrderPublic,
+    VendorOrderLinePublic,
+    VendorOrderPublic,
+)
+
+
+async def vendor_order_views(
+    session: AsyncSession, vendor_orders: list[VendorOrder]
+) -> list[VendorOrderPublic]:
+    ids = [vo.id for vo in vendor_orders]
+    lines: dict[str, list[VendorOrderLine]] = defaultdict(list)
+    if ids:
+        query = select(VendorOrderLine).where(col(VendorOrderLine.vendor_order_id).in_(ids))
+        for line in await session.exec(query.order_by(col(VendorOrderLine.id))):
+            lines[line.vendor_order_id].append(line)
+    return [
+        VendorOrderPublic(
+            **vo.model_dump(
+                exclude={"created_at", "updated_at", "commission_bps"},
+            ),
+            lines=[
+                VendorOrderLinePublic(
+                    sku=line.sku,
+                    warehouse_id=line.warehouse_id,
+                    quantity=line.quantity,
+                    unit_price_cents=line.unit_price_cents,
+                )
+                for line in lines[vo.id]
+            ],
+        )
+        for vo in vendor_orders
+    ]
+
+
+async def vendor_order_view(session: AsyncSession, vendor_order_id: str) -> VendorOrderPublic:
+    vendor_order = await session.get(VendorOrder, vendor_order_id, populate_existing=True)
+    if vendor_order is None:
+        raise Problem("not_found", "no such vendor order")
+    return (await vendor_order_views(session, [vendor_order]))[0]
+
+
+async def order_view(session: AsyncSession, order_id: str) -> OrderPublic:
+    order = await session.get(Order, order_id, populate_existing=True)
+    if order is None:
+        raise Problem("not_found", "no such order")
+    lines = await session.exec(
+        select(OrderLine).where(OrderLine.order_id == order_id).order_by(col(OrderLine.line_no))
+    )
+    vendor_orders = await session.exec(
+        select(VendorOrder)
+        .where(VendorOrder.order_id == order_id)
+        .order_by(col(VendorOrder.created_at), col(VendorOrder.id))
+        .execution_options(populate_existing=True)
+    )
+    events = await session.exec(
+        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(col(OrderEvent.id))
+    )
+    return OrderPublic(
+        id=order.id,
+        status=order.status,
+        customer_id=order.customer_id,
+        currency=order.currency,
+        subtotal_cents=order.subtotal_cents,
+        shipping_cents=order.shipping_cents,
+        total_cents=order.total_cents,
+        refunded_cents=order.refunded_cents,
+        created_at=order.created_at,
+        workflow_id=order.workflow_id,
+        lines=[
+            OrderLinePublic(
+                sku=line.sku,
+                vendor_id=line.vendor_id,
+                quantity=line.quantity,
+                unit_price_cents=line.unit_price_cents,
+                line_total_cents=line.line_total_cents,
+            )
+            for line in lines
+        ],
+        vendor_orders=await vendor_order_views(session, list(vendor_orders)),
+        events=[
+            OrderEventPublic(
+                type=e.type, at=e.at, vendor_order_id=e.vendor_order_id, detail=e.detail or None
+            )
+            for e in events
+        ],
+    )

@@ -1,0 +1,99 @@
+"""Public shapes of orders and vendor orders (API.md), shared by every reader."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class OrderLinePublic(BaseModel):
+    sku: str
+    vendor_id: str
+    quantity: int
+    unit_price_cents: int
+    line_total_cents: int
+
+
+class VendorOrderLinePublic(BaseModel):
+    sku: str
+    warehouse_id: str | None
+    quantity: int
+    unit_price_cents: int
+
+
+class VendorOrderPublic(BaseModel):
+    id: str
+    order_id: str
+    vendor_id: str
+    status: str
+    currency: str
+    lines: list[VendorOrderLinePublic]
+    subtotal_cents: int
+    shipping_cents: int
+    commission_cents: int
+    refunded_cents: int
+    label_cost_cents: int
+    payout_cents: int
+    payout_status: str
+    carrier: str | None
+    tracking_number: str | None
+    label_url: str | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    return_window_ends_at: datetime | None
+    attention: str | None
+    workflow_id: str
+
+
+class OrderEventPublic(BaseModel):
+    type: str
+    at: datetime
+    vendor_order_id: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+class OrderPublic(BaseModel):
+    id: str
+    status: str
+    customer_id: str
+    currency: str
+    subtotal_cents: int
+    shipping_cents: int
+    total_cents: int
+    refunded_cents: int
+    created_at: datetime
+    workflow_id: str
+    lines: list[OrderLinePublic]
+    vendor_orders: list[VendorOrderPublic]
+    events: list[OrderEventPublic]
+
+
+class ShippingAddress(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    line1: str = Field(min_length=1, max_length=300)
+    line2: str | None = Field(default=None, max_length=300)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+
+
+class OrderLineIn(BaseModel):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=10_000)
+
+
+class OrderCreate(BaseModel):
+    customer_id: str = Field(min_length=1, max_length=100)
+    currency: str = Field(pattern=r"^[a-z]{3}$")
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=100)
+    shipping_address: ShippingAddress
+    payment_method: str = Field(min_length=1, max_length=100)
+
+
+class ShipBody(BaseModel):
+    carrier: str = Field(min_length=1, max_length=60)
+    tracking_number: str = Field(min_length=1, max_length=100)

@@ -1,0 +1,214 @@
+"""The ASGI app: one pipeline (auth, faults, parameters, idempotency) in front of the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from stripe._api_version import _ApiVersion
+
+from . import connect, payments
+from . import params as p
+from .errors import StripeAPIError, api_error
+from .faults import FaultInjector, FaultPlan
+from .routing import Endpoint, resolve
+from .state import Store
+
+log = logging.getLogger("providers.stripe_emulator")
+
+ENDPOINTS: list[Endpoint] = [*payments.ENDPOINTS, *connect.ENDPOINTS]
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """Where signed events will be delivered once the emulator emits them."""
+
+    url: str | None
+    secret: str | None
+
+
+class Emulator:
+    def __init__(self, store: Store, webhooks: WebhookTarget) -> None:
+        self.store = store
+        self.webhooks = webhooks
+        self.faults = FaultInjector()
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    async def api(self, request: Request) -> Response:
+        request_id = Store.new_id("req", 14)
+        headers = {
+            "Request-Id": request_id,
+            "Stripe-Version": request.headers.get("stripe-version", _ApiVersion.CURRENT),
+        }
+        if request.method == "POST" and "idempotency-key" in request.headers:
+            headers["Idempotency-Key"] = request.headers["idempotency-key"]
+        try:
+            status, body, extra = await self._handle(request, request_id)
+        except StripeAPIError as exc:
+            status, body, extra = exc.status, exc.body(), {}
+        except Exception:
+            log.exception("stripe emulator failed on %s %s", request.method, request.url.path)
+            status, body, extra = 500, api_error("The emulator failed unexpectedly.").body(), {}
+        return JSONResponse(body, status_code=status, headers={**headers, **extra})
+
+    async def _handle(
+        self, request: Request, request_id: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        api_key = _bearer(request)
+        fault = self.faults.draw()
+        if fault == "error_500":
+            raise api_error("An emulated error occurred on Stripe's side.")
+        if fault == "rate_limit_429":
+            raise StripeAPIError(
+                429, "invalid_request_error", "Too many requests (emulated).", code="rate_limit"
+            )
+        if fault == "timeout_before":
+            # The request is lost on its way in: nothing is done, and the client gives up first.
+            await self.faults.hang()
+            raise api_error("The emulated request timed out before reaching Stripe.")
+        method, path = request.method, request.url.path
+        try:
+            endpoint, object_id = resolve(ENDPOINTS, method, path)
+        except LookupError:
+            raise StripeAPIError(
+                404, "invalid_request_error", f"Unrecognized request URL ({method}: {path})."
+            ) from None
+        body = (await request.body()).decode() if method == "POST" else ""
+        params = p.decode("&".join(part for part in (request.url.query, body) if part))
+        key = request.headers.get("idempotency-key") if method == "POST" else None
+        if key:
+            scope = Store.idempotency_scope(api_key, method, path, key)
+            async with self._key_lock(scope):
+                status, answer, extra = self._once(scope, endpoint, params, object_id, request_id)
+        else:
+            p.check(params, endpoint.params)
+            status, answer = self._execute(endpoint, params, object_id)
+            extra = {}
+            if method == "POST":
+                self.store.save()
+        if fault == "timeout_after":
+            # The work is done and its answer kept for a retry; only this reply is lost.
+            await self.faults.hang()
+        return status, answer, extra
+
+    def _once(
+        self, scope: str, endpoint: Endpoint, params: p.Params, object_id: str | None, req: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Run a keyed POST once; later requests with that key get the first answer again."""
+        fingerprint = json.dumps(params, sort_keys=True)
+        record = self.store.idempotency.get(scope)
+        if record is not None:
+            if record["params"] != fingerprint:
+                raise StripeAPIError(
+                    400,
+                    "idempotency_error",
+                    "Keys for idempotent requests can only be used with the same parameters "
+                    "they were first used with. Try using a key other than "
+                    f"'{scope.rsplit(' ', 1)[-1]}' if you meant to execute a different request.",
+                )
+            replayed = {"Idempotent-Replayed": "true", "Original-Request": record["request_id"]}
+            return record["status"], record["body"], replayed
+        # Requests refused for their shape never ran, so Stripe keeps no answer for them.
+        p.check(params, endpoint.params)
+        status, answer = self._execute(endpoint, params, object_id)
+        self.store.idempotency[scope] = {
+            "params": fingerprint,
+            "status": status,
+            "body": answer,
+            "request_id": req,
+        }
+        self.store.save()
+        return status, answer, {}
+
+    def _execute(
+        self, endpoint: Endpoint, params: p.Params, object_id: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        try:
+            status, answer = 200, endpoint.handler(self.store, params, object_id)
+        except StripeAPIError as exc:
+            status, answer = exc.status, exc.body()
+        # A snapshot, so a replay shows the object as it was then, not as it is now.
+        return status, json.loads(json.dumps(answer))
+
+    @contextlib.asynccontextmanager
+    async def _key_lock(self, scope: str) -> AsyncIterator[None]:
+        lock, users = self._locks.setdefault(scope, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[scope]
+
+    async def start_faults(self, request: Request) -> Response:
+        try:
+            plan = FaultPlan.parse(await request.json())
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        self.faults.start(plan)
+        return JSONResponse(plan.describe())
+
+    async def show_faults(self, _: Request) -> Response:
+        plan = self.faults.plan
+        return JSONResponse(plan.describe() if plan else {"rate": 0.0, "modes": []})
+
+    async def stop_faults(self, _: Request) -> Response:
+        self.faults.stop()
+        return JSONResponse({"rate": 0.0, "modes": []})
+
+    async def dump(self, _: Request) -> Response:
+        return JSONResponse(self.store.dump())
+
+    async def reset(self, _: Request) -> Response:
+        self.faults.stop()
+        self.store.reset()
+        return JSONResponse({"reset": True})
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise StripeAPIError(
+            401,
+            "invalid_request_error",
+            "You did not provide an API key. You need to provide your API key in the "
+            "Authorization header, using Bearer auth "
+            "(e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+        )
+    return key.strip()
+
+
+async def _health(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(
+    state_path: Path | None = None,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+) -> Starlette:
+    emulator = Emulator(Store(state_path), WebhookTarget(webhook_url, webhook_secret))
+    routes = [
+        Route("/healthz", _health, methods=["GET"]),
+        Route("/_emulator/faults", emulator.start_faults, methods=["POST"]),
+        Route("/_emulator/faults", emulator.show_faults, methods=["GET"]),
+        Route("/_emulator/faults", emulator.stop_faults, methods=["DELETE"]),
+        Route("/_emulator/state", emulator.dump, methods=["GET"]),
+        Route("/_emulator/reset", emulator.reset, methods=["POST"]),
+        Route("/v1/{path:path}", emulator.api, methods=["GET", "POST", "DELETE"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.emulator = emulator
+    return app

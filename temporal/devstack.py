@@ -1,0 +1,211 @@
+"""The embedded dev stack behind `make run` (and the end-to-end tests).
+
+Each service comes from its environment variable when set (DATABASE_URL, REDIS_URL,
+TEMPORAL_ADDRESS, STRIPE_API_BASE/STRIPE_API_KEY) and is started embedded from its wheel
+otherwise. Data lives under one folder and survives a restart. Services stop in reverse order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from migrations import upgrade
+from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY, DEV_WEBHOOK_SECRET
+from temporal.embedded import (
+    ManagedProcess,
+    ServerStartError,
+    start_postgres,
+    start_redis,
+    start_temporal,
+    wait_until,
+)
+from temporal.search_attributes import DEV_SERVER_TYPES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Ports:
+    api: int = 8000
+    temporal: int = 7233
+    temporal_ui: int | None = 8233
+    stripe: int = 12111
+    postgres: int = 55432
+    redis: int = 56379
+
+
+@dataclass
+class DevStack:
+    data_dir: Path
+    ports: Ports = field(default_factory=Ports)
+    # Settings for the API and worker (FULFILLMENT_RETURN_WINDOW, ...), over os.environ.
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    _stops: list[tuple[str, Callable[[], object]]] = field(default_factory=list)
+    _apps: list[ManagedProcess] = field(default_factory=list)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.api}"
+
+    def start(self, log: Callable[[str], None] = print) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        source = {**os.environ, **self.overrides}
+        env = dict(source)
+        env.setdefault("FULFILLMENT_ENV", "dev")
+        env.setdefault("FULFILLMENT_PLATFORM_KEY", DEV_PLATFORM_KEY)
+        env.setdefault("FULFILLMENT_OPS_KEY", DEV_OPS_KEY)
+        env.setdefault("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
+        env["FULFILLMENT_API_PORT"] = str(self.ports.api)
+        try:
+            if "DATABASE_URL" not in source:
+                log(f"starting PostgreSQL on 127.0.0.1:{self.ports.postgres}")
+                pg = start_postgres(self.data_dir / "postgres", self.ports.postgres)
+                self._stops.append(("PostgreSQL", pg.stop))
+                env["DATABASE_URL"] = pg.url()
+            if "REDIS_URL" not in source:
+                log(f"starting Redis on 127.0.0.1:{self.ports.redis}")
+                redis = start_redis(self.data_dir / "redis", self.ports.redis)
+                self._stops.append(("Redis", redis.stop))
+                env["REDIS_URL"] = redis.url()
+            if "TEMPORAL_ADDRESS" not in source:
+                log(f"starting Temporal on 127.0.0.1:{self.ports.temporal}")
+                temporal = start_temporal(
+                    self.data_dir / "temporal",
+                    self.ports.temporal,
+                    self.ports.temporal_ui,
+                    DEV_SERVER_TYPES,
+                )
+                self._stops.append(("Temporal", temporal.stop))
+                env["TEMPORAL_ADDRESS"] = temporal.address
+            if "STRIPE_API_BASE" not in source and "STRIPE_API_KEY" not in source:
+                log(f"starting the Stripe emulator on 127.0.0.1:{self.ports.stripe}")
+                self._start_stripe_emulator(env)
+            log("migrating the database")
+            upgrade(env["DATABASE_URL"])
+            self.env = env
+            log(f"starting the worker and the API on 127.0.0.1:{self.ports.api}")
+            self._apps.append(self._spawn("worker", ["worker"], env))
+            self._apps.append(self._spawn("api", ["api", "--port", str(self.ports.api)], env))
+            wait_until(self._api_healthy, timeout=60, what="the API's /healthz")
+        except BaseException:
+            self.stop(log)
+            raise
+
+    def _start_stripe_emulator(self, env: dict[str, str]) -> None:
+        port = self.ports.stripe
+        process = ManagedProcess.start(
+            "stripe-emulator",
+            [
+                sys.executable,
+                "-m",
+                "providers.stripe_emulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--state-file",
+                str(self.data_dir / "stripe" / "state.json"),
+            ],
+            self.data_dir / "logs" / "stripe-emulator.log",
+            cwd=ROOT,
+        )
+        self._stops.append(("Stripe emulator", process.stop))
+        env["STRIPE_API_BASE"] = f"http://127.0.0.1:{port}"
+        env["STRIPE_API_KEY"] = "sk_test_fulfillment_dev"
+        wait_until(
+            lambda: _answers(f"http://127.0.0.1:{port}/healthz"),
+            timeout=30,
+            what="the Stripe emulator",
+        )
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> ManagedProcess:
+        process = ManagedProcess.start(
+            name,
+            [sys.executable, "-m", "cli", *args],
+            self.data_dir / "logs" / f"{name}.log",
+            env=env,
+            cwd=ROOT,
+        )
+        self._stops.append((name, process.stop))
+        return process
+
+    def _api_healthy(self) -> bool:
+        for app in self._apps:
+            if not app.is_running():
+                raise ServerStartError(f"{app.name} exited:\n{app.log_tail()}")
+        return _answers(f"{self.api_url}/healthz")
+
+    def dead_app(self) -> ManagedProcess | None:
+        return next((app for app in self._apps if not app.is_running()), None)
+
+    def stop(self, log: Callable[[str], None] = print) -> None:
+        while self._stops:
+            name, stop = self._stops.pop()
+            log(f"stopping {name}")
+            try:
+                stop()
+            except Exception as error:  # keep stopping the others
+                log(f"could not stop {name}: {error}")
+        self._apps.clear()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _banner(stack: DevStack) -> str:
+    env = stack.env
+    ui = stack.ports.temporal_ui
+    return f"""
+Fulfillment dev stack is up. Ctrl-C stops all of it.
+  API              {stack.api_url}   (docs: {stack.api_url}/docs)
+  Temporal Web UI  {f"http://127.0.0.1:{ui}" if ui else "(headless)"}
+  Temporal         {env["TEMPORAL_ADDRESS"]}
+  PostgreSQL       {env["DATABASE_URL"]}
+  Redis            {env["REDIS_URL"]}
+  Stripe API       {env.get("STRIPE_API_BASE", "https://api.stripe.com")}
+  Keys             platform: {env["FULFILLMENT_PLATFORM_KEY"]}   ops: {env["FULFILLMENT_OPS_KEY"]}
+  Return window    {env.get("FULFILLMENT_RETURN_WINDOW", "P14D")}
+  Data             {stack.data_dir.resolve()}   logs: {stack.data_dir.resolve() / "logs"}
+"""
+
+
+def run_dev_stack(data_dir: str) -> int:
+    port = int(os.environ.get("FULFILLMENT_API_PORT", "8000"))
+    stack = DevStack(Path(data_dir), Ports(api=port))
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start()
+    except ServerStartError as error:
+        print(f"the dev stack did not start: {error}", file=sys.stderr)
+        return 1
+    print(_banner(stack), flush=True)
+    code = 0
+    while not stopping.is_set():
+        dead = stack.dead_app()
+        if dead is not None:
+            print(f"{dead.name} exited; stopping the stack\n{dead.log_tail()}", file=sys.stderr)
+            code = 1
+            break
+        time.sleep(0.5)
+    stack.stop()
+    return code

@@ -1,0 +1,52 @@
+"""Worker construction: the workflows, and the activity classes' bound methods."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.inventory import InventoryActivities
+from activities.orders import OrderStoreActivities
+from activities.payments import PaymentActivities
+from workflows.order import OrderWorkflow
+from workflows.vendor_order import VendorOrderWorkflow
+
+WORKFLOWS = [OrderWorkflow, VendorOrderWorkflow]
+
+
+def activity_methods(
+    inventory: InventoryActivities, orders: OrderStoreActivities, payments: PaymentActivities
+) -> list[Callable[..., Any]]:
+    return [
+        inventory.load_catalog,
+        inventory.reserve,
+        inventory.release,
+        inventory.commit_vendor_order,
+        orders.create,
+        orders.set_rejection,
+        orders.confirm,
+        orders.set_status,
+        orders.record_shipment,
+        orders.record_delivery,
+        orders.record_completion,
+        payments.charge,
+        payments.pay_vendor,
+    ]
+
+
+def make_worker(
+    client: Client, task_queue: str, activities: Sequence[Callable[..., Any]]
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities,
+        # Sync SDKs (shippo, #5) run in this pool; async activities ignore it.
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        max_concurrent_activities=100,
+    )

@@ -1,0 +1,163 @@
+"""Activities replaced by name for workflow tests: the saga's code is real, the world it talks
+to is an in-memory stand-in that records what was asked of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from models.messages import (
+    Allocation,
+    CatalogEntry,
+    CatalogRequest,
+    CatalogSnapshot,
+    ChargeOutcome,
+    ChargeRequest,
+    ConfirmOrderRequest,
+    CreateOrderRequest,
+    DeliveryRecord,
+    OrderRef,
+    OrderStatusChange,
+    PayoutOutcome,
+    PayoutRequest,
+    ReserveRequest,
+    ReserveResult,
+    ShipmentRecord,
+    VendorOrderRef,
+)
+
+
+@dataclass
+class FakeWorld:
+    catalog: dict[str, CatalogEntry]
+    stock: dict[str, int]
+    declined: set[str] = field(default_factory=lambda: {"pm_card_visa_chargeDeclined"})
+    held: dict[str, list[Allocation]] = field(default_factory=dict)
+    released: list[str] = field(default_factory=list)
+    charges: list[ChargeRequest] = field(default_factory=list)
+    orders: dict[str, CreateOrderRequest] = field(default_factory=dict)
+    confirmed: dict[str, ConfirmOrderRequest] = field(default_factory=dict)
+    statuses: list[tuple[str, str]] = field(default_factory=list)
+    committed: list[str] = field(default_factory=list)
+    shipments: list[ShipmentRecord] = field(default_factory=list)
+    deliveries: list[DeliveryRecord] = field(default_factory=list)
+    payouts: dict[str, int] = field(default_factory=dict)
+    completed: list[str] = field(default_factory=list)
+
+    def activities(self) -> list[object]:
+        return [
+            self.load_catalog,
+            self.reserve,
+            self.release,
+            self.commit,
+            self.create,
+            self.set_rejection,
+            self.confirm,
+            self.set_status,
+            self.record_shipment,
+            self.record_delivery,
+            self.record_completion,
+            self.charge,
+            self.pay_vendor,
+        ]
+
+    @activity.defn(name="inventory.load_catalog")
+    async def load_catalog(self, request: CatalogRequest) -> CatalogSnapshot:
+        return CatalogSnapshot(entries=[self.catalog[s] for s in request.skus if s in self.catalog])
+
+    @activity.defn(name="inventory.reserve")
+    async def reserve(self, request: ReserveRequest) -> ReserveResult:
+        short = [
+            {"sku": line.sku, "requested": line.quantity, "available": self.stock[line.sku]}
+            for line in request.lines
+            if self.stock[line.sku] < line.quantity
+        ]
+        if short:
+            raise ApplicationError(
+                "insufficient stock",
+                {"items": short},
+                type="insufficient_stock",
+                non_retryable=True,
+            )
+        allocations = []
+        for line in request.lines:
+            self.stock[line.sku] -= line.quantity
+            allocations.append(
+                Allocation(
+                    line_no=line.line_no, sku=line.sku, warehouse_id="wh", quantity=line.quantity
+                )
+            )
+        self.held[request.order_id] = allocations
+        return ReserveResult(allocations=allocations)
+
+    @activity.defn(name="inventory.release")
+    async def release(self, request: OrderRef) -> int:
+        units = 0
+        for allocation in self.held.pop(request.order_id, []):
+            self.stock[allocation.sku] += allocation.quantity
+            units += allocation.quantity
+        self.released.append(request.order_id)
+        return units
+
+    @activity.defn(name="inventory.commit_vendor_order")
+    async def commit(self, request: VendorOrderRef) -> int:
+        self.committed.append(request.vendor_order_id)
+        return 0
+
+    @activity.defn(name="orders.create")
+    async def create(self, request: CreateOrderRequest) -> None:
+        self.orders.setdefault(request.order.order_id, request)
+
+    @activity.defn(name="orders.set_rejection")
+    async def set_rejection(self, request: CreateOrderRequest) -> None:
+        self.statuses.append((request.order.order_id, "rejected"))
+
+    @activity.defn(name="orders.confirm")
+    async def confirm(self, request: ConfirmOrderRequest) -> None:
+        self.confirmed[request.order_id] = request
+
+    @activity.defn(name="orders.set_status")
+    async def set_status(self, request: OrderStatusChange) -> None:
+        self.statuses.append((request.order_id, request.status))
+
+    @activity.defn(name="orders.record_shipment")
+    async def record_shipment(self, record: ShipmentRecord) -> None:
+        self.shipments.append(record)
+
+    @activity.defn(name="orders.record_delivery")
+    async def record_delivery(self, record: DeliveryRecord) -> None:
+        self.deliveries.append(record)
+
+    @activity.defn(name="orders.record_completion")
+    async def record_completion(self, ref: VendorOrderRef) -> None:
+        self.completed.append(ref.vendor_order_id)
+
+    @activity.defn(name="payments.charge")
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        if request.payment_method in self.declined:
+            raise ApplicationError(
+                "Your card was declined.",
+                {"decline_code": "generic_decline"},
+                type="payment_declined",
+                non_retryable=True,
+            )
+        self.charges.append(request)
+        return ChargeOutcome(
+            payment_intent_id=f"pi_{request.order_id}",
+            charge_id=f"ch_{request.order_id}",
+            amount_cents=request.amount_cents,
+        )
+
+    @activity.defn(name="payments.pay_vendor")
+    async def pay_vendor(self, request: PayoutRequest) -> PayoutOutcome:
+        plan = next(
+            vo
+            for vo in self.confirmed[request.order_id].vendor_orders
+            if vo.vendor_order_id == request.vendor_order_id
+        )
+        self.payouts[request.vendor_order_id] = plan.payout_cents
+        return PayoutOutcome(
+            transfer_id=f"tr_{request.vendor_order_id}", amount_cents=plan.payout_cents
+        )

@@ -1,0 +1,57 @@
+"""The worker process: the one place real dependencies are built (DESIGN.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from providers.stripe_adapter import StripeGateway
+from redis.asyncio import Redis
+
+from activities.events import RedisEventPublisher
+from activities.inventory import InventoryActivities
+from activities.orders import OrderStoreActivities
+from activities.payments import PaymentActivities
+from models.db import make_engine, make_sessionmaker
+from models.settings import Settings, get_settings
+from temporal.client import connect
+from temporal.worker import activity_methods, make_worker
+
+log = logging.getLogger("fulfillment.worker")
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    redis = Redis.from_url(settings.redis_url)
+    gateway = StripeGateway.connect(settings.stripe_api_key, settings.stripe_api_base)
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    activities = activity_methods(
+        InventoryActivities(sessions),
+        OrderStoreActivities(sessions, RedisEventPublisher(redis)),
+        PaymentActivities(sessions, gateway),
+    )
+    worker = make_worker(client, settings.task_queue, activities)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+    try:
+        async with worker:
+            await stop.wait()
+    finally:
+        # Shut everything down before the interpreter exits (DESIGN.md: exit-time crashes).
+        await gateway.aclose()
+        await redis.aclose()
+        await engine.dispose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(run_worker(get_settings()))
+
+
+if __name__ == "__main__":
+    main()
