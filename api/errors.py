@@ -46,13 +46,14 @@ class Problem(Exception):
 
 def problem_response(code: str, detail: str, **extra: Any) -> JSONResponse:
     status = STATUS_BY_CODE.get(code, 500)
+    # Code-specific fields never override the problem's own members.
     body = {
+        **extra,
         "type": "about:blank",
         "title": code.replace("_", " "),
         "status": status,
         "code": code,
         "detail": detail,
-        **extra,
     }
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 

@@ -132,7 +132,7 @@ class VendorOrderWorkflow:
         if self._busy or self._status != status:
             raise ApplicationError(
                 f"vendor order is {self._status}; it cannot be {target} now",
-                {"status": str(self._status)},
+                {"current_status": str(self._status)},
                 type="invalid_state",
             )
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, status
 from sqlmodel import col, select
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import (
+    SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
@@ -83,7 +84,10 @@ async def place_order(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=TypedSearchAttributes(
-            [sa.ORDER_STATUS.value_set("pending"), sa.CUSTOMER_ID.value_set(body.customer_id)]
+            [
+                SearchAttributePair(sa.ORDER_STATUS, "pending"),
+                SearchAttributePair(sa.CUSTOMER_ID, body.customer_id),
+            ]
         ),
     )
     try:

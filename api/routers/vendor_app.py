@@ -84,6 +84,6 @@ async def _update(client: Client, vendor_order: VendorOrder, name: str, arg: Any
             raise Problem(
                 "invalid_state",
                 f"vendor order is {vendor_order.status}",
-                status=vendor_order.status,
+                current_status=vendor_order.status,
             ) from error
         raise

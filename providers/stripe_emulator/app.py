@@ -89,7 +89,9 @@ class Emulator:
         if key:
             scope = Store.idempotency_scope(api_key, method, path, key)
             async with self._key_lock(scope):
-                status, answer, extra = self._once(scope, endpoint, params, object_id, request_id)
+                status, answer, extra = self._once(
+                    scope, key, endpoint, params, object_id, request_id
+                )
         else:
             p.check(params, endpoint.params)
             status, answer = self._execute(endpoint, params, object_id)
@@ -102,7 +104,13 @@ class Emulator:
         return status, answer, extra
 
     def _once(
-        self, scope: str, endpoint: Endpoint, params: p.Params, object_id: str | None, req: str
+        self,
+        scope: str,
+        key: str,
+        endpoint: Endpoint,
+        params: p.Params,
+        object_id: str | None,
+        request_id: str,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Run a keyed POST once; later requests with that key get the first answer again."""
         fingerprint = json.dumps(params, sort_keys=True)
@@ -114,7 +122,7 @@ class Emulator:
                     "idempotency_error",
                     "Keys for idempotent requests can only be used with the same parameters "
                     "they were first used with. Try using a key other than "
-                    f"'{scope.rsplit(' ', 1)[-1]}' if you meant to execute a different request.",
+                    f"'{key}' if you meant to execute a different request.",
                 )
             replayed = {"Idempotent-Replayed": "true", "Original-Request": record["request_id"]}
             return record["status"], record["body"], replayed
@@ -125,7 +133,7 @@ class Emulator:
             "params": fingerprint,
             "status": status,
             "body": answer,
-            "request_id": req,
+            "request_id": request_id,
         }
         self.store.save()
         return status, answer, {}

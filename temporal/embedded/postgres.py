@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -60,10 +61,7 @@ def start_postgres(data_dir: Path, port: int, database: str = "fulfillment") -> 
     _clear_stale_lock(data_dir)
     ensure_port_free("127.0.0.1", port, "PostgreSQL")
 
-    # A socket path must fit in 107 bytes, which a pytest tmp dir may not.
-    socket_dir = Path(tempfile.mkdtemp(prefix="fulfillment-pg-"))
-    if account is not None:
-        os.chown(socket_dir, account.uid, account.gid)
+    socket_dir = _fresh_socket_dir(data_dir, account)
     args = [
         str(bin_dir / "postgres"),
         "-D", str(data_dir),
@@ -139,6 +137,24 @@ def _service_account(data_dir: Path, bin_dir: Path) -> _Account | None:
     # PostgreSQL refuses a data directory that others can read.
     data_dir.chmod(0o700)
     return account
+
+
+def _fresh_socket_dir(data_dir: Path, account: _Account | None) -> Path:
+    """A short directory for the Unix socket, one per data dir.
+
+    A socket path must fit in 107 bytes, which a pytest tmp dir may not. Named after the
+    data dir, a directory left by a killed server is reused instead of piling up.
+    """
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"fulfillment-pg-{digest}"
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+    path.mkdir(mode=0o700)
+    if account is not None:
+        os.chown(path, account.uid, account.gid)
+    return path
 
 
 def _initdb(bin_dir: Path, data_dir: Path, account: _Account | None) -> None:

@@ -141,7 +141,8 @@ def wait_until(
     """Poll `predicate` until it is true; errors it raises count as "not yet".
 
     Gives up at once if `process` exits, so a server that failed to start is reported in
-    a fraction of a second with the end of its log rather than after the whole timeout.
+    a fraction of a second with the end of its log rather than after the whole timeout,
+    and when the predicate itself raises `ServerStartError`, its way of saying "never".
     """
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
@@ -149,6 +150,8 @@ def wait_until(
         try:
             if predicate():
                 return
+        except ServerStartError:
+            raise
         except Exception as exc:
             last_error = exc
         if process is not None and not process.is_running():

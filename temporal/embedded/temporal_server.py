@@ -77,6 +77,7 @@ def start_temporal(
     KeywordList.
     """
     wanted = _indexed_types(search_attributes)
+    binary = _temporal_binary()
     ensure_port_free("127.0.0.1", port, "Temporal")
     if ui_port is not None:
         ensure_port_free("127.0.0.1", ui_port, "the Temporal Web UI")
@@ -89,7 +90,7 @@ def start_temporal(
         data_dir.mkdir(parents=True, exist_ok=True)
 
     args = [
-        str(_temporal_binary()),
+        str(binary),
         "server", "start-dev",
         "--ip", "127.0.0.1",
         "--port", str(port),

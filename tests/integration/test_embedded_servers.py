@@ -31,6 +31,7 @@ from temporal.embedded import (
     start_redis,
     start_temporal,
     wait_for_port,
+    wait_until,
 )
 
 SEARCH_ATTRIBUTES = {
@@ -146,6 +147,7 @@ def test_postgres_starts_again_after_its_postmaster_was_killed(
 
     os.kill(first.process.pid, signal.SIGKILL)
     assert first.process.stop() == -signal.SIGKILL
+    first.stop()
     assert (data_dir / "postmaster.pid").exists()
 
     second = start_postgres(data_dir, port, database="orders")
@@ -169,7 +171,7 @@ def test_postgres_starts_when_a_stale_lock_names_a_live_process_of_its_user(
     first = start_postgres(data_dir, port)
     started.track(first.process)
     os.kill(first.process.pid, signal.SIGKILL)
-    first.process.stop()
+    first.stop()
     server_user = "embedded_postgres" if os.geteuid() == 0 else None
     impostor = started.track(
         ManagedProcess.start(
@@ -288,6 +290,19 @@ async def test_temporal_keeps_search_attributes_and_workflows_across_a_restart(
     assert {n: listed.custom_attributes.get(n) for n in EXPECTED_TYPES} == EXPECTED_TYPES
     assert second.ui_url is None
     assert not _alive(second.process.pid)
+
+
+def test_waiting_stops_at_once_when_the_check_says_the_server_will_never_come_up() -> None:
+    calls: list[float] = []
+
+    def check() -> bool:
+        calls.append(time.monotonic())
+        raise ServerStartError("api exited")
+
+    with pytest.raises(ServerStartError, match="api exited"):
+        wait_until(check, timeout=30, what="the API")
+
+    assert len(calls) == 1
 
 
 @workflow.defn(name="ReturnWindow")

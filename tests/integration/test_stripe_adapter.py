@@ -76,7 +76,8 @@ async def test_a_charge_is_one_confirmed_payment_intent_in_the_orders_transfer_g
     assert intent["latest_charge"] == result.charge_id
     assert intent["metadata"] == {"order_id": order_id}
     assert intent["description"] == f"Order {order_id}"
-    charge = await sdk_client(emulator_url).v1.charges.retrieve_async(result.charge_id)
+    async with sdk_client(emulator_url) as client:
+        charge = await client.v1.charges.retrieve_async(result.charge_id)
     assert (charge.amount, charge.amount_refunded, charge.status, charge.paid) == (
         2599,
         0,
@@ -245,10 +246,12 @@ async def test_a_vendor_account_is_created_once_per_key(
     )
 
     assert again == first
-    account = await sdk_client(emulator_url).v1.accounts.retrieve_async(first)
+    async with sdk_client(emulator_url) as client:
+        account = await client.v1.accounts.retrieve_async(first)
     assert (account.type, account.country, account.email) == ("express", "US", "lights@example.com")
-    assert account.metadata.to_dict() == {"vendor_id": "v-9"}
-    assert account.capabilities.to_dict() == {"card_payments": "active", "transfers": "active"}
+    stored = account.to_dict()
+    assert stored["metadata"] == {"vendor_id": "v-9"}
+    assert stored["capabilities"] == {"card_payments": "active", "transfers": "active"}
 
 
 @pytest.mark.parametrize(

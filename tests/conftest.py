@@ -1,0 +1,51 @@
+"""Session-wide servers. The dev stack (real PostgreSQL, Redis, Temporal, Stripe emulator,
+API and worker processes) starts once, on free ports and a temporary folder, and is stopped
+at the end whatever happens."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from temporal.devstack import DevStack, Ports
+from temporal.embedded import free_port
+
+# The e2e stack uses a short return window so a whole lifecycle fits in a test.
+E2E_RETURN_WINDOW_SECONDS = 3
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "TEMPORAL_ADDRESS",
+        "STRIPE_API_BASE",
+        "STRIPE_API_KEY",
+    ):
+        # Tests own their servers: never touch a developer's configured services.
+        os.environ.pop(name, None)
+    ports = Ports(
+        api=free_port(),
+        temporal=free_port(),
+        temporal_ui=None,
+        stripe=free_port(),
+        postgres=free_port(),
+        redis=free_port(),
+    )
+    dev = DevStack(
+        tmp_path_factory.mktemp("stack"),
+        ports,
+        overrides={
+            "FULFILLMENT_ENV": "test",
+            "FULFILLMENT_RETURN_WINDOW": str(E2E_RETURN_WINDOW_SECONDS),
+            "FULFILLMENT_TASK_QUEUE": "fulfillment-e2e",
+        },
+    )
+    dev.start(log=lambda _: None)
+    try:
+        yield dev
+    finally:
+        dev.stop(log=lambda _: None)

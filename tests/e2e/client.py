@@ -1,0 +1,141 @@
+"""A small storefront / vendor / operator client over the public HTTP contract."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY
+
+OPS = {"Authorization": f"Bearer {DEV_OPS_KEY}"}
+PLATFORM = {"Authorization": f"Bearer {DEV_PLATFORM_KEY}"}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass
+class Seller:
+    id: str
+    key: str
+    warehouse_id: str
+    account: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return bearer(self.key)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}".upper()
+
+
+async def onboard(api: httpx.AsyncClient, name: str, commission_bps: int = 1000) -> Seller:
+    created = await api.post(
+        "/v1/vendors",
+        json={
+            "name": name,
+            "email": f"{name.lower()}@example.com",
+            "commission_bps": commission_bps,
+        },
+        headers=OPS,
+    )
+    assert created.status_code == 201, created.text
+    vendor = created.json()
+    warehouse = await api.post(
+        f"/v1/vendors/{vendor['id']}/warehouses",
+        json={
+            "name": f"{name} main",
+            "postal_code": "10001",
+            "country": "US",
+            "latitude": 40.75,
+            "longitude": -73.99,
+        },
+        headers=bearer(vendor["api_key"]),
+    )
+    assert warehouse.status_code == 201, warehouse.text
+    return Seller(
+        vendor["id"], vendor["api_key"], warehouse.json()["id"], vendor["stripe_account_id"]
+    )
+
+
+async def stock_product(
+    api: httpx.AsyncClient,
+    seller: Seller,
+    *,
+    price_cents: int,
+    on_hand: int,
+    tiers: list[dict[str, int]] | None = None,
+) -> str:
+    sku = unique("SKU")
+    product = await api.post(
+        "/v1/products",
+        json={
+            "vendor_id": seller.id,
+            "sku": sku,
+            "title": f"Item {sku}",
+            "price_cents": price_cents,
+            "currency": "usd",
+            "weight_grams": 500,
+            "price_tiers": tiers or [],
+        },
+        headers=seller.auth,
+    )
+    assert product.status_code == 201, product.text
+    stock = await api.put(
+        f"/v1/inventory/{sku}/{seller.warehouse_id}", json={"on_hand": on_hand}, headers=seller.auth
+    )
+    assert stock.status_code == 200, stock.text
+    return sku
+
+
+def order_body(
+    lines: list[tuple[str, int]], payment_method: str = "pm_card_visa"
+) -> dict[str, Any]:
+    return {
+        "customer_id": unique("cus"),
+        "currency": "usd",
+        "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in lines],
+        "shipping_address": {
+            "name": "Ada Lovelace",
+            "line1": "1 Main St",
+            "city": "New York",
+            "postal_code": "10001",
+            "country": "US",
+            "latitude": 40.7,
+            "longitude": -74.0,
+        },
+        "payment_method": payment_method,
+    }
+
+
+async def place(
+    api: httpx.AsyncClient, body: dict[str, Any], key: str | None = None
+) -> httpx.Response:
+    return await api.post(
+        "/v1/orders", json=body, headers={**PLATFORM, "Idempotency-Key": key or uuid.uuid4().hex}
+    )
+
+
+async def inventory(api: httpx.AsyncClient, sku: str) -> dict[str, Any]:
+    answer = await api.get(f"/v1/inventory/{sku}", headers=PLATFORM)
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+async def wait_for_order(
+    api: httpx.AsyncClient, order_id: str, status: str, within: float = 30
+) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        order = (await api.get(f"/v1/orders/{order_id}", headers=PLATFORM)).json()
+        if order["status"] == status:
+            return order  # type: ignore[no-any-return]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"order stayed {order['status']}, expected {status}: {order}")
+        await asyncio.sleep(0.3)
