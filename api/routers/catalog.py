@@ -21,6 +21,7 @@ from api.errors import Problem
 from domain.durations import parse_duration
 from domain.pricing import PriceTier as DomainTier
 from domain.pricing import validate_tiers
+from models.base import utcnow
 from models.catalog import PriceTier, PriceTierIn, Product, ProductCreate, ProductPublic
 from models.stock import InventoryPublic, StockLevel, StockLevelIn, StockLevelPublic
 from models.vendor import (
@@ -183,14 +184,16 @@ async def put_stock(
             .with_for_update()
         )
     ).one()
-    if body.on_hand < level.reserved:
+    reserved = level.reserved
+    if body.on_hand < reserved:
         await session.rollback()
         raise Problem(
             "invalid_state",
-            f"on_hand {body.on_hand} is below the {level.reserved} units reserved",
-            reserved=level.reserved,
+            f"on_hand {body.on_hand} is below the {reserved} units reserved",
+            reserved=reserved,
         )
     level.on_hand = body.on_hand
+    level.updated_at = utcnow()
     session.add(level)
     await session.commit()
     return StockLevelPublic.of(level)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import sys
@@ -78,7 +79,7 @@ def started() -> Iterator[Started]:
     left += [
         child.pid
         for child in psutil.Process().children(recursive=True)
-        if child.pid not in ours_before and child.status() != psutil.STATUS_ZOMBIE
+        if child.pid not in ours_before and _alive(child.pid)
     ]
     assert left == [], f"processes left running: {left}"
 
@@ -266,24 +267,25 @@ async def test_temporal_keeps_search_attributes_and_workflows_across_a_restart(
     port, ui_port = free_port(), free_port()
     workflow_id = f"order-{uuid.uuid4()}"
 
-    first = start_temporal(data_dir, port, ui_port, SEARCH_ATTRIBUTES)
+    # Off the event loop, which the session's other async fixtures share.
+    first = await asyncio.to_thread(start_temporal, data_dir, port, ui_port, SEARCH_ATTRIBUTES)
     started.track(first.process)
     assert (first.address, first.ui_url) == (f"127.0.0.1:{port}", f"http://127.0.0.1:{ui_port}")
     assert _listening_addresses(first.process.pid) == {"127.0.0.1"}
     client = await Client.connect(first.address)
     # No worker polls this queue: the workflow simply stays open.
     await client.start_workflow("NoSuchWorkflow", id=workflow_id, task_queue=workflow_id)
-    first.stop()
+    await asyncio.to_thread(first.stop)
     assert not _alive(first.process.pid)
 
-    second = start_temporal(data_dir, port, None, SEARCH_ATTRIBUTES)
+    second = await asyncio.to_thread(start_temporal, data_dir, port, None, SEARCH_ATTRIBUTES)
     started.track(second.process)
     client = await Client.connect(second.address)
     description = await client.get_workflow_handle(workflow_id).describe()
     listed = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace="default")
     )
-    second.stop()
+    await asyncio.to_thread(second.stop)
 
     assert description.status == WorkflowExecutionStatus.RUNNING
     assert description.workflow_type == "NoSuchWorkflow"
@@ -316,8 +318,16 @@ class ReturnWindow:
 async def test_temporal_in_memory_with_time_skipping_skips_a_two_week_timer(
     started: Started,
 ) -> None:
-    server = start_temporal(
-        None, free_port(), None, SEARCH_ATTRIBUTES, namespace="marketplace", time_skipping=True
+    server = await asyncio.to_thread(
+        functools.partial(
+            start_temporal,
+            None,
+            free_port(),
+            None,
+            SEARCH_ATTRIBUTES,
+            namespace="marketplace",
+            time_skipping=True,
+        )
     )
     started.track(server.process)
     client = await Client.connect(server.address, namespace="marketplace")
@@ -335,7 +345,7 @@ async def test_temporal_in_memory_with_time_skipping_skips_a_two_week_timer(
     ):
         handle = await skipper.client.start_workflow(ReturnWindow.run, id=queue, task_queue=queue)
         result = await asyncio.wait_for(handle.result(), timeout=20)
-    server.stop()
+    await asyncio.to_thread(server.stop)
 
     assert result == "window closed"
     assert {n: listed.custom_attributes.get(n) for n in EXPECTED_TYPES} == EXPECTED_TYPES
