@@ -65,7 +65,7 @@ def from_application_error(error: ApplicationError) -> Problem:
 
 
 def from_update_failure(error: WorkflowUpdateFailedError) -> Problem:
-    cause = error.cause
+    cause: BaseException | None = error.cause
     while cause is not None and not isinstance(cause, ApplicationError):
         cause = cause.__cause__
     if isinstance(cause, ApplicationError):

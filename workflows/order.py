@@ -127,7 +127,7 @@ class OrderWorkflow:
             "inventory.load_catalog",
             CatalogRequest(skus=sorted({line.sku for line in order.lines})),
             result_type=CatalogSnapshot,
-            **STEP,  # type: ignore[arg-type]
+            **STEP,
         )
         try:
             priced = _price(order, catalog)
@@ -161,7 +161,7 @@ class OrderWorkflow:
                 "inventory.reserve",
                 ReserveRequest(order_id=order.order_id, lines=lines),
                 result_type=ReserveResult,
-                **STEP,  # type: ignore[arg-type]
+                **STEP,
             )
             charge = await workflow.execute_activity(
                 "payments.charge",
@@ -174,7 +174,7 @@ class OrderWorkflow:
                     customer_id=order.customer_id,
                 ),
                 result_type=ChargeOutcome,
-                **STEP,  # type: ignore[arg-type]
+                **STEP,
             )
         except ActivityError as error:
             refusal = refusal_of(error)
@@ -186,7 +186,7 @@ class OrderWorkflow:
         await workflow.execute_activity(
             "orders.confirm",
             ConfirmOrderRequest(order_id=order.order_id, charge=charge, vendor_orders=plans),
-            **STEP,  # type: ignore[arg-type]
+            **STEP,
         )
         self._status = OrderStatus.CONFIRMED
         self._vendor_status = {
@@ -243,7 +243,7 @@ class OrderWorkflow:
             OrderStatusChange(
                 order_id=self._order.order_id, status=target, event_type=f"order.{target}"
             ),
-            **STEP,  # type: ignore[arg-type]
+            **STEP,
         )
         self._upsert(sa.ORDER_STATUS.value_set(target), sa.WAITING_SINCE.value_set(workflow.now()))
 
@@ -266,7 +266,7 @@ class OrderWorkflow:
                 total_cents=totals[2],
                 rejection=rejection,
             ),
-            **STEP,  # type: ignore[arg-type]
+            **STEP,
         )
 
     async def _reject(self, rejection: dict[str, Any]) -> None:
@@ -281,14 +281,14 @@ class OrderWorkflow:
                 total_cents=0,
                 rejection=rejection,
             ),
-            **STEP,  # type: ignore[arg-type]
+            **STEP,
         )
 
     async def _release(self) -> None:
         await workflow.execute_activity(
             "inventory.release",
             OrderRef(order_id=self._order.order_id),
-            **STEP,  # type: ignore[arg-type]
+            **STEP,
         )
 
     def _upsert(self, *updates: Any) -> None:

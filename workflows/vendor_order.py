@@ -57,9 +57,9 @@ class VendorOrderWorkflow:
             "payments.pay_vendor",
             PayoutRequest(vendor_order_id=data.vendor_order_id, order_id=data.order_id),
             result_type=PayoutOutcome,
-            **PAYOUT,  # type: ignore[arg-type]
+            **PAYOUT,
         )
-        await workflow.execute_activity("orders.record_completion", ref, **STEP)  # type: ignore[arg-type]
+        await workflow.execute_activity("orders.record_completion", ref, **STEP)
         await self._moved_to(VendorOrderStatus.COMPLETED)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
@@ -72,7 +72,7 @@ class VendorOrderWorkflow:
             ref = VendorOrderRef(
                 vendor_order_id=self._input.vendor_order_id, order_id=self._input.order_id
             )
-            await workflow.execute_activity("inventory.commit_vendor_order", ref, **STEP)  # type: ignore[arg-type]
+            await workflow.execute_activity("inventory.commit_vendor_order", ref, **STEP)
             await workflow.execute_activity(
                 "orders.record_shipment",
                 ShipmentRecord(
@@ -82,7 +82,7 @@ class VendorOrderWorkflow:
                     tracking_number=request.tracking_number,
                     shipped_at=workflow.now(),
                 ),
-                **STEP,  # type: ignore[arg-type]
+                **STEP,
             )
             await self._moved_to(VendorOrderStatus.SHIPPED)
         finally:
@@ -112,7 +112,7 @@ class VendorOrderWorkflow:
                     delivered_at=now,
                     return_window_ends_at=ends,
                 ),
-                **STEP,  # type: ignore[arg-type]
+                **STEP,
             )
             self._window_ends = ends
             await self._moved_to(VendorOrderStatus.DELIVERED)

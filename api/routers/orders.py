@@ -91,16 +91,16 @@ async def place_order(
         ),
     )
     try:
-        await asyncio.wait_for(
-            temporal.execute_update_with_start_workflow(
+        async with asyncio.timeout(settings.checkout_timeout.total_seconds()):
+            # The answer is read back from the order store below; bound to satisfy mypy,
+            # which infers a coroutine for an async update method.
+            _answer = await temporal.execute_update_with_start_workflow(
                 OrderWorkflow.checkout,
                 CheckoutRequest(request_fingerprint=fingerprint),
                 start_workflow_operation=start,
                 # One update per body: Temporal answers a repeated one from its first run.
                 id=f"checkout-{fingerprint[:40]}",
-            ),
-            timeout=settings.checkout_timeout.total_seconds(),
-        )
+            )
     except WorkflowUpdateFailedError as error:
         raise from_update_failure(error) from error
     except (WorkflowAlreadyStartedError, RPCError) as error:
