@@ -12,7 +12,11 @@ import re
 import subprocess
 import sys
 
-SUMMARY = re.compile(r"^=+ (?P<body>.*?) in [\d.]+s(?: \([^)]*\))? =+$")
+# "=== 3 passed in 1.2s ===" or, under -q, "3 passed in 1.2s" (also "no tests ran in ...").
+SUMMARY = re.compile(
+    r"^(?:=+ )?(?P<body>(?:no tests ran|\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|"
+    r"deselected|warnings?)).*?) in [\d.]+s(?: \([^)]*\))?(?: =+)?$"
+)
 
 
 def verdict(summary: str | None, returncode: int) -> tuple[bool, str]:
