@@ -1,0 +1,69 @@
+"""Orders in flight when the stack stops carry on when it starts again on the same data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from temporal.devstack import DevStack, Ports
+from temporal.embedded import free_port
+from tests.e2e.client import onboard, order_body, place, stock_product, wait_for_order
+
+
+def fresh_stack(data_dir: Path, ports: Ports) -> DevStack:
+    return DevStack(
+        data_dir,
+        ports,
+        overrides={
+            "FULFILLMENT_ENV": "test",
+            "FULFILLMENT_RETURN_WINDOW": "2",
+            "FULFILLMENT_TASK_QUEUE": "fulfillment-restart",
+        },
+    )
+
+
+async def test_an_order_placed_before_a_restart_is_shipped_delivered_and_paid_after_it(
+    tmp_path: Path, stack: DevStack
+) -> None:
+    del stack  # only for its environment clean-up: this test runs a stack of its own
+    ports = Ports(
+        api=free_port(),
+        temporal=free_port(),
+        temporal_ui=None,
+        stripe=free_port(),
+        postgres=free_port(),
+        redis=free_port(),
+    )
+    first = fresh_stack(tmp_path, ports)
+    first.start(log=lambda _: None)
+    try:
+        async with httpx.AsyncClient(base_url=first.api_url, timeout=60) as api:
+            seller = await onboard(api, "Durable")
+            sku = await stock_product(api, seller, price_cents=3000, on_hand=4)
+            order = (await place(api, order_body([(sku, 2)]))).json()
+    finally:
+        first.stop(log=lambda _: None)
+
+    second = fresh_stack(tmp_path, ports)
+    second.start(log=lambda _: None)
+    try:
+        async with httpx.AsyncClient(base_url=second.api_url, timeout=60) as api:
+            vendor_order = order["vendor_orders"][0]["id"]
+            for step, body in (
+                ("ship", {"carrier": "ups", "tracking_number": "1Z1"}),
+                ("deliver", None),
+            ):
+                answer = await api.post(
+                    f"/v1/vendor/orders/{vendor_order}/{step}", json=body, headers=seller.auth
+                )
+                assert answer.status_code == 200, answer.text
+            done = await wait_for_order(api, order["id"], "completed")
+    finally:
+        second.stop(log=lambda _: None)
+    paid = done["vendor_orders"][0]
+    assert (paid["payout_status"], paid["commission_cents"], paid["payout_cents"]) == (
+        "released",
+        600,
+        5400,
+    )
