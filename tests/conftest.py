@@ -16,17 +16,18 @@ from temporal.embedded import free_port
 E2E_RETURN_WINDOW_SECONDS = 3
 
 
+CONFIGURED_SERVICES = ("DATABASE_URL", "REDIS_URL", "TEMPORAL_ADDRESS", "STRIPE_API_BASE")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_servers_only() -> None:
+    """Tests start their own servers: never touch a developer's configured services."""
+    for name in (*CONFIGURED_SERVICES, "STRIPE_API_KEY"):
+        os.environ.pop(name, None)
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    for name in (
-        "DATABASE_URL",
-        "REDIS_URL",
-        "TEMPORAL_ADDRESS",
-        "STRIPE_API_BASE",
-        "STRIPE_API_KEY",
-    ):
-        # Tests own their servers: never touch a developer's configured services.
-        os.environ.pop(name, None)
     ports = Ports(
         api=free_port(),
         temporal=free_port(),

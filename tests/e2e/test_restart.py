@@ -24,9 +24,8 @@ def fresh_stack(data_dir: Path, ports: Ports) -> DevStack:
 
 
 async def test_an_order_placed_before_a_restart_is_shipped_delivered_and_paid_after_it(
-    tmp_path: Path, stack: DevStack
+    tmp_path: Path,
 ) -> None:
-    del stack  # only for its environment clean-up: this test runs a stack of its own
     ports = Ports(
         api=free_port(),
         temporal=free_port(),
