@@ -14,6 +14,7 @@ from activities.errors import business_error
 from domain.allocation import StockNeed, allocate_stock
 from domain.errors import InsufficientStock, InvalidState
 from models.catalog import PriceTier, Product
+from models.db import execute_sql
 from models.messages import (
     Allocation,
     CatalogEntry,
@@ -81,10 +82,10 @@ class InventoryActivities:
                     raise business_error(InvalidState("this order's stock was already released"))
                 return ReserveResult(allocations=[_allocation(r) for r in existing])
             skus = sorted({line.sku for line in request.lines})
-            levels = (await session.execute(_LOCK_LEVELS, {"skus": skus})).all()
+            levels = (await execute_sql(session, _LOCK_LEVELS, {"skus": skus})).all()
             available: dict[str, dict[str, int]] = defaultdict(dict)
-            for sku, warehouse_id, on_hand, reserved in levels:
-                available[sku][warehouse_id] = on_hand - reserved
+            for level in levels:
+                available[level.sku][level.warehouse_id] = level.on_hand - level.reserved
             needs = [StockNeed(line.line_no, line.sku, line.quantity) for line in request.lines]
             allocated, shortages = allocate_stock(needs, available)
             if shortages:
@@ -97,7 +98,8 @@ class InventoryActivities:
                     )
                 )
             for item in sorted(allocated, key=lambda a: (a.sku, a.warehouse_id)):
-                await session.execute(
+                await execute_sql(
+                    session,
                     text(
                         "UPDATE stock_level SET reserved = reserved + :qty, updated_at = now() "
                         "WHERE sku = :sku AND warehouse_id = :wh"
@@ -150,10 +152,11 @@ class InventoryActivities:
             held = (await session.exec(query.with_for_update())).all()
             if not held:
                 return 0
-            await session.execute(_LOCK_LEVELS, {"skus": sorted({r.sku for r in held})})
+            await execute_sql(session, _LOCK_LEVELS, {"skus": sorted({r.sku for r in held})})
             shelf_delta = 1 if outcome == "committed" else 0
             for reservation in sorted(held, key=lambda r: (r.sku, r.warehouse_id)):
-                await session.execute(
+                await execute_sql(
+                    session,
                     text(
                         "UPDATE stock_level SET reserved = reserved - :qty, "
                         "on_hand = on_hand - :shelf, updated_at = now() "

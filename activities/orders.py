@@ -13,6 +13,7 @@ from temporalio import activity
 from activities.events import EventPublisher
 from domain.status import PayoutStatus, VendorOrderStatus
 from models.base import utcnow
+from models.db import execute_sql
 from models.messages import (
     ConfirmOrderRequest,
     CreateOrderRequest,
@@ -35,7 +36,8 @@ class OrderStoreActivities:
     async def create(self, request: CreateOrderRequest) -> None:
         order = request.order
         async with self._sessions() as session, session.begin():
-            inserted = await session.execute(
+            inserted = await execute_sql(
+                session,
                 insert(Order)
                 .values(
                     id=order.order_id,
@@ -54,7 +56,7 @@ class OrderStoreActivities:
                     created_at=utcnow(),
                     updated_at=utcnow(),
                 )
-                .on_conflict_do_nothing(index_elements=["id"])
+                .on_conflict_do_nothing(index_elements=["id"]),
             )
             if inserted.rowcount == 0:  # type: ignore[attr-defined]
                 return
@@ -220,7 +222,8 @@ class OrderStoreActivities:
         at: datetime | None = None,
     ) -> None:
         dedup_key = f"{vendor_order_id or order_id}:{event_type}"
-        await session.execute(
+        await execute_sql(
+            session,
             insert(OrderEvent)
             .values(
                 order_id=order_id,
@@ -230,7 +233,7 @@ class OrderStoreActivities:
                 dedup_key=dedup_key,
                 at=at or utcnow(),
             )
-            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .on_conflict_do_nothing(index_elements=["dedup_key"]),
         )
 
     async def _publish(

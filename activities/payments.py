@@ -6,8 +6,6 @@ activity replays the provider's first answer instead of charging or paying twice
 
 from __future__ import annotations
 
-from providers.errors import ProviderError
-from providers.stripe_adapter import StripeGateway
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
@@ -20,10 +18,13 @@ from domain.ids import charge_idempotency_key, order_workflow_id, payout_idempot
 from domain.payout import payout_breakdown
 from domain.status import PayoutStatus
 from models.base import utcnow
+from models.db import execute_sql
 from models.messages import ChargeOutcome, ChargeRequest, PayoutOutcome, PayoutRequest
 from models.payment import Payment, Payout
 from models.vendor import Vendor
 from models.vendor_order import VendorOrder
+from providers.errors import ProviderError
+from providers.stripe_adapter import StripeGateway
 
 
 class PaymentActivities:
@@ -101,7 +102,8 @@ class PaymentActivities:
         except ProviderError as error:
             raise provider_error(error) from error
         async with self._sessions() as session, session.begin():
-            await session.execute(
+            await execute_sql(
+                session,
                 insert(Payout)
                 .values(
                     vendor_order_id=vendor_order.id,
@@ -115,7 +117,7 @@ class PaymentActivities:
                     idempotency_key=payout_idempotency_key(vendor_order.id),
                     created_at=utcnow(),
                 )
-                .on_conflict_do_nothing(index_elements=["vendor_order_id"])
+                .on_conflict_do_nothing(index_elements=["vendor_order_id"]),
             )
             locked = await session.get(VendorOrder, vendor_order.id, with_for_update=True)
             assert locked is not None

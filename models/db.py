@@ -3,6 +3,10 @@ at import time."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import CursorResult, Executable
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,3 +19,15 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def execute_sql(
+    session: AsyncSession, statement: Executable, params: Mapping[str, Any] | None = None
+) -> CursorResult[tuple[Any, ...]]:
+    """Run raw SQL or a Core statement in the session's transaction.
+
+    SQLModel deprecates `session.execute` for ORM selects; statements that are not selects
+    (locking reads, conditional updates, upserts) go through the session's connection instead.
+    """
+    connection = await session.connection()
+    return await connection.execute(statement, params)

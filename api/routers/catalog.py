@@ -23,6 +23,7 @@ from domain.pricing import PriceTier as DomainTier
 from domain.pricing import validate_tiers
 from models.base import utcnow
 from models.catalog import PriceTier, PriceTierIn, Product, ProductCreate, ProductPublic
+from models.db import execute_sql
 from models.stock import InventoryPublic, StockLevel, StockLevelIn, StockLevelPublic
 from models.vendor import (
     ApiKey,
@@ -170,7 +171,8 @@ async def put_stock(
         raise Problem("not_found", "no such warehouse of this product's vendor")
     # Lock the row (or its absence, via the insert) so a reservation cannot slip between
     # the check and the write.
-    await session.execute(
+    await execute_sql(
+        session,
         text(
             "INSERT INTO stock_level (sku, warehouse_id, on_hand, reserved, updated_at) "
             "VALUES (:sku, :wh, 0, 0, now()) ON CONFLICT DO NOTHING"

@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from api.errors import Problem
+from models.db import execute_sql
 
 router = APIRouter(tags=["health"])
 
@@ -33,7 +34,7 @@ async def healthz(request: Request) -> dict[str, str]:
 
 async def _database(state: object) -> None:
     async with state.sessions() as session:  # type: ignore[attr-defined]
-        await session.execute(text("SELECT 1"))
+        await execute_sql(session, text("SELECT 1"))
 
 
 @router.get("/metrics", include_in_schema=False)

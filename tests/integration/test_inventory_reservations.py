@@ -1,0 +1,225 @@
+"""Reservations against real PostgreSQL: all lines or none, never more than the stock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.exceptions import ApplicationError
+
+from activities.inventory import InventoryActivities
+from models.db import execute_sql, make_engine, make_sessionmaker
+from models.messages import OrderRef, PricedLineMsg, ReserveRequest, VendorOrderRef
+from temporal.devstack import DevStack
+
+
+@pytest.fixture
+async def sessions(stack: DevStack) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(stack.env["DATABASE_URL"], pool_size=20)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def seed(
+    sessions: async_sessionmaker[AsyncSession], levels: dict[str, int]
+) -> tuple[str, str]:
+    """A vendor with one product stocked in the given warehouses; returns (sku, vendor)."""
+    suffix = uuid.uuid4().hex[:8]
+    vendor, sku = f"ven_{suffix}", f"SKU-{suffix}"
+    async with sessions() as session, session.begin():
+        await execute_sql(
+            session,
+            text(
+                "INSERT INTO vendor (id, name, email, commission_bps, ship_sla_seconds, created_at)"
+                " VALUES (:id, 'V', 'v@example.com', 1000, 3600, now())"
+            ),
+            {"id": vendor},
+        )
+        await execute_sql(
+            session,
+            text(
+                "INSERT INTO product (sku, vendor_id, title, price_cents, currency, weight_grams,"
+                " created_at) VALUES (:sku, :vendor, 'P', 1000, 'usd', 100, now())"
+            ),
+            {"sku": sku, "vendor": vendor},
+        )
+        for warehouse, on_hand in levels.items():
+            await execute_sql(
+                session,
+                text(
+                    "INSERT INTO warehouse (id, vendor_id, name, postal_code, country, latitude,"
+                    " longitude, created_at) VALUES (:id, :vendor, 'W', '1', 'US', 0, 0, now())"
+                ),
+                {"id": f"{warehouse}_{suffix}", "vendor": vendor},
+            )
+            await execute_sql(
+                session,
+                text(
+                    "INSERT INTO stock_level (sku, warehouse_id, on_hand, reserved, updated_at)"
+                    " VALUES (:sku, :wh, :n, 0, now())"
+                ),
+                {"sku": sku, "wh": f"{warehouse}_{suffix}", "n": on_hand},
+            )
+    return sku, vendor
+
+
+async def totals(sessions: async_sessionmaker[AsyncSession], sku: str) -> tuple[int, int, int]:
+    """(on_hand, reserved, units held in the reservations table) for a SKU."""
+    async with sessions() as session:
+        on_hand, reserved = (
+            await execute_sql(
+                session,
+                text("SELECT sum(on_hand), sum(reserved) FROM stock_level WHERE sku = :sku"),
+                {"sku": sku},
+            )
+        ).one()
+        held = (
+            await execute_sql(
+                session,
+                text(
+                    "SELECT coalesce(sum(quantity), 0) FROM reservation"
+                    " WHERE sku = :sku AND status = 'held'"
+                ),
+                {"sku": sku},
+            )
+        ).scalar_one()
+    return int(on_hand), int(reserved), int(held)
+
+
+def line(sku: str, quantity: int, line_no: int = 1) -> PricedLineMsg:
+    return PricedLineMsg(
+        line_no=line_no,
+        sku=sku,
+        vendor_id="ven",
+        quantity=quantity,
+        unit_price_cents=1000,
+        line_total_cents=1000 * quantity,
+    )
+
+
+async def test_parallel_checkouts_for_few_units_confirm_exactly_the_units_there_are(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    sku, _ = await seed(sessions, {"east": 3, "west": 2})
+    inventory = InventoryActivities(sessions)
+
+    async def buy(n: int) -> bool:
+        try:
+            await inventory.reserve(ReserveRequest(order_id=f"ord_{n}_{sku}", lines=[line(sku, 1)]))
+        except ApplicationError as refused:
+            assert refused.type == "insufficient_stock"
+            return False
+        return True
+
+    outcomes = await asyncio.gather(*(buy(n) for n in range(20)))
+    assert outcomes.count(True) == 5
+    assert await totals(sessions, sku) == (5, 5, 5)
+
+
+async def test_a_refused_order_holds_nothing_even_for_the_lines_that_were_in_stock(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    plenty, _ = await seed(sessions, {"main": 10})
+    scarce, _ = await seed(sessions, {"main": 1})
+    inventory = InventoryActivities(sessions)
+    with pytest.raises(ApplicationError) as refused:
+        await inventory.reserve(
+            ReserveRequest(order_id=f"ord_{plenty}", lines=[line(plenty, 4, 1), line(scarce, 2, 2)])
+        )
+    assert refused.value.type == "insufficient_stock"
+    assert refused.value.details[0]["items"] == [{"sku": scarce, "requested": 2, "available": 1}]
+    assert await totals(sessions, plenty) == (10, 0, 0)
+    assert await totals(sessions, scarce) == (1, 0, 0)
+
+
+async def test_a_retried_reservation_holds_the_stock_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    sku, _ = await seed(sessions, {"main": 5})
+    inventory = InventoryActivities(sessions)
+    request = ReserveRequest(order_id=f"ord_{sku}", lines=[line(sku, 2)])
+    first = await inventory.reserve(request)
+    second = await inventory.reserve(request)
+    assert first == second
+    assert await totals(sessions, sku) == (5, 2, 2)
+
+
+async def test_a_line_no_warehouse_can_fill_alone_is_split_across_warehouses(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    sku, _ = await seed(sessions, {"east": 3, "west": 2})
+    inventory = InventoryActivities(sessions)
+    result = await inventory.reserve(ReserveRequest(order_id=f"ord_{sku}", lines=[line(sku, 4)]))
+    assert sorted((a.warehouse_id.split("_")[0], a.quantity) for a in result.allocations) == [
+        ("east", 3),
+        ("west", 1),
+    ]
+    assert await totals(sessions, sku) == (5, 4, 4)
+
+
+async def test_released_stock_is_available_again_and_a_second_release_changes_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    sku, _ = await seed(sessions, {"main": 5})
+    inventory = InventoryActivities(sessions)
+    order = f"ord_{sku}"
+    await inventory.reserve(ReserveRequest(order_id=order, lines=[line(sku, 3)]))
+    assert await inventory.release(OrderRef(order_id=order)) == 3
+    assert await inventory.release(OrderRef(order_id=order)) == 0
+    assert await totals(sessions, sku) == (5, 0, 0)
+
+
+async def test_shipping_takes_the_held_units_off_the_shelf_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    sku, _ = await seed(sessions, {"main": 5})
+    inventory = InventoryActivities(sessions)
+    order = f"ord_{sku}"
+    await inventory.reserve(ReserveRequest(order_id=order, lines=[line(sku, 2)]))
+    async with sessions() as session, session.begin():
+        await execute_sql(
+            session,
+            text(
+                "INSERT INTO orders (id, status, customer_id, currency, subtotal_cents,"
+                " shipping_cents, total_cents, refunded_cents, idempotency_key,"
+                " request_fingerprint, shipping_address, payment_method, workflow_id,"
+                " created_at, updated_at) VALUES (:id, 'confirmed', 'c', 'usd', 0, 0, 0, 0,"
+                " 'k', 'f', '{}', 'pm', 'w', now(), now())"
+            ),
+            {"id": order},
+        )
+        vendor = (
+            await execute_sql(
+                session, text("SELECT vendor_id FROM product WHERE sku=:s"), {"s": sku}
+            )
+        ).scalar_one()
+        await execute_sql(
+            session,
+            text(
+                "INSERT INTO vendor_order (id, order_id, vendor_id, status, currency,"
+                " subtotal_cents, shipping_cents, commission_bps, commission_cents,"
+                " refunded_cents, label_cost_cents, payout_cents, payout_status, workflow_id,"
+                " created_at, updated_at) VALUES (:id, :order, :vendor, 'awaiting_shipment',"
+                " 'usd', 0, 0, 0, 0, 0, 0, 0, 'pending', 'w', now(), now())"
+            ),
+            {"id": f"vo_{sku}", "order": order, "vendor": vendor},
+        )
+        await execute_sql(
+            session,
+            text(
+                "INSERT INTO vendor_order_line (vendor_order_id, sku, quantity, unit_price_cents)"
+                " VALUES (:vo, :sku, 2, 1000)"
+            ),
+            {"vo": f"vo_{sku}", "sku": sku},
+        )
+    ref = VendorOrderRef(vendor_order_id=f"vo_{sku}", order_id=order)
+    assert await inventory.commit_vendor_order(ref) == 2
+    assert await inventory.commit_vendor_order(ref) == 0
+    assert await totals(sessions, sku) == (3, 0, 0)
