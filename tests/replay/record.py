@@ -1,0 +1,107 @@
+"""Record workflow histories for the replay tests: `python -m tests.replay.record`.
+
+Run it when a workflow change is meant to be incompatible (after gating it with
+`workflow.patched` where running workflows must survive) and commit the new files beside the
+old ones: old histories must keep replaying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain.ids import vendor_order_workflow_id
+from models.messages import CheckoutRequest, LineRequest, OrderInput, ShipRequest
+from temporal import search_attributes as sa
+from temporal.worker import WORKFLOWS
+from tests.workflows.conftest import temporal_cli
+from tests.workflows.test_order_saga import world
+from workflows.order import OrderWorkflow
+
+HERE = Path(__file__).parent / "histories"
+
+
+def order(payment_method: str) -> OrderInput:
+    return OrderInput(
+        order_id=f"ord_{uuid.uuid4().hex[:12]}",
+        customer_id="cus_42",
+        currency="usd",
+        lines=[LineRequest(sku="BRAKE-01", quantity=3), LineRequest(sku="TYRE-700", quantity=1)],
+        shipping_address={"name": "Ada", "country": "US"},
+        payment_method=payment_method,
+        idempotency_key="key-1",
+        request_fingerprint="fp-1",
+        return_window_seconds=timedelta(days=14).total_seconds(),
+    )
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        dev_server_existing_path=temporal_cli(),
+        search_attributes=sa.ALL,
+        data_converter=pydantic_data_converter,
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "frontend.WorkflowTimeSkippingEnabled=true",
+        ],
+    )
+    try:
+        fake = world()
+        async with Worker(
+            env.client, task_queue="record", workflows=WORKFLOWS, activities=fake.activities()
+        ):
+            for name, method in (
+                ("completed", "pm_card_visa"),
+                ("declined", "pm_card_visa_chargeDeclined"),
+            ):
+                placed = order(method)
+                start = WithStartWorkflowOperation(
+                    OrderWorkflow.run,
+                    placed,
+                    id=f"order-{placed.order_id}",
+                    task_queue="record",
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                )
+                try:
+                    await env.client.execute_update_with_start_workflow(
+                        OrderWorkflow.checkout,
+                        CheckoutRequest(request_fingerprint="fp-1"),
+                        start_workflow_operation=start,
+                    )
+                except WorkflowUpdateFailedError:
+                    pass
+                handle = await start.workflow_handle()
+                children = []
+                if name == "completed":
+                    for vendor in ("ven_a", "ven_b"):
+                        child = env.client.get_workflow_handle(
+                            vendor_order_workflow_id(placed.order_id, vendor)
+                        )
+                        await child.execute_update(
+                            "ship", ShipRequest(carrier="ups", tracking_number="1Z")
+                        )
+                        await child.execute_update("deliver")
+                        children.append(child)
+                try:
+                    await handle.result()
+                except Exception:
+                    pass
+                (HERE / f"order_{name}.json").write_text((await handle.fetch_history()).to_json())
+                for child in children[:1]:
+                    await child.result()
+                    history = await child.fetch_history()
+                    (HERE / f"vendor_order_{name}.json").write_text(history.to_json())
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
