@@ -19,6 +19,7 @@ from models.messages import (
     CreateOrderRequest,
     DeliveryRecord,
     OrderStatusChange,
+    RejectOrderRequest,
     ShipmentRecord,
     VendorOrderRef,
 )
@@ -77,17 +78,19 @@ class OrderStoreActivities:
         await self._publish(order.order_id, event, request.rejection or {})
 
     @activity.defn(name="orders.set_rejection")
-    async def set_rejection(self, request: CreateOrderRequest) -> None:
+    async def set_rejection(self, request: RejectOrderRequest) -> None:
+        """A recorded order the saga then refused: keep why, so a retried key is answered the
+        same way after the workflow has closed."""
         async with self._sessions() as session, session.begin():
-            order = await session.get(Order, request.order.order_id, with_for_update=True)
+            order = await session.get(Order, request.order_id, with_for_update=True)
             if order is None or order.status == "rejected":
                 return
             order.status = "rejected"
             order.rejection = request.rejection
             order.updated_at = utcnow()
             session.add(order)
-            await self._add_event(session, order.id, "order.rejected", request.rejection or {})
-        await self._publish(request.order.order_id, "order.rejected", request.rejection or {})
+            await self._add_event(session, order.id, "order.rejected", request.rejection)
+        await self._publish(request.order_id, "order.rejected", request.rejection)
 
     @activity.defn(name="orders.confirm")
     async def confirm(self, request: ConfirmOrderRequest) -> None:

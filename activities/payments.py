@@ -81,6 +81,7 @@ class PaymentActivities:
             subtotal_cents=vendor_order.subtotal_cents,
             shipping_cents=vendor_order.shipping_cents,
             commission_bps=vendor_order.commission_bps,
+            # No refunds exist before #3's ledger, which splits refunded goods from shipping.
             refunded_goods_cents=vendor_order.refunded_cents,
             label_cost_cents=vendor_order.label_cost_cents,
         )

@@ -71,6 +71,11 @@ class CreateOrderRequest(BaseModel):
     rejection: dict[str, Any] | None = None
 
 
+class RejectOrderRequest(BaseModel):
+    order_id: str
+    rejection: dict[str, Any]
+
+
 class ReserveRequest(BaseModel):
     order_id: str
     lines: list[PricedLineMsg]

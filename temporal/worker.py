@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from temporalio.client import Client
@@ -46,7 +45,5 @@ def make_worker(
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activities,
-        # Sync SDKs (shippo, #5) run in this pool; async activities ignore it.
-        activity_executor=ThreadPoolExecutor(max_workers=16),
         max_concurrent_activities=100,
     )

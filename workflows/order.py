@@ -20,8 +20,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.ids import vendor_order_id, vendor_order_workflow_id
     from domain.money import commission_cents
     from domain.payout import payout_breakdown
-    from domain.pricing import CatalogItem, PriceTier, RequestedLine, price_lines
-    from domain.splitting import order_totals, split_by_vendor
+    from domain.pricing import CatalogItem, PricedLine, PriceTier, RequestedLine, price_lines
+    from domain.splitting import VendorSplit, order_totals, split_by_vendor
     from domain.status import OrderStatus, VendorOrderStatus, order_status_for
     from models.messages import (
         Allocation,
@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         OrderRef,
         OrderStatusChange,
         PricedLineMsg,
+        RejectOrderRequest,
         ReserveRequest,
         ReserveResult,
         VendorOrderInput,
@@ -272,15 +273,7 @@ class OrderWorkflow:
     async def _reject(self, rejection: dict[str, Any]) -> None:
         await workflow.execute_activity(
             "orders.set_rejection",
-            CreateOrderRequest(
-                order=self._order,
-                status=OrderStatus.REJECTED,
-                lines=[],
-                subtotal_cents=0,
-                shipping_cents=0,
-                total_cents=0,
-                rejection=rejection,
-            ),
+            RejectOrderRequest(order_id=self._order.order_id, rejection=rejection),
             **STEP,
         )
 
@@ -299,7 +292,7 @@ def _rejection(code: str, detail: str, extra: Any) -> dict[str, Any]:
     return {"code": str(code), "detail": detail, **dict(extra or {})}
 
 
-def _price(order: OrderInput, snapshot: CatalogSnapshot) -> list[Any]:
+def _price(order: OrderInput, snapshot: CatalogSnapshot) -> list[PricedLine]:
     catalog = {
         entry.sku: CatalogItem(
             sku=entry.sku,
@@ -315,7 +308,10 @@ def _price(order: OrderInput, snapshot: CatalogSnapshot) -> list[Any]:
 
 
 def _plans(
-    order_id: str, splits: Any, allocations: list[Allocation], commission_bps: dict[str, int]
+    order_id: str,
+    splits: list[VendorSplit],
+    allocations: list[Allocation],
+    commission_bps: dict[str, int],
 ) -> list[VendorOrderPlan]:
     plans = []
     for split in splits:

@@ -22,6 +22,7 @@ from models.messages import (
     OrderStatusChange,
     PayoutOutcome,
     PayoutRequest,
+    RejectOrderRequest,
     ReserveRequest,
     ReserveResult,
     ShipmentRecord,
@@ -111,8 +112,8 @@ class FakeWorld:
         self.orders.setdefault(request.order.order_id, request)
 
     @activity.defn(name="orders.set_rejection")
-    async def set_rejection(self, request: CreateOrderRequest) -> None:
-        self.statuses.append((request.order.order_id, "rejected"))
+    async def set_rejection(self, request: RejectOrderRequest) -> None:
+        self.statuses.append((request.order_id, "rejected"))
 
     @activity.defn(name="orders.confirm")
     async def confirm(self, request: ConfirmOrderRequest) -> None:
