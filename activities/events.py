@@ -11,11 +11,9 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from domain.ids import order_events_channel
+
 log = logging.getLogger(__name__)
-
-
-def channel_for(order_id: str) -> str:
-    return f"order-events:{order_id}"
 
 
 class EventPublisher(Protocol):
@@ -28,6 +26,8 @@ class RedisEventPublisher:
 
     async def publish(self, order_id: str, event: dict[str, Any]) -> None:
         try:
-            await self._redis.publish(channel_for(order_id), json.dumps(event, default=str))
+            await self._redis.publish(
+                order_events_channel(order_id), json.dumps(event, default=str)
+            )
         except Exception:  # a live feed must never fail the saga
             log.warning("could not publish event for %s", order_id, exc_info=True)

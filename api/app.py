@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
-from providers.stripe_adapter import StripeGateway
 from redis.asyncio import Redis
 
 from api import errors
-from api.routers import catalog, health, orders, vendor_app
+from api.routers import catalog, health, orders, stream, vendor_app
 from models.db import make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
+from providers.stripe_adapter import StripeGateway
 from temporal.client import connect
 
 REQUESTS = Counter("fulfillment_http_requests_total", "HTTP requests", ["route", "status"])
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         LATENCY.labels(route).observe(time.perf_counter() - started)
         return response
 
-    for router in (health.router, catalog.router, orders.router, vendor_app.router):
+    routers = (health.router, catalog.router, orders.router, stream.router, vendor_app.router)
+    for router in routers:
         app.include_router(router)
     return app

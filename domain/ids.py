@@ -59,3 +59,8 @@ def charge_idempotency_key(order_id: str) -> str:
 
 def payout_idempotency_key(vendor_order_id: str) -> str:
     return f"{vendor_order_id}:payout"
+
+
+def order_events_channel(order_id: str) -> str:
+    """The Redis pub/sub channel that carries one order's events as they happen."""
+    return f"order-events:{order_id}"

@@ -1,0 +1,73 @@
+"""An order's events as server-sent events: what happened so far, then each one as it happens."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from api.deps import PlatformOrOps, RedisDep, SessionDep
+from api.views import order_view
+from domain.ids import order_events_channel
+
+router = APIRouter(prefix="/v1", tags=["orders"])
+
+KEEP_ALIVE_SECONDS = 15.0
+
+
+@router.get(
+    "/orders/{order_id}/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_order_events(
+    order_id: str, request: Request, _: PlatformOrOps, session: SessionDep, redis: RedisDep
+) -> StreamingResponse:
+    pubsub = redis.pubsub()
+    # Subscribe before reading the history, so nothing falls between the two.
+    await pubsub.subscribe(order_events_channel(order_id))
+    try:
+        order = await order_view(session, order_id)
+    except BaseException:
+        await _close(pubsub)
+        raise
+    past = [event.model_dump(mode="json") for event in order.events]
+    return StreamingResponse(
+        _events(request, pubsub, past),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(request: Request, pubsub: Any, past: list[dict[str, Any]]) -> AsyncIterator[str]:
+    seen = {(e["type"], e.get("vendor_order_id")) for e in past}
+    try:
+        for event in past:
+            yield _frame(event)
+        while not await request.is_disconnected():
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=KEEP_ALIVE_SECONDS
+            )
+            if message is None:
+                yield ": keep-alive\n\n"
+                continue
+            event = json.loads(message["data"])
+            key = (event["type"], event.get("vendor_order_id"))
+            if key in seen:  # published after we read the history: already sent
+                continue
+            seen.add(key)
+            yield _frame(event)
+    finally:
+        await _close(pubsub)
+
+
+def _frame(event: dict[str, Any]) -> str:
+    return f"event: {event['type']}\ndata: {json.dumps(event, default=str)}\n\n"
+
+
+async def _close(pubsub: Any) -> None:
+    await pubsub.unsubscribe()
+    await pubsub.aclose()
