@@ -6,7 +6,6 @@ import asyncio
 import logging
 import signal
 
-from providers.stripe_adapter import StripeGateway
 from redis.asyncio import Redis
 
 from activities.events import RedisEventPublisher
@@ -15,6 +14,7 @@ from activities.orders import OrderStoreActivities
 from activities.payments import PaymentActivities
 from models.db import make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
+from providers.stripe_adapter import StripeGateway
 from temporal.client import connect
 from temporal.worker import activity_methods, make_worker
 

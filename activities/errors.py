@@ -7,10 +7,10 @@ Anything else is left to Temporal's retry policy.
 
 from __future__ import annotations
 
-from providers.errors import PaymentDeclinedError, ProviderError
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import DomainError
+from providers.errors import PaymentDeclinedError, ProviderError
 
 
 def business_error(error: DomainError) -> ApplicationError:

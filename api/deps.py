@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from providers.stripe_adapter import StripeGateway
 from redis.asyncio import Redis
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,6 +16,7 @@ from api.auth import Principal, Role, hash_key, same_secret
 from api.errors import Problem
 from models.settings import Settings
 from models.vendor import ApiKey
+from providers.stripe_adapter import StripeGateway
 
 _bearer = HTTPBearer(auto_error=False, description="API key of the platform, ops or a vendor")
 
