@@ -1,37 +1,21 @@
-"""Search attributes operators filter on in the Temporal Web UI (API.md, "Operators").
-
-Visibility is for people: business decisions never read these back (DESIGN.md).
-"""
+"""Registering the search attributes (declared in models/search_attributes.py) with a server."""
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from models.search_attributes import ALL
 
-ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
-CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
-VENDOR_IDS = SearchAttributeKey.for_keyword_list("VendorIds")
-ORDER_TOTAL = SearchAttributeKey.for_int("OrderTotal")
-ATTENTION_NEEDED = SearchAttributeKey.for_keyword("AttentionNeeded")
-WAITING_SINCE = SearchAttributeKey.for_datetime("WaitingSince")
-VENDOR_ID = SearchAttributeKey.for_keyword("VendorId")
-
-ALL = (
-    ORDER_STATUS,
-    CUSTOMER_ID,
-    VENDOR_IDS,
-    ORDER_TOTAL,
-    ATTENTION_NEEDED,
-    WAITING_SINCE,
-    VENDOR_ID,
-)
+_TYPE_NAMES = {
+    "KEYWORD": "Keyword",
+    "KEYWORD_LIST": "KeywordList",
+    "INT": "Int",
+    "DATETIME": "Datetime",
+    "TEXT": "Text",
+    "FLOAT": "Double",
+    "BOOL": "Bool",
+}
 
 # Name -> type, as `temporal server start-dev --search-attribute Name=Type` wants them.
 DEV_SERVER_TYPES = {
-    "OrderStatus": "Keyword",
-    "CustomerId": "Keyword",
-    "VendorIds": "KeywordList",
-    "OrderTotal": "Int",
-    "AttentionNeeded": "Keyword",
-    "WaitingSince": "Datetime",
-    "VendorId": "Keyword",
+    key.name: _TYPE_NAMES[key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")]
+    for key in ALL
 }

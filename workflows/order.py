@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.pricing import CatalogItem, PricedLine, PriceTier, RequestedLine, price_lines
     from domain.splitting import VendorSplit, order_totals, split_by_vendor
     from domain.status import OrderStatus, VendorOrderStatus, order_status_for
+    from models import search_attributes as sa
     from models.messages import (
         Allocation,
         CatalogRequest,
@@ -44,7 +45,6 @@ with workflow.unsafe.imports_passed_through():
         VendorOrderPlan,
         VendorOrderStatusSignal,
     )
-    from temporal import search_attributes as sa
     from workflows.options import STEP, refusal_of
     from workflows.vendor_order import VendorOrderWorkflow
 

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.status import VendorOrderStatus
+    from models import search_attributes as sa
     from models.messages import (
         DeliveryRecord,
         PayoutOutcome,
@@ -25,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         VendorOrderState,
         VendorOrderStatusSignal,
     )
-    from temporal import search_attributes as sa
     from workflows.options import PAYOUT, STEP
 
 

@@ -19,8 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.ids import vendor_order_workflow_id
+from models import search_attributes as sa
 from models.messages import CheckoutRequest, LineRequest, OrderInput, ShipRequest
-from temporal import search_attributes as sa
 from temporal.worker import WORKFLOWS
 from tests.workflows.conftest import temporal_cli
 from tests.workflows.test_order_saga import world

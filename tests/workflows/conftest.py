@@ -10,7 +10,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from temporal import search_attributes as sa
+from models import search_attributes as sa
 
 
 def temporal_cli() -> str:
