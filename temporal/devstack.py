@@ -23,6 +23,7 @@ from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY, DEV_WEBHOOK_SECRET
 from temporal.embedded import (
     ManagedProcess,
     ServerStartError,
+    free_port,
     start_postgres,
     start_redis,
     start_temporal,
@@ -41,6 +42,18 @@ class Ports:
     stripe: int = 12111
     postgres: int = 55432
     redis: int = 56379
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Free ports for everything and no Web UI: a stack beside any other (the tests)."""
+        return cls(
+            api=free_port(),
+            temporal=free_port(),
+            temporal_ui=None,
+            stripe=free_port(),
+            postgres=free_port(),
+            redis=free_port(),
+        )
 
 
 @dataclass

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 
 from temporal.devstack import DevStack, Ports
-from temporal.embedded import free_port
 
 # The e2e stack uses a short return window so a whole lifecycle fits in a test.
 E2E_RETURN_WINDOW_SECONDS = 3
@@ -28,14 +27,7 @@ def _own_servers_only() -> None:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    ports = Ports(
-        api=free_port(),
-        temporal=free_port(),
-        temporal_ui=None,
-        stripe=free_port(),
-        postgres=free_port(),
-        redis=free_port(),
-    )
+    ports = Ports.free()
     dev = DevStack(
         tmp_path_factory.mktemp("stack"),
         ports,

@@ -7,7 +7,6 @@ from pathlib import Path
 import httpx
 
 from temporal.devstack import DevStack, Ports
-from temporal.embedded import free_port
 from tests.e2e.client import onboard, order_body, place, stock_product, wait_for_order
 
 
@@ -26,14 +25,7 @@ def fresh_stack(data_dir: Path, ports: Ports) -> DevStack:
 async def test_an_order_placed_before_a_restart_is_shipped_delivered_and_paid_after_it(
     tmp_path: Path,
 ) -> None:
-    ports = Ports(
-        api=free_port(),
-        temporal=free_port(),
-        temporal_ui=None,
-        stripe=free_port(),
-        postgres=free_port(),
-        redis=free_port(),
-    )
+    ports = Ports.free()
     first = fresh_stack(tmp_path, ports)
     first.start(log=lambda _: None)
     try:

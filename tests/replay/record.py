@@ -14,15 +14,12 @@ from pathlib import Path
 
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.ids import vendor_order_workflow_id
-from models import search_attributes as sa
 from models.messages import CheckoutRequest, LineRequest, OrderInput, ShipRequest
 from temporal.worker import WORKFLOWS
-from tests.workflows.conftest import temporal_cli
+from tests.workflows.conftest import time_skipping_environment
 from tests.workflows.test_order_saga import world
 from workflows.order import OrderWorkflow
 
@@ -44,15 +41,7 @@ def order(payment_method: str) -> OrderInput:
 
 
 async def main() -> None:
-    env = await WorkflowEnvironment.start_time_skipping_v2(
-        dev_server_existing_path=temporal_cli(),
-        search_attributes=sa.ALL,
-        data_converter=pydantic_data_converter,
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            "frontend.WorkflowTimeSkippingEnabled=true",
-        ],
-    )
+    env = await time_skipping_environment()
     try:
         fake = world()
         async with Worker(

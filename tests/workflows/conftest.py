@@ -18,11 +18,10 @@ def temporal_cli() -> str:
     return str(found) if found.exists() else str(shutil.which("temporal"))
 
 
-@pytest.fixture(scope="session")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
+async def time_skipping_environment() -> WorkflowEnvironment:
     # Time skipping on the dev server (v2): unlike the Java test server it takes
     # update-with-start, which checkout relies on.
-    environment = await WorkflowEnvironment.start_time_skipping_v2(
+    return await WorkflowEnvironment.start_time_skipping_v2(
         dev_server_existing_path=temporal_cli(),
         search_attributes=sa.ALL,
         data_converter=pydantic_data_converter,
@@ -31,6 +30,11 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
             "frontend.WorkflowTimeSkippingEnabled=true",
         ],
     )
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await time_skipping_environment()
     try:
         yield environment
     finally:
