@@ -122,6 +122,20 @@ async def test_a_vendor_cannot_see_or_touch_another_vendors_stock_or_sub_orders(
         "not_found",
     )
     assert (await api.get("/v1/vendor/orders", headers=other.auth)).json() == []
+    impostor = await api.post(
+        "/v1/products",
+        json={
+            "vendor_id": owner.id,
+            "sku": "IMPOSTOR-1",
+            "title": "Not mine",
+            "price_cents": 100,
+            "currency": "usd",
+            "weight_grams": 1,
+        },
+        headers=other.auth,
+    )
+    assert is_problem(impostor, 403, "forbidden")
+    assert is_problem(await api.get("/v1/products/IMPOSTOR-1", headers=OPS), 404, "not_found")
     assert is_problem(
         await api.put(
             f"/v1/inventory/{sku}/{owner.warehouse_id}", json={"on_hand": 99}, headers=other.auth
