@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and the tests see the whole metadata."""
 
 from models.catalog import PriceTier, Product
+from models.ledger import LedgerEntry, WebhookEvent
 from models.order import Order, OrderEvent, OrderLine
 from models.payment import Payment, Payout
 from models.stock import Reservation, StockLevel
@@ -9,6 +10,7 @@ from models.vendor_order import VendorOrder, VendorOrderLine
 
 __all__ = [
     "ApiKey",
+    "LedgerEntry",
     "Order",
     "OrderEvent",
     "OrderLine",
@@ -22,4 +24,5 @@ __all__ = [
     "VendorOrder",
     "VendorOrderLine",
     "Warehouse",
+    "WebhookEvent",
 ]
