@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
+from activities import ledger
 from activities.events import EventPublisher
 from domain.status import PayoutStatus, VendorOrderStatus
 from models.base import utcnow
 from models.db import execute_sql
 from models.messages import (
+    AttentionChange,
     ConfirmOrderRequest,
     CreateOrderRequest,
     DeliveryRecord,
@@ -144,6 +146,7 @@ class OrderStoreActivities:
                 await self._add_event(
                     session, order.id, "vendor_order.created", {}, plan.vendor_order_id
                 )
+            await ledger.record_charge(session, order, charge.payment_intent_id)
             order.status = "confirmed"
             order.updated_at = utcnow()
             session.add(order)
@@ -187,6 +190,25 @@ class OrderStoreActivities:
             return_window_ends_at=record.return_window_ends_at,
         )
 
+    @activity.defn(name="orders.set_attention")
+    async def set_attention(self, change: AttentionChange) -> None:
+        """Why an operator should look at a vendor order (None: nothing any more)."""
+        async with self._sessions() as session, session.begin():
+            vendor_order = await session.get(
+                VendorOrder, change.vendor_order_id, with_for_update=True
+            )
+            if vendor_order is None or vendor_order.attention == change.attention:
+                return
+            vendor_order.attention = change.attention
+            vendor_order.updated_at = utcnow()
+            session.add(vendor_order)
+            event = f"attention.{change.attention or 'cleared'}"
+            await self._add_event(
+                session, vendor_order.order_id, event, {}, vendor_order.id, unique=True
+            )
+            order_id = vendor_order.order_id
+        await self._publish(order_id, event, {}, change.vendor_order_id)
+
     @activity.defn(name="orders.record_completion")
     async def record_completion(self, ref: VendorOrderRef) -> None:
         await self._update_vendor_order(
@@ -223,8 +245,14 @@ class OrderStoreActivities:
         detail: dict[str, Any],
         vendor_order_id: str | None = None,
         at: datetime | None = None,
+        *,
+        unique: bool = False,
     ) -> None:
+        # Most events happen once per order or vendor order; those that can recur (attention
+        # raised, cleared, raised again) are recorded each time.
         dedup_key = f"{vendor_order_id or order_id}:{event_type}"
+        if unique:
+            dedup_key += f":{utcnow().isoformat()}"
         await execute_sql(
             session,
             insert(OrderEvent)

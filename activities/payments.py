@@ -1,30 +1,44 @@
-"""Money through Stripe: the buyer's charge and each vendor's payout.
+"""Money through Stripe: the buyer's charge, refunds, vendor payouts and their reversals.
 
 Keys are derived from the order and the step (domain.ids), never random, so a retried
-activity replays the provider's first answer instead of charging or paying twice.
+activity replays the provider's first answer instead of moving money twice. Every movement is
+recorded in the ledger (activities.ledger) in the same transaction as the totals it changes.
 """
 
 from __future__ import annotations
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import provider_error
+from activities import ledger
+from activities.errors import business_error, provider_error
+from domain.errors import DomainError
 from domain.ids import charge_idempotency_key, order_workflow_id, payout_idempotency_key
-from domain.payout import payout_breakdown
-from domain.status import PayoutStatus
+from domain.ledger import EntryKind
+from domain.refunds import plan_payout, plan_reversal, split_refund
 from models.base import utcnow
-from models.db import execute_sql
-from models.messages import ChargeOutcome, ChargeRequest, PayoutOutcome, PayoutRequest
-from models.payment import Payment, Payout
+from models.messages import (
+    ChargeOutcome,
+    ChargeRequest,
+    ExternalRefund,
+    PayoutOutcome,
+    PayoutRequest,
+    RefundCommand,
+    RefundOutcome,
+    ReversalCommand,
+    ReversalOutcome,
+)
+from models.payment import Payment
 from models.vendor import Vendor
 from models.vendor_order import VendorOrder
-from providers.errors import ProviderError
+from providers.errors import ProviderError, ProviderRejectedError
 from providers.stripe_adapter import StripeGateway
+
+# Refunds this system makes say so, so their webhooks are not taken for outside refunds.
+SOURCE = {"source": "fulfillment"}
 
 
 class PaymentActivities:
@@ -54,77 +68,260 @@ class PaymentActivities:
 
     @activity.defn(name="payments.pay_vendor")
     async def pay_vendor(self, request: PayoutRequest) -> PayoutOutcome:
-        async with self._sessions() as session:
-            vendor_order = await session.get(VendorOrder, request.vendor_order_id)
-            if vendor_order is None:
-                raise ApplicationError(
-                    f"vendor order {request.vendor_order_id} does not exist",
-                    type="not_found",
-                    non_retryable=True,
-                )
-            done = (
-                await session.exec(
-                    select(Payout).where(Payout.vendor_order_id == request.vendor_order_id)
-                )
-            ).first()
+        """Transfer the vendor's payout, less any debt it owes from earlier reversals."""
+        transfer_key = f"{request.vendor_order_id}:payout:transfer"
+        async with self._sessions() as session, session.begin():
+            done = await ledger.entry(session, transfer_key)
             if done is not None:
-                return PayoutOutcome(transfer_id=done.transfer_id, amount_cents=done.amount_cents)
-            vendor = await session.get(Vendor, vendor_order.vendor_id)
-            payment = (
-                await session.exec(select(Payment).where(Payment.order_id == request.order_id))
-            ).one()
-        assert vendor is not None
-        if not vendor.stripe_account_id:
-            # Retried by the workflow's policy until the vendor is onboarded (#3 flags it).
-            raise RuntimeError(f"vendor {vendor.id} has no Stripe account to pay")
-        breakdown = payout_breakdown(
-            subtotal_cents=vendor_order.subtotal_cents,
-            shipping_cents=vendor_order.shipping_cents,
-            commission_bps=vendor_order.commission_bps,
-            # No refunds exist before #3's ledger, which splits refunded goods from shipping.
-            refunded_goods_cents=vendor_order.refunded_cents,
-            label_cost_cents=vendor_order.label_cost_cents,
-        )
-        transfer_group = order_workflow_id(request.order_id)
+                return PayoutOutcome(
+                    transfer_id=done.provider_id or "", amount_cents=done.amount_cents
+                )
+            vendor_order = await _vendor_order(session, request.vendor_order_id)
+            vendor = await session.get(Vendor, vendor_order.vendor_id, with_for_update=True)
+            assert vendor is not None
+            if not vendor.stripe_account_id:
+                raise _payout_failed("the vendor has no Stripe account to pay", "no_account")
+            money = await ledger.money_of(session, vendor_order)
+            settle_key = f"{vendor_order.id}:payout:debt_settled"
+            settled = await ledger.entry(session, settle_key)
+            if settled is None:
+                # Netted under the vendor's row lock, so two payouts never net one debt twice.
+                plan = plan_payout(money, await ledger.debt_of_vendor(session, vendor.id))
+                if plan.debt_settled_cents:
+                    await ledger.record(
+                        session,
+                        vendor_order,
+                        EntryKind.DEBT_SETTLED,
+                        plan.debt_settled_cents,
+                        settle_key,
+                    )
+                settled_cents = plan.debt_settled_cents
+            else:
+                settled_cents = settled.amount_cents
+            amount = max(money.payout_cents - money.net_transferred_cents - settled_cents, 0)
+            destination, charge_id = (
+                vendor.stripe_account_id,
+                await _charge_id(session, vendor_order),
+            )
+        transfer_id = None
+        if amount > 0:
+            try:
+                result = await self._gateway.transfer(
+                    amount_cents=amount,
+                    currency=vendor_order.currency,
+                    destination=destination,
+                    transfer_group=order_workflow_id(request.order_id),
+                    source_transaction=charge_id,
+                    metadata={
+                        "vendor_order_id": vendor_order.id,
+                        "order_id": request.order_id,
+                        "vendor_id": vendor_order.vendor_id,
+                    },
+                    idempotency_key=payout_idempotency_key(vendor_order.id),
+                )
+            except ProviderRejectedError as error:
+                raise _payout_failed(error.message, error.code) from error
+            except ProviderError as error:
+                raise provider_error(error) from error
+            transfer_id = result.transfer_id
+        async with self._sessions() as session, session.begin():
+            locked = await _vendor_order(session, vendor_order.id, lock=True)
+            await ledger.record(
+                session, locked, EntryKind.TRANSFER, amount, transfer_key, provider_id=transfer_id
+            )
+            money = await ledger.money_of(session, locked)
+            await ledger.record(
+                session,
+                locked,
+                EntryKind.COMMISSION,
+                money.commission_cents,
+                f"{locked.id}:payout:commission",
+            )
+            await ledger.refresh(session, locked)
+        return PayoutOutcome(transfer_id=transfer_id or "", amount_cents=amount)
+
+    @activity.defn(name="payments.refund")
+    async def refund(self, command: RefundCommand) -> RefundOutcome:
+        key = f"{command.vendor_order_id}:refund:{command.refund_key}"
+        async with self._sessions() as session, session.begin():
+            vendor_order = await _vendor_order(session, command.vendor_order_id, lock=True)
+            done = await ledger.entry(session, key)
+            money = await ledger.money_of(session, vendor_order)
+            if done is not None:
+                return _refund_outcome(done.provider_id, done.amount_cents, money)
+            try:
+                goods, _ = split_refund(command.amount_cents, money, ledger.terms_of(vendor_order))
+            except DomainError as error:
+                raise business_error(error) from error
+            payment = await _payment(session, vendor_order.order_id)
         try:
-            result = await self._gateway.transfer(
-                amount_cents=breakdown.payout_cents,
-                currency=vendor_order.currency,
-                destination=vendor.stripe_account_id,
-                transfer_group=transfer_group,
-                source_transaction=payment.charge_id,
+            result = await self._gateway.refund(
+                payment_intent_id=payment.payment_intent_id,
+                amount_cents=command.amount_cents,
                 metadata={
-                    "vendor_order_id": vendor_order.id,
-                    "order_id": request.order_id,
-                    "vendor_id": vendor.id,
+                    **SOURCE,
+                    "order_id": command.order_id,
+                    "vendor_order_id": command.vendor_order_id,
+                    "refund_key": command.refund_key,
                 },
-                idempotency_key=payout_idempotency_key(vendor_order.id),
+                idempotency_key=key,
+                reason=command.reason,
             )
         except ProviderError as error:
             raise provider_error(error) from error
         async with self._sessions() as session, session.begin():
-            await execute_sql(
+            vendor_order = await _vendor_order(session, command.vendor_order_id, lock=True)
+            await ledger.record(
                 session,
-                insert(Payout)
-                .values(
-                    vendor_order_id=vendor_order.id,
-                    vendor_id=vendor.id,
-                    amount_cents=result.amount_cents,
-                    currency=vendor_order.currency,
-                    destination=vendor.stripe_account_id,
-                    transfer_id=result.transfer_id,
-                    transfer_group=transfer_group,
-                    status="paid",
-                    idempotency_key=payout_idempotency_key(vendor_order.id),
-                    created_at=utcnow(),
-                )
-                .on_conflict_do_nothing(index_elements=["vendor_order_id"]),
+                vendor_order,
+                EntryKind.REFUND,
+                result.amount_cents,
+                key,
+                provider_id=result.refund_id,
+                refunded_goods_cents=goods,
+                detail={"reason": command.reason},
             )
-            locked = await session.get(VendorOrder, vendor_order.id, with_for_update=True)
-            assert locked is not None
-            locked.commission_cents = breakdown.commission_cents
-            locked.payout_cents = result.amount_cents
-            locked.payout_status = PayoutStatus.RELEASED
-            locked.updated_at = utcnow()
-            session.add(locked)
-        return PayoutOutcome(transfer_id=result.transfer_id, amount_cents=result.amount_cents)
+            money = await ledger.refresh(session, vendor_order)
+        return _refund_outcome(result.refund_id, result.amount_cents, money)
+
+    @activity.defn(name="payments.record_external_refund")
+    async def record_external_refund(self, refund: ExternalRefund) -> RefundOutcome:
+        """A refund made in the Stripe dashboard or API: it reduces this vendor order's payout."""
+        key = f"stripe-refund:{refund.provider_refund_id}"
+        async with self._sessions() as session, session.begin():
+            vendor_order = await _vendor_order(session, refund.vendor_order_id, lock=True)
+            if await ledger.entry(session, key) is None:
+                money = await ledger.money_of(session, vendor_order)
+                amount = min(refund.amount_cents, money.refundable_cents)
+                if amount > 0:
+                    goods, _ = split_refund(amount, money, ledger.terms_of(vendor_order))
+                    await ledger.record(
+                        session,
+                        vendor_order,
+                        EntryKind.REFUND,
+                        amount,
+                        key,
+                        provider_id=refund.provider_refund_id,
+                        refunded_goods_cents=goods,
+                        detail={"source": "stripe"},
+                    )
+            money = await ledger.refresh(session, vendor_order)
+        return _refund_outcome(refund.provider_refund_id, refund.amount_cents, money)
+
+    @activity.defn(name="payments.reverse_payout")
+    async def reverse_payout(self, command: ReversalCommand) -> ReversalOutcome:
+        """After a refund that came after the payout: take the vendor's share back. If its
+        balance cannot cover it, the debt is recorded and netted against its next payout."""
+        reversal_key = f"{command.vendor_order_id}:reversal:{command.step}"
+        debt_key = f"{command.vendor_order_id}:debt:{command.step}"
+        async with self._sessions() as session, session.begin():
+            vendor_order = await _vendor_order(session, command.vendor_order_id, lock=True)
+            for key, kind in ((reversal_key, "reversed"), (debt_key, "debt")):
+                done = await ledger.entry(session, key)
+                if done is not None:
+                    return _reversal_outcome(kind, done.amount_cents)
+            money = await ledger.money_of(session, vendor_order)
+            amount = plan_reversal(money).reverse_cents
+            transfer = await ledger.entry(session, f"{vendor_order.id}:payout:transfer")
+            if amount == 0 or transfer is None or not transfer.provider_id:
+                await self._adjust_commission(session, vendor_order, command.step)
+                return ReversalOutcome(reversed_cents=0, debt_cents=0)
+            transfer_id = transfer.provider_id
+        try:
+            result = await self._gateway.reverse_transfer(
+                transfer_id=transfer_id,
+                amount_cents=amount,
+                metadata={"vendor_order_id": vendor_order.id, "order_id": command.order_id},
+                idempotency_key=reversal_key,
+            )
+        except ProviderRejectedError as error:
+            if error.code != "balance_insufficient":
+                raise provider_error(error) from error
+            async with self._sessions() as session, session.begin():
+                locked = await _vendor_order(session, command.vendor_order_id, lock=True)
+                await ledger.record(
+                    session,
+                    locked,
+                    EntryKind.VENDOR_DEBT,
+                    amount,
+                    debt_key,
+                    detail={"reason": error.message},
+                )
+                await self._adjust_commission(session, locked, command.step)
+            return ReversalOutcome(reversed_cents=0, debt_cents=amount)
+        except ProviderError as error:
+            raise provider_error(error) from error
+        async with self._sessions() as session, session.begin():
+            locked = await _vendor_order(session, command.vendor_order_id, lock=True)
+            await ledger.record(
+                session,
+                locked,
+                EntryKind.TRANSFER_REVERSAL,
+                result.amount_cents,
+                reversal_key,
+                provider_id=result.reversal_id,
+            )
+            await self._adjust_commission(session, locked, command.step)
+        return ReversalOutcome(reversed_cents=result.amount_cents, debt_cents=0)
+
+    @staticmethod
+    async def _adjust_commission(
+        session: AsyncSession, vendor_order: VendorOrder, step: str
+    ) -> None:
+        """Commission is earned only on goods kept: a refund after payout gives some back."""
+        entries = await ledger.entries_of(session, vendor_order.id)
+        recognised = sum(e.amount_cents for e in entries if e.kind == EntryKind.COMMISSION)
+        if any(e.kind == EntryKind.TRANSFER for e in entries):
+            money = await ledger.money_of(session, vendor_order)
+            delta = money.commission_cents - recognised
+            if delta:
+                await ledger.record(
+                    session,
+                    vendor_order,
+                    EntryKind.COMMISSION,
+                    delta,
+                    f"{vendor_order.id}:commission:{step}",
+                )
+        await ledger.refresh(session, vendor_order)
+
+
+async def _vendor_order(
+    session: AsyncSession, vendor_order_id: str, *, lock: bool = False
+) -> VendorOrder:
+    vendor_order = await session.get(VendorOrder, vendor_order_id, with_for_update=lock)
+    if vendor_order is None:
+        raise ApplicationError(
+            f"vendor order {vendor_order_id} does not exist", type="not_found", non_retryable=True
+        )
+    return vendor_order
+
+
+async def _payment(session: AsyncSession, order_id: str) -> Payment:
+    return (await session.exec(select(Payment).where(Payment.order_id == order_id))).one()
+
+
+async def _charge_id(session: AsyncSession, vendor_order: VendorOrder) -> str:
+    return (await _payment(session, vendor_order.order_id)).charge_id
+
+
+def _payout_failed(message: str, reason: str) -> ApplicationError:
+    # Final for this attempt; the workflow flags the vendor order and tries again later.
+    return ApplicationError(message, {"reason": reason}, type="payout_failed", non_retryable=True)
+
+
+def _refund_outcome(provider_id: str | None, amount: int, money: object) -> RefundOutcome:
+    return RefundOutcome(
+        provider_refund_id=provider_id,
+        amount_cents=amount,
+        refunded_cents=money.refunded_cents,  # type: ignore[attr-defined]
+        to_reverse_cents=money.to_reverse_cents,  # type: ignore[attr-defined]
+    )
+
+
+def _reversal_outcome(kind: str, amount: int) -> ReversalOutcome:
+    if kind == "reversed":
+        return ReversalOutcome(reversed_cents=amount, debt_cents=0)
+    return ReversalOutcome(reversed_cents=0, debt_cents=amount)
+
+
+__all__ = ["PaymentActivities", "utcnow"]

@@ -11,7 +11,7 @@ from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
 
 from api import errors
-from api.routers import catalog, health, orders, stream, vendor_app
+from api.routers import catalog, health, ops, orders, stream, vendor_app, webhooks
 from models.db import make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
 from providers.stripe_adapter import StripeGateway
@@ -58,7 +58,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         LATENCY.labels(route).observe(time.perf_counter() - started)
         return response
 
-    routers = (health.router, catalog.router, orders.router, stream.router, vendor_app.router)
+    routers = (
+        health.router,
+        catalog.router,
+        orders.router,
+        stream.router,
+        vendor_app.router,
+        webhooks.router,
+        ops.router,
+    )
     for router in routers:
         app.include_router(router)
     return app

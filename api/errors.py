@@ -31,6 +31,7 @@ STATUS_BY_CODE = {
     "idempotency_key_reused": 422,
     "rate_limited": 429,
     "provider_rejected": 502,
+    "invalid_signature": 400,
     "unavailable": 503,
     "timeout": 504,
     "internal_error": 500,

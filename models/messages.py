@@ -190,3 +190,51 @@ class PayoutOutcome(BaseModel):
 class VendorOrderState(BaseModel):
     vendor_order_id: str
     status: str
+
+
+class RefundCommand(BaseModel):
+    """A refund the system makes (cancellations, returns, ops): `refund_key` names it, so a
+    retried one refunds once."""
+
+    order_id: str
+    vendor_order_id: str
+    refund_key: str
+    amount_cents: int
+    reason: str = "requested_by_customer"
+
+
+class ExternalRefund(BaseModel):
+    """A refund made outside the system (Stripe dashboard, API), announced by a webhook."""
+
+    order_id: str
+    vendor_order_id: str
+    provider_refund_id: str
+    amount_cents: int
+
+
+class RefundOutcome(BaseModel):
+    provider_refund_id: str | None
+    amount_cents: int
+    refunded_cents: int
+    to_reverse_cents: int
+
+
+class ReversalCommand(BaseModel):
+    order_id: str
+    vendor_order_id: str
+    step: str
+
+
+class ReversalOutcome(BaseModel):
+    reversed_cents: int
+    debt_cents: int
+
+
+class AttentionChange(BaseModel):
+    vendor_order_id: str
+    attention: str | None
+
+
+class DisputeSignal(BaseModel):
+    dispute_id: str
+    status: str  # needs_response | warning_needs_response | under_review | won | lost

@@ -1,4 +1,7 @@
-"""Money that moved through the payment provider: the buyer's charge and vendor payouts."""
+"""The buyer's payment: which PaymentIntent and Charge an order's refunds and payouts use.
+
+Every movement of money is in the ledger (models/ledger.py); this row is the reference.
+"""
 
 from __future__ import annotations
 
@@ -18,19 +21,5 @@ class Payment(SQLModel, table=True):
     amount_cents: int
     currency: str = Field(max_length=3)
     status: str = Field(max_length=30)
-    idempotency_key: str = Field(max_length=200)
-    created_at: datetime = timestamp()
-
-
-class Payout(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
-    vendor_order_id: str = Field(foreign_key="vendor_order.id", unique=True)
-    vendor_id: str = Field(foreign_key="vendor.id", index=True)
-    amount_cents: int
-    currency: str = Field(max_length=3)
-    destination: str = Field(max_length=64)
-    transfer_id: str = Field(max_length=64, unique=True)
-    transfer_group: str = Field(max_length=80)
-    status: str = Field(max_length=20)
     idempotency_key: str = Field(max_length=200)
     created_at: datetime = timestamp()

@@ -3,7 +3,7 @@
 from models.catalog import PriceTier, Product
 from models.ledger import LedgerEntry, WebhookEvent
 from models.order import Order, OrderEvent, OrderLine
-from models.payment import Payment, Payout
+from models.payment import Payment
 from models.stock import Reservation, StockLevel
 from models.vendor import ApiKey, Vendor, Warehouse
 from models.vendor_order import VendorOrder, VendorOrderLine
@@ -15,7 +15,6 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "Payment",
-    "Payout",
     "PriceTier",
     "Product",
     "Reservation",

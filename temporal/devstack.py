@@ -128,6 +128,11 @@ class DevStack:
                 str(port),
                 "--state-file",
                 str(self.data_dir / "stripe" / "state.json"),
+                # Webhooks go to the API, signed with the secret it verifies them with.
+                "--webhook-url",
+                f"{self.api_url}/v1/webhooks/stripe",
+                "--webhook-secret",
+                env["STRIPE_WEBHOOK_SECRET"],
             ],
             self.data_dir / "logs" / "stripe-emulator.log",
             cwd=ROOT,

@@ -12,9 +12,10 @@ from activities.inventory import InventoryActivities
 from activities.orders import OrderStoreActivities
 from activities.payments import PaymentActivities
 from workflows.order import OrderWorkflow
+from workflows.payout_adjustment import PayoutAdjustmentWorkflow
 from workflows.vendor_order import VendorOrderWorkflow
 
-WORKFLOWS = [OrderWorkflow, VendorOrderWorkflow]
+WORKFLOWS = [OrderWorkflow, VendorOrderWorkflow, PayoutAdjustmentWorkflow]
 
 
 def activity_methods(
@@ -32,8 +33,12 @@ def activity_methods(
         orders.record_shipment,
         orders.record_delivery,
         orders.record_completion,
+        orders.set_attention,
         payments.charge,
         payments.pay_vendor,
+        payments.refund,
+        payments.record_external_refund,
+        payments.reverse_payout,
     ]
 
 

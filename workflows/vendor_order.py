@@ -16,9 +16,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.status import VendorOrderStatus
     from models import search_attributes as sa
     from models.messages import (
+        AttentionChange,
         DeliveryRecord,
-        PayoutOutcome,
-        PayoutRequest,
+        DisputeSignal,
+        ExternalRefund,
+        RefundCommand,
+        RefundOutcome,
         ShipmentRecord,
         ShipRequest,
         VendorOrderInput,
@@ -26,7 +29,8 @@ with workflow.unsafe.imports_passed_through():
         VendorOrderState,
         VendorOrderStatusSignal,
     )
-    from workflows.options import PAYOUT, STEP
+    from workflows.money import MoneyDesk
+    from workflows.options import STEP
 
 
 @workflow.defn(name="VendorOrderWorkflow")
@@ -39,6 +43,9 @@ class VendorOrderWorkflow:
         # must lose cleanly instead of both passing the status check.
         self._busy = False
         self._window_ends: datetime | None = None
+        self._attention: str | None = None
+        self._open_disputes: set[str] = set()
+        self._money = MoneyDesk(data.order_id, data.vendor_order_id, self._set_attention)
 
     @workflow.run
     async def run(self, data: VendorOrderInput) -> str:
@@ -52,13 +59,11 @@ class VendorOrderWorkflow:
         remaining = self._window_ends - workflow.now()
         if remaining > timedelta(0):
             await workflow.sleep(remaining)
+        if self._open_disputes:
+            # A disputed charge may be taken back: its unpaid payouts wait for the outcome.
+            await workflow.wait_condition(lambda: not self._open_disputes)
+        await self._money.pay()
         ref = VendorOrderRef(vendor_order_id=data.vendor_order_id, order_id=data.order_id)
-        await workflow.execute_activity(
-            "payments.pay_vendor",
-            PayoutRequest(vendor_order_id=data.vendor_order_id, order_id=data.order_id),
-            result_type=PayoutOutcome,
-            **PAYOUT,
-        )
         await workflow.execute_activity("orders.record_completion", ref, **STEP)
         await self._moved_to(VendorOrderStatus.COMPLETED)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -124,6 +129,39 @@ class VendorOrderWorkflow:
     def _can_deliver(self) -> None:
         self._require(VendorOrderStatus.SHIPPED, "delivered")
 
+    @workflow.update(name="refund")
+    async def refund(self, command: RefundCommand) -> RefundOutcome:
+        """Give money back to the buyer (cancellations, returns, ops); after the payout the
+        vendor's share is reversed."""
+        return await self._money.refund(command)
+
+    @refund.validator
+    def _can_refund(self, command: RefundCommand) -> None:
+        if command.amount_cents < 1:
+            raise ApplicationError("a refund is at least one cent", type="validation_error")
+
+    @workflow.signal(name="external_refund")
+    async def external_refund(self, refund: ExternalRefund) -> None:
+        await self._money.external_refund(refund)
+
+    @workflow.signal(name="dispute")
+    async def dispute(self, change: DisputeSignal) -> None:
+        if change.status in ("won", "lost", "warning_closed", "charge_refunded"):
+            self._open_disputes.discard(change.dispute_id)
+        else:
+            self._open_disputes.add(change.dispute_id)
+        if self._money.paid:
+            return
+        if self._open_disputes:
+            await self._set_attention("dispute")
+        elif self._attention == "dispute":
+            await self._set_attention(None)
+
+    @workflow.signal(name="retry_payout")
+    def retry_payout(self) -> None:
+        """Operators fixed the cause of a failed payout: try again now, not after the backoff."""
+        self._money.retry_requested = True
+
     @workflow.query(name="state")
     def state(self) -> VendorOrderState:
         return VendorOrderState(vendor_order_id=self._input.vendor_order_id, status=self._status)
@@ -148,6 +186,20 @@ class VendorOrderWorkflow:
                 status=status,
             ),
         )
+
+    async def _set_attention(self, attention: str | None) -> None:
+        self._attention = attention
+        await workflow.execute_activity(
+            "orders.set_attention",
+            AttentionChange(vendor_order_id=self._input.vendor_order_id, attention=attention),
+            **STEP,
+        )
+        if attention is None:
+            self._upsert(sa.ATTENTION_NEEDED.value_unset())
+        else:
+            self._upsert(
+                sa.ATTENTION_NEEDED.value_set(attention), sa.WAITING_SINCE.value_set(workflow.now())
+            )
 
     def _upsert(self, *updates: Any) -> None:
         workflow.upsert_search_attributes(list(updates))

@@ -58,7 +58,9 @@ async def ship(
     temporal: TemporalDep,
 ) -> VendorOrderPublic:
     vendor_order = await _own(session, vendor_id, vendor_order_id)
-    await _update(temporal, vendor_order, "ship", ShipRequest(**body.model_dump()))
+    await update_vendor_order(
+        temporal, vendor_order, "ship", ShipRequest(**body.model_dump()), VendorOrderState
+    )
     return await vendor_order_view(session, vendor_order_id)
 
 
@@ -67,15 +69,18 @@ async def deliver(
     vendor_order_id: str, vendor_id: CurrentVendor, session: SessionDep, temporal: TemporalDep
 ) -> VendorOrderPublic:
     vendor_order = await _own(session, vendor_id, vendor_order_id)
-    await _update(temporal, vendor_order, "deliver", None)
+    await update_vendor_order(temporal, vendor_order, "deliver", None, VendorOrderState)
     return await vendor_order_view(session, vendor_order_id)
 
 
-async def _update(client: Client, vendor_order: VendorOrder, name: str, arg: Any) -> None:
+async def update_vendor_order(
+    client: Client, vendor_order: VendorOrder, name: str, arg: Any, result_type: type
+) -> Any:
+    """Apply a change through the vendor order's workflow, which decides whether it may."""
     handle = client.get_workflow_handle(vendor_order.workflow_id)
     args = [] if arg is None else [arg]
     try:
-        await handle.execute_update(name, args=args, result_type=VendorOrderState)
+        return await handle.execute_update(name, args=args, result_type=result_type)
     except WorkflowUpdateFailedError as error:
         raise from_update_failure(error) from error
     except RPCError as error:

@@ -13,13 +13,15 @@ from stripe.params import (
     TransferRetrieveParams,
 )
 
+from . import balances
 from . import params as p
 from .errors import invalid_request, no_such
-from .routing import Endpoint
+from .events import emit
+from .routing import Endpoint, PathIds
 from .state import Store, StripeObject
 
 
-def create_account(store: Store, params: p.Params, _: str | None) -> StripeObject:
+def create_account(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     capabilities = params.get("capabilities") or {}
     if not isinstance(capabilities, dict):
         raise invalid_request("Invalid hash: capabilities", param="capabilities")
@@ -56,18 +58,18 @@ def create_account(store: Store, params: p.Params, _: str | None) -> StripeObjec
     return store.add("account", account)
 
 
-def retrieve_account(store: Store, _: p.Params, account_id: str | None) -> StripeObject:
-    account = store.get("account", account_id or "")
+def retrieve_account(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
+    account = store.get("account", ids[0])
     if account is None:
-        raise no_such("account", account_id or "", param="account", status=404)
+        raise no_such("account", ids[0], param="account", status=404)
     return account
 
 
-def list_accounts(store: Store, params: p.Params, _: str | None) -> StripeObject:
+def list_accounts(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     return store.list_page("account", params, "/v1/accounts")
 
 
-def create_transfer(store: Store, params: p.Params, _: str | None) -> StripeObject:
+def create_transfer(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     amount = p.integer(params, "amount", required=True)
     assert amount is not None
     if amount <= 0:
@@ -78,6 +80,7 @@ def create_transfer(store: Store, params: p.Params, _: str | None) -> StripeObje
     destination = p.string(params, "destination", required=True) or ""
     if store.get("account", destination) is None:
         raise no_such("destination", destination, param="destination")
+    balances.ensure_may_receive(store, destination)
     source = p.string(params, "source_transaction")
     if source is not None:
         _check_source(store, source, amount, currency)
@@ -107,7 +110,10 @@ def create_transfer(store: Store, params: p.Params, _: str | None) -> StripeObje
         "source_type": p.string(params, "source_type") or "card",
         "transfer_group": p.string(params, "transfer_group"),
     }
-    return store.add("transfer", transfer)
+    store.add("transfer", transfer)
+    balances.credit(store, destination, amount)
+    emit(store, "transfer.created", transfer)
+    return transfer
 
 
 def _check_source(store: Store, charge_id: str, amount: int, currency: str) -> None:
@@ -143,14 +149,18 @@ def transferable(store: Store, charge: StripeObject) -> int:
     return int(charge["amount_captured"] - charge["amount_refunded"] - moved)
 
 
-def retrieve_transfer(store: Store, _: p.Params, transfer_id: str | None) -> StripeObject:
-    transfer = store.get("transfer", transfer_id or "")
+def retrieve_transfer(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
+    return transfer_of(store, ids[0])
+
+
+def transfer_of(store: Store, transfer_id: str) -> StripeObject:
+    transfer = store.get("transfer", transfer_id)
     if transfer is None:
-        raise no_such("transfer", transfer_id or "", param="id", status=404)
+        raise no_such("transfer", transfer_id, param="id", status=404)
     return transfer
 
 
-def list_transfers(store: Store, params: p.Params, _: str | None) -> StripeObject:
+def list_transfers(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     wanted: dict[str, Any] = {
         key: p.string(params, key) for key in ("destination", "transfer_group")
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
 from stripe.params import (
     ChargeListParams,
@@ -15,44 +14,17 @@ from stripe.params import (
 )
 
 from . import params as p
+from .cards import TEST_CARDS, TestCard
 from .errors import StripeAPIError, invalid_request, no_such
-from .routing import Endpoint
+from .events import emit
+from .routing import Endpoint, PathIds
 from .state import Store, StripeObject
 
 MINIMUM_AMOUNT = 50  # Stripe refuses charges below 50 minor units (e.g. $0.50).
 MAXIMUM_AMOUNT = 99_999_999
 
 
-@dataclass(frozen=True)
-class TestCard:
-    brand: str
-    last4: str
-    code: str | None = None  # None: the charge succeeds
-    decline_code: str | None = None
-    message: str = ""
-
-
-# Stripe's documented test PaymentMethods that the emulator understands.
-TEST_CARDS = {
-    "pm_card_visa": TestCard("visa", "4242"),
-    "pm_card_mastercard": TestCard("mastercard", "4444"),
-    "pm_card_amex": TestCard("amex", "8431"),
-    "pm_card_visa_chargeDeclined": TestCard(
-        "visa", "0002", "card_declined", "generic_decline", "Your card was declined."
-    ),
-    "pm_card_visa_chargeDeclinedInsufficientFunds": TestCard(
-        "visa", "9995", "card_declined", "insufficient_funds", "Your card has insufficient funds."
-    ),
-    "pm_card_chargeDeclinedLostCard": TestCard(
-        "visa", "9987", "card_declined", "lost_card", "Your card was declined."
-    ),
-    "pm_card_chargeDeclinedExpiredCard": TestCard(
-        "visa", "0069", "expired_card", "expired_card", "Your card has expired."
-    ),
-}
-
-
-def create_payment_intent(store: Store, params: p.Params, _: str | None) -> StripeObject:
+def create_payment_intent(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     amount = _amount(params)
     currency = _currency(params)
     payment_method = _payment_method(params)
@@ -95,13 +67,14 @@ def create_payment_intent(store: Store, params: p.Params, _: str | None) -> Stri
         "transfer_group": p.string(params, "transfer_group"),
     }
     store.add("payment_intent", intent)
+    emit(store, "payment_intent.created", intent)
     if confirm:
         return _confirm(store, intent)
     return intent
 
 
-def confirm_payment_intent(store: Store, params: p.Params, intent_id: str | None) -> StripeObject:
-    intent = _intent(store, intent_id)
+def confirm_payment_intent(store: Store, params: p.Params, ids: PathIds) -> StripeObject:
+    intent = _intent(store, ids[0])
     if intent["status"] not in ("requires_confirmation", "requires_payment_method"):
         raise invalid_request(
             f"This PaymentIntent's status is {intent['status']}, so it cannot be confirmed.",
@@ -121,6 +94,8 @@ def _confirm(store: Store, intent: StripeObject) -> StripeObject:
     if card.code is None:
         intent.update(status="succeeded", amount_received=intent["amount"])
         intent["last_payment_error"] = None
+        emit(store, "charge.succeeded", charge)
+        emit(store, "payment_intent.succeeded", intent)
         return intent
     # Stripe keeps a declined PaymentIntent for another attempt and drops the failed method.
     failed_method = {"id": intent["payment_method"], "object": "payment_method", "type": "card"}
@@ -133,6 +108,8 @@ def _confirm(store: Store, intent: StripeObject) -> StripeObject:
         "payment_method": failed_method,
     }
     intent.update(status="requires_payment_method", payment_method=None)
+    emit(store, "charge.failed", charge)
+    emit(store, "payment_intent.payment_failed", intent)
     raise StripeAPIError(
         402,
         "card_error",
@@ -145,8 +122,9 @@ def _confirm(store: Store, intent: StripeObject) -> StripeObject:
 
 def _charge(store: Store, intent: StripeObject, card: TestCard) -> StripeObject:
     paid = card.code is None
+    charge_id = store.new_id("ch")
     charge: StripeObject = {
-        "id": store.new_id("ch"),
+        "id": charge_id,
         "object": "charge",
         "amount": intent["amount"],
         "amount_captured": intent["amount"] if paid else 0,
@@ -157,6 +135,7 @@ def _charge(store: Store, intent: StripeObject, card: TestCard) -> StripeObject:
         "currency": intent["currency"],
         "customer": intent["customer"],
         "description": intent["description"],
+        "disputed": False,
         "failure_code": card.code,
         "failure_message": card.message or None,
         "livemode": False,
@@ -176,17 +155,24 @@ def _charge(store: Store, intent: StripeObject, card: TestCard) -> StripeObject:
             "card": {"brand": card.brand, "last4": card.last4},
         },
         "refunded": False,
+        "refunds": {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "total_count": 0,
+            "url": f"/v1/charges/{charge_id}/refunds",
+        },
         "status": "succeeded" if paid else "failed",
         "transfer_group": intent["transfer_group"],
     }
     return store.add("charge", charge)
 
 
-def retrieve_payment_intent(store: Store, _: p.Params, intent_id: str | None) -> StripeObject:
-    return _intent(store, intent_id)
+def retrieve_payment_intent(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
+    return _intent(store, ids[0])
 
 
-def list_payment_intents(store: Store, params: p.Params, _: str | None) -> StripeObject:
+def list_payment_intents(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     customer = p.string(params, "customer")
     return store.list_page(
         "payment_intent",
@@ -196,14 +182,14 @@ def list_payment_intents(store: Store, params: p.Params, _: str | None) -> Strip
     )
 
 
-def retrieve_charge(store: Store, _: p.Params, charge_id: str | None) -> StripeObject:
-    charge = store.get("charge", charge_id or "")
+def retrieve_charge(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
+    charge = store.get("charge", ids[0])
     if charge is None:
-        raise no_such("charge", charge_id or "", param="id", status=404)
+        raise no_such("charge", ids[0], param="id", status=404)
     return charge
 
 
-def list_charges(store: Store, params: p.Params, _: str | None) -> StripeObject:
+def list_charges(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     wanted = {
         key: p.string(params, key) for key in ("customer", "payment_intent", "transfer_group")
     }
@@ -215,10 +201,10 @@ def list_charges(store: Store, params: p.Params, _: str | None) -> StripeObject:
     )
 
 
-def _intent(store: Store, intent_id: str | None) -> StripeObject:
-    intent = store.get("payment_intent", intent_id or "")
+def _intent(store: Store, intent_id: str) -> StripeObject:
+    intent = store.get("payment_intent", intent_id)
     if intent is None:
-        raise no_such("payment_intent", intent_id or "", param="intent", status=404)
+        raise no_such("payment_intent", intent_id, param="intent", status=404)
     return intent
 
 

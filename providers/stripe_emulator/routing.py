@@ -9,33 +9,35 @@ from dataclasses import dataclass, field
 from .params import Params
 from .state import Store, StripeObject
 
-Handler = Callable[[Store, Params, str | None], StripeObject]
+# The ids named in the path, outermost first: ("tr_1",) or ("tr_1", "trr_2") for a reversal.
+PathIds = tuple[str, ...]
+Handler = Callable[[Store, Params, PathIds], StripeObject]
+
+_PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
 @dataclass(frozen=True)
 class Endpoint:
     method: str
-    path: str  # e.g. "/v1/payment_intents/{id}/confirm"; {id} is the one path argument
+    path: str  # e.g. "/v1/transfers/{id}/reversals/{reversal}"; each {name} is one path id
     params: type  # the SDK's generated parameter type for this call, from stripe.params
     handler: Handler
     pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        regex = "^" + re.escape(self.path).replace(re.escape("{id}"), "([^/]+)") + "$"
-        object.__setattr__(self, "pattern", re.compile(regex))
+        literal = [re.escape(part) for part in _PLACEHOLDER.split(self.path)]
+        object.__setattr__(self, "pattern", re.compile("^" + "([^/]+)".join(literal) + "$"))
 
-    def match(self, method: str, path: str) -> tuple[bool, str | None]:
+    def match(self, method: str, path: str) -> PathIds | None:
         if method != self.method:
-            return False, None
+            return None
         found = self.pattern.match(path)
-        if found is None:
-            return False, None
-        return True, found.group(1) if found.groups() else None
+        return None if found is None else found.groups()
 
 
-def resolve(endpoints: list[Endpoint], method: str, path: str) -> tuple[Endpoint, str | None]:
+def resolve(endpoints: list[Endpoint], method: str, path: str) -> tuple[Endpoint, PathIds]:
     for endpoint in endpoints:
-        matched, object_id = endpoint.match(method, path)
-        if matched:
-            return endpoint, object_id
+        ids = endpoint.match(method, path)
+        if ids is not None:
+            return endpoint, ids
     raise LookupError(path)

@@ -27,6 +27,14 @@ class Store:
         self.path = path
         self.objects: dict[str, dict[str, StripeObject]] = {}
         self.idempotency: dict[str, dict[str, Any]] = {}
+        # Webhook deliveries by event id, in event order, so a restart resumes the queue.
+        self.deliveries: dict[str, dict[str, Any]] = {}
+        # What Stripe keeps about a connected account but never shows on the Account object.
+        self.account_state: dict[str, dict[str, Any]] = {}
+        # The request being handled, which events name as their cause; not persisted.
+        self.request: dict[str, str | None] = {"id": None, "idempotency_key": None}
+        # Events created since the last commit, for the webhook queue; not persisted.
+        self.fresh_events: list[str] = []
         if path is not None and path.exists():
             self._load(path)
 
@@ -104,13 +112,25 @@ class Store:
         digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
         return f"{digest} {method} {path} {key}"
 
+    def take_fresh_events(self) -> list[str]:
+        fresh, self.fresh_events = self.fresh_events, []
+        return fresh
+
     def reset(self) -> None:
         self.objects = {}
         self.idempotency = {}
+        self.deliveries = {}
+        self.account_state = {}
+        self.fresh_events = []
         self.save()
 
     def dump(self) -> dict[str, Any]:
-        return {"objects": self.objects, "idempotency": self.idempotency}
+        return {
+            "objects": self.objects,
+            "idempotency": self.idempotency,
+            "deliveries": self.deliveries,
+            "account_state": self.account_state,
+        }
 
     def save(self) -> None:
         """Write the whole state to a temporary file and rename it over the old one.
@@ -135,3 +155,5 @@ class Store:
         data = json.loads(path.read_text(encoding="utf-8"))
         self.objects = data.get("objects", {})
         self.idempotency = data.get("idempotency", {})
+        self.deliveries = data.get("deliveries", {})
+        self.account_state = data.get("account_state", {})

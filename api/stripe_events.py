@@ -1,0 +1,145 @@
+"""What each Stripe event means for orders. The webhook router verifies and de-duplicates;
+this module only routes each event to the workflow that owns the money it touches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from domain.refunds import attribute_unnamed_refund
+from models.base import utcnow
+from models.db import execute_sql
+from models.messages import DisputeSignal, ExternalRefund
+from models.order import OrderEvent
+from models.payment import Payment
+from models.vendor_order import VendorOrder
+
+OURS = "fulfillment"  # metadata.source of the refunds this system makes itself
+
+
+async def handle(
+    event: dict[str, Any], session: AsyncSession, temporal: Client, task_queue: str
+) -> None:
+    kind = event["type"]
+    obj = event["data"]["object"]
+    if kind == "charge.refunded":
+        await _charge_refunded(obj, session, temporal, task_queue)
+    elif kind in ("charge.dispute.created", "charge.dispute.closed", "charge.dispute.updated"):
+        await _dispute(obj, session, temporal)
+    elif kind in ("transfer.reversed", "payment_intent.payment_failed"):
+        await _note(event, session)
+
+
+async def _vendor_orders(session: AsyncSession, payment_intent_id: str | None) -> list[VendorOrder]:
+    if not payment_intent_id:
+        return []
+    payment = (
+        await session.exec(select(Payment).where(Payment.payment_intent_id == payment_intent_id))
+    ).first()
+    if payment is None:
+        return []  # not an order of ours (another integration on the same account)
+    query = select(VendorOrder).where(VendorOrder.order_id == payment.order_id)
+    return list(await session.exec(query.order_by(col(VendorOrder.id))))
+
+
+async def _charge_refunded(
+    charge: dict[str, Any], session: AsyncSession, temporal: Client, task_queue: str
+) -> None:
+    vendor_orders = await _vendor_orders(session, charge.get("payment_intent"))
+    if not vendor_orders:
+        return
+    by_id = {vo.id: vo for vo in vendor_orders}
+    for refund in (charge.get("refunds") or {}).get("data", []):
+        metadata = refund.get("metadata") or {}
+        if metadata.get("source") == OURS or refund.get("status") == "failed":
+            continue  # recorded by the activity that made it
+        named = metadata.get("vendor_order_id")
+        if named in by_id:
+            parts = {named: refund["amount"]}
+        else:
+            refundable = {
+                vo.id: vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents
+                for vo in vendor_orders
+            }
+            amount = min(refund["amount"], sum(refundable.values()))
+            parts = attribute_unnamed_refund(amount, refundable) if amount else {}
+        for vendor_order_id, amount in parts.items():
+            if amount <= 0:
+                continue
+            provider_id = refund["id"] if len(parts) == 1 else f"{refund['id']}:{vendor_order_id}"
+            await _external_refund(
+                temporal,
+                task_queue,
+                by_id[vendor_order_id],
+                ExternalRefund(
+                    order_id=by_id[vendor_order_id].order_id,
+                    vendor_order_id=vendor_order_id,
+                    provider_refund_id=provider_id,
+                    amount_cents=amount,
+                ),
+            )
+
+
+async def _external_refund(
+    temporal: Client, task_queue: str, vendor_order: VendorOrder, refund: ExternalRefund
+) -> None:
+    try:
+        await temporal.get_workflow_handle(vendor_order.workflow_id).signal(
+            "external_refund", refund
+        )
+        return
+    except RPCError:
+        pass  # the vendor order's workflow has closed: adjust the payout on its own
+    try:
+        await temporal.start_workflow(
+            "PayoutAdjustmentWorkflow",
+            refund,
+            id=f"adjust-{vendor_order.id}-{refund.provider_refund_id}",
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        pass
+
+
+async def _dispute(dispute: dict[str, Any], session: AsyncSession, temporal: Client) -> None:
+    signal = DisputeSignal(dispute_id=dispute["id"], status=dispute.get("status", ""))
+    for vendor_order in await _vendor_orders(session, dispute.get("payment_intent")):
+        try:
+            await temporal.get_workflow_handle(vendor_order.workflow_id).signal("dispute", signal)
+        except RPCError:
+            pass  # already paid and closed: nothing unpaid left to hold
+
+
+async def _note(event: dict[str, Any], session: AsyncSession) -> None:
+    """Events with nothing to move: kept on the order's history for people (reconciliation
+    compares the ledger with the provider and reports any difference)."""
+    obj = event["data"]["object"]
+    order_id = (obj.get("metadata") or {}).get("order_id")
+    if not order_id:
+        return
+    exists = await execute_sql(
+        session, select(col(VendorOrder.order_id)).where(VendorOrder.order_id == order_id).limit(1)
+    )
+    if exists.first() is None and event["type"] != "payment_intent.payment_failed":
+        return
+    await execute_sql(
+        session,
+        insert(OrderEvent)
+        .values(
+            order_id=order_id,
+            vendor_order_id=(obj.get("metadata") or {}).get("vendor_order_id"),
+            type=f"stripe.{event['type']}",
+            detail={"event": event["id"], "object": obj.get("id")},
+            dedup_key=f"stripe:{event['id']}",
+            at=utcnow(),
+        )
+        .on_conflict_do_nothing(),
+    )
