@@ -43,6 +43,35 @@ def worker() -> None:
 
 
 @app.command()
+def reconcile(
+    order: list[str] = typer.Option(None, help="Only these order ids (default: every order)"),
+) -> None:
+    """Compare the money ledger with Stripe; print every mismatch; exit 1 if there is one."""
+    import asyncio
+
+    from activities.reconcile import Reconciler
+    from models.db import make_engine, make_sessionmaker
+    from models.settings import get_settings
+    from providers.stripe_adapter import StripeGateway
+
+    async def run() -> int:
+        settings = get_settings()
+        engine = make_engine(settings.database_url)
+        gateway = StripeGateway.connect(settings.stripe_api_key, settings.stripe_api_base)
+        try:
+            found = await Reconciler(make_sessionmaker(engine), gateway).run(order or None)
+        finally:
+            await gateway.aclose()
+            await engine.dispose()
+        for mismatch in found:
+            typer.echo(str(mismatch))
+        typer.echo(f"{len(found)} mismatch(es)" if found else "the ledger matches Stripe")
+        return 1 if found else 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+@app.command()
 def migrate() -> None:
     """Bring the database schema up to date."""
     from migrations import upgrade

@@ -16,7 +16,7 @@ from temporalio.service import RPCError
 from domain.refunds import attribute_unnamed_refund
 from models.base import utcnow
 from models.db import execute_sql
-from models.messages import DisputeSignal, ExternalRefund
+from models.messages import DisputeSignal, ExternalRefund, PayoutAdjustment
 from models.order import OrderEvent
 from models.payment import Payment
 from models.vendor_order import VendorOrder
@@ -97,11 +97,25 @@ async def _external_refund(
         return
     except RPCError:
         pass  # the vendor order's workflow has closed: adjust the payout on its own
+    await start_adjustment(
+        temporal,
+        task_queue,
+        PayoutAdjustment(
+            order_id=refund.order_id, vendor_order_id=vendor_order.id, external=refund
+        ),
+        refund.provider_refund_id,
+    )
+
+
+async def start_adjustment(
+    temporal: Client, task_queue: str, adjustment: PayoutAdjustment, name: str
+) -> None:
+    """Adjust a closed vendor order's payout; once per (vendor order, refund)."""
     try:
         await temporal.start_workflow(
             "PayoutAdjustmentWorkflow",
-            refund,
-            id=f"adjust-{vendor_order.id}-{refund.provider_refund_id}",
+            adjustment,
+            id=f"adjust-{adjustment.vendor_order_id}-{name}",
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )

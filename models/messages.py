@@ -238,3 +238,13 @@ class AttentionChange(BaseModel):
 class DisputeSignal(BaseModel):
     dispute_id: str
     status: str  # needs_response | warning_needs_response | under_review | won | lost
+
+
+class PayoutAdjustment(BaseModel):
+    """Money back to the buyer after the vendor order's workflow closed: either a refund made
+    outside (a webhook told us) or one to make now (operators)."""
+
+    order_id: str
+    vendor_order_id: str
+    external: ExternalRefund | None = None
+    refund: RefundCommand | None = None

@@ -1,19 +1,21 @@
-"""A refund that arrives after its vendor order's workflow has closed (the vendor was paid
-and the return window is long over): record it and reverse the vendor's share.
+"""Money back to the buyer after its vendor order's workflow has closed (the vendor was paid,
+the return window is over): refund, or record an outside refund, then reverse the vendor's
+share; if its balance cannot cover it, the debt is netted against its next payout.
 
-Started by the Stripe webhook with the id `adjust-{vendor_order_id}-{refund_id}`, so the
-same refund delivered twice adjusts once.
+Started with the id `adjust-{vendor_order_id}-{refund}`, so the same refund asked for or
+announced twice adjusts once.
 """
 
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
     from models.messages import (
         AttentionChange,
-        ExternalRefund,
+        PayoutAdjustment,
         RefundOutcome,
         ReversalCommand,
         ReversalOutcome,
@@ -24,18 +26,28 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn(name="PayoutAdjustmentWorkflow")
 class PayoutAdjustmentWorkflow:
     @workflow.run
-    async def run(self, refund: ExternalRefund) -> ReversalOutcome:
-        outcome = await workflow.execute_activity(
-            "payments.record_external_refund", refund, result_type=RefundOutcome, **STEP
-        )
+    async def run(self, adjustment: PayoutAdjustment) -> ReversalOutcome:
+        if adjustment.refund is not None:
+            outcome = await workflow.execute_activity(
+                "payments.refund", adjustment.refund, result_type=RefundOutcome, **STEP
+            )
+        elif adjustment.external is not None:
+            outcome = await workflow.execute_activity(
+                "payments.record_external_refund",
+                adjustment.external,
+                result_type=RefundOutcome,
+                **STEP,
+            )
+        else:
+            raise ApplicationError("nothing to adjust", type="validation_error")
         reversal = ReversalOutcome(reversed_cents=0, debt_cents=0)
         if outcome.to_reverse_cents > 0:
             reversal = await workflow.execute_activity(
                 "payments.reverse_payout",
                 ReversalCommand(
-                    order_id=refund.order_id,
-                    vendor_order_id=refund.vendor_order_id,
-                    step=refund.provider_refund_id,
+                    order_id=adjustment.order_id,
+                    vendor_order_id=adjustment.vendor_order_id,
+                    step=outcome.provider_refund_id or workflow.info().workflow_id,
                 ),
                 result_type=ReversalOutcome,
                 **STEP,
@@ -47,7 +59,8 @@ class PayoutAdjustmentWorkflow:
             await workflow.execute_activity(
                 "orders.set_attention",
                 AttentionChange(
-                    vendor_order_id=refund.vendor_order_id, attention="payout_reversal_pending"
+                    vendor_order_id=adjustment.vendor_order_id,
+                    attention="payout_reversal_pending",
                 ),
                 **STEP,
             )

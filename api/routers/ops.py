@@ -7,12 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
+from temporalio.client import WorkflowExecutionStatus
 
-from api.deps import Ops, SessionDep, TemporalDep
+from api.deps import Ops, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem
 from api.routers.vendor_app import update_vendor_order
+from api.stripe_events import start_adjustment
 from api.views import vendor_order_view
-from models.messages import RefundCommand, RefundOutcome
+from models.messages import PayoutAdjustment, RefundCommand, RefundOutcome
 from models.vendor_order import VendorOrder
 from models.views import VendorOrderPublic
 
@@ -32,6 +34,7 @@ async def refund_vendor_order(
     _: Ops,
     session: SessionDep,
     temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> VendorOrderPublic:
     """Give part of a vendor order's money back to the buyer. After the vendor was paid, the
     vendor's share is reversed (or, if its balance cannot cover it, netted later)."""
@@ -55,5 +58,15 @@ async def refund_vendor_order(
         amount_cents=body.amount_cents,
         reason=body.reason,
     )
-    await update_vendor_order(temporal, vendor_order, "refund", command, RefundOutcome)
+    handle = temporal.get_workflow_handle(vendor_order.workflow_id)
+    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        await update_vendor_order(temporal, vendor_order, "refund", command, RefundOutcome)
+    else:
+        # Paid and closed: refund, then take the vendor's share back, in a workflow of its own.
+        adjustment = PayoutAdjustment(
+            order_id=vendor_order.order_id, vendor_order_id=vendor_order.id, refund=command
+        )
+        await start_adjustment(temporal, settings.task_queue, adjustment, key)
+        await temporal.get_workflow_handle(f"adjust-{vendor_order.id}-{key}").result()
+    await session.refresh(vendor_order)
     return await vendor_order_view(session, vendor_order_id)

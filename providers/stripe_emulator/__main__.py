@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from .app import create_app
+from .webhooks import DEFAULT_RETRY_SCHEDULE, parse_schedule
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,9 +26,22 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--webhook-url", default=os.environ.get("STRIPE_EMULATOR_WEBHOOK_URL"))
     parser.add_argument("--webhook-secret", default=os.environ.get("STRIPE_WEBHOOK_SECRET"))
+    parser.add_argument(
+        "--webhook-retry-schedule",
+        type=parse_schedule,
+        default=os.environ.get("STRIPE_EMULATOR_WEBHOOK_RETRY_SCHEDULE")
+        or ",".join(f"{delay:g}" for delay in DEFAULT_RETRY_SCHEDULE),
+        help="seconds to wait before each retry of a failed webhook, comma-separated; "
+        "one attempt more than listed is made in all (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     state_file = Path(args.state_file) if args.state_file else None
-    app = create_app(state_file, args.webhook_url, args.webhook_secret)
+    app = create_app(
+        state_file,
+        args.webhook_url,
+        args.webhook_secret,
+        webhook_retry_schedule=args.webhook_retry_schedule,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 

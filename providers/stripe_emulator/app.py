@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,34 +16,51 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from stripe._api_version import _ApiVersion
 
-from . import connect, payments
+from . import connect, controls, disputes, events, payments, refunds, reversals
 from . import params as p
 from .errors import StripeAPIError, api_error
-from .faults import FaultInjector, FaultPlan
-from .routing import Endpoint, resolve
+from .faults import FaultInjector
+from .routing import Endpoint, PathIds, resolve
 from .state import Store
+from .webhooks import DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_SECONDS, WebhookDispatcher
+from .webhooks import WebhookSettings as WebhookSettings
 
 log = logging.getLogger("providers.stripe_emulator")
 
-ENDPOINTS: list[Endpoint] = [*payments.ENDPOINTS, *connect.ENDPOINTS]
-
-
-@dataclass(frozen=True)
-class WebhookTarget:
-    """Where signed events will be delivered once the emulator emits them."""
-
-    url: str | None
-    secret: str | None
+ENDPOINTS: list[Endpoint] = [
+    *payments.ENDPOINTS,
+    *refunds.ENDPOINTS,
+    *connect.ENDPOINTS,
+    *reversals.ENDPOINTS,
+    *disputes.ENDPOINTS,
+    *events.ENDPOINTS,
+]
 
 
 class Emulator:
-    def __init__(self, store: Store, webhooks: WebhookTarget) -> None:
+    def __init__(self, store: Store, webhooks: WebhookSettings) -> None:
         self.store = store
-        self.webhooks = webhooks
+        self.webhooks = WebhookDispatcher(store, webhooks)
         self.faults = FaultInjector()
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
+    def commit(self) -> None:
+        """Queue the events of the change just made, keep the state, then let delivery run."""
+        self.webhooks.enqueue(self.store.take_fresh_events())
+        self.store.save()
+        self.webhooks.wake()
+
+    @contextlib.contextmanager
+    def automatic_change(self) -> Iterator[None]:
+        """A change Stripe makes by itself (a dispute, say): its events name no request."""
+        self.store.request = {"id": None, "idempotency_key": None}
+        try:
+            yield
+        finally:
+            self.commit()
+
     async def api(self, request: Request) -> Response:
+        self.webhooks.ensure_running()
         request_id = Store.new_id("req", 14)
         headers = {
             "Request-Id": request_id,
@@ -78,7 +94,7 @@ class Emulator:
             raise api_error("The emulated request timed out before reaching Stripe.")
         method, path = request.method, request.url.path
         try:
-            endpoint, object_id = resolve(ENDPOINTS, method, path)
+            endpoint, ids = resolve(ENDPOINTS, method, path)
         except LookupError:
             raise StripeAPIError(
                 404, "invalid_request_error", f"Unrecognized request URL ({method}: {path})."
@@ -89,15 +105,13 @@ class Emulator:
         if key:
             scope = Store.idempotency_scope(api_key, method, path, key)
             async with self._key_lock(scope):
-                status, answer, extra = self._once(
-                    scope, key, endpoint, params, object_id, request_id
-                )
+                status, answer, extra = self._once(scope, key, endpoint, params, ids, request_id)
         else:
             p.check(params, endpoint.params)
-            status, answer = self._execute(endpoint, params, object_id)
+            status, answer = self._execute(endpoint, params, ids, request_id, None)
             extra = {}
             if method == "POST":
-                self.store.save()
+                self.commit()
         if fault == "timeout_after":
             # The work is done and its answer kept for a retry; only this reply is lost.
             await self.faults.hang()
@@ -109,7 +123,7 @@ class Emulator:
         key: str,
         endpoint: Endpoint,
         params: p.Params,
-        object_id: str | None,
+        ids: PathIds,
         request_id: str,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Run a keyed POST once; later requests with that key get the first answer again."""
@@ -128,21 +142,28 @@ class Emulator:
             return record["status"], record["body"], replayed
         # Requests refused for their shape never ran, so Stripe keeps no answer for them.
         p.check(params, endpoint.params)
-        status, answer = self._execute(endpoint, params, object_id)
+        status, answer = self._execute(endpoint, params, ids, request_id, key)
         self.store.idempotency[scope] = {
             "params": fingerprint,
             "status": status,
             "body": answer,
             "request_id": request_id,
         }
-        self.store.save()
+        self.commit()
         return status, answer, {}
 
     def _execute(
-        self, endpoint: Endpoint, params: p.Params, object_id: str | None
+        self,
+        endpoint: Endpoint,
+        params: p.Params,
+        ids: PathIds,
+        request_id: str,
+        key: str | None,
     ) -> tuple[int, dict[str, Any]]:
+        # Handlers never await, so no other request can run between setting this and using it.
+        self.store.request = {"id": request_id, "idempotency_key": key}
         try:
-            status, answer = 200, endpoint.handler(self.store, params, object_id)
+            status, answer = 200, endpoint.handler(self.store, params, ids)
         except StripeAPIError as exc:
             status, answer = exc.status, exc.body()
         # A snapshot, so a replay shows the object as it was then, not as it is now.
@@ -159,30 +180,6 @@ class Emulator:
             users[0] -= 1
             if users[0] == 0:
                 del self._locks[scope]
-
-    async def start_faults(self, request: Request) -> Response:
-        try:
-            plan = FaultPlan.parse(await request.json())
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        self.faults.start(plan)
-        return JSONResponse(plan.describe())
-
-    async def show_faults(self, _: Request) -> Response:
-        plan = self.faults.plan
-        return JSONResponse(plan.describe() if plan else {"rate": 0.0, "modes": []})
-
-    async def stop_faults(self, _: Request) -> Response:
-        self.faults.stop()
-        return JSONResponse({"rate": 0.0, "modes": []})
-
-    async def dump(self, _: Request) -> Response:
-        return JSONResponse(self.store.dump())
-
-    async def reset(self, _: Request) -> Response:
-        self.faults.stop()
-        self.store.reset()
-        return JSONResponse({"reset": True})
 
 
 def _bearer(request: Request) -> str:
@@ -206,17 +203,34 @@ def create_app(
     state_path: Path | None = None,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    *,
+    webhook_retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
+    webhook_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> Starlette:
-    emulator = Emulator(Store(state_path), WebhookTarget(webhook_url, webhook_secret))
+    """The emulator as an ASGI app; ``webhook_retry_schedule`` holds the waits between attempts."""
+    settings = WebhookSettings(
+        webhook_url or None,
+        webhook_secret or None,
+        tuple(webhook_retry_schedule),
+        webhook_timeout_seconds,
+    )
+    emulator = Emulator(Store(state_path), settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # Started here so deliveries left over from before a restart go out without waiting
+        # for a request; requests also start it, for servers that run no lifespan.
+        emulator.webhooks.ensure_running()
+        try:
+            yield
+        finally:
+            await emulator.webhooks.stop()
+
     routes = [
         Route("/healthz", _health, methods=["GET"]),
-        Route("/_emulator/faults", emulator.start_faults, methods=["POST"]),
-        Route("/_emulator/faults", emulator.show_faults, methods=["GET"]),
-        Route("/_emulator/faults", emulator.stop_faults, methods=["DELETE"]),
-        Route("/_emulator/state", emulator.dump, methods=["GET"]),
-        Route("/_emulator/reset", emulator.reset, methods=["POST"]),
+        *controls.routes(emulator),
         Route("/v1/{path:path}", emulator.api, methods=["GET", "POST", "DELETE"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.emulator = emulator
     return app

@@ -33,6 +33,11 @@ def credit(store: Store, account_id: str, amount: int) -> None:
     state_of(store, account_id)["available"] += amount
 
 
+def debit(store: Store, account_id: str, amount: int) -> None:
+    ensure_covers(store, account_id, amount)
+    state_of(store, account_id)["available"] -= amount
+
+
 def ensure_covers(store: Store, account_id: str, amount: int) -> None:
     available = state_of(store, account_id)["available"]
     if amount > available:

@@ -52,6 +52,7 @@ def create_account(store: Store, params: p.Params, _: PathIds) -> StripeObject:
         },
         "metadata": p.metadata(params),
         "payouts_enabled": True,
+        "requirements": {"disabled_reason": None},
         "settings": {},
         "type": p.string(params, "type") or "standard",
     }

@@ -61,3 +61,12 @@ def no_such(kind: str, object_id: str, *, param: str, status: int = 400) -> Stri
 
 def api_error(message: str, status: int = 500) -> StripeAPIError:
     return StripeAPIError(status, "api_error", message)
+
+
+class ControlError(Exception):
+    """A refused call to the emulator's own controls, answered as plain JSON."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message

@@ -364,5 +364,10 @@ async def test_reset_forgets_every_object() -> None:
             await control(url, "POST", "/_emulator/reset")
 
             assert (await client.v1.accounts.list_async()).data == []
-        assert await control(url, "GET", "/_emulator/state") == {"objects": {}, "idempotency": {}}
+        assert await control(url, "GET", "/_emulator/state") == {
+            "objects": {},
+            "idempotency": {},
+            "deliveries": {},
+            "account_state": {},
+        }
         assert await control(url, "GET", "/healthz") == {"status": "ok"}

@@ -8,8 +8,17 @@ from dataclasses import dataclass, field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.ledger import (
+    EntryKind,
+    Movement,
+    VendorOrderMoney,
+    VendorOrderTerms,
+    vendor_order_money,
+)
+from domain.refunds import split_refund
 from models.messages import (
     Allocation,
+    AttentionChange,
     CatalogEntry,
     CatalogRequest,
     CatalogSnapshot,
@@ -18,13 +27,18 @@ from models.messages import (
     ConfirmOrderRequest,
     CreateOrderRequest,
     DeliveryRecord,
+    ExternalRefund,
     OrderRef,
     OrderStatusChange,
     PayoutOutcome,
     PayoutRequest,
+    RefundCommand,
+    RefundOutcome,
     RejectOrderRequest,
     ReserveRequest,
     ReserveResult,
+    ReversalCommand,
+    ReversalOutcome,
     ShipmentRecord,
     VendorOrderRef,
 )
@@ -46,6 +60,11 @@ class FakeWorld:
     deliveries: list[DeliveryRecord] = field(default_factory=list)
     payouts: dict[str, int] = field(default_factory=dict)
     completed: list[str] = field(default_factory=list)
+    # Money: a small in-memory ledger per vendor order, derived by the real domain rules.
+    movements: dict[str, list[Movement]] = field(default_factory=dict)
+    attention: list[tuple[str, str | None]] = field(default_factory=list)
+    refusing_payouts: bool = False
+    payout_attempts: int = 0
 
     def activities(self) -> list[object]:
         return [
@@ -62,7 +81,24 @@ class FakeWorld:
             self.record_completion,
             self.charge,
             self.pay_vendor,
+            self.refund,
+            self.record_external_refund,
+            self.reverse_payout,
+            self.set_attention,
         ]
+
+    def terms(self, order_id: str, vendor_order_id: str) -> VendorOrderTerms:
+        plan = next(
+            vo
+            for vo in self.confirmed[order_id].vendor_orders
+            if vo.vendor_order_id == vendor_order_id
+        )
+        return VendorOrderTerms(plan.subtotal_cents, plan.shipping_cents, plan.commission_bps)
+
+    def money(self, order_id: str, vendor_order_id: str) -> VendorOrderMoney:
+        return vendor_order_money(
+            self.terms(order_id, vendor_order_id), self.movements.get(vendor_order_id, [])
+        )
 
     @activity.defn(name="inventory.load_catalog")
     async def load_catalog(self, request: CatalogRequest) -> CatalogSnapshot:
@@ -153,12 +189,57 @@ class FakeWorld:
 
     @activity.defn(name="payments.pay_vendor")
     async def pay_vendor(self, request: PayoutRequest) -> PayoutOutcome:
-        plan = next(
-            vo
-            for vo in self.confirmed[request.order_id].vendor_orders
-            if vo.vendor_order_id == request.vendor_order_id
+        self.payout_attempts += 1
+        if self.refusing_payouts:
+            raise ApplicationError(
+                "account restricted",
+                {"reason": "account_invalid"},
+                type="payout_failed",
+                non_retryable=True,
+            )
+        amount = self.money(request.order_id, request.vendor_order_id).payout_cents
+        self.movements.setdefault(request.vendor_order_id, []).append(
+            Movement(EntryKind.TRANSFER, amount, request.vendor_order_id)
         )
-        self.payouts[request.vendor_order_id] = plan.payout_cents
-        return PayoutOutcome(
-            transfer_id=f"tr_{request.vendor_order_id}", amount_cents=plan.payout_cents
+        self.payouts[request.vendor_order_id] = amount
+        return PayoutOutcome(transfer_id=f"tr_{request.vendor_order_id}", amount_cents=amount)
+
+    @activity.defn(name="payments.refund")
+    async def refund(self, command: RefundCommand) -> RefundOutcome:
+        money = self.money(command.order_id, command.vendor_order_id)
+        goods, _ = split_refund(
+            command.amount_cents, money, self.terms(command.order_id, command.vendor_order_id)
         )
+        self.movements.setdefault(command.vendor_order_id, []).append(
+            Movement(EntryKind.REFUND, command.amount_cents, command.vendor_order_id, goods)
+        )
+        after = self.money(command.order_id, command.vendor_order_id)
+        return RefundOutcome(
+            provider_refund_id=f"re_{command.refund_key}",
+            amount_cents=command.amount_cents,
+            refunded_cents=after.refunded_cents,
+            to_reverse_cents=after.to_reverse_cents,
+        )
+
+    @activity.defn(name="payments.record_external_refund")
+    async def record_external_refund(self, refund: ExternalRefund) -> RefundOutcome:
+        return await self.refund(
+            RefundCommand(
+                order_id=refund.order_id,
+                vendor_order_id=refund.vendor_order_id,
+                refund_key=refund.provider_refund_id,
+                amount_cents=refund.amount_cents,
+            )
+        )
+
+    @activity.defn(name="payments.reverse_payout")
+    async def reverse_payout(self, command: ReversalCommand) -> ReversalOutcome:
+        amount = self.money(command.order_id, command.vendor_order_id).to_reverse_cents
+        self.movements[command.vendor_order_id].append(
+            Movement(EntryKind.TRANSFER_REVERSAL, amount, command.vendor_order_id)
+        )
+        return ReversalOutcome(reversed_cents=amount, debt_cents=0)
+
+    @activity.defn(name="orders.set_attention")
+    async def set_attention(self, change: AttentionChange) -> None:
+        self.attention.append((change.vendor_order_id, change.attention))

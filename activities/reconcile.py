@@ -1,0 +1,125 @@
+"""Reconciliation: the ledger against the payment provider, order by order.
+
+Every PaymentIntent, Refund, Transfer and reversal Stripe holds for an order must be in the
+ledger with the same amount, and the other way round; one PaymentIntent per order and one
+Transfer per vendor order. `fulfillment reconcile` prints what this returns.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.ids import order_workflow_id
+from domain.ledger import EntryKind
+from models.ledger import LedgerEntry
+from models.payment import Payment
+from providers.stripe_adapter import StripeGateway
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    order_id: str
+    what: str
+    ledger: object
+    provider: object
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.what}: ledger={self.ledger} stripe={self.provider}"
+
+
+class Reconciler:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway) -> None:
+        self._sessions = sessions
+        self._gateway = gateway
+
+    async def run(self, order_ids: Sequence[str] | None = None) -> list[Mismatch]:
+        async with self._sessions() as session:
+            query = select(Payment).order_by(col(Payment.id))
+            if order_ids is not None:
+                query = query.where(col(Payment.order_id).in_(list(order_ids)))
+            payments = list(await session.exec(query))
+            found: list[Mismatch] = []
+            for payment in payments:
+                entries = list(
+                    await session.exec(
+                        select(LedgerEntry).where(LedgerEntry.order_id == payment.order_id)
+                    )
+                )
+                found += await self._order(payment, entries)
+        return found
+
+    async def _order(self, payment: Payment, entries: list[LedgerEntry]) -> list[Mismatch]:
+        order_id = payment.order_id
+        found: list[Mismatch] = []
+
+        def differ(what: str, ledger: object, provider: object) -> None:
+            if ledger != provider:
+                found.append(Mismatch(order_id, what, ledger, provider))
+
+        by_kind: dict[str, list[LedgerEntry]] = defaultdict(list)
+        for entry in entries:
+            by_kind[entry.kind].append(entry)
+        group = order_workflow_id(order_id)
+
+        intents = await self._gateway.list_payment_intents_for(group)
+        charged = [pi for pi in intents if pi["status"] == "succeeded"]
+        differ("payment intents charged", 1, len(charged))
+        charge = by_kind[EntryKind.CHARGE]
+        differ(
+            "charge",
+            [(e.provider_id, e.amount_cents) for e in charge],
+            [(pi["id"], pi["amount_received"]) for pi in charged],
+        )
+
+        refunds = await self._gateway.list_refunds(payment.payment_intent_id)
+        ledger_refunds: dict[str, int] = defaultdict(int)
+        for entry in by_kind[EntryKind.REFUND]:
+            # An outside refund split across vendor orders is recorded as "re_...:vo_...".
+            ledger_refunds[(entry.provider_id or "").split(":")[0]] += entry.amount_cents
+        differ(
+            "refunds",
+            dict(sorted(ledger_refunds.items())),
+            dict(sorted((r["id"], r["amount"]) for r in refunds if r["status"] != "failed")),
+        )
+
+        transfers = await self._gateway.list_transfers(group)
+        by_vendor_order: dict[str, list[dict[str, object]]] = defaultdict(list)
+        for transfer in transfers:
+            by_vendor_order[transfer["metadata"].get("vendor_order_id", "?")].append(transfer)
+        ledger_transfers = {
+            e.vendor_order_id or "?": (e.provider_id, e.amount_cents)
+            for e in by_kind[EntryKind.TRANSFER]
+            if e.provider_id  # a payout wholly netted against a debt moves no money
+        }
+        for vendor_order_id in sorted(set(by_vendor_order) | set(ledger_transfers)):
+            made = by_vendor_order.get(vendor_order_id, [])
+            differ(
+                f"transfers of {vendor_order_id}",
+                1 if vendor_order_id in ledger_transfers else 0,
+                len(made),
+            )
+            differ(
+                f"transfer of {vendor_order_id}",
+                ledger_transfers.get(vendor_order_id),
+                (made[0]["id"], made[0]["amount"]) if len(made) == 1 else None,
+            )
+        ledger_reversals: dict[str, int] = defaultdict(int)
+        for entry in by_kind[EntryKind.TRANSFER_REVERSAL]:
+            ledger_reversals[entry.vendor_order_id or "?"] += entry.amount_cents
+        for vendor_order_id, made in sorted(by_vendor_order.items()):
+            reversed_at_stripe = 0
+            for transfer in made:
+                reversals = await self._gateway.list_reversals(str(transfer["id"]))
+                reversed_at_stripe += sum(int(r["amount"]) for r in reversals)
+            differ(
+                f"reversals of {vendor_order_id}",
+                ledger_reversals.get(vendor_order_id, 0),
+                reversed_at_stripe,
+            )
+        return found

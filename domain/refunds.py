@@ -1,0 +1,176 @@
+"""Decisions about refunds and payouts, made from a vendor order's money (domain.ledger).
+
+Each function says what to do; recording it and calling the provider is the caller's job.
+All of them are exact integer arithmetic, so a workflow replaying them decides the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from domain.errors import ValidationFailed
+from domain.ledger import VendorOrderMoney, VendorOrderTerms
+from domain.money import allocate
+from domain.payout import refund_of_units_after
+from domain.pricing import PricedLine
+
+
+def split_refund(
+    amount_cents: int, money: VendorOrderMoney, terms: VendorOrderTerms
+) -> tuple[int, int]:
+    """``(goods, shipping)`` of a refund of ``amount_cents`` on one vendor order.
+
+    Rule, goods first: a refund is taken from the goods not yet refunded, and only what goes
+    beyond them from the shipping not yet refunded. A refund is almost always for goods (a
+    return, a cancelled unit, a goodwill gesture on an item); shipping goes back when
+    everything else has, as in a full cancellation. Since commission is only on goods kept,
+    this also gives back the platform's commission on every refunded cent it can.
+
+    Refused with ``ValidationFailed`` (field ``amount_cents``) below 1 cent or above
+    ``money.refundable_cents``.
+    """
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents < 1:
+        raise ValidationFailed(
+            f"a refund must be at least 1 cent, got {amount_cents!r}", field="amount_cents"
+        )
+    if amount_cents > money.refundable_cents:
+        raise ValidationFailed(
+            f"cannot refund {amount_cents} cents: {money.refundable_cents} are left to refund",
+            field="amount_cents",
+            requested=amount_cents,
+            refundable_cents=money.refundable_cents,
+        )
+    goods_left = terms.subtotal_cents - money.refunded_goods_cents
+    goods = min(amount_cents, goods_left)
+    return goods, amount_cents - goods
+
+
+def attribute_unnamed_refund(
+    amount_cents: int, refundable_by_vendor_order: Mapping[str, int]
+) -> dict[str, int]:
+    """Split a refund that names no vendor order across the order's vendor orders.
+
+    Used for refunds made outside the system (the Stripe dashboard or API) whose metadata has
+    no ``vendor_order_id``. Rule: the refund is shared in proportion to what each vendor
+    order still has refundable (``subtotal + shipping - refunded``), by largest remainder
+    (:func:`domain.money.allocate`, vendor order ids taken in sorted order, so the earliest id
+    wins a tied cent). Every cent of the refund is attributed, each share is within one cent
+    of its exact proportion, and no vendor order gets more than it has refundable (nor
+    anything, once fully refunded). Within a vendor order, :func:`split_refund` then takes the
+    share from goods first.
+
+    Proportional to what is refundable rather than to the original totals, so that a vendor
+    order already partly refunded is not pushed past what it has left.
+
+    Returns ``{vendor_order_id: cents}`` for the vendor orders that get a share (more than 0).
+    Refused with ``ValidationFailed`` (field ``amount_cents``) below 1 cent or above the sum
+    of what is refundable, and (field ``refundable_by_vendor_order``) for a negative amount.
+    """
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents < 1:
+        raise ValidationFailed(
+            f"a refund must be at least 1 cent, got {amount_cents!r}", field="amount_cents"
+        )
+    negative = sorted(key for key, cents in refundable_by_vendor_order.items() if cents < 0)
+    if negative:
+        raise ValidationFailed(
+            f"refundable amounts must not be negative: {', '.join(negative)}",
+            field="refundable_by_vendor_order",
+            vendor_order_ids=negative,
+        )
+    refundable = sum(refundable_by_vendor_order.values())
+    if amount_cents > refundable:
+        raise ValidationFailed(
+            f"cannot refund {amount_cents} cents: {refundable} are left to refund on the order",
+            field="amount_cents",
+            requested=amount_cents,
+            refundable_cents=refundable,
+        )
+    # Sorted, so the same refund is attributed the same way whatever order the rows came in.
+    ids = sorted(refundable_by_vendor_order)
+    shares = allocate(amount_cents, [refundable_by_vendor_order[key] for key in ids])
+    return {key: share for key, share in zip(ids, shares, strict=True) if share}
+
+
+@dataclass(frozen=True)
+class PayoutPlan:
+    transfer_cents: int  # to transfer now; 0 means no Transfer is made
+    debt_settled_cents: int  # the vendor's outstanding debt netted against this payout
+    payout_cents: int  # the vendor order's payout (entitlement) the plan is for
+
+
+def plan_payout(money: VendorOrderMoney, vendor_debt_outstanding_cents: int) -> PayoutPlan:
+    """What to pay the vendor now for this vendor order.
+
+    What is still due is ``payout - paid`` (``money.unpaid_cents``: the payout less what was
+    already transferred net of reversals, or netted, for it). The vendor's outstanding debt
+    (from reversals it could not cover, on any of its vendor orders) is netted first, up to
+    what is due; the rest is transferred. Nothing is due once the payout is recorded (or
+    when the vendor was overpaid: that is :func:`plan_reversal`'s case).
+
+    The netted debt becomes a DEBT_SETTLED movement on this vendor order; record it before
+    calling the provider, so a retried transfer is sent with the same amount and key.
+    Refused with ``ValidationFailed`` for a negative debt.
+    """
+    if vendor_debt_outstanding_cents < 0:
+        raise ValidationFailed(
+            f"a vendor's debt must not be negative, got {vendor_debt_outstanding_cents}",
+            field="vendor_debt_outstanding_cents",
+        )
+    due = max(0, money.unpaid_cents)
+    settled = min(vendor_debt_outstanding_cents, due)
+    return PayoutPlan(
+        transfer_cents=due - settled, debt_settled_cents=settled, payout_cents=money.payout_cents
+    )
+
+
+@dataclass(frozen=True)
+class ReversalPlan:
+    reverse_cents: int  # to take back from this vendor order's transfer (transfers.reversals)
+    # The part that no transfer of this vendor order can give back, because it was paid by
+    # netting an earlier debt rather than transferred: the vendor owes it again, so record it
+    # as VENDOR_DEBT at once. 0 unless this vendor order's payout settled a debt.
+    debt_cents: int = 0
+
+
+def plan_reversal(money: VendorOrderMoney) -> ReversalPlan:
+    """After a refund that came after the payout: how much to take back from the vendor.
+
+    All of ``money.to_reverse_cents``, from the vendor order's transfer, as far as what is
+    left of that transfer allows; the rest (only possible when this payout settled a debt)
+    is owed again as ``debt_cents``. A reversal the provider refuses (the vendor's balance
+    cannot cover it) is recorded as VENDOR_DEBT of ``reverse_cents`` by the caller.
+    """
+    reverse = min(money.to_reverse_cents, money.net_transferred_cents)
+    return ReversalPlan(reverse_cents=reverse, debt_cents=money.to_reverse_cents - reverse)
+
+
+def refund_for_units(
+    lines: Sequence[PricedLine],
+    already_refunded_units: Mapping[str, int],
+    units: Mapping[str, int],
+) -> int:
+    """The refund, in cents, for returning or cancelling ``units`` (per SKU) of ``lines``.
+
+    Each SKU's share comes from :func:`domain.payout.refund_of_units_after`, given the units
+    of that SKU already refunded, so successive returns of one line sum exactly to its total
+    once every unit is back. Refused with ``ValidationFailed``: a SKU not among the lines
+    (field ``lines``, ``extra["skus"]``), a SKU on two lines (field ``lines``), negative units or
+    more units than are left to refund (field ``quantity``).
+    """
+    by_sku: dict[str, PricedLine] = {}
+    for line in lines:
+        if line.sku in by_sku:
+            raise ValidationFailed(
+                f"{line.sku} is on two lines; price each SKU on one line", field="lines"
+            )
+        by_sku[line.sku] = line
+    unknown = sorted((set(units) | set(already_refunded_units)) - set(by_sku))
+    if unknown:
+        raise ValidationFailed(
+            f"not on this vendor order: {', '.join(unknown)}", field="lines", skus=unknown
+        )
+    return sum(
+        refund_of_units_after(by_sku[sku], already_refunded_units.get(sku, 0), count)
+        for sku, count in units.items()
+    )

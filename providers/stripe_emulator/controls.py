@@ -1,0 +1,155 @@
+"""The emulator's own controls under /_emulator: plain JSON, never subject to injected faults."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import balances, disputes
+from .errors import ControlError
+from .faults import FaultPlan
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+Control = Callable[["Emulator", Request], Awaitable[Any]]
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ControlError(400, "body must be JSON") from None
+    if not isinstance(body, dict):
+        raise ControlError(400, "body must be a JSON object")
+    return body
+
+
+async def start_faults(emulator: Emulator, request: Request) -> Any:
+    try:
+        plan = FaultPlan.parse(await _body(request))
+    except ValueError as exc:
+        raise ControlError(400, str(exc)) from None
+    emulator.faults.start(plan)
+    return plan.describe()
+
+
+async def show_faults(emulator: Emulator, _: Request) -> Any:
+    plan = emulator.faults.plan
+    return plan.describe() if plan else {"rate": 0.0, "modes": []}
+
+
+async def stop_faults(emulator: Emulator, _: Request) -> Any:
+    emulator.faults.stop()
+    return {"rate": 0.0, "modes": []}
+
+
+async def dump(emulator: Emulator, _: Request) -> Any:
+    return emulator.store.dump()
+
+
+async def reset(emulator: Emulator, _: Request) -> Any:
+    emulator.faults.stop()
+    emulator.store.reset()
+    return {"reset": True}
+
+
+def _account(emulator: Emulator, request: Request) -> str:
+    account_id = request.path_params["account"]
+    if emulator.store.get("account", account_id) is None:
+        raise ControlError(404, f"no such account: {account_id}")
+    return str(account_id)
+
+
+async def show_balance(emulator: Emulator, request: Request) -> Any:
+    return balances.describe(emulator.store, _account(emulator, request))
+
+
+async def set_balance(emulator: Emulator, request: Request) -> Any:
+    account_id = _account(emulator, request)
+    available = (await _body(request)).get("available")
+    if isinstance(available, bool) or not isinstance(available, int) or available < 0:
+        raise ControlError(400, "available must be a non-negative integer of minor units")
+    balances.set_available(emulator.store, account_id, available)
+    emulator.commit()
+    return balances.describe(emulator.store, account_id)
+
+
+async def restrict(emulator: Emulator, request: Request) -> Any:
+    account_id = _account(emulator, request)
+    restricted = (await _body(request)).get("restricted", True)
+    if not isinstance(restricted, bool):
+        raise ControlError(400, "restricted must be true or false")
+    account = emulator.store.get("account", account_id)
+    assert account is not None
+    balances.restrict(emulator.store, account, restricted)
+    emulator.commit()
+    return balances.describe(emulator.store, account_id)
+
+
+async def open_dispute(emulator: Emulator, request: Request) -> Any:
+    body = await _body(request)
+    with emulator.automatic_change():
+        return disputes.open_dispute(emulator.store, body)
+
+
+async def close_dispute(emulator: Emulator, request: Request) -> Any:
+    body = await _body(request)
+    with emulator.automatic_change():
+        return disputes.close_dispute(emulator.store, request.path_params["dispute"], body)
+
+
+async def show_webhooks(emulator: Emulator, request: Request) -> Any:
+    query = request.query_params
+    deliveries = emulator.webhooks.deliveries(query.get("event"), query.get("status"))
+    return {**emulator.webhooks.settings.describe(), "deliveries": deliveries}
+
+
+async def configure_webhooks(emulator: Emulator, request: Request) -> Any:
+    try:
+        settings = emulator.webhooks.settings.changed_by(await _body(request))
+    except ValueError as exc:
+        raise ControlError(400, str(exc)) from None
+    emulator.webhooks.configure(settings)
+    return settings.describe()
+
+
+async def resend_event(emulator: Emulator, request: Request) -> Any:
+    return await emulator.webhooks.resend(request.path_params["event"])
+
+
+def routes(emulator: Emulator) -> list[Route]:
+    def endpoint(control: Control) -> Callable[[Request], Awaitable[Response]]:
+        async def answer(request: Request) -> Response:
+            emulator.webhooks.ensure_running()
+            try:
+                return JSONResponse(await control(emulator, request))
+            except ControlError as exc:
+                return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+        return answer
+
+    table: list[tuple[str, str, Control]] = [
+        ("POST", "/_emulator/faults", start_faults),
+        ("GET", "/_emulator/faults", show_faults),
+        ("DELETE", "/_emulator/faults", stop_faults),
+        ("GET", "/_emulator/state", dump),
+        ("POST", "/_emulator/reset", reset),
+        ("GET", "/_emulator/accounts/{account}/balance", show_balance),
+        ("POST", "/_emulator/accounts/{account}/balance", set_balance),
+        ("POST", "/_emulator/accounts/{account}/restrict", restrict),
+        ("POST", "/_emulator/disputes", open_dispute),
+        ("POST", "/_emulator/disputes/{dispute}/close", close_dispute),
+        ("GET", "/_emulator/webhooks", show_webhooks),
+        ("POST", "/_emulator/webhooks/config", configure_webhooks),
+        ("POST", "/_emulator/events/{event}/resend", resend_event),
+    ]
+    return [Route(path, endpoint(control), methods=[method]) for method, path, control in table]
