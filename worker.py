@@ -25,7 +25,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     redis = Redis.from_url(settings.redis_url)
-    gateway = StripeGateway.connect(settings.stripe_api_key, settings.stripe_api_base)
+    gateway = StripeGateway.connect(
+        settings.stripe_api_key, settings.stripe_api_base, settings.stripe_timeout_seconds
+    )
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     activities = activity_methods(
         InventoryActivities(sessions),

@@ -30,7 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
         app.state.redis = Redis.from_url(settings.redis_url)
-        app.state.stripe = StripeGateway.connect(settings.stripe_api_key, settings.stripe_api_base)
+        app.state.stripe = StripeGateway.connect(
+            settings.stripe_api_key, settings.stripe_api_base, settings.stripe_timeout_seconds
+        )
         app.state.temporal = await connect(settings.temporal_address, settings.temporal_namespace)
         try:
             yield

@@ -24,6 +24,7 @@ class OrderInput(BaseModel):
     idempotency_key: str
     request_fingerprint: str
     return_window_seconds: float
+    payout_retry_seconds: float = 60.0
 
 
 class CheckoutRequest(BaseModel):
@@ -144,6 +145,7 @@ class VendorOrderInput(BaseModel):
     currency: str
     return_window_seconds: float
     created_at: datetime
+    payout_retry_seconds: float = 60.0
 
 
 class VendorOrderStatusSignal(BaseModel):

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     stripe_api_key: str = Field(default="sk_test_fulfillment_dev", alias="STRIPE_API_KEY")
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
     stripe_webhook_secret: str = Field(default=DEV_WEBHOOK_SECRET, alias="STRIPE_WEBHOOK_SECRET")
+    # A call to Stripe that has not answered by then is retried (with the same key).
+    stripe_timeout_seconds: float = Field(default=10.0, gt=0, alias="STRIPE_TIMEOUT_SECONDS")
     platform_key: str = Field(default=DEV_PLATFORM_KEY, alias="FULFILLMENT_PLATFORM_KEY")
     ops_key: str = Field(default=DEV_OPS_KEY, alias="FULFILLMENT_OPS_KEY")
     api_port: int = Field(default=8000, alias="FULFILLMENT_API_PORT")
@@ -52,6 +54,11 @@ class Settings(BaseSettings):
     )
     delivery_overdue_after: Duration = Field(
         default=timedelta(days=10), alias="FULFILLMENT_DELIVERY_OVERDUE_AFTER"
+    )
+    # After a refused payout (no or restricted account), the first wait before trying again;
+    # it doubles up to an hour.
+    payout_retry_after: Duration = Field(
+        default=timedelta(minutes=1), alias="FULFILLMENT_PAYOUT_RETRY_AFTER"
     )
     default_commission_bps: int = Field(default=1000, alias="FULFILLMENT_COMMISSION_BPS")
     # How long checkout waits for the saga to confirm or reject before answering 504.

@@ -25,18 +25,20 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.options import PAYOUT, STEP, refusal_of
 
-# A failed payout (no or restricted account) is tried again after this, doubling to the max.
-PAYOUT_RETRY_FIRST = timedelta(minutes=1)
+# A failed payout (no or restricted account) is tried again later, the wait doubling to this.
 PAYOUT_RETRY_MAX = timedelta(hours=1)
 
 Flag = Callable[[str | None], Awaitable[None]]
 
 
 class MoneyDesk:
-    def __init__(self, order_id: str, vendor_order_id: str, flag: Flag) -> None:
+    def __init__(
+        self, order_id: str, vendor_order_id: str, flag: Flag, *, retry_after: timedelta
+    ) -> None:
         self._order_id = order_id
         self._vendor_order_id = vendor_order_id
         self._flag = flag
+        self._retry_after = retry_after
         self._lock = asyncio.Lock()
         self._steps = 0
         self.paid = False
@@ -59,7 +61,7 @@ class MoneyDesk:
 
     async def pay(self) -> PayoutOutcome:
         """Pay the vendor; while the cause of a refusal lasts, flag it and try again later."""
-        wait = PAYOUT_RETRY_FIRST
+        wait = self._retry_after
         flagged = False
         while True:
             async with self._lock:

@@ -212,6 +212,7 @@ class OrderWorkflow:
                         parent_workflow_id=workflow.info().workflow_id,
                         currency=order.currency,
                         return_window_seconds=order.return_window_seconds,
+                        payout_retry_seconds=order.payout_retry_seconds,
                         created_at=workflow.now(),
                     ),
                     id=plan.workflow_id,

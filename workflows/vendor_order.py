@@ -45,7 +45,12 @@ class VendorOrderWorkflow:
         self._window_ends: datetime | None = None
         self._attention: str | None = None
         self._open_disputes: set[str] = set()
-        self._money = MoneyDesk(data.order_id, data.vendor_order_id, self._set_attention)
+        self._money = MoneyDesk(
+            data.order_id,
+            data.vendor_order_id,
+            self._set_attention,
+            retry_after=timedelta(seconds=data.payout_retry_seconds),
+        )
 
     @workflow.run
     async def run(self, data: VendorOrderInput) -> str:

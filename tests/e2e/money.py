@@ -1,0 +1,65 @@
+"""Helpers for the money tests: the emulator's controls and the ledger checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from activities.reconcile import Mismatch, Reconciler
+from models.db import make_engine, make_sessionmaker
+from providers.stripe_adapter import StripeGateway
+from temporal.devstack import DevStack
+from tests.e2e.client import PLATFORM, Seller, onboard, order_body, place, stock_product
+from tests.e2e.client import wait_for_order as wait_for_order
+
+
+def emulator(stack: DevStack) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=stack.env["STRIPE_API_BASE"], timeout=30)
+
+
+async def reconcile(stack: DevStack, gateway: StripeGateway, *order_ids: str) -> list[Mismatch]:
+    engine = make_engine(stack.env["DATABASE_URL"], pool_size=2)
+    try:
+        return await Reconciler(make_sessionmaker(engine), gateway).run(list(order_ids))
+    finally:
+        await engine.dispose()
+
+
+async def ship_and_deliver(api: httpx.AsyncClient, seller: Seller, vendor_order_id: str) -> None:
+    for step, body in (("ship", {"carrier": "ups", "tracking_number": "1Z"}), ("deliver", None)):
+        answer = await api.post(
+            f"/v1/vendor/orders/{vendor_order_id}/{step}", json=body, headers=seller.auth
+        )
+        assert answer.status_code == 200, answer.text
+
+
+async def restrict(control: httpx.AsyncClient, account: str, restricted: bool) -> None:
+    answer = await control.post(
+        f"/_emulator/accounts/{account}/restrict", json={"restricted": restricted}
+    )
+    assert answer.status_code == 200, answer.text
+
+
+async def paid_order(
+    api: httpx.AsyncClient, seller: Seller, sku: str, quantity: int = 1
+) -> dict[str, Any]:
+    """An order of one vendor, shipped, delivered and paid out."""
+    order = (await place(api, order_body([(sku, quantity)]))).json()
+    await ship_and_deliver(api, seller, order["vendor_orders"][0]["id"])
+    return await wait_for_order(api, order["id"], "completed")
+
+
+async def vendor_order(api: httpx.AsyncClient, order_id: str) -> dict[str, Any]:
+    order = (await api.get(f"/v1/orders/{order_id}", headers=PLATFORM)).json()
+    return order["vendor_orders"][0]  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def seller_with_stock(
+    api: httpx.AsyncClient, name: str, price_cents: int = 5000, on_hand: int = 20
+) -> AsyncIterator[tuple[Seller, str]]:
+    seller = await onboard(api, name)
+    yield seller, await stock_product(api, seller, price_cents=price_cents, on_hand=on_hand)

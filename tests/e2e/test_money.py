@@ -1,0 +1,252 @@
+"""Money that always adds up, over HTTP against the running stack and the Stripe emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import stripe
+
+from models.settings import DEV_WEBHOOK_SECRET
+from providers.stripe_adapter import StripeGateway
+from temporal.devstack import DevStack
+from tests.e2e.client import OPS, PLATFORM, onboard, order_body, place, stock_product
+from tests.e2e.money import (
+    emulator,
+    paid_order,
+    reconcile,
+    ship_and_deliver,
+    vendor_order,
+    wait_for_order,
+)
+
+
+async def ops_refund(
+    api: httpx.AsyncClient, vendor_order_id: str, amount: int, key: str | None = None
+) -> httpx.Response:
+    return await api.post(
+        f"/v1/ops/vendor-orders/{vendor_order_id}/refunds",
+        json={"amount_cents": amount, "reason": "requested_by_customer"},
+        headers={**OPS, "Idempotency-Key": key or uuid.uuid4().hex},
+    )
+
+
+async def eventually(check: Any, within: float = 20) -> Any:
+    """Webhooks arrive on their own time: poll until `check()` returns something truthy."""
+    for _ in range(int(within / 0.2)):
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.2)
+    raise AssertionError("never happened")
+
+
+async def test_a_refund_after_the_payout_reverses_the_vendors_share_of_it(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    seller = await onboard(api, "Reversed")
+    sku = await stock_product(api, seller, price_cents=5000, on_hand=5)
+    order = await paid_order(api, seller, sku)
+    paid = order["vendor_orders"][0]
+    assert (paid["payout_cents"], paid["commission_cents"]) == (4500, 500)
+
+    key = uuid.uuid4().hex
+    answer = await ops_refund(api, paid["id"], 2000, key)
+    assert answer.status_code == 200, answer.text
+    after = answer.json()
+    # Commission only on the 30.00 kept: 3.00; the vendor keeps 27.00 and gives back 18.00.
+    assert (after["refunded_cents"], after["commission_cents"], after["payout_cents"]) == (
+        2000,
+        300,
+        2700,
+    )
+    assert after["payout_status"] == "reversed"
+    again = await ops_refund(api, paid["id"], 2000, key)
+    assert (again.status_code, again.json()["refunded_cents"]) == (200, 2000)
+
+    intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
+    assert [r["amount"] for r in await stripe.list_refunds(intent["id"])] == [2000]
+    (transfer,) = await stripe.list_transfers(f"order-{order['id']}")
+    assert [r["amount"] for r in await stripe.list_reversals(transfer["id"])] == [1800]
+    whole = (await api.get(f"/v1/orders/{order['id']}", headers=PLATFORM)).json()
+    assert whole["refunded_cents"] == 2000
+    assert whole["total_cents"] == 2000 + 2700 + 300
+    assert await reconcile(stack, stripe, order["id"]) == []
+
+
+async def test_a_reversal_the_vendor_cannot_cover_is_netted_against_its_next_payout(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    seller = await onboard(api, "Spent")
+    sku = await stock_product(api, seller, price_cents=5000, on_hand=5)
+    first = await paid_order(api, seller, sku)
+    async with emulator(stack) as control:
+        spent = await control.post(
+            f"/_emulator/accounts/{seller.account}/balance", json={"available": 0}
+        )
+        assert spent.status_code == 200, spent.text
+    answer = await ops_refund(api, first["vendor_orders"][0]["id"], 2000)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["attention"] == "payout_reversal_pending"
+    (transfer,) = await stripe.list_transfers(f"order-{first['id']}")
+    assert await stripe.list_reversals(transfer["id"]) == []
+
+    second = await paid_order(api, seller, sku)
+    assert second["vendor_orders"][0]["payout_cents"] == 4500
+    (netted,) = await stripe.list_transfers(f"order-{second['id']}")
+    assert netted["amount"] == 4500 - 1800
+    assert await reconcile(stack, stripe, first["id"], second["id"]) == []
+
+
+async def test_a_refund_made_in_the_stripe_dashboard_reduces_that_vendor_orders_payout_once(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    seller = await onboard(api, "Dashboard")
+    sku = await stock_product(api, seller, price_cents=5000, on_hand=5)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    vo = order["vendor_orders"][0]
+    intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
+    client = stripe_client(stack)
+    await client.v1.refunds.create_async(
+        params={
+            "payment_intent": intent["id"],
+            "amount": 1000,
+            "metadata": {"vendor_order_id": vo["id"]},
+        }
+    )
+
+    async def refunded() -> bool:
+        return (await vendor_order(api, order["id"]))["refunded_cents"] == 1000
+
+    await eventually(refunded)
+    async with emulator(stack) as control:
+        events = (await control.get("/v1/events", params={"type": "charge.refunded"})).json()
+        mine = [e for e in events["data"] if e["data"]["object"]["payment_intent"] == intent["id"]]
+        resent = await control.post(f"/_emulator/events/{mine[0]['id']}/resend")
+        assert resent.status_code == 200, resent.text
+    await asyncio.sleep(1)
+    await ship_and_deliver(api, seller, vo["id"])
+    done = await wait_for_order(api, order["id"], "completed")
+    # 40.00 kept: 4.00 commission, 36.00 to the vendor; the refund counted once.
+    assert (done["refunded_cents"], done["vendor_orders"][0]["payout_cents"]) == (1000, 3600)
+    assert await reconcile(stack, stripe, order["id"]) == []
+
+
+async def test_an_unnamed_outside_refund_is_shared_by_vendor_orders_by_what_they_can_refund(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    big, small = await onboard(api, "Big"), await onboard(api, "Small")
+    big_sku = await stock_product(api, big, price_cents=3000, on_hand=5)
+    small_sku = await stock_product(api, small, price_cents=1000, on_hand=5)
+    order = (await place(api, order_body([(big_sku, 1), (small_sku, 1)]))).json()
+    intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
+    await stripe_client(stack).v1.refunds.create_async(
+        params={"payment_intent": intent["id"], "amount": 2000}
+    )
+
+    async def shared() -> dict[str, int] | None:
+        whole = (await api.get(f"/v1/orders/{order['id']}", headers=PLATFORM)).json()
+        if whole["refunded_cents"] != 2000:
+            return None
+        return {vo["vendor_id"]: vo["refunded_cents"] for vo in whole["vendor_orders"]}
+
+    assert await eventually(shared) == {big.id: 1500, small.id: 500}
+
+
+async def test_forged_tampered_unsigned_and_stale_webhooks_are_refused_and_change_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    event = {
+        "id": f"evt_{uuid.uuid4().hex[:16]}",
+        "object": "event",
+        "type": "charge.dispute.created",
+        "created": int(time.time()),
+        "data": {"object": {"id": "dp_x", "object": "dispute", "payment_intent": "pi_x"}},
+    }
+    payload = json.dumps(event)
+    signed = stripe.WebhookSignature.generate_signature_header(payload, DEV_WEBHOOK_SECRET)
+    forged = stripe.WebhookSignature.generate_signature_header(payload, "whsec_wrong")
+    stale = stripe.WebhookSignature.generate_signature_header(
+        payload, DEV_WEBHOOK_SECRET, timestamp=int(time.time()) - 3600
+    )
+    url = "/v1/webhooks/stripe"
+    for headers, body in (
+        ({}, payload),
+        ({"Stripe-Signature": forged}, payload),
+        ({"Stripe-Signature": signed}, payload.replace("dp_x", "dp_y")),
+        ({"Stripe-Signature": stale}, payload),
+    ):
+        refused = await api.post(url, content=body, headers=headers)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["code"] == "invalid_signature"
+    first = await api.post(url, content=payload, headers={"Stripe-Signature": signed})
+    twice = await api.post(url, content=payload, headers={"Stripe-Signature": signed})
+    assert first.json() == {"received": True, "duplicate": False}
+    assert twice.json() == {"received": True, "duplicate": True}
+
+
+async def test_a_dispute_holds_the_payout_and_winning_it_releases_the_payout(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    seller = await onboard(api, "Disputed")
+    sku = await stock_product(api, seller, price_cents=5000, on_hand=5)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    vo = order["vendor_orders"][0]
+    intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
+    async with emulator(stack) as control:
+        opened = await control.post("/_emulator/disputes", json={"payment_intent": intent["id"]})
+        assert opened.status_code == 200, opened.text
+        dispute = opened.json()["id"]
+
+        async def held() -> bool:
+            return (await vendor_order(api, order["id"]))["attention"] == "dispute"
+
+        await eventually(held)
+        await ship_and_deliver(api, seller, vo["id"])
+        await asyncio.sleep(5)  # the 3-second return window is over; the payout waits
+        waiting = await vendor_order(api, order["id"])
+        assert (waiting["status"], waiting["payout_status"]) == ("delivered", "pending")
+        assert await stripe.list_transfers(f"order-{order['id']}") == []
+        closed = await control.post(f"/_emulator/disputes/{dispute}/close", json={"status": "won"})
+        assert closed.status_code == 200, closed.text
+    done = await wait_for_order(api, order["id"], "completed")
+    assert (done["vendor_orders"][0]["payout_status"], done["vendor_orders"][0]["attention"]) == (
+        "released",
+        None,
+    )
+
+
+async def test_a_payout_refused_by_a_restricted_account_is_flagged_then_paid_once_lifted(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    seller = await onboard(api, "Restricted")
+    sku = await stock_product(api, seller, price_cents=5000, on_hand=5)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    vo = order["vendor_orders"][0]
+    async with emulator(stack) as control:
+        await restrict(control, seller.account, True)
+        await ship_and_deliver(api, seller, vo["id"])
+
+        async def flagged() -> bool:
+            return (await vendor_order(api, order["id"]))["attention"] == "payout_failed"
+
+        await eventually(flagged)
+        await restrict(control, seller.account, False)
+    done = await wait_for_order(api, order["id"], "completed", within=30)
+    assert (done["vendor_orders"][0]["payout_cents"], done["vendor_orders"][0]["attention"]) == (
+        4500,
+        None,
+    )
+    assert await reconcile(stack, stripe, order["id"]) == []
+
+
+def stripe_client(stack: DevStack) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        stack.env["STRIPE_API_KEY"],
+        base_addresses={"api": stack.env["STRIPE_API_BASE"]},
+        http_client=stripe.HTTPXClient(),
+    )
