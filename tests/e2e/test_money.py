@@ -19,6 +19,7 @@ from tests.e2e.money import (
     emulator,
     paid_order,
     reconcile,
+    restrict,
     ship_and_deliver,
     vendor_order,
     wait_for_order,
