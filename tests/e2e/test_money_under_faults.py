@@ -1,0 +1,94 @@
+"""Money under provider faults: a fifth of Stripe calls fail in each of four ways (500, 429,
+hanging before the work, and doing the work then hanging), yet every order is charged once,
+each vendor order paid once, no refund made twice, and the ledger reconciles with Stripe."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+
+from providers.stripe_adapter import StripeGateway
+from temporal.devstack import DevStack
+from tests.e2e.client import OPS, PLATFORM, Seller, onboard, order_body, stock_product
+from tests.e2e.money import emulator, reconcile, ship_and_deliver, wait_for_order
+
+FAULTS = {
+    "rate": 0.8,
+    "modes": ["error_500", "rate_limit_429", "timeout_before", "timeout_after"],
+    "timeout_seconds": 3,  # the stack's Stripe client gives up after 2
+    "seed": 7,
+}
+ORDERS = 4
+
+
+async def retried(call: Any) -> httpx.Response:
+    """What a storefront does on 5xx: send the same request again, same Idempotency-Key."""
+    for _ in range(10):
+        answer: httpx.Response = await call()
+        if answer.status_code < 500:
+            return answer
+        await asyncio.sleep(1)
+    raise AssertionError(f"still failing: {answer.status_code} {answer.text}")
+
+
+async def one_order(api: httpx.AsyncClient, a: tuple[Seller, str], b: tuple[Seller, str]) -> str:
+    body, key = order_body([(a[1], 2), (b[1], 1)]), uuid.uuid4().hex
+    placed = await retried(
+        lambda: api.post("/v1/orders", json=body, headers={**PLATFORM, "Idempotency-Key": key})
+    )
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    vendor_orders = {vo["vendor_id"]: vo["id"] for vo in order["vendor_orders"]}
+
+    async def refund(seller: Seller, cents: int) -> None:
+        refund_key = uuid.uuid4().hex
+        answer = await retried(
+            lambda: api.post(
+                f"/v1/ops/vendor-orders/{vendor_orders[seller.id]}/refunds",
+                json={"amount_cents": cents},
+                headers={**OPS, "Idempotency-Key": refund_key},
+            )
+        )
+        assert answer.status_code == 200, answer.text
+
+    await refund(a[0], 1000)  # before the payout: the payout shrinks
+    for seller, _ in (a, b):
+        await ship_and_deliver(api, seller, vendor_orders[seller.id])
+    await wait_for_order(api, order["id"], "completed", within=120)
+    await refund(b[0], 500)  # after the payout: the transfer is partly reversed
+    return str(order["id"])
+
+
+async def test_under_provider_faults_money_moves_once_and_reconciles(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    a = await onboard(api, "FaultyA")
+    b = await onboard(api, "FaultyB")
+    skus = (
+        (a, await stock_product(api, a, price_cents=2500, on_hand=50)),
+        (b, await stock_product(api, b, price_cents=4000, on_hand=50)),
+    )
+    async with emulator(stack) as control:
+        assert (await control.post("/_emulator/faults", json=FAULTS)).status_code == 200
+        try:
+            order_ids = await asyncio.gather(*(one_order(api, *skus) for _ in range(ORDERS)))
+        finally:
+            await control.delete("/_emulator/faults")
+    for order_id in order_ids:
+        group = f"order-{order_id}"
+        intents = await stripe.list_payment_intents_for(group)
+        assert [pi["status"] for pi in intents] == ["succeeded"]
+        assert sorted(r["amount"] for r in await stripe.list_refunds(intents[0]["id"])) == [
+            500,
+            1000,
+        ]
+        transfers = await stripe.list_transfers(group)
+        assert len(transfers) == 2
+        assert len({t["metadata"]["vendor_order_id"] for t in transfers}) == 2
+        order = (await api.get(f"/v1/orders/{order_id}", headers=PLATFORM)).json()
+        kept = sum(vo["payout_cents"] + vo["commission_cents"] for vo in order["vendor_orders"])
+        assert order["total_cents"] == order["refunded_cents"] + kept
+    assert await reconcile(stack, stripe, *order_ids) == []
