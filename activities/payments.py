@@ -17,9 +17,8 @@ from activities import ledger
 from activities.errors import business_error, provider_error
 from domain.errors import DomainError
 from domain.ids import charge_idempotency_key, order_workflow_id, payout_idempotency_key
-from domain.ledger import EntryKind
+from domain.ledger import EntryKind, VendorOrderMoney
 from domain.refunds import plan_payout, plan_reversal, split_refund
-from models.base import utcnow
 from models.messages import (
     ChargeOutcome,
     ChargeRequest,
@@ -221,7 +220,17 @@ class PaymentActivities:
                 if done is not None:
                     return _reversal_outcome(kind, done.amount_cents)
             money = await ledger.money_of(session, vendor_order)
-            amount = plan_reversal(money).reverse_cents
+            plan = plan_reversal(money)
+            if plan.debt_cents:
+                # Paid by netting an earlier debt, not by a transfer: owed again at once.
+                await ledger.record(
+                    session,
+                    vendor_order,
+                    EntryKind.VENDOR_DEBT,
+                    plan.debt_cents,
+                    f"{vendor_order.id}:debt-again:{command.step}",
+                )
+            amount = plan.reverse_cents
             transfer = await ledger.entry(session, f"{vendor_order.id}:payout:transfer")
             if amount == 0 or transfer is None or not transfer.provider_id:
                 await self._adjust_commission(session, vendor_order, command.step)
@@ -270,10 +279,8 @@ class PaymentActivities:
     ) -> None:
         """Commission is earned only on goods kept: a refund after payout gives some back."""
         entries = await ledger.entries_of(session, vendor_order.id)
-        recognised = sum(e.amount_cents for e in entries if e.kind == EntryKind.COMMISSION)
         if any(e.kind == EntryKind.TRANSFER for e in entries):
-            money = await ledger.money_of(session, vendor_order)
-            delta = money.commission_cents - recognised
+            delta = (await ledger.money_of(session, vendor_order)).commission_to_record_cents
             if delta:
                 await ledger.record(
                     session,
@@ -309,12 +316,12 @@ def _payout_failed(message: str, reason: str) -> ApplicationError:
     return ApplicationError(message, {"reason": reason}, type="payout_failed", non_retryable=True)
 
 
-def _refund_outcome(provider_id: str | None, amount: int, money: object) -> RefundOutcome:
+def _refund_outcome(provider_id: str | None, amount: int, money: VendorOrderMoney) -> RefundOutcome:
     return RefundOutcome(
         provider_refund_id=provider_id,
         amount_cents=amount,
-        refunded_cents=money.refunded_cents,  # type: ignore[attr-defined]
-        to_reverse_cents=money.to_reverse_cents,  # type: ignore[attr-defined]
+        refunded_cents=money.refunded_cents,
+        to_reverse_cents=money.to_reverse_cents,
     )
 
 
@@ -322,6 +329,3 @@ def _reversal_outcome(kind: str, amount: int) -> ReversalOutcome:
     if kind == "reversed":
         return ReversalOutcome(reversed_cents=amount, debt_cents=0)
     return ReversalOutcome(reversed_cents=0, debt_cents=amount)
-
-
-__all__ = ["PaymentActivities", "utcnow"]

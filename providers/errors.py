@@ -10,6 +10,13 @@ from typing import Any
 
 import stripe
 
+# A payout's destination that cannot take it: missing, restricted or closed. Stripe names these
+# cases in several ways; the caller needs one code to flag the payout and wait for a fix.
+ACCOUNT_INVALID = "account_invalid"
+_UNPAYABLE_ACCOUNT = frozenset(
+    {"account_invalid", "account_closed", "insufficient_capabilities_for_transfer"}
+)
+
 
 class ProviderError(Exception):
     """A call to an outside service failed; ``code`` is stable and machine-readable."""
@@ -82,9 +89,11 @@ def sort_stripe_error(exc: stripe.StripeError) -> ProviderError:
     if isinstance(exc, stripe.IdempotencyError):
         return ProviderRejectedError(exc.code or "idempotency_error", message, http_status=status)
     if isinstance(exc, stripe.InvalidRequestError):
-        return ProviderRejectedError(
-            exc.code or "invalid_request", message, http_status=status, param=exc.param
-        )
+        code = exc.code or "invalid_request"
+        missing_destination = code == "resource_missing" and exc.param == "destination"
+        if code in _UNPAYABLE_ACCOUNT or missing_destination:
+            code = ACCOUNT_INVALID
+        return ProviderRejectedError(code, message, http_status=status, param=exc.param)
     if isinstance(exc, stripe.AuthenticationError):
         return ProviderRejectedError("authentication_failed", message, http_status=status)
     if isinstance(exc, stripe.PermissionError):

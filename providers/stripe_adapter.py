@@ -1,4 +1,5 @@
-"""Stripe Connect payments on the official SDK: one charge per order, one transfer per payout.
+"""Stripe Connect payments on the official SDK: one charge per order, one transfer per payout,
+refunds, transfer reversals, and verified webhooks.
 
 Every POST carries the caller's deterministic idempotency key, so an activity that Temporal
 retries after a timeout gets Stripe's first answer back instead of moving money twice.
@@ -6,17 +7,13 @@ retries after a timeout gets Stripe's first answer back instead of moving money 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import stripe
-from stripe.params import (
-    PaymentIntentCreateParams,
-    PaymentIntentListParams,
-    TransferListParams,
-)
+from stripe.params import PaymentIntentCreateParams, RefundCreateParams
 
 from providers.errors import ProviderRejectedError, sort_stripe_error
 
@@ -38,6 +35,25 @@ class TransferResult:
     amount_cents: int
     destination: str
     transfer_group: str | None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund_id: str
+    amount_cents: int
+    payment_intent_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ReversalResult:
+    reversal_id: str
+    transfer_id: str
+    amount_cents: int
+
+
+# One page of a Stripe list, fetched with the given parameters.
+_PageFetcher = Callable[[Any], Awaitable[Any]]
 
 
 @contextmanager
@@ -165,32 +181,111 @@ class StripeGateway:
             )
         return account.id
 
+    async def refund(
+        self,
+        *,
+        payment_intent_id: str,
+        amount_cents: int,
+        metadata: dict[str, str],
+        idempotency_key: str,
+        reason: str | None = None,
+    ) -> RefundResult:
+        params: RefundCreateParams = {
+            "payment_intent": payment_intent_id,
+            "amount": amount_cents,
+            # Carried to the charge.refunded webhook, where it names the vendor order refunded.
+            "metadata": metadata,
+        }
+        if reason is not None:
+            # One of Stripe's reasons (duplicate, fraudulent, requested_by_customer); Stripe
+            # refuses any other, and that refusal is sorted like every other.
+            params["reason"] = cast(Any, reason)
+        with _sorted_errors():
+            refund = await self._client.v1.refunds.create_async(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
+        return RefundResult(
+            refund_id=refund.id,
+            amount_cents=refund.amount,
+            payment_intent_id=_object_id(refund.payment_intent) or payment_intent_id,
+            status=refund.status or "pending",
+        )
+
+    async def reverse_transfer(
+        self,
+        *,
+        transfer_id: str,
+        amount_cents: int,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> ReversalResult:
+        """Take back part of a payout. When the vendor has already spent it, Stripe refuses
+        with ``balance_insufficient`` (a final ProviderRejectedError): record the debt."""
+        with _sorted_errors():
+            reversal = await self._client.v1.transfers.reversals.create_async(
+                transfer_id,
+                params={"amount": amount_cents, "metadata": metadata},
+                options={"idempotency_key": idempotency_key},
+            )
+        return ReversalResult(
+            reversal_id=reversal.id,
+            transfer_id=_object_id(reversal.transfer) or transfer_id,
+            amount_cents=reversal.amount,
+        )
+
+    async def retrieve_payment_intent(self, payment_intent_id: str) -> dict[str, Any]:
+        with _sorted_errors():
+            intent = await self._client.v1.payment_intents.retrieve_async(payment_intent_id)
+        return intent.to_dict()
+
     async def list_payment_intents_for(self, transfer_group: str) -> list[dict[str, Any]]:
         """Every PaymentIntent of a transfer group; Stripe cannot filter on it, so we do."""
-        found: list[dict[str, Any]] = []
-        params: PaymentIntentListParams = {"limit": _PAGE_SIZE}
-        while True:
-            with _sorted_errors():
-                page = await self._client.v1.payment_intents.list_async(params=params)
-            found.extend(pi.to_dict() for pi in page.data if pi.transfer_group == transfer_group)
-            if not page.has_more or not page.data:
-                return found
-            params = {"limit": _PAGE_SIZE, "starting_after": page.data[-1].id}
+        intents = await _every(self._client.v1.payment_intents.list_async, {})
+        return [intent for intent in intents if intent.get("transfer_group") == transfer_group]
 
     async def list_transfers(self, transfer_group: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        params: TransferListParams = {"limit": _PAGE_SIZE, "transfer_group": transfer_group}
-        while True:
-            with _sorted_errors():
-                page = await self._client.v1.transfers.list_async(params=params)
-            found.extend(transfer.to_dict() for transfer in page.data)
-            if not page.has_more or not page.data:
-                return found
-            params = {
-                "limit": _PAGE_SIZE,
-                "transfer_group": transfer_group,
-                "starting_after": page.data[-1].id,
-            }
+        return await _every(
+            self._client.v1.transfers.list_async, {"transfer_group": transfer_group}
+        )
+
+    async def list_refunds(self, payment_intent_id: str) -> list[dict[str, Any]]:
+        return await _every(
+            self._client.v1.refunds.list_async, {"payment_intent": payment_intent_id}
+        )
+
+    async def list_reversals(self, transfer_id: str) -> list[dict[str, Any]]:
+        async def page(params: Any) -> Any:
+            return await self._client.v1.transfers.reversals.list_async(transfer_id, params)
+
+        return await _every(page, {})
+
+    def parse_webhook(
+        self,
+        payload: bytes,
+        signature_header: str | None,
+        secret: str,
+        tolerance_seconds: int = 300,
+    ) -> dict[str, Any]:
+        """A webhook's event once its signature holds, as a plain dict.
+
+        Anything missing, forged, tampered with or older than the tolerance is refused with
+        ProviderRejectedError(code="invalid_signature"); a signed body that is not an event
+        with code "invalid_payload". A tolerance of 0 accepts any age.
+        """
+        try:
+            event = stripe.Webhook.construct_event(
+                payload, signature_header, secret, tolerance=tolerance_seconds
+            )
+        except stripe.SignatureVerificationError as exc:
+            raise ProviderRejectedError("invalid_signature", str(exc), http_status=400) from exc
+        except ValueError as exc:
+            raise ProviderRejectedError("invalid_payload", str(exc), http_status=400) from exc
+        found: dict[str, Any] = event.to_dict()
+        if found.get("object") != "event" or not isinstance(found.get("data"), dict):
+            raise ProviderRejectedError(
+                "invalid_payload", "the signed body is not a Stripe event", http_status=400
+            )
+        return found
 
     async def aclose(self) -> None:
         if self._http_client is not None:
@@ -202,3 +297,16 @@ def _object_id(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return str(value.id)
+
+
+async def _every(fetch: _PageFetcher, filters: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every item of a Stripe list, page after page, as plain dicts."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {**filters, "limit": _PAGE_SIZE}
+    while True:
+        with _sorted_errors():
+            page = await fetch(params)
+        found.extend(item.to_dict() for item in page.data)
+        if not page.has_more or not page.data:
+            return found
+        params = {**filters, "limit": _PAGE_SIZE, "starting_after": page.data[-1].id}

@@ -35,6 +35,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             "FULFILLMENT_ENV": "test",
             "FULFILLMENT_RETURN_WINDOW": str(E2E_RETURN_WINDOW_SECONDS),
             "FULFILLMENT_TASK_QUEUE": "fulfillment-e2e",
+            # Faults are injected by some tests: calls that hang give up fast and retry.
+            "STRIPE_TIMEOUT_SECONDS": "2",
+            "FULFILLMENT_PAYOUT_RETRY_AFTER": "1",
         },
     )
     dev.start(log=lambda _: None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from stripe.params import (
-    ChargeListRefundsParams,
     RefundCreateParams,
     RefundListParams,
     RefundRetrieveParams,
@@ -147,17 +146,8 @@ def list_refunds(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     )
 
 
-def list_charge_refunds(store: Store, params: p.Params, ids: PathIds) -> StripeObject:
-    if store.get("charge", ids[0]) is None:
-        raise no_such("charge", ids[0], param="charge", status=404)
-    return store.list_page(
-        "refund", params, f"/v1/charges/{ids[0]}/refunds", lambda re: re["charge"] == ids[0]
-    )
-
-
 ENDPOINTS = [
     Endpoint("POST", "/v1/refunds", RefundCreateParams, create_refund),
     Endpoint("GET", "/v1/refunds", RefundListParams, list_refunds),
     Endpoint("GET", "/v1/refunds/{id}", RefundRetrieveParams, retrieve_refund),
-    Endpoint("GET", "/v1/charges/{id}/refunds", ChargeListRefundsParams, list_charge_refunds),
 ]

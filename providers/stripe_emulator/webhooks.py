@@ -99,6 +99,7 @@ class WebhookDispatcher:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._http: httpx.AsyncClient | None = None
         self._dirty = False
 
     def ensure_running(self) -> None:
@@ -108,6 +109,10 @@ class WebhookDispatcher:
             return
         self._wake = asyncio.Event()
         self._inflight = {}
+        # One client for every attempt: building one (its TLS context above all) costs more
+        # than a delivery to localhost. trust_env off: a developer's HTTP proxy must not
+        # swallow calls to localhost.
+        self._http = httpx.AsyncClient(trust_env=False)
         self._task = loop.create_task(self._run(), name="stripe-emulator-webhooks")
 
     async def stop(self) -> None:
@@ -115,7 +120,9 @@ class WebhookDispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._task, self._inflight = None, {}
+        if self._http is not None:
+            await self._http.aclose()
+        self._task, self._inflight, self._http = None, {}, None
         self._save_if_dirty()
 
     def configure(self, settings: WebhookSettings) -> None:
@@ -218,8 +225,8 @@ class WebhookDispatcher:
             self.wake()
 
     async def _post(self, event: StripeObject) -> dict[str, Any]:
-        url, secret = self.settings.url, self.settings.secret
-        assert url is not None and secret is not None
+        url, secret, http = self.settings.url, self.settings.secret, self._http
+        assert url is not None and secret is not None and http is not None
         payload = json.dumps(event, indent=2)
         timestamp = int(time.time())
         headers = {
@@ -229,11 +236,12 @@ class WebhookDispatcher:
         }
         attempt: dict[str, Any] = {"at": timestamp, "url": url, "status_code": None}
         try:
-            # trust_env off: a developer's HTTP proxy must not swallow calls to localhost.
-            async with httpx.AsyncClient(
-                timeout=self.settings.timeout_seconds, trust_env=False
-            ) as http:
-                response = await http.post(url, content=payload.encode(), headers=headers)
+            response = await http.post(
+                url,
+                content=payload.encode(),
+                headers=headers,
+                timeout=self.settings.timeout_seconds,
+            )
         except httpx.HTTPError as exc:
             return {**attempt, "error": f"{type(exc).__name__}: {exc}"}
         attempt["status_code"] = response.status_code

@@ -1,14 +1,19 @@
-"""Running the Stripe emulator in-process for integration tests, and reaching its controls."""
+"""Running the Stripe emulator in-process for integration tests, reaching its controls, and
+receiving its webhooks."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, cast
 
 import httpx
 import stripe
@@ -71,3 +76,87 @@ async def control(base_url: str, method: str, path: str, body: Any = None) -> An
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+WEBHOOK_SECRET = "whsec_emulator_test"
+# Retries in tests come quickly: ten attempts within a second.
+FAST_RETRIES = [0.05] * 9
+
+
+@dataclass
+class Received:
+    body: bytes
+    signature: str | None
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return cast(dict[str, Any], json.loads(self.body))
+
+
+class WebhookReceiver:
+    """A small HTTP endpoint that records every webhook and answers as the test tells it.
+
+    ``answer`` maps an event (and how many times it has arrived, this time included) to the
+    status to reply with; ``delay`` holds each answer back that many seconds.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.answer: Callable[[dict[str, Any], int], int] = lambda _event, _seen: 200
+        self.delay = 0.0
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver._lock:
+                    receiver.received.append(Received(body, self.headers.get("Stripe-Signature")))
+                    event = json.loads(body)
+                    seen = sum(1 for r in receiver.received if r.event["id"] == event["id"])
+                    status = receiver.answer(event, seen)
+                time.sleep(receiver.delay)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1/webhooks/stripe"
+        # A short poll interval, so shutting the receiver down takes milliseconds, not 0.5 s.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def about(self, object_id: str) -> list[Received]:
+        """What arrived about one object, in arrival order."""
+        with self._lock:
+            return [r for r in self.received if r.event["data"]["object"]["id"] == object_id]
+
+    async def wait_for(self, object_id: str, count: int, within: float = 5.0) -> list[Received]:
+        """Wait until ``count`` deliveries about the object arrived; fail the test otherwise."""
+        deadline = time.monotonic() + within
+        while len(found := self.about(object_id)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(found)} of {count} webhooks about {object_id} came")
+            await asyncio.sleep(0.02)
+        return found
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        await asyncio.sleep(0.02)

@@ -3,7 +3,14 @@
 import pytest
 
 from domain.errors import ValidationFailed
-from domain.ledger import EntryKind, Movement, VendorOrderTerms, vendor_order_money
+from domain.ledger import (
+    EntryKind,
+    Movement,
+    VendorOrderTerms,
+    order_balance,
+    vendor_debt_outstanding,
+    vendor_order_money,
+)
 from domain.pricing import PricedLine
 from domain.refunds import (
     PayoutPlan,
@@ -273,3 +280,52 @@ class TestRefundForUnits:
             refund_for_units([LINES[0], LINES[0]], {}, {"BRAKE-01": 1})
 
         assert caught.value.extra["field"] == "lines"
+
+
+class TestWorkedExample:
+    """100.00 of goods and 5.00 shipping at 10 %, paid out, then 20.00 of goods refunded."""
+
+    def test_a_refund_after_payout_whose_reversal_fails_is_recovered_from_the_next_payout(
+        self,
+    ) -> None:
+        first = [Movement(EntryKind.CHARGE, 10_500)]
+        plan = plan_payout(vendor_order_money(TERMS, first), 0)
+        assert plan == PayoutPlan(transfer_cents=9_500, debt_settled_cents=0, payout_cents=9_500)
+        first += [move(EntryKind.TRANSFER, 9_500), move(EntryKind.COMMISSION, 1_000)]
+
+        # The buyer gets 20.00 back: 18.00 from the vendor, 2.00 of commission not earned.
+        goods, shipping = split_refund(2_000, vendor_order_money(TERMS, first), TERMS)
+        first.append(refund(2_000, goods))
+        money = vendor_order_money(TERMS, first)
+        assert (goods, shipping, money.commission_cents, money.payout_cents) == (
+            2_000,
+            0,
+            800,
+            7_700,
+        )
+        first.append(move(EntryKind.COMMISSION, money.commission_to_record_cents))
+        assert plan_reversal(money) == ReversalPlan(reverse_cents=1_800)
+
+        # The vendor's balance cannot cover the reversal: it owes the 18.00.
+        first.append(move(EntryKind.VENDOR_DEBT, 1_800))
+        money = vendor_order_money(TERMS, first)
+        assert (money.to_reverse_cents, money.payout_status) == (0, "reversed")
+        assert order_balance(10_500, first, 0) == 0
+
+        # Its next payout, 50.00 on another order, transfers 32.00 and settles the 18.00.
+        terms = VendorOrderTerms(subtotal_cents=5_000, shipping_cents=0, commission_bps=0)
+        second = [Movement(EntryKind.CHARGE, 5_000, None)]
+        plan = plan_payout(vendor_order_money(terms, second), vendor_debt_outstanding(first))
+        assert plan == PayoutPlan(
+            transfer_cents=3_200, debt_settled_cents=1_800, payout_cents=5_000
+        )
+        second += [
+            move(EntryKind.DEBT_SETTLED, 1_800, "vo_2"),
+            move(EntryKind.TRANSFER, 3_200, "vo_2"),
+        ]
+
+        assert vendor_debt_outstanding([*first, *second]) == 0
+        assert order_balance(5_000, second, 0) == 0
+        # The vendor holds exactly its two payouts: 77.00 + 50.00.
+        held = 9_500 + 3_200
+        assert held == vendor_order_money(TERMS, first).payout_cents + 5_000
