@@ -96,9 +96,11 @@ async def record(
             detail=detail or {},
             created_at=utcnow(),
         )
-        .on_conflict_do_nothing(),
+        .on_conflict_do_nothing()
+        # rowcount is not reliable here (-1): a returned row says it was new.
+        .returning(col(LedgerEntry.id)),
     )
-    return bool(result.rowcount)
+    return result.first() is not None
 
 
 async def record_charge(session: AsyncSession, order: Order, payment_intent_id: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
@@ -59,9 +60,11 @@ class OrderStoreActivities:
                     created_at=utcnow(),
                     updated_at=utcnow(),
                 )
-                .on_conflict_do_nothing(index_elements=["id"]),
+                .on_conflict_do_nothing(index_elements=["id"])
+                # rowcount is not reliable here (-1): a returned row says it was new.
+                .returning(col(Order.id)),
             )
-            if inserted.rowcount == 0:  # type: ignore[attr-defined]
+            if inserted.first() is None:  # a retry: the order and its lines are there
                 return
             for line in request.lines:
                 session.add(

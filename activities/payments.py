@@ -116,7 +116,8 @@ class PaymentActivities:
                         "order_id": request.order_id,
                         "vendor_id": vendor_order.vendor_id,
                     },
-                    idempotency_key=payout_idempotency_key(vendor_order.id),
+                    idempotency_key=payout_idempotency_key(vendor_order.id)
+                    + (f":{request.attempt}" if request.attempt else ""),
                 )
             except ProviderRejectedError as error:
                 raise _payout_failed(error.message, error.code) from error

@@ -182,6 +182,10 @@ class VendorOrderRef(BaseModel):
 class PayoutRequest(BaseModel):
     vendor_order_id: str
     order_id: str
+    # Counts final refusals (no or restricted account). A provider replays a refused request's
+    # answer for the same idempotency key, so a fresh attempt after a refusal needs a new key;
+    # a refusal moved no money, so nothing can be paid twice.
+    attempt: int = 0
 
 
 class PayoutOutcome(BaseModel):

@@ -63,13 +63,16 @@ class MoneyDesk:
         """Pay the vendor; while the cause of a refusal lasts, flag it and try again later."""
         wait = self._retry_after
         flagged = False
+        attempt = 0
         while True:
             async with self._lock:
                 try:
                     outcome = await workflow.execute_activity(
                         "payments.pay_vendor",
                         PayoutRequest(
-                            vendor_order_id=self._vendor_order_id, order_id=self._order_id
+                            vendor_order_id=self._vendor_order_id,
+                            order_id=self._order_id,
+                            attempt=attempt,
                         ),
                         result_type=PayoutOutcome,
                         **PAYOUT,
@@ -83,6 +86,7 @@ class MoneyDesk:
                     if flagged:
                         await self._flag(None)
                     return outcome
+            attempt += 1
             if not flagged:
                 await self._flag("payout_failed")
                 flagged = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from api import stripe_events
 from api.deps import SessionDep, SettingsDep, StripeDep, TemporalDep
@@ -37,12 +38,14 @@ async def stripe_webhook(
             session,
             insert(WebhookEvent)
             .values(id=event["id"], provider="stripe", type=event["type"], received_at=utcnow())
-            .on_conflict_do_nothing(),
+            .on_conflict_do_nothing()
+            # rowcount is not reliable here (-1): a returned row says it was new.
+            .returning(col(WebhookEvent.id)),
         )
         await session.commit()
     except IntegrityError as error:  # pragma: no cover - the insert ignores conflicts
         raise Problem("invalid_state", "could not record the event") from error
-    if not first.rowcount:
+    if first.first() is None:
         return {"received": True, "duplicate": True}
     try:
         await stripe_events.handle(event, session, temporal, settings.task_queue)

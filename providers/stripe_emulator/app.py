@@ -22,8 +22,12 @@ from .errors import StripeAPIError, api_error
 from .faults import FaultInjector
 from .routing import Endpoint, PathIds, resolve
 from .state import Store
-from .webhooks import DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT_SECONDS, WebhookDispatcher
-from .webhooks import WebhookSettings as WebhookSettings
+from .webhooks import (
+    DEFAULT_RETRY_SCHEDULE,
+    DEFAULT_TIMEOUT_SECONDS,
+    WebhookDispatcher,
+    WebhookSettings,
+)
 
 log = logging.getLogger("providers.stripe_emulator")
 

@@ -16,6 +16,8 @@ from .state import Store, StripeObject
 
 # Stripe always shows the newest ten refunds on the charge; more are paged from the list call.
 _SHOWN_ON_CHARGE = 10
+# The SDK's types also allow any string here, for reasons Stripe may add; Stripe allows these.
+REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
 
 def create_refund(store: Store, params: p.Params, _: PathIds) -> StripeObject:
@@ -37,6 +39,11 @@ def create_refund(store: Store, params: p.Params, _: PathIds) -> StripeObject:
             f"charge ({_money(left, charge)})",
             code="amount_too_large",
             param="amount",
+        )
+    reason = p.string(params, "reason")
+    if reason is not None and reason not in REASONS:
+        raise invalid_request(
+            f"Invalid reason: must be one of {', '.join(REASONS)}", param="reason"
         )
     currency = p.string(params, "currency")
     if currency is not None and currency.lower() != charge["currency"]:
@@ -63,7 +70,7 @@ def create_refund(store: Store, params: p.Params, _: PathIds) -> StripeObject:
         "destination_details": None,
         "metadata": p.metadata(params),
         "payment_intent": charge["payment_intent"],
-        "reason": p.string(params, "reason"),
+        "reason": reason,
         "receipt_number": None,
         "source_transfer_reversal": None,
         "status": "succeeded",

@@ -101,6 +101,12 @@ class WebhookDispatcher:
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._http: httpx.AsyncClient | None = None
         self._dirty = False
+        # The deliveries still to make, in event order, so a wake-up need not scan them all.
+        self._pending = dict.fromkeys(
+            event_id
+            for event_id, delivery in store.deliveries.items()
+            if delivery["status"] == "pending"
+        )
 
     def ensure_running(self) -> None:
         """Start the delivery task in the running loop, once; safe to call on every request."""
@@ -139,6 +145,7 @@ class WebhookDispatcher:
                 continue
             event["pending_webhooks"] = 1
             self.store.deliveries[event_id] = _new_delivery(event, status="pending")
+            self._pending[event_id] = None
 
     def wake(self) -> None:
         if self._wake is not None:
@@ -183,8 +190,13 @@ class WebhookDispatcher:
             return None
         now, soonest = time.time(), None
         busy: set[str] = set()
-        for event_id, delivery in self.store.deliveries.items():
-            if delivery["status"] != "pending" or delivery["object"] in busy:
+        for event_id in list(self._pending):
+            delivery = self.store.deliveries.get(event_id)
+            if delivery is None or delivery["status"] != "pending":
+                # Settled by a resend, or forgotten by a reset.
+                del self._pending[event_id]
+                continue
+            if delivery["object"] in busy:
                 continue
             busy.add(delivery["object"])
             if event_id in self._inflight:

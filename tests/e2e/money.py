@@ -17,7 +17,11 @@ from tests.e2e.client import wait_for_order as wait_for_order
 
 
 def emulator(stack: DevStack) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=stack.env["STRIPE_API_BASE"], timeout=30)
+    return httpx.AsyncClient(
+        base_url=stack.env["STRIPE_API_BASE"],
+        headers={"Authorization": f"Bearer {stack.env['STRIPE_API_KEY']}"},
+        timeout=30,
+    )
 
 
 async def reconcile(stack: DevStack, gateway: StripeGateway, *order_ids: str) -> list[Mismatch]:

@@ -9,7 +9,11 @@ import httpx
 import pytest
 import stripe
 
-from providers.errors import ProviderRejectedError, ProviderUnavailableError
+from providers.errors import (
+    PaymentDeclinedError,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+)
 from providers.stripe_adapter import (
     ChargeResult,
     RefundResult,
@@ -188,6 +192,48 @@ async def test_a_refund_beyond_what_is_left_is_refused_and_changes_nothing(
     assert listed[1]["id"] == made.refund_id
 
 
+@pytest.mark.parametrize(
+    ("params", "code", "param"),
+    [
+        ({}, "parameter_missing", None),
+        ({"payment_intent": "pi_doesnotexist"}, "resource_missing", "payment_intent"),
+        ({"payment_intent": "{declined}"}, "charge_not_refundable", "payment_intent"),
+        ({"payment_intent": "{paid}", "amount": 0}, "parameter_invalid_integer", "amount"),
+        ({"payment_intent": "{paid}", "reason": "changed_mind"}, None, "reason"),
+    ],
+)
+async def test_a_refund_of_nothing_refundable_is_refused_and_refunds_nothing(
+    gateway: StripeGateway,
+    client: stripe.StripeClient,
+    params: dict[str, Any],
+    code: str | None,
+    param: str | None,
+) -> None:
+    paid = await paid_order(gateway)
+    with pytest.raises(PaymentDeclinedError) as declined:
+        await gateway.charge(
+            amount_cents=5000,
+            currency="usd",
+            payment_method="pm_card_visa_chargeDeclined",
+            transfer_group=unique("order"),
+            metadata={},
+            idempotency_key=unique("charge"),
+        )
+    names = {"{paid}": paid.payment_intent_id, "{declined}": declined.value.payment_intent_id}
+    sent = {key: names.get(value, value) for key, value in params.items()}
+
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        await client.v1.refunds.create_async(params=sent)
+
+    assert (refused.value.http_status, refused.value.code, refused.value.param) == (
+        400,
+        code,
+        param,
+    )
+    assert await gateway.list_refunds(paid.payment_intent_id) == []
+    assert (await client.v1.charges.retrieve_async(paid.charge_id)).amount_refunded == 0
+
+
 async def test_a_refund_retried_with_its_key_is_made_and_announced_once(
     gateway: StripeGateway, client: stripe.StripeClient
 ) -> None:
@@ -205,7 +251,7 @@ async def test_a_refund_retried_with_its_key_is_made_and_announced_once(
     assert [e.data.object["id"] for e in events.data].count(first.refund_id) == 1
 
 
-@pytest.mark.parametrize("mode", ["error_500", "rate_limit_429", "timeout_after"])
+@pytest.mark.parametrize("mode", ["error_500", "rate_limit_429", "timeout_before", "timeout_after"])
 async def test_a_refund_failed_by_the_provider_is_made_once_by_retrying_with_its_key(
     gateway: StripeGateway, emulator_url: str, no_faults_after: None, mode: str
 ) -> None:

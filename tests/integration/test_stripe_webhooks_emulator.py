@@ -13,7 +13,7 @@ import httpx
 import pytest
 import stripe
 
-from providers.errors import ProviderRejectedError
+from providers.errors import PaymentDeclinedError, ProviderRejectedError
 from providers.stripe_adapter import ChargeResult, StripeGateway
 from providers.stripe_emulator import create_app
 from tests.integration.stripe_helpers import (
@@ -120,7 +120,7 @@ async def test_a_declined_card_announces_the_failed_payment(
     gateway: StripeGateway, client: stripe.StripeClient
 ) -> None:
     customer_facing = unique("ord")
-    with pytest.raises(Exception):  # noqa: B017 - the decline itself is tested elsewhere
+    with pytest.raises(PaymentDeclinedError):
         await paid_order(gateway, "pm_card_visa_chargeDeclinedInsufficientFunds", customer_facing)
     page = await client.v1.events.list_async(
         params={"types": ["payment_intent.payment_failed", "charge.failed"], "limit": 100}
@@ -248,6 +248,11 @@ async def test_a_dispute_opens_and_closes_with_both_events_in_order(
         )
     assert (again.status_code, second.status_code) == (409, 409)
     assert (await client.v1.disputes.retrieve_async(opened["id"])).status == "won"
+    announced = await client.v1.events.list_async(params={"type": "charge.dispute.*"})
+    assert [(e.type, e.data.object["id"]) for e in announced.data[:2]] == [
+        ("charge.dispute.closed", opened["id"]),
+        ("charge.dispute.created", opened["id"]),
+    ]
 
 
 async def test_webhooks_are_signed_as_stripe_signs_them_and_forgeries_are_refused(
