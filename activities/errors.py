@@ -17,7 +17,7 @@ def business_error(error: DomainError) -> ApplicationError:
     return ApplicationError(error.detail, error.extra, type=str(error.code), non_retryable=True)
 
 
-def provider_error(error: ProviderError) -> Exception:
+def provider_error(error: ProviderError) -> ApplicationError:
     if isinstance(error, PaymentDeclinedError):
         return ApplicationError(
             error.message or "the card was declined",
@@ -26,8 +26,11 @@ def provider_error(error: ProviderError) -> Exception:
             non_retryable=True,
         )
     if error.retryable:
-        # Raised as is: Temporal retries the activity with the same idempotency key.
-        return error
+        # Retryable: Temporal runs the activity again, with the same idempotency key. A new
+        # error, never the caught one: `raise error from error` would make its own cause.
+        return ApplicationError(
+            error.message, {"provider_code": error.code}, type="provider_unavailable"
+        )
     return ApplicationError(
         error.message, {"provider_code": error.code}, type="provider_rejected", non_retryable=True
     )

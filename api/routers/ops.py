@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowExecutionStatus
+from sqlmodel import select
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from api.deps import Ops, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem
 from api.routers.vendor_app import update_vendor_order
 from api.stripe_events import start_adjustment
 from api.views import vendor_order_view
+from models.ledger import LedgerEntry
 from models.messages import PayoutAdjustment, RefundCommand, RefundOutcome
 from models.vendor_order import VendorOrder
 from models.views import VendorOrderPublic
@@ -26,7 +30,11 @@ class RefundBody(BaseModel):
     reason: str = Field(default="requested_by_customer", min_length=1, max_length=100)
 
 
-@router.post("/vendor-orders/{vendor_order_id}/refunds", response_model=VendorOrderPublic)
+@router.post(
+    "/vendor-orders/{vendor_order_id}/refunds",
+    response_model=VendorOrderPublic,
+    responses={202: {"description": "still in progress: send the same request again"}},
+)
 async def refund_vendor_order(
     vendor_order_id: str,
     body: RefundBody,
@@ -35,22 +43,29 @@ async def refund_vendor_order(
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
-) -> VendorOrderPublic:
+) -> VendorOrderPublic | JSONResponse:
     """Give part of a vendor order's money back to the buyer. After the vendor was paid, the
     vendor's share is reversed (or, if its balance cannot cover it, netted later)."""
     vendor_order = await session.get(VendorOrder, vendor_order_id)
     if vendor_order is None:
         raise Problem("not_found", "no such vendor order")
+    key = hashlib.sha256(f"ops\0{idempotency_key}".encode()).hexdigest()[:32]
+    done = (
+        await session.exec(
+            select(LedgerEntry).where(
+                LedgerEntry.idempotency_key == f"{vendor_order.id}:refund:{key}"
+            )
+        )
+    ).first()
     refundable = (
         vendor_order.subtotal_cents + vendor_order.shipping_cents - vendor_order.refunded_cents
     )
-    if body.amount_cents > refundable:
+    if done is None and body.amount_cents > refundable:
         raise Problem(
             "validation_error",
             f"at most {refundable} cents are left to refund",
             refundable_cents=refundable,
         )
-    key = hashlib.sha256(f"ops\0{idempotency_key}".encode()).hexdigest()[:32]
     command = RefundCommand(
         order_id=vendor_order.order_id,
         vendor_order_id=vendor_order.id,
@@ -58,15 +73,34 @@ async def refund_vendor_order(
         amount_cents=body.amount_cents,
         reason=body.reason,
     )
-    handle = temporal.get_workflow_handle(vendor_order.workflow_id)
-    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-        await update_vendor_order(temporal, vendor_order, "refund", command, RefundOutcome)
-    else:
-        # Paid and closed: refund, then take the vendor's share back, in a workflow of its own.
-        adjustment = PayoutAdjustment(
-            order_id=vendor_order.order_id, vendor_order_id=vendor_order.id, refund=command
-        )
-        await start_adjustment(temporal, settings.task_queue, adjustment, key)
-        await temporal.get_workflow_handle(f"adjust-{vendor_order.id}-{key}").result()
+    try:
+        async with asyncio.timeout(settings.checkout_timeout.total_seconds()):
+            await _refund(temporal, settings.task_queue, vendor_order, command)
+    except TimeoutError:
+        # Still moving money (the provider is slow): the same request again attaches to it.
+        view = await vendor_order_view(session, vendor_order_id)
+        return JSONResponse(view.model_dump(mode="json"), status_code=202)
     await session.refresh(vendor_order)
     return await vendor_order_view(session, vendor_order_id)
+
+
+async def _refund(
+    temporal: Client, task_queue: str, vendor_order: VendorOrder, command: RefundCommand
+) -> None:
+    handle = temporal.get_workflow_handle(vendor_order.workflow_id)
+    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        await update_vendor_order(
+            temporal,
+            vendor_order,
+            "refund",
+            command,
+            RefundOutcome,
+            update_id=f"refund-{command.refund_key}",
+        )
+        return
+    # Paid and closed: refund, then take the vendor's share back, in a workflow of its own.
+    adjustment = PayoutAdjustment(
+        order_id=vendor_order.order_id, vendor_order_id=vendor_order.id, refund=command
+    )
+    await start_adjustment(temporal, task_queue, adjustment, command.refund_key)
+    await temporal.get_workflow_handle(f"adjust-{vendor_order.id}-{command.refund_key}").result()

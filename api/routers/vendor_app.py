@@ -74,13 +74,19 @@ async def deliver(
 
 
 async def update_vendor_order(
-    client: Client, vendor_order: VendorOrder, name: str, arg: Any, result_type: type
+    client: Client,
+    vendor_order: VendorOrder,
+    name: str,
+    arg: Any,
+    result_type: type,
+    *,
+    update_id: str | None = None,
 ) -> Any:
     """Apply a change through the vendor order's workflow, which decides whether it may."""
     handle = client.get_workflow_handle(vendor_order.workflow_id)
     args = [] if arg is None else [arg]
     try:
-        return await handle.execute_update(name, args=args, result_type=result_type)
+        return await handle.execute_update(name, args=args, id=update_id, result_type=result_type)
     except WorkflowUpdateFailedError as error:
         raise from_update_failure(error) from error
     except RPCError as error:

@@ -25,10 +25,11 @@ ORDERS = 4
 
 
 async def retried(call: Any) -> httpx.Response:
-    """What a storefront does on 5xx: send the same request again, same Idempotency-Key."""
-    for _ in range(10):
+    """What a client does on 5xx or 202 (still in progress): send the same request again, with
+    the same Idempotency-Key."""
+    for _ in range(20):
         answer: httpx.Response = await call()
-        if answer.status_code < 500:
+        if answer.status_code < 500 and answer.status_code != 202:
             return answer
         await asyncio.sleep(1)
     raise AssertionError(f"still failing: {answer.status_code} {answer.text}")
