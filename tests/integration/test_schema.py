@@ -38,7 +38,6 @@ def test_the_migrated_database_matches_the_models_with_nothing_left_to_migrate(
         "vendor_order",
         "vendor_order_line",
         "payment",
-        "payout",
         "order_event",
         "api_key",
         "ledger_entry",
