@@ -23,6 +23,7 @@ from models.messages import (
     ChargeOutcome,
     ChargeRequest,
     ExternalRefund,
+    ExternalReversal,
     PayoutOutcome,
     PayoutRequest,
     RefundCommand,
@@ -241,7 +242,11 @@ class PaymentActivities:
             result = await self._gateway.reverse_transfer(
                 transfer_id=transfer_id,
                 amount_cents=amount,
-                metadata={"vendor_order_id": vendor_order.id, "order_id": command.order_id},
+                metadata={
+                    **SOURCE,
+                    "vendor_order_id": vendor_order.id,
+                    "order_id": command.order_id,
+                },
                 idempotency_key=reversal_key,
             )
         except ProviderRejectedError as error:
@@ -273,6 +278,23 @@ class PaymentActivities:
             )
             await self._adjust_commission(session, locked, command.step)
         return ReversalOutcome(reversed_cents=result.amount_cents, debt_cents=0)
+
+    @activity.defn(name="payments.record_external_reversal")
+    async def record_external_reversal(self, reversal: ExternalReversal) -> ReversalOutcome:
+        """A reversal made outside the system: the ledger follows what the provider did."""
+        async with self._sessions() as session, session.begin():
+            vendor_order = await _vendor_order(session, reversal.vendor_order_id, lock=True)
+            await ledger.record(
+                session,
+                vendor_order,
+                EntryKind.TRANSFER_REVERSAL,
+                reversal.amount_cents,
+                f"stripe-reversal:{reversal.provider_reversal_id}",
+                provider_id=reversal.provider_reversal_id,
+                detail={"source": "stripe"},
+            )
+            await ledger.refresh(session, vendor_order)
+        return ReversalOutcome(reversed_cents=reversal.amount_cents, debt_cents=0)
 
     @staticmethod
     async def _adjust_commission(

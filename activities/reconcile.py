@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from activities import ledger
 from domain.ids import order_workflow_id
-from domain.ledger import EntryKind
+from domain.ledger import EntryKind, order_balance, vendor_order_money
 from models.ledger import LedgerEntry
 from models.payment import Payment
+from models.vendor_order import VendorOrder
 from providers.stripe_adapter import StripeGateway
 
 
@@ -52,7 +54,31 @@ class Reconciler:
                     )
                 )
                 found += await self._order(payment, entries)
+                found += await self._books(session, payment, entries)
         return found
+
+    @staticmethod
+    async def _books(
+        session: AsyncSession, payment: Payment, entries: list[LedgerEntry]
+    ) -> list[Mismatch]:
+        """Once every vendor order is finished, what was charged is fully accounted for."""
+        vendor_orders = list(
+            await session.exec(select(VendorOrder).where(VendorOrder.order_id == payment.order_id))
+        )
+        finished = ("completed", "cancelled")
+        if not vendor_orders or any(vo.status not in finished for vo in vendor_orders):
+            return []
+        movements = [ledger.movement(e) for e in entries]
+        label_costs = sum(
+            vendor_order_money(
+                ledger.terms_of(vo), [m for m in movements if m.vendor_order_id == vo.id]
+            ).label_cost_cents
+            for vo in vendor_orders
+        )
+        balance = order_balance(payment.amount_cents, movements, label_costs)
+        if balance == 0:
+            return []
+        return [Mismatch(payment.order_id, "books of a finished order", 0, balance)]
 
     async def _order(self, payment: Payment, entries: list[LedgerEntry]) -> list[Mismatch]:
         order_id = payment.order_id

@@ -16,7 +16,7 @@ from temporalio.service import RPCError
 from domain.refunds import attribute_unnamed_refund
 from models.base import utcnow
 from models.db import execute_sql
-from models.messages import DisputeSignal, ExternalRefund, PayoutAdjustment
+from models.messages import DisputeSignal, ExternalRefund, ExternalReversal, PayoutAdjustment
 from models.order import OrderEvent
 from models.payment import Payment
 from models.vendor_order import VendorOrder
@@ -33,7 +33,10 @@ async def handle(
         await _charge_refunded(obj, session, temporal, task_queue)
     elif kind in ("charge.dispute.created", "charge.dispute.closed", "charge.dispute.updated"):
         await _dispute(obj, session, temporal)
-    elif kind in ("transfer.reversed", "payment_intent.payment_failed"):
+    elif kind == "transfer.reversed":
+        await _transfer_reversed(obj, session, temporal, task_queue)
+        await _note(event, session)
+    elif kind == "payment_intent.payment_failed":
         await _note(event, session)
 
 
@@ -121,6 +124,34 @@ async def start_adjustment(
         )
     except WorkflowAlreadyStartedError:
         pass
+
+
+async def _transfer_reversed(
+    transfer: dict[str, Any], session: AsyncSession, temporal: Client, task_queue: str
+) -> None:
+    vendor_order_id = (transfer.get("metadata") or {}).get("vendor_order_id")
+    vendor_order = await session.get(VendorOrder, vendor_order_id) if vendor_order_id else None
+    if vendor_order is None:
+        return
+    for reversal in (transfer.get("reversals") or {}).get("data", []):
+        if (reversal.get("metadata") or {}).get("source") == OURS:
+            continue  # recorded by the activity that made it
+        external = ExternalReversal(
+            order_id=vendor_order.order_id,
+            vendor_order_id=vendor_order.id,
+            provider_reversal_id=reversal["id"],
+            amount_cents=reversal["amount"],
+        )
+        await start_adjustment(
+            temporal,
+            task_queue,
+            PayoutAdjustment(
+                order_id=vendor_order.order_id,
+                vendor_order_id=vendor_order.id,
+                external_reversal=external,
+            ),
+            reversal["id"],
+        )
 
 
 async def _dispute(dispute: dict[str, Any], session: AsyncSession, temporal: Client) -> None:

@@ -246,6 +246,15 @@ class DisputeSignal(BaseModel):
     status: str  # needs_response | warning_needs_response | under_review | won | lost
 
 
+class ExternalReversal(BaseModel):
+    """Part of a vendor's transfer taken back outside the system (Stripe dashboard or API)."""
+
+    order_id: str
+    vendor_order_id: str
+    provider_reversal_id: str
+    amount_cents: int
+
+
 class PayoutAdjustment(BaseModel):
     """Money back to the buyer after the vendor order's workflow closed: either a refund made
     outside (a webhook told us) or one to make now (operators)."""
@@ -254,3 +263,4 @@ class PayoutAdjustment(BaseModel):
     vendor_order_id: str
     external: ExternalRefund | None = None
     refund: RefundCommand | None = None
+    external_reversal: ExternalReversal | None = None

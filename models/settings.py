@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     payout_retry_after: Duration = Field(
         default=timedelta(minutes=1), alias="FULFILLMENT_PAYOUT_RETRY_AFTER"
     )
-    default_commission_bps: int = Field(default=1000, alias="FULFILLMENT_COMMISSION_BPS")
+    default_commission_bps: int = Field(
+        default=1000, ge=0, le=10_000, alias="FULFILLMENT_COMMISSION_BPS"
+    )
     # How long checkout waits for the saga to confirm or reject before answering 504.
     checkout_timeout: Duration = Field(
         default=timedelta(seconds=30), alias="FULFILLMENT_CHECKOUT_TIMEOUT"

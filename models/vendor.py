@@ -28,7 +28,8 @@ class Vendor(VendorBase, table=True):
 class VendorCreate(BaseModel):
     name: str = In(min_length=1, max_length=200)
     email: EmailStr
-    commission_bps: int = In(default=1000, ge=0, le=10_000)
+    # None: the platform's default (FULFILLMENT_COMMISSION_BPS).
+    commission_bps: int | None = In(default=None, ge=0, le=10_000)
     ship_sla: str | int | float = "PT72H"
     stripe_account_id: str | None = In(default=None, pattern=r"^acct_[A-Za-z0-9]+$")
 

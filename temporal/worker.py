@@ -39,6 +39,7 @@ def activity_methods(
         payments.refund,
         payments.record_external_refund,
         payments.reverse_payout,
+        payments.record_external_reversal,
     ]
 
 

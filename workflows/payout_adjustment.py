@@ -27,6 +27,16 @@ with workflow.unsafe.imports_passed_through():
 class PayoutAdjustmentWorkflow:
     @workflow.run
     async def run(self, adjustment: PayoutAdjustment) -> ReversalOutcome:
+        if adjustment.external_reversal is not None:
+            # The vendor gave money back without a refund: it may now be owed that much.
+            outcome = await workflow.execute_activity(
+                "payments.record_external_reversal",
+                adjustment.external_reversal,
+                result_type=ReversalOutcome,
+                **STEP,
+            )
+            await self._flag(adjustment.vendor_order_id, "payout_reversed_outside")
+            return outcome
         if adjustment.refund is not None:
             outcome = await workflow.execute_activity(
                 "payments.refund", adjustment.refund, result_type=RefundOutcome, **STEP
@@ -53,15 +63,13 @@ class PayoutAdjustmentWorkflow:
                 **STEP,
             )
         if reversal.debt_cents:
-            workflow.upsert_search_attributes(
-                [sa.ATTENTION_NEEDED.value_set("payout_reversal_pending")]
-            )
-            await workflow.execute_activity(
-                "orders.set_attention",
-                AttentionChange(
-                    vendor_order_id=adjustment.vendor_order_id,
-                    attention="payout_reversal_pending",
-                ),
-                **STEP,
-            )
+            await self._flag(adjustment.vendor_order_id, "payout_reversal_pending")
         return reversal
+
+    async def _flag(self, vendor_order_id: str, attention: str) -> None:
+        workflow.upsert_search_attributes([sa.ATTENTION_NEEDED.value_set(attention)])
+        await workflow.execute_activity(
+            "orders.set_attention",
+            AttentionChange(vendor_order_id=vendor_order_id, attention=attention),
+            **STEP,
+        )

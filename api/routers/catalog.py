@@ -14,6 +14,7 @@ from api.deps import (
     Ops,
     OpsOrVendor,
     SessionDep,
+    SettingsDep,
     StripeDep,
     ensure_vendor_scope,
 )
@@ -42,7 +43,7 @@ router = APIRouter(prefix="/v1", tags=["catalog and stock"])
 
 @router.post("/vendors", status_code=status.HTTP_201_CREATED, response_model=VendorWithKey)
 async def create_vendor(
-    body: VendorCreate, _: Ops, session: SessionDep, stripe: StripeDep
+    body: VendorCreate, _: Ops, session: SessionDep, stripe: StripeDep, settings: SettingsDep
 ) -> VendorWithKey:
     vendor_id = "ven_" + secrets.token_hex(8)
     account = body.stripe_account_id
@@ -59,7 +60,9 @@ async def create_vendor(
         id=vendor_id,
         name=body.name,
         email=str(body.email),
-        commission_bps=body.commission_bps,
+        commission_bps=(
+            settings.default_commission_bps if body.commission_bps is None else body.commission_bps
+        ),
         ship_sla_seconds=int(parse_duration(body.ship_sla).total_seconds()),
         stripe_account_id=account,
     )

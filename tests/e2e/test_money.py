@@ -251,3 +251,27 @@ def stripe_client(stack: DevStack) -> stripe.StripeClient:
         base_addresses={"api": stack.env["STRIPE_API_BASE"]},
         http_client=stripe.HTTPXClient(),
     )
+
+
+async def test_a_transfer_reversed_in_the_dashboard_is_recorded_flagged_and_reported(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    seller = await onboard(api, "ReversedOutside")
+    sku = await stock_product(api, seller, price_cents=5000, on_hand=5)
+    order = await paid_order(api, seller, sku)
+    (transfer,) = await stripe.list_transfers(f"order-{order['id']}")
+    await stripe_client(stack).v1.transfers.reversals.create_async(
+        transfer["id"], params={"amount": 1000}
+    )
+
+    async def flagged() -> dict[str, Any] | None:
+        vo = await vendor_order(api, order["id"])
+        return vo if vo["attention"] == "payout_reversed_outside" else None
+
+    vo = await eventually(flagged)
+    assert (vo["payout_status"], vo["payout_cents"]) == ("reversed", 4500)
+    # The ledger follows Stripe; the 10.00 the platform now holds for the vendor is reported.
+    found = await reconcile(stack, stripe, order["id"])
+    assert [(m.what, m.ledger, m.provider) for m in found] == [
+        ("books of a finished order", 0, 1000)
+    ]
