@@ -106,8 +106,11 @@ class Reconciler:
         refunds = await self._gateway.list_refunds(payment.payment_intent_id)
         ledger_refunds: dict[str, int] = defaultdict(int)
         for entry in by_kind[EntryKind.REFUND]:
-            # An outside refund split across vendor orders is recorded as "re_...:vo_...".
-            ledger_refunds[(entry.provider_id or "").split(":")[0]] += entry.amount_cents
+            # An outside refund split across vendor orders is recorded as "re_...:vo_...";
+            # money taken by a lost dispute ("dp_...") is not a Stripe refund object.
+            provider_id = (entry.provider_id or "").split(":")[0]
+            if not provider_id.startswith("dp_"):
+                ledger_refunds[provider_id] += entry.amount_cents
         differ(
             "refunds",
             dict(sorted(ledger_refunds.items())),

@@ -32,7 +32,7 @@ async def handle(
     if kind == "charge.refunded":
         await _charge_refunded(obj, session, temporal, task_queue)
     elif kind in ("charge.dispute.created", "charge.dispute.closed", "charge.dispute.updated"):
-        await _dispute(obj, session, temporal)
+        await _dispute(obj, session, temporal, task_queue)
     elif kind == "transfer.reversed":
         await _transfer_reversed(obj, session, temporal, task_queue)
         await _note(event, session)
@@ -63,31 +63,47 @@ async def _charge_refunded(
         metadata = refund.get("metadata") or {}
         if metadata.get("source") == OURS or refund.get("status") == "failed":
             continue  # recorded by the activity that made it
-        named = metadata.get("vendor_order_id")
-        if named in by_id:
-            parts = {named: refund["amount"]}
-        else:
-            refundable = {
-                vo.id: vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents
-                for vo in vendor_orders
-            }
-            amount = min(refund["amount"], sum(refundable.values()))
-            parts = attribute_unnamed_refund(amount, refundable) if amount else {}
-        for vendor_order_id, amount in parts.items():
-            if amount <= 0:
-                continue
-            provider_id = refund["id"] if len(parts) == 1 else f"{refund['id']}:{vendor_order_id}"
-            await _external_refund(
-                temporal,
-                task_queue,
-                by_id[vendor_order_id],
-                ExternalRefund(
-                    order_id=by_id[vendor_order_id].order_id,
-                    vendor_order_id=vendor_order_id,
-                    provider_refund_id=provider_id,
-                    amount_cents=amount,
-                ),
-            )
+        named = by_id.get(metadata.get("vendor_order_id", ""))
+        await _share_refund(
+            temporal,
+            task_queue,
+            [named] if named else vendor_orders,
+            refund["id"],
+            refund["amount"],
+        )
+
+
+async def _share_refund(
+    temporal: Client,
+    task_queue: str,
+    vendor_orders: list[VendorOrder],
+    provider_id: str,
+    amount_cents: int,
+) -> None:
+    """Money that went back to the buyer outside the system, taken from these vendor orders:
+    the one named, or shared by what each can still refund (domain.refunds)."""
+    refundable = {
+        vo.id: vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents for vo in vendor_orders
+    }
+    amount = min(amount_cents, sum(refundable.values()))
+    parts = attribute_unnamed_refund(amount, refundable) if amount > 0 else {}
+    by_id = {vo.id: vo for vo in vendor_orders}
+    for vendor_order_id, part in parts.items():
+        if part <= 0:
+            continue
+        await _external_refund(
+            temporal,
+            task_queue,
+            by_id[vendor_order_id],
+            ExternalRefund(
+                order_id=by_id[vendor_order_id].order_id,
+                vendor_order_id=vendor_order_id,
+                provider_refund_id=provider_id
+                if len(parts) == 1
+                else f"{provider_id}:{vendor_order_id}",
+                amount_cents=part,
+            ),
+        )
 
 
 async def _external_refund(
@@ -154,9 +170,18 @@ async def _transfer_reversed(
         )
 
 
-async def _dispute(dispute: dict[str, Any], session: AsyncSession, temporal: Client) -> None:
+async def _dispute(
+    dispute: dict[str, Any], session: AsyncSession, temporal: Client, task_queue: str
+) -> None:
     signal = DisputeSignal(dispute_id=dispute["id"], status=dispute.get("status", ""))
-    for vendor_order in await _vendor_orders(session, dispute.get("payment_intent")):
+    vendor_orders = await _vendor_orders(session, dispute.get("payment_intent"))
+    if signal.status == "lost":
+        # Stripe took the disputed money back: it counts as a refund, shared by the vendor
+        # orders like an unnamed one, and recorded before the hold on the payouts lifts.
+        await _share_refund(
+            temporal, task_queue, vendor_orders, dispute["id"], int(dispute.get("amount", 0))
+        )
+    for vendor_order in vendor_orders:
         try:
             await temporal.get_workflow_handle(vendor_order.workflow_id).signal("dispute", signal)
         except RPCError:

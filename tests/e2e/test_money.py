@@ -275,3 +275,39 @@ async def test_a_transfer_reversed_in_the_dashboard_is_recorded_flagged_and_repo
     assert [(m.what, m.ledger, m.provider) for m in found] == [
         ("books of a finished order", 0, 1000)
     ]
+
+
+async def test_a_lost_dispute_takes_the_disputed_money_from_the_payouts_it_held(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    seller = await onboard(api, "Lost")
+    sku = await stock_product(api, seller, price_cents=5000, on_hand=5)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    vo = order["vendor_orders"][0]
+    intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
+    async with emulator(stack) as control:
+        opened = await control.post(
+            "/_emulator/disputes", json={"payment_intent": intent["id"], "amount": 2000}
+        )
+        assert opened.status_code == 200, opened.text
+
+        async def held() -> bool:
+            return (await vendor_order(api, order["id"]))["attention"] == "dispute"
+
+        await eventually(held)
+        await ship_and_deliver(api, seller, vo["id"])
+        closed = await control.post(
+            f"/_emulator/disputes/{opened.json()['id']}/close", json={"status": "lost"}
+        )
+        assert closed.status_code == 200, closed.text
+    done = await wait_for_order(api, order["id"], "completed")
+    paid = done["vendor_orders"][0]
+    # 20.00 taken back by the card network: commission on the 30.00 kept, 27.00 paid.
+    assert (done["refunded_cents"], paid["commission_cents"], paid["payout_cents"]) == (
+        2000,
+        300,
+        2700,
+    )
+    (transfer,) = await stripe.list_transfers(f"order-{order['id']}")
+    assert transfer["amount"] == 2700
+    assert await reconcile(stack, stripe, order["id"]) == []
