@@ -13,6 +13,7 @@ import stripe
 
 from models.settings import DEV_WEBHOOK_SECRET
 from providers.stripe_adapter import StripeGateway
+from temporal.client import connect
 from temporal.devstack import DevStack
 from tests.e2e.client import OPS, PLATFORM, onboard, order_body, place, stock_product
 from tests.e2e.money import (
@@ -236,6 +237,14 @@ async def test_a_payout_refused_by_a_restricted_account_is_flagged_then_paid_onc
             return (await vendor_order(api, order["id"]))["attention"] == "payout_failed"
 
         await eventually(flagged)
+        # Operators find it in the Temporal UI too.
+        temporal = await connect(stack.env["TEMPORAL_ADDRESS"])
+        query = f'AttentionNeeded = "payout_failed" AND VendorId = "{seller.id}"'
+
+        async def visible() -> list[str]:
+            return [wf.id async for wf in temporal.list_workflows(query)]
+
+        assert await eventually(visible) == [vo["workflow_id"]]
         await restrict(control, seller.account, False)
     done = await wait_for_order(api, order["id"], "completed", within=30)
     assert (done["vendor_orders"][0]["payout_cents"], done["vendor_orders"][0]["attention"]) == (
