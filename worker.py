@@ -12,6 +12,7 @@ from activities.events import RedisEventPublisher
 from activities.inventory import InventoryActivities
 from activities.orders import OrderStoreActivities
 from activities.payments import PaymentActivities
+from activities.refunds import RefundActivities
 from models.db import make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
 from providers.stripe_adapter import StripeGateway
@@ -33,6 +34,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         InventoryActivities(sessions),
         OrderStoreActivities(sessions, RedisEventPublisher(redis)),
         PaymentActivities(sessions, gateway),
+        RefundActivities(sessions, gateway),
     )
     worker = make_worker(client, settings.task_queue, activities)
     stop = stop or asyncio.Event()

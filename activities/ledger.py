@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.exceptions import ApplicationError
 
 from domain.ledger import (
     EntryKind,
@@ -24,6 +25,7 @@ from models.base import utcnow
 from models.db import execute_sql
 from models.ledger import LedgerEntry
 from models.order import Order
+from models.payment import Payment
 from models.vendor_order import VendorOrder
 
 
@@ -139,3 +141,18 @@ async def refresh(session: AsyncSession, vendor_order: VendorOrder) -> VendorOrd
     order.updated_at = utcnow()
     session.add(order)
     return money
+
+
+async def vendor_order_of(
+    session: AsyncSession, vendor_order_id: str, *, lock: bool = False
+) -> VendorOrder:
+    vendor_order = await session.get(VendorOrder, vendor_order_id, with_for_update=lock)
+    if vendor_order is None:
+        raise ApplicationError(
+            f"vendor order {vendor_order_id} does not exist", type="not_found", non_retryable=True
+        )
+    return vendor_order
+
+
+async def payment_of(session: AsyncSession, order_id: str) -> Payment:
+    return (await session.exec(select(Payment).where(Payment.order_id == order_id))).one()

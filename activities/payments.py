@@ -1,4 +1,5 @@
-"""Money through Stripe: the buyer's charge, refunds, vendor payouts and their reversals.
+"""Money through Stripe: the buyer's charge and the vendors' payouts (refunds and reversals
+are in activities/refunds.py).
 
 Keys are derived from the order and the step (domain.ids), never random, so a retried
 activity replays the provider's first answer instead of moving money twice. Every movement is
@@ -8,37 +9,26 @@ recorded in the ledger (activities.ledger) in the same transaction as the totals
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import ledger
-from activities.errors import business_error, provider_error
-from domain.errors import DomainError
+from activities.errors import provider_error
+from activities.ledger import payment_of, vendor_order_of
 from domain.ids import charge_idempotency_key, order_workflow_id, payout_idempotency_key
-from domain.ledger import EntryKind, VendorOrderMoney
-from domain.refunds import plan_payout, plan_reversal, split_refund
+from domain.ledger import EntryKind
+from domain.refunds import plan_payout
 from models.messages import (
     ChargeOutcome,
     ChargeRequest,
-    ExternalRefund,
-    ExternalReversal,
     PayoutOutcome,
     PayoutRequest,
-    RefundCommand,
-    RefundOutcome,
-    ReversalCommand,
-    ReversalOutcome,
 )
-from models.payment import Payment
 from models.vendor import Vendor
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderError, ProviderRejectedError
 from providers.stripe_adapter import StripeGateway
-
-# Refunds this system makes say so, so their webhooks are not taken for outside refunds.
-SOURCE = {"source": "fulfillment"}
 
 
 class PaymentActivities:
@@ -76,7 +66,7 @@ class PaymentActivities:
                 return PayoutOutcome(
                     transfer_id=done.provider_id or "", amount_cents=done.amount_cents
                 )
-            vendor_order = await _vendor_order(session, request.vendor_order_id)
+            vendor_order = await vendor_order_of(session, request.vendor_order_id)
             vendor = await session.get(Vendor, vendor_order.vendor_id, with_for_update=True)
             assert vendor is not None
             if not vendor.stripe_account_id:
@@ -126,7 +116,7 @@ class PaymentActivities:
                 raise provider_error(error) from error
             transfer_id = result.transfer_id
         async with self._sessions() as session, session.begin():
-            locked = await _vendor_order(session, vendor_order.id, lock=True)
+            locked = await vendor_order_of(session, vendor_order.id, lock=True)
             await ledger.record(
                 session, locked, EntryKind.TRANSFER, amount, transfer_key, provider_id=transfer_id
             )
@@ -141,214 +131,11 @@ class PaymentActivities:
             await ledger.refresh(session, locked)
         return PayoutOutcome(transfer_id=transfer_id or "", amount_cents=amount)
 
-    @activity.defn(name="payments.refund")
-    async def refund(self, command: RefundCommand) -> RefundOutcome:
-        key = f"{command.vendor_order_id}:refund:{command.refund_key}"
-        async with self._sessions() as session, session.begin():
-            vendor_order = await _vendor_order(session, command.vendor_order_id, lock=True)
-            done = await ledger.entry(session, key)
-            money = await ledger.money_of(session, vendor_order)
-            if done is not None:
-                return _refund_outcome(done.provider_id, done.amount_cents, money)
-            try:
-                goods, _ = split_refund(command.amount_cents, money, ledger.terms_of(vendor_order))
-            except DomainError as error:
-                raise business_error(error) from error
-            payment = await _payment(session, vendor_order.order_id)
-        try:
-            result = await self._gateway.refund(
-                payment_intent_id=payment.payment_intent_id,
-                amount_cents=command.amount_cents,
-                metadata={
-                    **SOURCE,
-                    "order_id": command.order_id,
-                    "vendor_order_id": command.vendor_order_id,
-                    "refund_key": command.refund_key,
-                },
-                idempotency_key=key,
-                reason=command.reason,
-            )
-        except ProviderError as error:
-            raise provider_error(error) from error
-        async with self._sessions() as session, session.begin():
-            vendor_order = await _vendor_order(session, command.vendor_order_id, lock=True)
-            await ledger.record(
-                session,
-                vendor_order,
-                EntryKind.REFUND,
-                result.amount_cents,
-                key,
-                provider_id=result.refund_id,
-                refunded_goods_cents=goods,
-                detail={"reason": command.reason},
-            )
-            money = await ledger.refresh(session, vendor_order)
-        return _refund_outcome(result.refund_id, result.amount_cents, money)
-
-    @activity.defn(name="payments.record_external_refund")
-    async def record_external_refund(self, refund: ExternalRefund) -> RefundOutcome:
-        """A refund made in the Stripe dashboard or API: it reduces this vendor order's payout."""
-        key = f"stripe-refund:{refund.provider_refund_id}"
-        async with self._sessions() as session, session.begin():
-            vendor_order = await _vendor_order(session, refund.vendor_order_id, lock=True)
-            if await ledger.entry(session, key) is None:
-                money = await ledger.money_of(session, vendor_order)
-                amount = min(refund.amount_cents, money.refundable_cents)
-                if amount > 0:
-                    goods, _ = split_refund(amount, money, ledger.terms_of(vendor_order))
-                    await ledger.record(
-                        session,
-                        vendor_order,
-                        EntryKind.REFUND,
-                        amount,
-                        key,
-                        provider_id=refund.provider_refund_id,
-                        refunded_goods_cents=goods,
-                        detail={"source": "stripe"},
-                    )
-            money = await ledger.refresh(session, vendor_order)
-        return _refund_outcome(refund.provider_refund_id, refund.amount_cents, money)
-
-    @activity.defn(name="payments.reverse_payout")
-    async def reverse_payout(self, command: ReversalCommand) -> ReversalOutcome:
-        """After a refund that came after the payout: take the vendor's share back. If its
-        balance cannot cover it, the debt is recorded and netted against its next payout."""
-        reversal_key = f"{command.vendor_order_id}:reversal:{command.step}"
-        debt_key = f"{command.vendor_order_id}:debt:{command.step}"
-        async with self._sessions() as session, session.begin():
-            vendor_order = await _vendor_order(session, command.vendor_order_id, lock=True)
-            for key, kind in ((reversal_key, "reversed"), (debt_key, "debt")):
-                done = await ledger.entry(session, key)
-                if done is not None:
-                    return _reversal_outcome(kind, done.amount_cents)
-            money = await ledger.money_of(session, vendor_order)
-            plan = plan_reversal(money)
-            if plan.debt_cents:
-                # Paid by netting an earlier debt, not by a transfer: owed again at once.
-                await ledger.record(
-                    session,
-                    vendor_order,
-                    EntryKind.VENDOR_DEBT,
-                    plan.debt_cents,
-                    f"{vendor_order.id}:debt-again:{command.step}",
-                )
-            amount = plan.reverse_cents
-            transfer = await ledger.entry(session, f"{vendor_order.id}:payout:transfer")
-            if amount == 0 or transfer is None or not transfer.provider_id:
-                await self._adjust_commission(session, vendor_order, command.step)
-                return ReversalOutcome(reversed_cents=0, debt_cents=0)
-            transfer_id = transfer.provider_id
-        try:
-            result = await self._gateway.reverse_transfer(
-                transfer_id=transfer_id,
-                amount_cents=amount,
-                metadata={
-                    **SOURCE,
-                    "vendor_order_id": vendor_order.id,
-                    "order_id": command.order_id,
-                },
-                idempotency_key=reversal_key,
-            )
-        except ProviderRejectedError as error:
-            if error.code != "balance_insufficient":
-                raise provider_error(error) from error
-            async with self._sessions() as session, session.begin():
-                locked = await _vendor_order(session, command.vendor_order_id, lock=True)
-                await ledger.record(
-                    session,
-                    locked,
-                    EntryKind.VENDOR_DEBT,
-                    amount,
-                    debt_key,
-                    detail={"reason": error.message},
-                )
-                await self._adjust_commission(session, locked, command.step)
-            return ReversalOutcome(reversed_cents=0, debt_cents=amount)
-        except ProviderError as error:
-            raise provider_error(error) from error
-        async with self._sessions() as session, session.begin():
-            locked = await _vendor_order(session, command.vendor_order_id, lock=True)
-            await ledger.record(
-                session,
-                locked,
-                EntryKind.TRANSFER_REVERSAL,
-                result.amount_cents,
-                reversal_key,
-                provider_id=result.reversal_id,
-            )
-            await self._adjust_commission(session, locked, command.step)
-        return ReversalOutcome(reversed_cents=result.amount_cents, debt_cents=0)
-
-    @activity.defn(name="payments.record_external_reversal")
-    async def record_external_reversal(self, reversal: ExternalReversal) -> ReversalOutcome:
-        """A reversal made outside the system: the ledger follows what the provider did."""
-        async with self._sessions() as session, session.begin():
-            vendor_order = await _vendor_order(session, reversal.vendor_order_id, lock=True)
-            await ledger.record(
-                session,
-                vendor_order,
-                EntryKind.TRANSFER_REVERSAL,
-                reversal.amount_cents,
-                f"stripe-reversal:{reversal.provider_reversal_id}",
-                provider_id=reversal.provider_reversal_id,
-                detail={"source": "stripe"},
-            )
-            await ledger.refresh(session, vendor_order)
-        return ReversalOutcome(reversed_cents=reversal.amount_cents, debt_cents=0)
-
-    @staticmethod
-    async def _adjust_commission(
-        session: AsyncSession, vendor_order: VendorOrder, step: str
-    ) -> None:
-        """Commission is earned only on goods kept: a refund after payout gives some back."""
-        entries = await ledger.entries_of(session, vendor_order.id)
-        if any(e.kind == EntryKind.TRANSFER for e in entries):
-            delta = (await ledger.money_of(session, vendor_order)).commission_to_record_cents
-            if delta:
-                await ledger.record(
-                    session,
-                    vendor_order,
-                    EntryKind.COMMISSION,
-                    delta,
-                    f"{vendor_order.id}:commission:{step}",
-                )
-        await ledger.refresh(session, vendor_order)
-
-
-async def _vendor_order(
-    session: AsyncSession, vendor_order_id: str, *, lock: bool = False
-) -> VendorOrder:
-    vendor_order = await session.get(VendorOrder, vendor_order_id, with_for_update=lock)
-    if vendor_order is None:
-        raise ApplicationError(
-            f"vendor order {vendor_order_id} does not exist", type="not_found", non_retryable=True
-        )
-    return vendor_order
-
-
-async def _payment(session: AsyncSession, order_id: str) -> Payment:
-    return (await session.exec(select(Payment).where(Payment.order_id == order_id))).one()
-
 
 async def _charge_id(session: AsyncSession, vendor_order: VendorOrder) -> str:
-    return (await _payment(session, vendor_order.order_id)).charge_id
+    return (await payment_of(session, vendor_order.order_id)).charge_id
 
 
 def _payout_failed(message: str, reason: str) -> ApplicationError:
     # Final for this attempt; the workflow flags the vendor order and tries again later.
     return ApplicationError(message, {"reason": reason}, type="payout_failed", non_retryable=True)
-
-
-def _refund_outcome(provider_id: str | None, amount: int, money: VendorOrderMoney) -> RefundOutcome:
-    return RefundOutcome(
-        provider_refund_id=provider_id,
-        amount_cents=amount,
-        refunded_cents=money.refunded_cents,
-        to_reverse_cents=money.to_reverse_cents,
-    )
-
-
-def _reversal_outcome(kind: str, amount: int) -> ReversalOutcome:
-    if kind == "reversed":
-        return ReversalOutcome(reversed_cents=amount, debt_cents=0)
-    return ReversalOutcome(reversed_cents=0, debt_cents=amount)

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 from activities.inventory import InventoryActivities
 from activities.orders import OrderStoreActivities
 from activities.payments import PaymentActivities
+from activities.refunds import RefundActivities
 from workflows.order import OrderWorkflow
 from workflows.payout_adjustment import PayoutAdjustmentWorkflow
 from workflows.vendor_order import VendorOrderWorkflow
@@ -19,7 +20,10 @@ WORKFLOWS = [OrderWorkflow, VendorOrderWorkflow, PayoutAdjustmentWorkflow]
 
 
 def activity_methods(
-    inventory: InventoryActivities, orders: OrderStoreActivities, payments: PaymentActivities
+    inventory: InventoryActivities,
+    orders: OrderStoreActivities,
+    payments: PaymentActivities,
+    refunds: RefundActivities,
 ) -> list[Callable[..., Any]]:
     return [
         inventory.load_catalog,
@@ -36,10 +40,10 @@ def activity_methods(
         orders.set_attention,
         payments.charge,
         payments.pay_vendor,
-        payments.refund,
-        payments.record_external_refund,
-        payments.reverse_payout,
-        payments.record_external_reversal,
+        refunds.refund,
+        refunds.record_external_refund,
+        refunds.reverse_payout,
+        refunds.record_external_reversal,
     ]
 
 
