@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import time
 import uuid
 from typing import Any
@@ -284,6 +286,33 @@ async def test_a_transfer_reversed_in_the_dashboard_is_recorded_flagged_and_repo
     assert [(m.what, m.ledger, m.provider) for m in found] == [
         ("books of a finished order", 0, 1000)
     ]
+    # The command finance runs says the same, and fails.
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        "reconcile",
+        "--order",
+        order["id"],
+        env={**os.environ, **stack.env},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    printed, _ = await cli.communicate()
+    assert cli.returncode == 1
+    assert f"{order['id']}: books of a finished order: ledger=0 stripe=1000" in printed.decode()
+    clean = await paid_order(api, seller, sku)
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        "reconcile",
+        "--order",
+        clean["id"],
+        env={**os.environ, **stack.env},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    printed, _ = await cli.communicate()
+    assert (cli.returncode, printed.decode().strip()) == (0, "the ledger matches Stripe")
 
 
 async def test_a_lost_dispute_takes_the_disputed_money_from_the_payouts_it_held(
