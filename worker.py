@@ -15,6 +15,7 @@ from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from models.db import make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
+from models.stock_changes import StockAnnouncer
 from providers.stripe_adapter import StripeGateway
 from temporal.client import connect
 from temporal.worker import activity_methods, make_worker
@@ -30,8 +31,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         settings.stripe_api_key, settings.stripe_api_base, settings.stripe_timeout_seconds
     )
     client = await connect(settings.temporal_address, settings.temporal_namespace)
+    inventory = InventoryActivities(sessions, StockAnnouncer(redis))
     activities = activity_methods(
-        InventoryActivities(sessions),
+        inventory,
         OrderStoreActivities(sessions, RedisEventPublisher(redis)),
         PaymentActivities(sessions, gateway),
         RefundActivities(sessions, gateway),
@@ -42,14 +44,32 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+    reaper = asyncio.create_task(reap(inventory, settings.reaper_interval.total_seconds(), stop))
     try:
         async with worker:
             await stop.wait()
+        await reaper
     finally:
         # Shut everything down before the interpreter exits (DESIGN.md: exit-time crashes).
         await gateway.aclose()
         await redis.aclose()
         await engine.dispose()
+
+
+async def reap(inventory: InventoryActivities, every: float, stop: asyncio.Event) -> None:
+    """Give back stock whose workflow stopped renewing its hold (e.g. terminated by hand).
+    Safe with many workers: each takes the expired reservations the others do not lock."""
+    while not stop.is_set():
+        try:
+            released = await inventory.release_expired()
+            if released:
+                log.info("released %d units whose hold expired", released)
+        except Exception:
+            log.exception("the reaper failed; it tries again")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        except TimeoutError:
+            pass
 
 
 def main() -> None:

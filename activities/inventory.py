@@ -1,8 +1,16 @@
-"""Stock in PostgreSQL: the catalog the saga prices from, and reservations against stock."""
+"""Stock in PostgreSQL: the catalog the saga prices from, and reservations against stock.
+
+Every change goes through models.stock_changes (audited, versioned), and is announced after
+commit (the Redis admission gate, low-stock alerts). Reservations expire unless their
+workflow renews them, so a workflow terminated by hand never keeps stock: the reaper
+(`release_expired`, run by the worker) gives it back.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -13,6 +21,7 @@ from temporalio import activity
 from activities.errors import business_error
 from domain.allocation import StockNeed, allocate_stock
 from domain.errors import InsufficientStock, InvalidState
+from models.base import utcnow
 from models.catalog import PriceTier, Product
 from models.db import execute_sql
 from models.messages import (
@@ -21,11 +30,13 @@ from models.messages import (
     CatalogRequest,
     CatalogSnapshot,
     OrderRef,
+    RenewRequest,
     ReserveRequest,
     ReserveResult,
     VendorOrderRef,
 )
-from models.stock import Reservation, StockLevel
+from models.stock import Reservation
+from models.stock_changes import StockAnnouncer, StockChange, change_level
 from models.vendor import Vendor
 from models.vendor_order import VendorOrderLine
 
@@ -36,8 +47,11 @@ _LOCK_LEVELS = text(
 
 
 class InventoryActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], announcer: StockAnnouncer
+    ) -> None:
         self._sessions = sessions
+        self._announcer = announcer
 
     @activity.defn(name="inventory.load_catalog")
     async def load_catalog(self, request: CatalogRequest) -> CatalogSnapshot:
@@ -71,6 +85,7 @@ class InventoryActivities:
     @activity.defn(name="inventory.reserve")
     async def reserve(self, request: ReserveRequest) -> ReserveResult:
         """Hold every line or none, in one transaction, idempotent per order."""
+        changes: list[StockChange] = []
         async with self._sessions() as session, session.begin():
             existing = (
                 await session.exec(
@@ -97,14 +112,18 @@ class InventoryActivities:
                         ]
                     )
                 )
+            expires = utcnow() + timedelta(seconds=request.hold_seconds)
             for item in sorted(allocated, key=lambda a: (a.sku, a.warehouse_id)):
-                await execute_sql(
-                    session,
-                    text(
-                        "UPDATE stock_level SET reserved = reserved + :qty, updated_at = now() "
-                        "WHERE sku = :sku AND warehouse_id = :wh"
-                    ),
-                    {"qty": item.quantity, "sku": item.sku, "wh": item.warehouse_id},
+                changes.append(
+                    await change_level(
+                        session,
+                        item.sku,
+                        item.warehouse_id,
+                        reserved_delta=item.quantity,
+                        reason="reserved for an order",
+                        actor=f"order:{request.order_id}",
+                        order_id=request.order_id,
+                    )
                 )
                 session.add(
                     Reservation(
@@ -113,8 +132,10 @@ class InventoryActivities:
                         sku=item.sku,
                         warehouse_id=item.warehouse_id,
                         quantity=item.quantity,
+                        expires_at=expires,
                     )
                 )
+        await self._announcer.announce(changes)
         return ReserveResult(
             allocations=[
                 Allocation(
@@ -124,54 +145,125 @@ class InventoryActivities:
             ]
         )
 
+    @activity.defn(name="inventory.renew")
+    async def renew(self, request: RenewRequest) -> int:
+        """The workflow still owns its stock: push the reservations' expiry out."""
+        async with self._sessions() as session, session.begin():
+            result = await execute_sql(
+                session,
+                text(
+                    "UPDATE reservation SET expires_at = now() + make_interval(secs => :secs)"
+                    " WHERE order_id = :order AND status = 'held' AND sku IN"
+                    " (SELECT sku FROM vendor_order_line WHERE vendor_order_id = :vo)"
+                    " RETURNING id"
+                ),
+                {
+                    "secs": request.hold_seconds,
+                    "order": request.order_id,
+                    "vo": request.vendor_order_id,
+                },
+            )
+            return len(result.all())
+
     @activity.defn(name="inventory.release")
     async def release(self, request: OrderRef) -> int:
         """Compensation: give back every unit still held for the order. Returns units released."""
-        return await self._settle(request.order_id, None, "released")
+        return await self._settle(request.order_id, None, "released", "order refused")
 
     @activity.defn(name="inventory.commit_vendor_order")
     async def commit_vendor_order(self, request: VendorOrderRef) -> int:
         """Shipping: the held units leave the shelf (on_hand and reserved both drop)."""
         async with self._sessions() as session:
-            skus = (
+            skus = sorted(
+                set(
+                    (
+                        await session.exec(
+                            select(VendorOrderLine.sku).where(
+                                VendorOrderLine.vendor_order_id == request.vendor_order_id
+                            )
+                        )
+                    ).all()
+                )
+            )
+            expired = (
                 await session.exec(
-                    select(VendorOrderLine.sku).where(
-                        VendorOrderLine.vendor_order_id == request.vendor_order_id
+                    select(Reservation).where(
+                        Reservation.order_id == request.order_id,
+                        col(Reservation.sku).in_(skus),
+                        Reservation.status == "expired",
                     )
                 )
-            ).all()
-        return await self._settle(request.order_id, sorted(set(skus)), "committed")
+            ).first()
+        committed = await self._settle(request.order_id, skus, "committed", "shipped")
+        if committed == 0 and expired is not None:
+            # Its workflow stopped renewing for longer than the hold: the reaper gave the
+            # stock back, and it may be sold since. An operator must decide.
+            raise business_error(
+                InvalidState("the stock held for this order expired; restock or cancel it")
+            )
+        return committed
 
-    async def _settle(self, order_id: str, skus: list[str] | None, outcome: str) -> int:
+    async def release_expired(self, limit: int = 500) -> int:
+        """The reaper: release reservations whose workflow stopped renewing them."""
+        async with self._sessions() as session:
+            orders = (
+                await execute_sql(
+                    session,
+                    text(
+                        "SELECT DISTINCT order_id FROM reservation WHERE status = 'held'"
+                        " AND expires_at < now() LIMIT :limit"
+                    ),
+                    {"limit": limit},
+                )
+            ).all()
+        units = 0
+        for row in orders:
+            units += await self._settle(
+                str(row.order_id), None, "expired", "reservation expired", expired_only=True
+            )
+        return units
+
+    async def _settle(
+        self,
+        order_id: str,
+        skus: Sequence[str] | None,
+        outcome: str,
+        reason: str,
+        *,
+        expired_only: bool = False,
+    ) -> int:
+        changes: list[StockChange] = []
         async with self._sessions() as session, session.begin():
             query = select(Reservation).where(
                 Reservation.order_id == order_id, Reservation.status == "held"
             )
             if skus is not None:
-                query = query.where(col(Reservation.sku).in_(skus))
-            held = (await session.exec(query.with_for_update())).all()
+                query = query.where(col(Reservation.sku).in_(list(skus)))
+            if expired_only:
+                query = query.where(col(Reservation.expires_at) < utcnow())
+            held = (await session.exec(query.with_for_update(skip_locked=expired_only))).all()
             if not held:
                 return 0
             await execute_sql(session, _LOCK_LEVELS, {"skus": sorted({r.sku for r in held})})
-            shelf_delta = 1 if outcome == "committed" else 0
+            shelf = -1 if outcome == "committed" else 0
             for reservation in sorted(held, key=lambda r: (r.sku, r.warehouse_id)):
-                await execute_sql(
-                    session,
-                    text(
-                        "UPDATE stock_level SET reserved = reserved - :qty, "
-                        "on_hand = on_hand - :shelf, updated_at = now() "
-                        "WHERE sku = :sku AND warehouse_id = :wh"
-                    ),
-                    {
-                        "qty": reservation.quantity,
-                        "shelf": reservation.quantity * shelf_delta,
-                        "sku": reservation.sku,
-                        "wh": reservation.warehouse_id,
-                    },
+                changes.append(
+                    await change_level(
+                        session,
+                        reservation.sku,
+                        reservation.warehouse_id,
+                        on_hand_delta=shelf * reservation.quantity,
+                        reserved_delta=-reservation.quantity,
+                        reason=reason,
+                        actor="reaper" if expired_only else f"order:{order_id}",
+                        order_id=order_id,
+                    )
                 )
                 reservation.status = outcome
                 session.add(reservation)
-            return sum(r.quantity for r in held)
+            units = sum(r.quantity for r in held)
+        await self._announcer.announce(changes)
+        return units
 
 
 def _allocation(reservation: Reservation) -> Allocation:
@@ -181,6 +273,3 @@ def _allocation(reservation: Reservation) -> Allocation:
         warehouse_id=reservation.warehouse_id,
         quantity=reservation.quantity,
     )
-
-
-__all__ = ["InventoryActivities", "StockLevel"]

@@ -19,6 +19,11 @@ class Product(SQLModel, table=True):
     price_cents: int
     currency: str = Field(max_length=3)
     weight_grams: int
+    # Available units below which the vendor is told (None: never).
+    low_stock_threshold: int | None = None
+    # Grows with every stock change of this SKU, in the same transaction: the Redis gate
+    # applies a published count only if it is newer than the one it has.
+    stock_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = timestamp()
 
 
@@ -44,6 +49,7 @@ class ProductCreate(BaseModel):
     currency: str = In(pattern=r"^[A-Za-z]{3}$")
     weight_grams: int = In(ge=0, le=1_000_000)
     price_tiers: list[PriceTierIn] = In(default_factory=list, max_length=20)
+    low_stock_threshold: int | None = In(default=None, ge=0, le=100_000_000)
 
 
 class ProductPublic(BaseModel):
@@ -54,3 +60,4 @@ class ProductPublic(BaseModel):
     currency: str
     weight_grams: int
     price_tiers: list[PriceTierIn]
+    low_stock_threshold: int | None = None

@@ -23,7 +23,7 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 async def execute_sql(
     session: AsyncSession, statement: Executable, params: Mapping[str, Any] | None = None
-) -> CursorResult[tuple[Any, ...]]:
+) -> CursorResult[Any]:
     """Run raw SQL or a Core statement in the session's transaction.
 
     SQLModel deprecates `session.execute` for ORM selects; statements that are not selects

@@ -25,6 +25,7 @@ class OrderInput(BaseModel):
     request_fingerprint: str
     return_window_seconds: float
     payout_retry_seconds: float = 60.0
+    hold_seconds: float = 3600.0
 
 
 class CheckoutRequest(BaseModel):
@@ -80,6 +81,14 @@ class RejectOrderRequest(BaseModel):
 class ReserveRequest(BaseModel):
     order_id: str
     lines: list[PricedLineMsg]
+    # How long the stock stays held unless the order's workflow renews it.
+    hold_seconds: float = 3600.0
+
+
+class RenewRequest(BaseModel):
+    order_id: str
+    vendor_order_id: str
+    hold_seconds: float
 
 
 class Allocation(BaseModel):
@@ -146,6 +155,7 @@ class VendorOrderInput(BaseModel):
     return_window_seconds: float
     created_at: datetime
     payout_retry_seconds: float = 60.0
+    hold_seconds: float = 3600.0
 
 
 class VendorOrderStatusSignal(BaseModel):

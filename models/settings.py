@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     payout_retry_after: Duration = Field(
         default=timedelta(minutes=1), alias="FULFILLMENT_PAYOUT_RETRY_AFTER"
     )
+    # Stock stays held this long unless the order's workflow renews it (it renews at half).
+    reservation_hold: Duration = Field(
+        default=timedelta(hours=1), alias="FULFILLMENT_RESERVATION_HOLD"
+    )
+    # How often the worker releases holds whose workflow stopped renewing them.
+    reaper_interval: Duration = Field(
+        default=timedelta(seconds=30), alias="FULFILLMENT_REAPER_INTERVAL"
+    )
     default_commission_bps: int = Field(
         default=1000, ge=0, le=10_000, alias="FULFILLMENT_COMMISSION_BPS"
     )

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 from pydantic import Field as In
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import optional_timestamp, timestamp
@@ -42,6 +42,26 @@ class Reservation(SQLModel, table=True):
     status: str = Field(default="held", max_length=16)  # held | released | committed
     created_at: datetime = timestamp()
     expires_at: datetime | None = optional_timestamp()
+
+
+class StockMovement(SQLModel, table=True):
+    """Every change of a stock level, audited: who, why, by how much, before and after."""
+
+    __tablename__ = "stock_movement"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    sku: str = Field(index=True, max_length=64)
+    warehouse_id: str = Field(max_length=40)
+    on_hand_delta: int
+    reserved_delta: int
+    on_hand_before: int
+    on_hand_after: int
+    reserved_before: int
+    reserved_after: int
+    reason: str = Field(max_length=200)
+    actor: str = Field(max_length=80)
+    order_id: str | None = Field(default=None, max_length=40)
+    low_stock: bool = False  # this change took available stock below the threshold
+    at: datetime = timestamp(index=True)
 
 
 class StockLevelIn(BaseModel):

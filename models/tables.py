@@ -4,7 +4,7 @@ from models.catalog import PriceTier, Product
 from models.ledger import LedgerEntry, WebhookEvent
 from models.order import Order, OrderEvent, OrderLine
 from models.payment import Payment
-from models.stock import Reservation, StockLevel
+from models.stock import Reservation, StockLevel, StockMovement
 from models.vendor import ApiKey, Vendor, Warehouse
 from models.vendor_order import VendorOrder, VendorOrderLine
 
@@ -19,6 +19,7 @@ __all__ = [
     "Product",
     "Reservation",
     "StockLevel",
+    "StockMovement",
     "Vendor",
     "VendorOrder",
     "VendorOrderLine",

@@ -30,6 +30,7 @@ def activity_methods(
         inventory.reserve,
         inventory.release,
         inventory.commit_vendor_order,
+        inventory.renew,
         orders.create,
         orders.set_rejection,
         orders.confirm,

@@ -160,7 +160,9 @@ class OrderWorkflow:
             compensations.append(self._release)
             reserved = await workflow.execute_activity(
                 "inventory.reserve",
-                ReserveRequest(order_id=order.order_id, lines=lines),
+                ReserveRequest(
+                    order_id=order.order_id, lines=lines, hold_seconds=order.hold_seconds
+                ),
                 result_type=ReserveResult,
                 **STEP,
             )
@@ -213,6 +215,7 @@ class OrderWorkflow:
                         currency=order.currency,
                         return_window_seconds=order.return_window_seconds,
                         payout_retry_seconds=order.payout_retry_seconds,
+                        hold_seconds=order.hold_seconds,
                         created_at=workflow.now(),
                     ),
                     id=plan.workflow_id,

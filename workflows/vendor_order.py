@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         ExternalRefund,
         RefundCommand,
         RefundOutcome,
+        RenewRequest,
         ShipmentRecord,
         ShipRequest,
         VendorOrderInput,
@@ -59,6 +60,8 @@ class VendorOrderWorkflow:
             sa.ORDER_STATUS.value_set(self._status),
             sa.WAITING_SINCE.value_set(workflow.now()),
         )
+        if workflow.patched("renew-reservations"):
+            await self._hold_stock_until_shipped()
         await workflow.wait_condition(lambda: self._status == VendorOrderStatus.DELIVERED)
         assert self._window_ends is not None
         remaining = self._window_ends - workflow.now()
@@ -73,6 +76,23 @@ class VendorOrderWorkflow:
         await self._moved_to(VendorOrderStatus.COMPLETED)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
+
+    async def _hold_stock_until_shipped(self) -> None:
+        """Reservations expire unless renewed: while this workflow waits for the vendor, it
+        renews them, so only a workflow that is gone (terminated by hand) loses its stock."""
+        every = timedelta(seconds=self._input.hold_seconds / 2)
+        renew = RenewRequest(
+            order_id=self._input.order_id,
+            vendor_order_id=self._input.vendor_order_id,
+            hold_seconds=self._input.hold_seconds,
+        )
+        while self._status == VendorOrderStatus.AWAITING_SHIPMENT:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._status != VendorOrderStatus.AWAITING_SHIPMENT, timeout=every
+                )
+            except TimeoutError:
+                await workflow.execute_activity("inventory.renew", renew, **STEP)
 
     @workflow.update(name="ship")
     async def ship(self, request: ShipRequest) -> VendorOrderState:

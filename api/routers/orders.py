@@ -78,6 +78,7 @@ async def place_order(
         request_fingerprint=fingerprint,
         return_window_seconds=settings.return_window.total_seconds(),
         payout_retry_seconds=settings.payout_retry_after.total_seconds(),
+        hold_seconds=settings.reservation_hold.total_seconds(),
     )
     start: WithStartWorkflowOperation[Any, str] = WithStartWorkflowOperation(
         ORDER_WORKFLOW,

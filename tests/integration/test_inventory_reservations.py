@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from activities.inventory import InventoryActivities
 from models.db import execute_sql, make_engine, make_sessionmaker
 from models.messages import OrderRef, PricedLineMsg, ReserveRequest, VendorOrderRef
+from models.stock_changes import StockAnnouncer
 from temporal.devstack import DevStack
 
 
@@ -108,7 +109,7 @@ async def test_parallel_checkouts_for_few_units_confirm_exactly_the_units_there_
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     sku, _ = await seed(sessions, {"east": 3, "west": 2})
-    inventory = InventoryActivities(sessions)
+    inventory = InventoryActivities(sessions, StockAnnouncer(None))
 
     async def buy(n: int) -> bool:
         try:
@@ -128,7 +129,7 @@ async def test_a_refused_order_holds_nothing_even_for_the_lines_that_were_in_sto
 ) -> None:
     plenty, _ = await seed(sessions, {"main": 10})
     scarce, _ = await seed(sessions, {"main": 1})
-    inventory = InventoryActivities(sessions)
+    inventory = InventoryActivities(sessions, StockAnnouncer(None))
     with pytest.raises(ApplicationError) as refused:
         await inventory.reserve(
             ReserveRequest(order_id=f"ord_{plenty}", lines=[line(plenty, 4, 1), line(scarce, 2, 2)])
@@ -143,7 +144,7 @@ async def test_a_retried_reservation_holds_the_stock_once(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     sku, _ = await seed(sessions, {"main": 5})
-    inventory = InventoryActivities(sessions)
+    inventory = InventoryActivities(sessions, StockAnnouncer(None))
     request = ReserveRequest(order_id=f"ord_{sku}", lines=[line(sku, 2)])
     first = await inventory.reserve(request)
     second = await inventory.reserve(request)
@@ -155,7 +156,7 @@ async def test_a_line_no_warehouse_can_fill_alone_is_split_across_warehouses(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     sku, _ = await seed(sessions, {"east": 3, "west": 2})
-    inventory = InventoryActivities(sessions)
+    inventory = InventoryActivities(sessions, StockAnnouncer(None))
     result = await inventory.reserve(ReserveRequest(order_id=f"ord_{sku}", lines=[line(sku, 4)]))
     assert sorted((a.warehouse_id.split("_")[0], a.quantity) for a in result.allocations) == [
         ("east", 3),
@@ -168,7 +169,7 @@ async def test_released_stock_is_available_again_and_a_second_release_changes_no
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     sku, _ = await seed(sessions, {"main": 5})
-    inventory = InventoryActivities(sessions)
+    inventory = InventoryActivities(sessions, StockAnnouncer(None))
     order = f"ord_{sku}"
     await inventory.reserve(ReserveRequest(order_id=order, lines=[line(sku, 3)]))
     assert await inventory.release(OrderRef(order_id=order)) == 3
@@ -180,7 +181,7 @@ async def test_shipping_takes_the_held_units_off_the_shelf_once(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     sku, _ = await seed(sessions, {"main": 5})
-    inventory = InventoryActivities(sessions)
+    inventory = InventoryActivities(sessions, StockAnnouncer(None))
     order = f"ord_{sku}"
     await inventory.reserve(ReserveRequest(order_id=order, lines=[line(sku, 2)]))
     async with sessions() as session, session.begin():

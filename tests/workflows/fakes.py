@@ -35,6 +35,7 @@ from models.messages import (
     RefundCommand,
     RefundOutcome,
     RejectOrderRequest,
+    RenewRequest,
     ReserveRequest,
     ReserveResult,
     ReversalCommand,
@@ -64,6 +65,7 @@ class FakeWorld:
     movements: dict[str, list[Movement]] = field(default_factory=dict)
     attention: list[tuple[str, str | None]] = field(default_factory=list)
     refusing_payouts: bool = False
+    renewals: list[str] = field(default_factory=list)
     payout_attempts: int = 0
 
     def activities(self) -> list[object]:
@@ -72,6 +74,7 @@ class FakeWorld:
             self.reserve,
             self.release,
             self.commit,
+            self.renew,
             self.create,
             self.set_rejection,
             self.confirm,
@@ -142,6 +145,11 @@ class FakeWorld:
     async def commit(self, request: VendorOrderRef) -> int:
         self.committed.append(request.vendor_order_id)
         return 0
+
+    @activity.defn(name="inventory.renew")
+    async def renew(self, request: RenewRequest) -> int:
+        self.renewals.append(request.vendor_order_id)
+        return 1
 
     @activity.defn(name="orders.create")
     async def create(self, request: CreateOrderRequest) -> None:

@@ -117,3 +117,19 @@ async def test_an_outside_refund_before_the_payout_is_taken_from_the_vendors_pay
     assert await child.result() == "completed"
     # 50.00 of goods kept: commission 5.00, payout 45.00.
     assert fake.payouts == {vendor_order_id: 4500}
+
+
+async def test_a_vendor_order_renews_its_stock_hold_until_it_ships(
+    env: WorkflowEnvironment, task_queue: str, fake: FakeWorld
+) -> None:
+    order = order_input().model_copy(update={"hold_seconds": 60.0})
+    await check_out(env, task_queue, order)
+    child = env.client.get_workflow_handle(vendor_order_workflow_id(order.order_id, "ven_a"))
+    plan = next(p for p in fake.confirmed[order.order_id].vendor_orders if p.vendor_id == "ven_a")
+    # Waiting for the vendor in skipped time: the hold is renewed every 30 seconds.
+    await until(lambda: fake.renewals.count(plan.vendor_order_id) >= 3)
+    await child.execute_update("ship", ShipRequest(carrier="ups", tracking_number="1Z"))
+    renewed = fake.renewals.count(plan.vendor_order_id)
+    await child.execute_update("deliver")
+    assert await child.result() == "completed"
+    assert fake.renewals.count(plan.vendor_order_id) == renewed

@@ -1,0 +1,147 @@
+"""The one way stock levels change: audited, versioned, and watched for low stock.
+
+The API (PUT, adjustments) and the inventory activities (reserve, release, commit) both go
+through `change_level`, inside their own transaction, with the stock_level rows already
+locked in (sku, warehouse) order; product rows are locked after them, also by sku, so every
+writer takes locks in one order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.db import execute_sql
+
+if TYPE_CHECKING:
+    from models.stock_gate import StockGate
+
+log = logging.getLogger(__name__)
+
+_CHANGE = text(
+    "UPDATE stock_level SET on_hand = on_hand + :d_on_hand, reserved = reserved + :d_reserved,"
+    " updated_at = now() WHERE sku = :sku AND warehouse_id = :wh"
+    " RETURNING on_hand - :d_on_hand AS on_hand_before, on_hand,"
+    " reserved - :d_reserved AS reserved_before, reserved"
+)
+_VERSION = text(
+    "UPDATE product SET stock_version = stock_version + 1 WHERE sku = :sku"
+    " RETURNING stock_version, low_stock_threshold, vendor_id"
+)
+_AVAILABLE = text("SELECT coalesce(sum(on_hand - reserved), 0) FROM stock_level WHERE sku = :sku")
+_AUDIT = text(
+    "INSERT INTO stock_movement (sku, warehouse_id, on_hand_delta, reserved_delta,"
+    " on_hand_before, on_hand_after, reserved_before, reserved_after, reason, actor,"
+    " order_id, low_stock, at) VALUES (:sku, :wh, :d_on_hand, :d_reserved, :on_hand_before,"
+    " :on_hand, :reserved_before, :reserved, :reason, :actor, :order_id, :low, now())"
+)
+
+
+@dataclass(frozen=True)
+class StockChange:
+    """What a committed change means outside PostgreSQL: the gate's new count for the SKU,
+    and whether the vendor must hear that it runs low."""
+
+    sku: str
+    vendor_id: str
+    available: int
+    version: int
+    low_stock: bool
+    on_hand: int
+    reserved: int
+
+
+async def change_level(
+    session: AsyncSession,
+    sku: str,
+    warehouse_id: str,
+    *,
+    on_hand_delta: int = 0,
+    reserved_delta: int = 0,
+    reason: str,
+    actor: str,
+    order_id: str | None = None,
+) -> StockChange:
+    """Apply one change; the database's CHECK constraints refuse on_hand below reserved."""
+    params = {
+        "sku": sku,
+        "wh": warehouse_id,
+        "d_on_hand": on_hand_delta,
+        "d_reserved": reserved_delta,
+    }
+    level = (await execute_sql(session, _CHANGE, params)).one()
+    product = (await execute_sql(session, _VERSION, {"sku": sku})).one()
+    version, threshold = product.stock_version, product.low_stock_threshold
+    available = int((await execute_sql(session, _AVAILABLE, {"sku": sku})).scalar_one())
+    before = available - (on_hand_delta - reserved_delta)
+    low = threshold is not None and before >= threshold > available
+    await execute_sql(
+        session,
+        _AUDIT,
+        {
+            **params,
+            "on_hand_before": level.on_hand_before,
+            "on_hand": level.on_hand,
+            "reserved_before": level.reserved_before,
+            "reserved": level.reserved,
+            "reason": reason[:200],
+            "actor": actor[:80],
+            "order_id": order_id,
+            "low": low,
+        },
+    )
+    return StockChange(
+        sku=sku,
+        vendor_id=product.vendor_id,
+        available=available,
+        version=int(version),
+        low_stock=low,
+        on_hand=int(level.on_hand),
+        reserved=int(level.reserved),
+    )
+
+
+class StockAnnouncer:
+    """Tells the world outside PostgreSQL about committed stock changes: the admission gate's
+    counts, and low-stock alerts on the vendor's live channel. Best effort: PostgreSQL is the
+    record, and a gate that missed a count is rebuilt from it."""
+
+    def __init__(self, redis: Redis | None, gate: StockGate | None = None) -> None:
+        self._redis = redis
+        self._gate = gate
+
+    async def announce(self, changes: Sequence[StockChange]) -> None:
+        latest: dict[str, StockChange] = {}
+        for change in changes:
+            if change.sku not in latest or change.version > latest[change.sku].version:
+                latest[change.sku] = change
+        try:
+            if self._gate is not None:
+                for change in latest.values():
+                    await self._gate.publish(change.sku, change.available, change.version)
+            if self._redis is not None:
+                for change in changes:
+                    if change.low_stock:
+                        await self._redis.publish(
+                            vendor_events_channel(change.vendor_id),
+                            json.dumps(
+                                {
+                                    "type": "stock.low",
+                                    "sku": change.sku,
+                                    "available": change.available,
+                                }
+                            ),
+                        )
+        except Exception:  # never fail a stock change for its announcement
+            log.warning("could not announce stock changes", exc_info=True)
+
+
+def vendor_events_channel(vendor_id: str) -> str:
+    return f"vendor-events:{vendor_id}"
