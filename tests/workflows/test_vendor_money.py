@@ -132,4 +132,5 @@ async def test_a_vendor_order_renews_its_stock_hold_until_it_ships(
     renewed = fake.renewals.count(plan.vendor_order_id)
     await child.execute_update("deliver")
     assert await child.result() == "completed"
-    assert fake.renewals.count(plan.vendor_order_id) == renewed
+    # At most the renewal already running when the ship update arrived; none after.
+    assert fake.renewals.count(plan.vendor_order_id) <= renewed + 1
