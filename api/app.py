@@ -11,9 +11,10 @@ from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
 
 from api import errors
-from api.routers import catalog, health, ops, orders, stream, vendor_app, webhooks
+from api.routers import catalog, health, inventory, ops, orders, stream, vendor_app, webhooks
 from models.db import make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
+from models.stock_changes import StockAnnouncer
 from providers.stripe_adapter import StripeGateway
 from temporal.client import connect
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
         app.state.redis = Redis.from_url(settings.redis_url)
+        app.state.announcer = StockAnnouncer(app.state.redis)
         app.state.stripe = StripeGateway.connect(
             settings.stripe_api_key, settings.stripe_api_base, settings.stripe_timeout_seconds
         )
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         health.router,
         catalog.router,
+        inventory.router,
         orders.router,
         stream.router,
         vendor_app.router,

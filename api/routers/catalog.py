@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 
 from fastapi import APIRouter, status
-from sqlalchemy import text
 from sqlmodel import col, select
 
 from api.auth import Role, hash_key, mint_vendor_key
@@ -22,10 +21,7 @@ from api.errors import Problem
 from domain.durations import parse_duration
 from domain.pricing import PriceTier as DomainTier
 from domain.pricing import validate_tiers
-from models.base import utcnow
 from models.catalog import PriceTier, PriceTierIn, Product, ProductCreate, ProductPublic
-from models.db import execute_sql
-from models.stock import InventoryPublic, StockLevel, StockLevelIn, StockLevelPublic
 from models.vendor import (
     ApiKey,
     Vendor,
@@ -142,6 +138,7 @@ async def create_product(
         price_cents=body.price_cents,
         currency=body.currency.lower(),
         weight_grams=body.weight_grams,
+        low_stock_threshold=body.low_stock_threshold,
     )
     session.add(product)
     await session.flush()
@@ -159,70 +156,3 @@ async def get_product(sku: str, _: AnyRole, session: SessionDep) -> ProductPubli
     if product is None:
         raise Problem("not_found", "no such product")
     return await _product_public(session, product)
-
-
-@router.put("/inventory/{sku}/{warehouse_id}", response_model=StockLevelPublic)
-async def put_stock(
-    sku: str, warehouse_id: str, body: StockLevelIn, principal: OpsOrVendor, session: SessionDep
-) -> StockLevelPublic:
-    product = await session.get(Product, sku)
-    if product is None:
-        raise Problem("not_found", "no such product")
-    ensure_vendor_scope(principal, product.vendor_id, "product")
-    warehouse = await session.get(Warehouse, warehouse_id)
-    if warehouse is None or warehouse.vendor_id != product.vendor_id:
-        raise Problem("not_found", "no such warehouse of this product's vendor")
-    # Lock the row (or its absence, via the insert) so a reservation cannot slip between
-    # the check and the write.
-    await execute_sql(
-        session,
-        text(
-            "INSERT INTO stock_level (sku, warehouse_id, on_hand, reserved, updated_at) "
-            "VALUES (:sku, :wh, 0, 0, now()) ON CONFLICT DO NOTHING"
-        ),
-        {"sku": sku, "wh": warehouse_id},
-    )
-    level = (
-        await session.exec(
-            select(StockLevel)
-            .where(StockLevel.sku == sku, StockLevel.warehouse_id == warehouse_id)
-            .with_for_update()
-        )
-    ).one()
-    reserved = level.reserved
-    if body.on_hand < reserved:
-        await session.rollback()
-        raise Problem(
-            "invalid_state",
-            f"on_hand {body.on_hand} is below the {reserved} units reserved",
-            reserved=reserved,
-        )
-    level.on_hand = body.on_hand
-    level.updated_at = utcnow()
-    session.add(level)
-    await session.commit()
-    return StockLevelPublic.of(level)
-
-
-@router.get("/inventory/{sku}", response_model=InventoryPublic)
-async def get_inventory(sku: str, _: AnyRole, session: SessionDep) -> InventoryPublic:
-    if await session.get(Product, sku) is None:
-        raise Problem("not_found", "no such product")
-    levels = [
-        StockLevelPublic.of(level)
-        for level in await session.exec(
-            select(StockLevel)
-            .where(StockLevel.sku == sku)
-            .order_by(col(StockLevel.warehouse_id))
-            .execution_options(populate_existing=True)
-        )
-    ]
-    on_hand = sum(level.on_hand for level in levels)
-    reserved = sum(level.reserved for level in levels)
-    return InventoryPublic(
-        sku=sku,
-        on_hand=on_hand,
-        reserved=reserved,
-        available=max(on_hand - reserved, 0),
-        levels=levels,
-    )

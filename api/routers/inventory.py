@@ -1,0 +1,182 @@
+"""Stock per SKU per warehouse (API.md, "Catalog and stock"). Every change is audited and
+announced through models.stock_changes; a change that would leave on_hand below reserved is
+refused and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from api.auth import Principal, Role
+from api.deps import AnyRole, OpsOrVendor, SessionDep, ensure_vendor_scope
+from api.errors import Problem
+from models.catalog import Product
+from models.db import execute_sql
+from models.stock import InventoryPublic, StockLevel, StockLevelIn, StockLevelPublic, StockMovement
+from models.stock_changes import StockChange, change_level
+from models.vendor import Warehouse
+
+router = APIRouter(prefix="/v1/inventory", tags=["catalog and stock"])
+
+
+class AdjustmentIn(BaseModel):
+    delta: int = Field(ge=-100_000_000, le=100_000_000)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class MovementPublic(BaseModel):
+    sku: str
+    warehouse_id: str
+    on_hand_delta: int
+    reserved_delta: int
+    on_hand_before: int
+    on_hand_after: int
+    reserved_before: int
+    reserved_after: int
+    reason: str
+    actor: str
+    order_id: str | None
+    low_stock: bool
+    at: str
+
+
+def _actor(principal: Principal) -> str:
+    return f"vendor:{principal.vendor_id}" if principal.role == Role.VENDOR else principal.role
+
+
+async def _locked_level(
+    session: SessionDep, principal: Principal, sku: str, warehouse_id: str
+) -> StockLevel:
+    product = await session.get(Product, sku)
+    if product is None:
+        raise Problem("not_found", "no such product")
+    ensure_vendor_scope(principal, product.vendor_id, "product")
+    warehouse = await session.get(Warehouse, warehouse_id)
+    if warehouse is None or warehouse.vendor_id != product.vendor_id:
+        raise Problem("not_found", "no such warehouse of this product's vendor")
+    # The insert creates the row if missing; the lock then holds it against reservations.
+    await execute_sql(
+        session,
+        text(
+            "INSERT INTO stock_level (sku, warehouse_id, on_hand, reserved, updated_at) "
+            "VALUES (:sku, :wh, 0, 0, now()) ON CONFLICT DO NOTHING"
+        ),
+        {"sku": sku, "wh": warehouse_id},
+    )
+    query = select(StockLevel).where(StockLevel.sku == sku, StockLevel.warehouse_id == warehouse_id)
+    return (await session.exec(query.with_for_update())).one()
+
+
+async def _apply(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    sku: str,
+    warehouse_id: str,
+    target_on_hand: int | None,
+    delta: int | None,
+    reason: str,
+) -> StockLevelPublic:
+    level = await _locked_level(session, principal, sku, warehouse_id)
+    on_hand, reserved = level.on_hand, level.reserved
+    change = (target_on_hand - on_hand) if target_on_hand is not None else (delta or 0)
+    if on_hand + change < reserved:
+        await session.rollback()
+        raise Problem(
+            "invalid_state",
+            f"on_hand would be {on_hand + change}, below the {reserved} units reserved",
+            on_hand=on_hand,
+            reserved=reserved,
+        )
+    result: StockChange = await change_level(
+        session, sku, warehouse_id, on_hand_delta=change, reason=reason, actor=_actor(principal)
+    )
+    await session.commit()
+    await request.app.state.announcer.announce([result])
+    return StockLevelPublic(
+        sku=sku,
+        warehouse_id=warehouse_id,
+        on_hand=result.on_hand,
+        reserved=result.reserved,
+        available=max(result.on_hand - result.reserved, 0),
+    )
+
+
+@router.put("/{sku}/{warehouse_id}", response_model=StockLevelPublic)
+async def put_stock(
+    sku: str,
+    warehouse_id: str,
+    body: StockLevelIn,
+    request: Request,
+    principal: OpsOrVendor,
+    session: SessionDep,
+) -> StockLevelPublic:
+    return await _apply(
+        request, session, principal, sku, warehouse_id, body.on_hand, None, "stock count set"
+    )
+
+
+@router.post("/{sku}/{warehouse_id}/adjustments", response_model=StockLevelPublic)
+async def adjust_stock(
+    sku: str,
+    warehouse_id: str,
+    body: AdjustmentIn,
+    request: Request,
+    principal: OpsOrVendor,
+    session: SessionDep,
+) -> StockLevelPublic:
+    return await _apply(
+        request, session, principal, sku, warehouse_id, None, body.delta, body.reason
+    )
+
+
+@router.get("/{sku}", response_model=InventoryPublic)
+async def get_inventory(sku: str, _: AnyRole, session: SessionDep) -> InventoryPublic:
+    if await session.get(Product, sku) is None:
+        raise Problem("not_found", "no such product")
+    levels = [
+        StockLevelPublic.of(level)
+        for level in await session.exec(
+            select(StockLevel)
+            .where(StockLevel.sku == sku)
+            .order_by(col(StockLevel.warehouse_id))
+            .execution_options(populate_existing=True)
+        )
+    ]
+    on_hand = sum(level.on_hand for level in levels)
+    reserved = sum(level.reserved for level in levels)
+    return InventoryPublic(
+        sku=sku,
+        on_hand=on_hand,
+        reserved=reserved,
+        available=max(on_hand - reserved, 0),
+        levels=levels,
+    )
+
+
+@router.get("/{sku}/movements", response_model=list[MovementPublic])
+async def list_movements(
+    sku: str,
+    principal: OpsOrVendor,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[MovementPublic]:
+    """Who changed this SKU's stock, why, by how much, before and after: newest first."""
+    product = await session.get(Product, sku)
+    if product is None:
+        raise Problem("not_found", "no such product")
+    ensure_vendor_scope(principal, product.vendor_id, "product")
+    rows = await session.exec(
+        select(StockMovement)
+        .where(StockMovement.sku == sku)
+        .order_by(col(StockMovement.id).desc())
+        .limit(limit)
+    )
+    return [
+        MovementPublic(**row.model_dump(exclude={"id", "at"}), at=row.at.isoformat())
+        for row in rows
+    ]

@@ -1,0 +1,144 @@
+"""Stock through the API: adjustments, the audit trail, low-stock alerts, and no overselling
+while stock moves."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+from redis.asyncio import Redis
+
+from models.stock_changes import vendor_events_channel
+from temporal.devstack import DevStack
+from tests.e2e.client import OPS, inventory, onboard, order_body, place, stock_product
+
+WEST = {
+    "name": "West",
+    "postal_code": "94105",
+    "country": "US",
+    "latitude": 37.8,
+    "longitude": -122.4,
+}
+
+
+async def test_adjustments_move_stock_and_one_below_the_reserved_units_changes_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    seller = await onboard(api, "Adjusted")
+    sku = await stock_product(api, seller, price_cents=1000, on_hand=5)
+    assert (await place(api, order_body([(sku, 3)]))).status_code == 201
+    url = f"/v1/inventory/{sku}/{seller.warehouse_id}/adjustments"
+    added = await api.post(url, json={"delta": 4, "reason": "delivery"}, headers=seller.auth)
+    assert (added.status_code, added.json()["on_hand"], added.json()["available"]) == (200, 9, 6)
+    refused = await api.post(url, json={"delta": -7, "reason": "shrinkage"}, headers=seller.auth)
+    assert (refused.status_code, refused.json()["code"]) == (409, "invalid_state")
+    level = await inventory(api, sku)
+    assert (level["on_hand"], level["reserved"], level["available"]) == (9, 3, 6)
+
+
+async def test_every_stock_movement_is_audited_with_who_why_and_before_and_after(
+    api: httpx.AsyncClient,
+) -> None:
+    seller = await onboard(api, "Audited")
+    sku = await stock_product(api, seller, price_cents=1000, on_hand=5)
+    order = (await place(api, order_body([(sku, 2)]))).json()
+    await api.post(
+        f"/v1/inventory/{sku}/{seller.warehouse_id}/adjustments",
+        json={"delta": -1, "reason": "damaged in storage"},
+        headers=OPS,
+    )
+    moves = (await api.get(f"/v1/inventory/{sku}/movements", headers=seller.auth)).json()
+    assert [
+        (m["actor"], m["reason"], m["on_hand_delta"], m["reserved_delta"], m["on_hand_after"])
+        for m in moves
+    ] == [
+        ("ops", "damaged in storage", -1, 0, 4),
+        (f"order:{order['id']}", "reserved for an order", 0, 2, 5),
+        (f"vendor:{seller.id}", "stock count set", 5, 0, 5),
+    ]
+    assert (moves[1]["reserved_before"], moves[1]["reserved_after"]) == (0, 2)
+    other = await onboard(api, "Nosy")
+    hidden = await api.get(f"/v1/inventory/{sku}/movements", headers=other.auth)
+    assert hidden.status_code == 404
+
+
+async def test_a_vendor_hears_when_a_product_runs_below_its_low_stock_threshold(
+    api: httpx.AsyncClient, stack: DevStack
+) -> None:
+    seller = await onboard(api, "LowStock")
+    created = await api.post(
+        "/v1/products",
+        json={
+            "vendor_id": seller.id,
+            "sku": f"LOW-{seller.id[-8:]}",
+            "title": "Scarce",
+            "price_cents": 1000,
+            "currency": "usd",
+            "weight_grams": 100,
+            "low_stock_threshold": 3,
+        },
+        headers=seller.auth,
+    )
+    sku = created.json()["sku"]
+    assert created.json()["low_stock_threshold"] == 3
+    await api.put(
+        f"/v1/inventory/{sku}/{seller.warehouse_id}", json={"on_hand": 4}, headers=seller.auth
+    )
+    redis = Redis.from_url(stack.env["REDIS_URL"])
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(vendor_events_channel(seller.id))
+    try:
+        assert (await place(api, order_body([(sku, 2)]))).status_code == 201
+        message = None
+        for _ in range(50):
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if message:
+                break
+        assert message is not None
+        assert json.loads(message["data"]) == {"type": "stock.low", "sku": sku, "available": 2}
+    finally:
+        await pubsub.aclose()
+        await redis.aclose()
+    moves = (await api.get(f"/v1/inventory/{sku}/movements", headers=OPS)).json()
+    assert [m["low_stock"] for m in moves] == [True, False]
+
+
+async def test_parallel_checkouts_while_stock_is_adjusted_never_sell_more_than_there_is(
+    api: httpx.AsyncClient,
+) -> None:
+    seller = await onboard(api, "Rush")
+    second = (
+        await api.post(
+            f"/v1/vendors/{seller.id}/warehouses",
+            json={
+                "name": "West",
+                "postal_code": "94105",
+                "country": "US",
+                "latitude": 37.8,
+                "longitude": -122.4,
+            },
+            headers=seller.auth,
+        )
+    ).json()["id"]
+    sku = await stock_product(api, seller, price_cents=1000, on_hand=6)
+    await api.put(f"/v1/inventory/{sku}/{second}", json={"on_hand": 4}, headers=seller.auth)
+    url = f"/v1/inventory/{sku}/{second}/adjustments"
+
+    async def adjust(delta: int) -> int:
+        answer = await api.post(url, json={"delta": delta, "reason": "cycle count"}, headers=OPS)
+        return delta if answer.status_code == 200 else 0
+
+    buys = [place(api, order_body([(sku, 2)])) for _ in range(12)]
+    adjustments = [adjust(d) for d in (3, -2, 1, -4, 2)]
+    results = await asyncio.gather(*buys, *adjustments)
+    answers, applied = results[:12], results[12:]
+    confirmed = [a for a in answers if a.status_code == 201]  # type: ignore[union-attr]
+    refused = [a for a in answers if a.status_code == 409]  # type: ignore[union-attr]
+    assert len(confirmed) + len(refused) == 12
+    level = await inventory(api, sku)
+    on_hand = 10 + sum(applied)  # type: ignore[arg-type]
+    assert level["on_hand"] == on_hand
+    assert level["reserved"] == 2 * len(confirmed) <= on_hand
+    for each in level["levels"]:
+        assert 0 <= each["reserved"] <= each["on_hand"]
