@@ -11,7 +11,17 @@ from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
 
 from api import errors
-from api.routers import catalog, health, inventory, ops, orders, stream, vendor_app, webhooks
+from api.routers import (
+    catalog,
+    health,
+    inventory,
+    ops,
+    orders,
+    reroute,
+    stream,
+    vendor_app,
+    webhooks,
+)
 from models.db import make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
 from models.stock_changes import StockAnnouncer
@@ -71,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         vendor_app.router,
         webhooks.router,
         ops.router,
+        reroute.router,
     )
     for router in routers:
         app.include_router(router)

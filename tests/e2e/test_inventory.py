@@ -142,3 +142,39 @@ async def test_parallel_checkouts_while_stock_is_adjusted_never_sell_more_than_t
     assert level["reserved"] == 2 * len(confirmed) <= on_hand
     for each in level["levels"]:
         assert 0 <= each["reserved"] <= each["on_hand"]
+
+
+async def test_operators_move_an_unshipped_vendor_order_and_its_held_stock_to_another_warehouse(
+    api: httpx.AsyncClient,
+) -> None:
+    seller = await onboard(api, "Rerouted")
+    west = (
+        await api.post(f"/v1/vendors/{seller.id}/warehouses", json=WEST, headers=seller.auth)
+    ).json()["id"]
+    sku = await stock_product(api, seller, price_cents=1000, on_hand=9)
+    await api.put(f"/v1/inventory/{sku}/{west}", json={"on_hand": 2}, headers=seller.auth)
+    order = (await place(api, order_body([(sku, 3)]))).json()
+    vendor_order = order["vendor_orders"][0]
+    assert [line["warehouse_id"] for line in vendor_order["lines"]] == [seller.warehouse_id]
+    url = f"/v1/ops/vendor-orders/{vendor_order['id']}/reroute"
+
+    refused = await api.post(url, json={"warehouse_id": west}, headers=OPS)
+    assert (refused.status_code, refused.json()["code"]) == (409, "insufficient_stock")
+    assert refused.json()["items"] == [{"sku": sku, "requested": 3, "available": 2}]
+    await api.put(f"/v1/inventory/{sku}/{west}", json={"on_hand": 5}, headers=seller.auth)
+    moved = await api.post(url, json={"warehouse_id": west}, headers=OPS)
+    assert moved.status_code == 200, moved.text
+    assert [line["warehouse_id"] for line in moved.json()["lines"]] == [west]
+    levels = {lv["warehouse_id"]: lv for lv in (await inventory(api, sku))["levels"]}
+    assert (levels[seller.warehouse_id]["reserved"], levels[west]["reserved"]) == (0, 3)
+
+    shipped = await api.post(
+        f"/v1/vendor/orders/{vendor_order['id']}/ship",
+        json={"carrier": "ups", "tracking_number": "1Z"},
+        headers=seller.auth,
+    )
+    assert shipped.status_code == 200, shipped.text
+    levels = {lv["warehouse_id"]: lv for lv in (await inventory(api, sku))["levels"]}
+    assert (levels[seller.warehouse_id]["on_hand"], levels[west]["on_hand"]) == (9, 2)
+    again = await api.post(url, json={"warehouse_id": seller.warehouse_id}, headers=OPS)
+    assert (again.status_code, again.json()["code"]) == (409, "invalid_state")
