@@ -13,6 +13,7 @@ from activities.inventory import InventoryActivities
 from activities.orders import OrderStoreActivities
 from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
+from domain.routing import RoutingWeights
 from models.db import make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
 from models.stock_changes import StockAnnouncer
@@ -31,7 +32,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         settings.stripe_api_key, settings.stripe_api_base, settings.stripe_timeout_seconds
     )
     client = await connect(settings.temporal_address, settings.temporal_namespace)
-    inventory = InventoryActivities(sessions, StockAnnouncer(redis))
+    weights = RoutingWeights(
+        distance=settings.routing_distance_weight,
+        speed=settings.routing_speed_weight,
+        cost=settings.routing_cost_weight,
+        split_penalty=settings.routing_split_penalty,
+    )
+    inventory = InventoryActivities(sessions, StockAnnouncer(redis), weights)
     activities = activity_methods(
         inventory,
         OrderStoreActivities(sessions, RedisEventPublisher(redis)),

@@ -19,8 +19,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.errors import business_error
-from domain.allocation import StockNeed, allocate_stock
 from domain.errors import InsufficientStock, InvalidState
+from domain.routing import (
+    Allocated,
+    Need,
+    Point,
+    RoutingWeights,
+    Shortage,
+    WarehouseStock,
+    route,
+)
 from models.base import utcnow
 from models.catalog import PriceTier, Product
 from models.db import execute_sql
@@ -37,8 +45,16 @@ from models.messages import (
 )
 from models.stock import Reservation
 from models.stock_changes import StockAnnouncer, StockChange, change_level
-from models.vendor import Vendor
+from models.vendor import Vendor, Warehouse
 from models.vendor_order import VendorOrderLine
+
+# A warehouse's measured speed: average hours from order to shipment of what it shipped.
+_SHIP_HOURS = text(
+    "SELECT l.warehouse_id,"
+    " avg(extract(epoch FROM (v.shipped_at - v.created_at)) / 3600.0) AS hours"
+    " FROM vendor_order_line l JOIN vendor_order v ON v.id = l.vendor_order_id"
+    " WHERE v.shipped_at IS NOT NULL AND l.warehouse_id = ANY(:ids) GROUP BY l.warehouse_id"
+)
 
 _LOCK_LEVELS = text(
     "SELECT sku, warehouse_id, on_hand, reserved FROM stock_level "
@@ -48,10 +64,72 @@ _LOCK_LEVELS = text(
 
 class InventoryActivities:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], announcer: StockAnnouncer
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        announcer: StockAnnouncer,
+        weights: RoutingWeights = RoutingWeights(),
     ) -> None:
         self._sessions = sessions
         self._announcer = announcer
+        self._weights = weights
+
+    async def _route(
+        self,
+        session: AsyncSession,
+        request: ReserveRequest,
+        available: dict[str, dict[str, int]],
+    ) -> tuple[list[Allocated], list[Shortage]]:
+        """Each vendor's lines to the warehouses that serve them best (domain.routing)."""
+        skus = sorted({line.sku for line in request.lines})
+        products = await execute_sql(
+            session,
+            text("SELECT sku, weight_grams FROM product WHERE sku = ANY(:skus)"),
+            {"skus": skus},
+        )
+        weights: dict[str, int] = {row.sku: int(row.weight_grams) for row in products}
+        warehouse_ids = sorted({wh for levels in available.values() for wh in levels})
+        sites = {
+            row.id: row
+            for row in await session.exec(
+                select(Warehouse).where(col(Warehouse.id).in_(warehouse_ids))
+            )
+        }
+        measured = await execute_sql(session, _SHIP_HOURS, {"ids": warehouse_ids})
+        speed: dict[str, float] = {row.warehouse_id: float(row.hours) for row in measured}
+        destination = (
+            Point(request.latitude, request.longitude)
+            if request.latitude is not None and request.longitude is not None
+            else None
+        )
+        by_vendor: dict[str, list[Need]] = defaultdict(list)
+        for line in request.lines:
+            by_vendor[line.vendor_id].append(
+                Need(line.line_no, line.sku, line.quantity, weights.get(line.sku, 0))
+            )
+        allocated: list[Allocated] = []
+        shortages: list[Shortage] = []
+        for vendor_id in sorted(by_vendor):
+            needs = by_vendor[vendor_id]
+            stock = [
+                WarehouseStock(
+                    warehouse_id=wh,
+                    location=Point(sites[wh].latitude, sites[wh].longitude),
+                    available={
+                        sku: max(levels.get(wh, 0), 0)
+                        for sku, levels in available.items()
+                        if any(need.sku == sku for need in needs)
+                    },
+                    ship_hours=speed.get(wh),
+                )
+                for wh in warehouse_ids
+                if sites[wh].vendor_id == vendor_id
+            ]
+            # Without an address every warehouse is as near: stock and speed decide.
+            here = destination or (stock[0].location if stock else Point(0.0, 0.0))
+            got, short = route(needs, stock, here, self._weights)
+            allocated += got
+            shortages += short
+        return allocated, shortages
 
     @activity.defn(name="inventory.load_catalog")
     async def load_catalog(self, request: CatalogRequest) -> CatalogSnapshot:
@@ -101,8 +179,7 @@ class InventoryActivities:
             available: dict[str, dict[str, int]] = defaultdict(dict)
             for level in levels:
                 available[level.sku][level.warehouse_id] = level.on_hand - level.reserved
-            needs = [StockNeed(line.line_no, line.sku, line.quantity) for line in request.lines]
-            allocated, shortages = allocate_stock(needs, available)
+            allocated, shortages = await self._route(session, request, available)
             if shortages:
                 raise business_error(
                     InsufficientStock(

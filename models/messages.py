@@ -83,6 +83,9 @@ class ReserveRequest(BaseModel):
     lines: list[PricedLineMsg]
     # How long the stock stays held unless the order's workflow renews it.
     hold_seconds: float = 3600.0
+    # Where the parcels go: warehouses are chosen by distance to it (domain.routing).
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 class RenewRequest(BaseModel):

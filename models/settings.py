@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     reaper_interval: Duration = Field(
         default=timedelta(seconds=30), alias="FULFILLMENT_REAPER_INTERVAL"
     )
+    # Routing (domain.routing): what a warehouse's score weighs per km, per hour of its
+    # measured shipping time, per cent of estimated postage, and per extra parcel.
+    routing_distance_weight: float = Field(default=1.0, ge=0, alias="FULFILLMENT_ROUTING_DISTANCE")
+    routing_speed_weight: float = Field(default=2.0, ge=0, alias="FULFILLMENT_ROUTING_SPEED")
+    routing_cost_weight: float = Field(default=1.0, ge=0, alias="FULFILLMENT_ROUTING_COST")
+    routing_split_penalty: float = Field(
+        default=500.0, ge=0, alias="FULFILLMENT_ROUTING_SPLIT_PENALTY"
+    )
     default_commission_bps: int = Field(
         default=1000, ge=0, le=10_000, alias="FULFILLMENT_COMMISSION_BPS"
     )

@@ -161,7 +161,11 @@ class OrderWorkflow:
             reserved = await workflow.execute_activity(
                 "inventory.reserve",
                 ReserveRequest(
-                    order_id=order.order_id, lines=lines, hold_seconds=order.hold_seconds
+                    order_id=order.order_id,
+                    lines=lines,
+                    hold_seconds=order.hold_seconds,
+                    latitude=order.shipping_address.get("latitude"),
+                    longitude=order.shipping_address.get("longitude"),
                 ),
                 result_type=ReserveResult,
                 **STEP,

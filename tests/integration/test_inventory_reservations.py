@@ -95,10 +95,11 @@ async def totals(sessions: async_sessionmaker[AsyncSession], sku: str) -> tuple[
 
 
 def line(sku: str, quantity: int, line_no: int = 1) -> PricedLineMsg:
+    # seed() names the vendor after the SKU: routing groups lines by vendor.
     return PricedLineMsg(
         line_no=line_no,
         sku=sku,
-        vendor_id="ven",
+        vendor_id="ven_" + sku.removeprefix("SKU-"),
         quantity=quantity,
         unit_price_cents=1000,
         line_total_cents=1000 * quantity,
@@ -224,3 +225,30 @@ async def test_shipping_takes_the_held_units_off_the_shelf_once(
     assert await inventory.commit_vendor_order(ref) == 2
     assert await inventory.commit_vendor_order(ref) == 0
     assert await totals(sessions, sku) == (3, 0, 0)
+
+
+async def test_stock_is_held_in_the_warehouse_nearest_the_buyer(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    sku, _ = await seed(sessions, {"nyc": 10, "sfo": 10})
+    suffix = sku.removeprefix("SKU-")
+    async with sessions() as session, session.begin():
+        for warehouse, (lat, lon) in {"nyc": (40.71, -74.01), "sfo": (37.77, -122.42)}.items():
+            await execute_sql(
+                session,
+                text("UPDATE warehouse SET latitude = :lat, longitude = :lon WHERE id = :id"),
+                {"lat": lat, "lon": lon, "id": f"{warehouse}_{suffix}"},
+            )
+    inventory = InventoryActivities(sessions, StockAnnouncer(None))
+    for order, (lat, lon), nearest in (
+        ("la", (34.05, -118.24), "sfo"),
+        ("bos", (42.36, -71.06), "nyc"),
+    ):
+        result = await inventory.reserve(
+            ReserveRequest(
+                order_id=f"ord_{order}_{sku}", lines=[line(sku, 2)], latitude=lat, longitude=lon
+            )
+        )
+        assert [(a.warehouse_id, a.quantity) for a in result.allocations] == [
+            (f"{nearest}_{suffix}", 2)
+        ]
