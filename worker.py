@@ -6,7 +6,8 @@ import asyncio
 import logging
 import signal
 
-from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activities.events import RedisEventPublisher
 from activities.inventory import InventoryActivities
@@ -14,9 +15,10 @@ from activities.orders import OrderStoreActivities
 from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from domain.routing import RoutingWeights
-from models.db import make_engine, make_sessionmaker
+from models.db import connect_redis, make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
-from models.stock_changes import StockAnnouncer
+from models.stock_changes import StockAnnouncer, rebuild_gate
+from models.stock_gate import StockGate
 from providers.stripe_adapter import StripeGateway
 from temporal.client import connect
 from temporal.worker import activity_methods, make_worker
@@ -27,7 +29,8 @@ log = logging.getLogger("fulfillment.worker")
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings.redis_url)
+    gate = StockGate(redis)
     gateway = StripeGateway.connect(
         settings.stripe_api_key, settings.stripe_api_base, settings.stripe_timeout_seconds
     )
@@ -38,7 +41,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         cost=settings.routing_cost_weight,
         split_penalty=settings.routing_split_penalty,
     )
-    inventory = InventoryActivities(sessions, StockAnnouncer(redis), weights)
+    inventory = InventoryActivities(sessions, StockAnnouncer(redis, gate), weights)
     activities = activity_methods(
         inventory,
         OrderStoreActivities(sessions, RedisEventPublisher(redis)),
@@ -51,7 +54,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-    reaper = asyncio.create_task(reap(inventory, settings.reaper_interval.total_seconds(), stop))
+    reaper = asyncio.create_task(
+        reap(inventory, sessions, gate, settings.reaper_interval.total_seconds(), stop)
+    )
     try:
         async with worker:
             await stop.wait()
@@ -63,11 +68,23 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         await engine.dispose()
 
 
-async def reap(inventory: InventoryActivities, every: float, stop: asyncio.Event) -> None:
-    """Give back stock whose workflow stopped renewing its hold (e.g. terminated by hand).
-    Safe with many workers: each takes the expired reservations the others do not lock."""
+async def reap(
+    inventory: InventoryActivities,
+    sessions: async_sessionmaker[AsyncSession],
+    gate: StockGate,
+    every: float,
+    stop: asyncio.Event,
+) -> None:
+    """Give back stock whose workflow stopped renewing its hold (e.g. terminated by hand),
+    and refill the admission gate if Redis lost it. Safe with many workers: each takes the
+    expired reservations the others do not lock."""
     while not stop.is_set():
         try:
+            if not await gate.is_built():
+                async with sessions() as session:
+                    log.info(
+                        "rebuilt the admission gate (%d SKUs)", await rebuild_gate(session, gate)
+                    )
             released = await inventory.release_expired()
             if released:
                 log.info("released %d units whose hold expired", released)

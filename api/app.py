@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
-from redis.asyncio import Redis
 
-from api import errors
+from api import admission, errors
 from api.routers import (
     catalog,
     health,
@@ -22,9 +22,10 @@ from api.routers import (
     vendor_app,
     webhooks,
 )
-from models.db import make_engine, make_sessionmaker
+from models.db import connect_redis, make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
 from models.stock_changes import StockAnnouncer
+from models.stock_gate import StockGate
 from providers.stripe_adapter import StripeGateway
 from temporal.client import connect
 
@@ -40,8 +41,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
-        app.state.redis = Redis.from_url(settings.redis_url)
-        app.state.announcer = StockAnnouncer(app.state.redis)
+        app.state.redis = connect_redis(settings.redis_url)
+        app.state.gate = StockGate(app.state.redis)
+        app.state.gate_rebuild = asyncio.Lock()
+        app.state.background = set()
+        app.state.announcer = StockAnnouncer(app.state.redis, app.state.gate)
+        if not await app.state.gate.is_built():
+            await admission.rebuild(app)
         app.state.stripe = StripeGateway.connect(
             settings.stripe_api_key, settings.stripe_api_base, settings.stripe_timeout_seconds
         )

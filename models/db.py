@@ -6,6 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 from sqlalchemy import CursorResult, Executable
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,3 +36,17 @@ async def execute_sql(
     """
     connection = await session.connection()
     return await connection.execute(statement, params)
+
+
+def connect_redis(url: str, *, max_connections: int = 100) -> Redis:
+    """A Redis client that waits for a free connection instead of failing past the pool's
+    size (a flash sale opens many at once), and retries a command whose connection died
+    (Redis restarted)."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=10,
+        retry=Retry(ExponentialBackoff(cap=0.5), 3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+    return Redis.from_pool(pool)

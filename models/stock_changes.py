@@ -145,3 +145,16 @@ class StockAnnouncer:
 
 def vendor_events_channel(vendor_id: str) -> str:
     return f"vendor-events:{vendor_id}"
+
+
+_GATE_LEVELS = text(
+    "SELECT p.sku, coalesce(sum(s.on_hand - s.reserved), 0) AS available, p.stock_version"
+    " FROM product p LEFT JOIN stock_level s ON s.sku = p.sku GROUP BY p.sku, p.stock_version"
+)
+
+
+async def rebuild_gate(session: AsyncSession, gate: StockGate) -> int:
+    """Refill the admission gate from PostgreSQL (start-up, or after Redis lost its data)."""
+    rows = (await execute_sql(session, _GATE_LEVELS)).all()
+    await gate.rebuild({row.sku: (int(row.available), int(row.stock_version)) for row in rows})
+    return len(rows)

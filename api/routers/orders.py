@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, status
+from fastapi import APIRouter, Header, Request, status
 from sqlmodel import col, select
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import (
@@ -17,6 +17,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from api import admission
 from api.deps import Platform, PlatformOrOps, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, from_update_failure
 from api.views import order_view
@@ -55,6 +56,7 @@ IdempotencyKey = Annotated[
 )
 async def place_order(
     body: OrderCreate,
+    request: Request,
     idempotency_key: IdempotencyKey,
     _: Platform,
     session: SessionDep,
@@ -67,6 +69,7 @@ async def place_order(
     if replay is not None:
         return replay
     await _check_catalog(session, body)
+    await admission.admit(request.app, order_id, body.lines)
     order = OrderInput(
         order_id=order_id,
         customer_id=body.customer_id,
@@ -118,6 +121,8 @@ async def place_order(
             "timeout",
             "the order is still being processed; retry with the same Idempotency-Key",
         ) from error
+    finally:
+        await admission.settle(request.app, order_id)
     return await order_view(session, order_id)
 
 

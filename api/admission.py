@@ -1,0 +1,71 @@
+"""The Redis admission gate in front of checkout (issue #4): a sold-out SKU is refused in
+milliseconds, before any workflow starts. PostgreSQL stays the arbiter: the gate only
+refuses, and when it cannot answer (Redis down, data lost) the checkout goes through to the
+saga, whose reservation decides, while the gate is rebuilt."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from fastapi import FastAPI
+from redis.exceptions import RedisError
+
+from api.errors import Problem
+from models.stock_changes import rebuild_gate
+from models.stock_gate import GateLine, StockGate
+from models.views import OrderLineIn
+
+log = logging.getLogger("fulfillment.admission")
+
+# Long enough to cover a checkout; a crashed one's hold stops counting after this.
+HOLD_SECONDS = 60.0
+
+
+async def admit(app: FastAPI, order_id: str, lines: Sequence[OrderLineIn]) -> None:
+    gate: StockGate = app.state.gate
+    try:
+        admission = await gate.admit(
+            order_id, [GateLine(line.sku, line.quantity) for line in lines], HOLD_SECONDS
+        )
+    except RedisError:
+        log.warning("the admission gate is unreachable; PostgreSQL decides", exc_info=True)
+        return
+    if not admission.known:
+        start_rebuild(app)
+    if not admission.admitted:
+        raise Problem(
+            "insufficient_stock",
+            "not enough stock",
+            items=[
+                {"sku": s.sku, "requested": s.requested, "available": s.available}
+                for s in admission.shortages
+            ],
+        )
+
+
+async def settle(app: FastAPI, order_id: str) -> None:
+    """The saga answered: its own stock change now counts, not the tentative hold."""
+    try:
+        await app.state.gate.settle(order_id)
+    except RedisError:
+        log.warning("could not settle a gate hold (it expires by itself)", exc_info=True)
+
+
+def start_rebuild(app: FastAPI) -> None:
+    if app.state.gate_rebuild.locked():
+        return
+    task = asyncio.get_running_loop().create_task(rebuild(app))
+    app.state.background.add(task)
+    task.add_done_callback(app.state.background.discard)
+
+
+async def rebuild(app: FastAPI) -> None:
+    async with app.state.gate_rebuild:
+        try:
+            async with app.state.sessions() as session:
+                count = await rebuild_gate(session, app.state.gate)
+            log.info("admission gate rebuilt from PostgreSQL (%d SKUs)", count)
+        except Exception:
+            log.warning("could not rebuild the admission gate", exc_info=True)
