@@ -14,6 +14,15 @@ from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY
 OPS = {"Authorization": f"Bearer {DEV_OPS_KEY}"}
 PLATFORM = {"Authorization": f"Bearer {DEV_PLATFORM_KEY}"}
 
+# A second warehouse for a vendor, on the other coast from the one onboard() creates.
+WEST = {
+    "name": "West",
+    "postal_code": "94105",
+    "country": "US",
+    "latitude": 37.8,
+    "longitude": -122.4,
+}
+
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}

@@ -11,15 +11,7 @@ from redis.asyncio import Redis
 
 from models.stock_changes import vendor_events_channel
 from temporal.devstack import DevStack
-from tests.e2e.client import OPS, inventory, onboard, order_body, place, stock_product
-
-WEST = {
-    "name": "West",
-    "postal_code": "94105",
-    "country": "US",
-    "latitude": 37.8,
-    "longitude": -122.4,
-}
+from tests.e2e.client import OPS, WEST, inventory, onboard, order_body, place, stock_product
 
 
 async def test_adjustments_move_stock_and_one_below_the_reserved_units_changes_nothing(
