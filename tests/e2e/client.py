@@ -148,3 +148,33 @@ async def wait_for_order(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"order stayed {order['status']}, expected {status}: {order}")
         await asyncio.sleep(0.3)
+
+
+async def stock_books_agree(database_url: str, *skus: str) -> None:
+    """on_hand, reserved and the reservations table agree: every level's reserved units are
+    exactly the units held for it, and never more than on hand."""
+    from sqlalchemy import text
+
+    from models.db import execute_sql, make_engine, make_sessionmaker
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            rows = (
+                await execute_sql(
+                    session,
+                    text(
+                        "SELECT s.sku, s.warehouse_id, s.on_hand, s.reserved,"
+                        " coalesce((SELECT sum(quantity) FROM reservation r WHERE r.sku = s.sku"
+                        " AND r.warehouse_id = s.warehouse_id AND r.status = 'held'), 0) AS held"
+                        " FROM stock_level s WHERE s.sku = ANY(:skus)"
+                    ),
+                    {"skus": list(skus)},
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert rows, "no stock levels"
+    for row in rows:
+        assert row.reserved == row.held, row
+        assert 0 <= row.reserved <= row.on_hand, row

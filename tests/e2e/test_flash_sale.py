@@ -16,7 +16,15 @@ from domain.ids import order_id_for_idempotency_key
 from models.stock_gate import StockGate
 from temporal.client import connect
 from temporal.devstack import DevStack
-from tests.e2e.client import PLATFORM, inventory, onboard, order_body, place, stock_product
+from tests.e2e.client import (
+    PLATFORM,
+    inventory,
+    onboard,
+    order_body,
+    place,
+    stock_books_agree,
+    stock_product,
+)
 
 
 async def test_a_flash_sale_with_redis_flushed_midway_never_oversells(
@@ -64,6 +72,7 @@ async def test_a_flash_sale_with_redis_flushed_midway_never_oversells(
             assert (await place(api, order_body([(hot, 1)]))).status_code == 201
         level = await inventory(api, hot)
         assert (level["on_hand"], level["reserved"], level["available"]) == (10, 10, 0)
+        await stock_books_agree(stack.env["DATABASE_URL"], hot, extra)
 
         gate = StockGate(redis)
         for _ in range(40):  # the worker rebuilds it from PostgreSQL

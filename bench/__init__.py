@@ -1,0 +1,86 @@
+"""Benchmarks (issue #4): a flash sale through the real API, and reservation throughput on one
+hot SKU. Each prints its figures and the command that reproduces them; see bench/README.md.
+
+This module holds the small, pure statistics they share (tested in
+tests/unit/test_bench_stats.py).
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least `p`% of the values at or
+    below it. Always one of the values, never an interpolation; `p` in (0, 100]."""
+    if not values:
+        raise ValueError("no values")
+    if not 0 < p <= 100:
+        raise ValueError(f"percentile out of (0, 100]: {p}")
+    ordered = sorted(values)
+    # Rounded first so that float noise (0.07 * 100 = 7.000000000000001) is no extra rank.
+    rank = math.ceil(round(p * len(ordered) / 100, 9))
+    return ordered[max(rank, 1) - 1]
+
+
+@dataclass(frozen=True)
+class Summary:
+    count: int
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+
+def summarize(values: Sequence[float]) -> Summary | None:
+    """p50/p95/p99/max of the values, or None when there are none."""
+    if not values:
+        return None
+    return Summary(
+        count=len(values),
+        p50=percentile(values, 50),
+        p95=percentile(values, 95),
+        p99=percentile(values, 99),
+        max=max(values),
+    )
+
+
+def format_latency(summary: Summary | None) -> str:
+    """Seconds in, milliseconds out: 'n=100  p50 12.3  p95 ...  max ... ms'."""
+    if summary is None:
+        return "n=0"
+    parts = [f"n={summary.count}"]
+    for name, seconds in (
+        ("p50", summary.p50),
+        ("p95", summary.p95),
+        ("p99", summary.p99),
+        ("max", summary.max),
+    ):
+        parts.append(f"{name} {seconds * 1000:.1f}")
+    return "  ".join(parts) + " ms"
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator, or None when the denominator is not positive."""
+    return numerator / denominator if denominator > 0 else None
+
+
+def format_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def reproduce_command(module: str, options: Sequence[tuple[str, object]]) -> str:
+    """The command line that runs `module` again with these options, from the repo root."""
+    words = [".venv/bin/python", "-m", module]
+    for flag, value in options:
+        words += [flag, str(value)]
+    return shlex.join(words)
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr; the figures go to stdout."""
+    print(message, file=sys.stderr, flush=True)
