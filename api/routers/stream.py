@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import PlatformOrOps, RedisDep, SessionDep
+from api.deps import CurrentVendor, PlatformOrOps, RedisDep, SessionDep
 from api.views import order_view
 from domain.ids import order_events_channel
+from models.stock_changes import vendor_events_channel
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 
@@ -71,3 +72,37 @@ def _frame(event: dict[str, Any]) -> str:
 async def _close(pubsub: Any) -> None:
     await pubsub.unsubscribe()
     await pubsub.aclose()
+
+
+@router.get(
+    "/vendor/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+    tags=["vendor app"],
+)
+async def stream_vendor_events(
+    request: Request, vendor_id: CurrentVendor, redis: RedisDep
+) -> StreamingResponse:
+    """The calling vendor's live events (for now `stock.low`), as server-sent events."""
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(vendor_events_channel(vendor_id))
+    return StreamingResponse(
+        _live(request, pubsub),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _live(request: Request, pubsub: Any) -> AsyncIterator[str]:
+    try:
+        yield ": connected\n\n"
+        while not await request.is_disconnected():
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=KEEP_ALIVE_SECONDS
+            )
+            if message is None:
+                yield ": keep-alive\n\n"
+                continue
+            yield _frame(json.loads(message["data"]))
+    finally:
+        await _close(pubsub)
