@@ -212,7 +212,9 @@ class InventoryActivities:
                         expires_at=expires,
                     )
                 )
-        await self._announcer.announce(changes)
+        # The gate's checkout hold for this order ends here, not when the saga answers:
+        # otherwise buyers arriving meanwhile are refused while units remain.
+        await self._announcer.announce(changes, settled_order=request.order_id)
         return ReserveResult(
             allocations=[
                 Allocation(

@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, pool_size=20)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
         app.state.redis = connect_redis(settings.redis_url)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import shlex
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -82,5 +83,5 @@ def reproduce_command(module: str, options: Sequence[tuple[str, object]]) -> str
 
 
 def log(message: str) -> None:
-    """Progress goes to stderr; the figures go to stdout."""
-    print(message, file=sys.stderr, flush=True)
+    """Progress goes to stderr, with the time of day; the figures go to stdout."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

@@ -174,6 +174,8 @@ async def resolve(api: httpx.AsyncClient, attempts: list[Attempt]) -> list[Attem
     """Ask again, with the same key and body, for the orders whose first answer was not
     final, until the API replays their outcome. Their first latency is kept."""
     pending = [a for a in attempts if not a.final]
+    if pending:
+        log(f"asking again for the {len(pending)} checkouts without a final answer")
     deadline = time.monotonic() + RESOLVE_WITHIN
     while pending and time.monotonic() < deadline:
         await asyncio.sleep(1.0)
@@ -218,6 +220,7 @@ async def sale(api_url: str, args: argparse.Namespace) -> int:
         started = time.perf_counter()
         await asyncio.gather(*(buyer(attempt) for attempt in attempts))
         wall = time.perf_counter() - started
+        log(f"the sale took {wall:.1f} s")
 
         first_answers = {a.buyer: a.outcome for a in attempts}
         unresolved = await resolve(api, attempts)

@@ -117,7 +117,11 @@ class StockAnnouncer:
         self._redis = redis
         self._gate = gate
 
-    async def announce(self, changes: Sequence[StockChange]) -> None:
+    async def announce(
+        self, changes: Sequence[StockChange], *, settled_order: str | None = None
+    ) -> None:
+        """Publish the new counts; `settled_order`: an order whose checkout hold in the gate
+        these changes replace (its reservation is now in PostgreSQL's count)."""
         latest: dict[str, StockChange] = {}
         for change in changes:
             if change.sku not in latest or change.version > latest[change.sku].version:
@@ -126,6 +130,8 @@ class StockAnnouncer:
             if self._gate is not None:
                 for change in latest.values():
                     await self._gate.publish(change.sku, change.available, change.version)
+                if settled_order is not None:
+                    await self._gate.settle(settled_order)
             if self._redis is not None:
                 for change in changes:
                     if change.low_stock:

@@ -73,6 +73,9 @@ async def refund_vendor_order(
         amount_cents=body.amount_cents,
         reason=body.reason,
     )
+    # Hold no connection while money moves (detached first: a rollback expires rows).
+    session.expunge(vendor_order)
+    await session.rollback()
     try:
         async with asyncio.timeout(settings.checkout_timeout.total_seconds()):
             await _refund(temporal, settings.task_queue, vendor_order, command)
@@ -80,7 +83,6 @@ async def refund_vendor_order(
         # Still moving money (the provider is slow): the same request again attaches to it.
         view = await vendor_order_view(session, vendor_order_id)
         return JSONResponse(view.model_dump(mode="json"), status_code=202)
-    await session.refresh(vendor_order)
     return await vendor_order_view(session, vendor_order_id)
 
 

@@ -69,6 +69,9 @@ async def place_order(
     if replay is not None:
         return replay
     await _check_catalog(session, body)
+    # End the read transaction: the wait for the saga below must not hold a connection
+    # (a flash sale would exhaust the pool).
+    await session.rollback()
     await admission.admit(request.app, order_id, body.lines)
     order = OrderInput(
         order_id=order_id,

@@ -58,6 +58,9 @@ async def ship(
     temporal: TemporalDep,
 ) -> VendorOrderPublic:
     vendor_order = await _own(session, vendor_id, vendor_order_id)
+    # Hold no connection while the workflow works (detached first: a rollback expires rows).
+    session.expunge(vendor_order)
+    await session.rollback()
     await update_vendor_order(
         temporal, vendor_order, "ship", ShipRequest(**body.model_dump()), VendorOrderState
     )
@@ -69,6 +72,9 @@ async def deliver(
     vendor_order_id: str, vendor_id: CurrentVendor, session: SessionDep, temporal: TemporalDep
 ) -> VendorOrderPublic:
     vendor_order = await _own(session, vendor_id, vendor_order_id)
+    # Hold no connection while the workflow works (detached first: a rollback expires rows).
+    session.expunge(vendor_order)
+    await session.rollback()
     await update_vendor_order(temporal, vendor_order, "deliver", None, VendorOrderState)
     return await vendor_order_view(session, vendor_order_id)
 
