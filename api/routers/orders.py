@@ -7,7 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, status
 from sqlmodel import col, select
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -119,7 +123,8 @@ async def place_order(
         if replay is not None:
             return replay
         raise Problem("unavailable", "the order could not be placed; retry") from error
-    except TimeoutError as error:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+        # Our deadline, or Temporal's: the saga goes on, and the same request attaches to it.
         raise Problem(
             "timeout",
             "the order is still being processed; retry with the same Idempotency-Key",

@@ -6,7 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 from sqlmodel import col, select
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentVendor, SessionDep, TemporalDep
@@ -95,6 +99,10 @@ async def update_vendor_order(
         return await handle.execute_update(name, args=args, id=update_id, result_type=result_type)
     except WorkflowUpdateFailedError as error:
         raise from_update_failure(error) from error
+    except WorkflowUpdateRPCTimeoutOrCancelledError as error:
+        raise Problem(
+            "timeout", "the change is still being applied; send the same request again"
+        ) from error
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             # The workflow finished: nothing can change this vendor order any more.
