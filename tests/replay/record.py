@@ -8,6 +8,7 @@ old ones: old histories must keep replaying.
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -40,7 +41,7 @@ def order(payment_method: str) -> OrderInput:
     )
 
 
-async def main() -> None:
+async def main(suffix: str = "") -> None:
     env = await time_skipping_environment()
     try:
         fake = world()
@@ -83,14 +84,17 @@ async def main() -> None:
                     await handle.result()
                 except Exception:
                     pass
-                (HERE / f"order_{name}.json").write_text((await handle.fetch_history()).to_json())
+                (HERE / f"order_{name}{suffix}.json").write_text(
+                    (await handle.fetch_history()).to_json()
+                )
                 for child in children[:1]:
                     await child.result()
                     history = await child.fetch_history()
-                    (HERE / f"vendor_order_{name}.json").write_text(history.to_json())
+                    (HERE / f"vendor_order_{name}{suffix}.json").write_text(history.to_json())
     finally:
         await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # A suffix keeps earlier histories: `python -m tests.replay.record _after_some_change`.
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else ""))
