@@ -73,6 +73,13 @@ async def onboard(api: httpx.AsyncClient, name: str, commission_bps: int = 1000)
     )
 
 
+async def add_warehouse(api: httpx.AsyncClient, seller: Seller) -> str:
+    """A second warehouse for the seller, on the other coast (WEST)."""
+    answer = await api.post(f"/v1/vendors/{seller.id}/warehouses", json=WEST, headers=seller.auth)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
 async def stock_product(
     api: httpx.AsyncClient,
     seller: Seller,

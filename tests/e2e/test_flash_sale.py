@@ -18,6 +18,7 @@ from temporal.client import connect
 from temporal.devstack import DevStack
 from tests.e2e.client import (
     PLATFORM,
+    add_warehouse,
     inventory,
     onboard,
     order_body,
@@ -31,19 +32,7 @@ async def test_a_flash_sale_with_redis_flushed_midway_never_oversells(
     api: httpx.AsyncClient, stack: DevStack
 ) -> None:
     seller = await onboard(api, "Flash")
-    west = (
-        await api.post(
-            f"/v1/vendors/{seller.id}/warehouses",
-            json={
-                "name": "W",
-                "postal_code": "1",
-                "country": "US",
-                "latitude": 37.8,
-                "longitude": -122.4,
-            },
-            headers=seller.auth,
-        )
-    ).json()["id"]
+    west = await add_warehouse(api, seller)
     hot = await stock_product(api, seller, price_cents=1000, on_hand=6)
     await api.put(f"/v1/inventory/{hot}/{west}", json={"on_hand": 4}, headers=seller.auth)
     extra = await stock_product(api, seller, price_cents=500, on_hand=3)

@@ -11,7 +11,7 @@ import httpx
 from temporal.devstack import DevStack
 from tests.e2e.client import (
     OPS,
-    WEST,
+    add_warehouse,
     inventory,
     onboard,
     order_body,
@@ -109,19 +109,7 @@ async def test_parallel_checkouts_while_stock_is_adjusted_never_sell_more_than_t
     api: httpx.AsyncClient, stack: DevStack
 ) -> None:
     seller = await onboard(api, "Rush")
-    second = (
-        await api.post(
-            f"/v1/vendors/{seller.id}/warehouses",
-            json={
-                "name": "West",
-                "postal_code": "94105",
-                "country": "US",
-                "latitude": 37.8,
-                "longitude": -122.4,
-            },
-            headers=seller.auth,
-        )
-    ).json()["id"]
+    second = await add_warehouse(api, seller)
     sku = await stock_product(api, seller, price_cents=1000, on_hand=6)
     await api.put(f"/v1/inventory/{sku}/{second}", json={"on_hand": 4}, headers=seller.auth)
     url = f"/v1/inventory/{sku}/{second}/adjustments"
@@ -150,9 +138,7 @@ async def test_operators_move_an_unshipped_vendor_order_and_its_held_stock_to_an
     api: httpx.AsyncClient,
 ) -> None:
     seller = await onboard(api, "Rerouted")
-    west = (
-        await api.post(f"/v1/vendors/{seller.id}/warehouses", json=WEST, headers=seller.auth)
-    ).json()["id"]
+    west = await add_warehouse(api, seller)
     sku = await stock_product(api, seller, price_cents=1000, on_hand=9)
     await api.put(f"/v1/inventory/{sku}/{west}", json={"on_hand": 2}, headers=seller.auth)
     order = (await place(api, order_body([(sku, 3)]))).json()
