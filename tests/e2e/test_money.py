@@ -287,32 +287,11 @@ async def test_a_transfer_reversed_in_the_dashboard_is_recorded_flagged_and_repo
         ("books of a finished order", 0, 1000)
     ]
     # The command finance runs says the same, and fails.
-    cli = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        "reconcile",
-        "--order",
-        order["id"],
-        env={**os.environ, **stack.env},
-        stdout=asyncio.subprocess.PIPE,
-    )
-    printed, _ = await cli.communicate()
-    assert cli.returncode == 1
-    assert f"{order['id']}: books of a finished order: ledger=0 stripe=1000" in printed.decode()
+    code, printed = await reconcile_command(stack, order["id"])
+    assert code == 1
+    assert f"{order['id']}: books of a finished order: ledger=0 stripe=1000" in printed
     clean = await paid_order(api, seller, sku)
-    cli = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        "reconcile",
-        "--order",
-        clean["id"],
-        env={**os.environ, **stack.env},
-        stdout=asyncio.subprocess.PIPE,
-    )
-    printed, _ = await cli.communicate()
-    assert (cli.returncode, printed.decode().strip()) == (0, "the ledger matches Stripe")
+    assert await reconcile_command(stack, clean["id"]) == (0, "the ledger matches Stripe")
 
 
 async def test_a_lost_dispute_takes_the_disputed_money_from_the_payouts_it_held(
@@ -349,3 +328,19 @@ async def test_a_lost_dispute_takes_the_disputed_money_from_the_payouts_it_held(
     (transfer,) = await stripe.list_transfers(f"order-{order['id']}")
     assert transfer["amount"] == 2700
     assert await reconcile(stack, stripe, order["id"]) == []
+
+
+async def reconcile_command(stack: DevStack, order_id: str) -> tuple[int | None, str]:
+    """`fulfillment reconcile --order ID` against the stack: (exit code, what it printed)."""
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        "reconcile",
+        "--order",
+        order_id,
+        env={**os.environ, **stack.env},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    printed, _ = await cli.communicate()
+    return cli.returncode, printed.decode().strip()
