@@ -44,11 +44,7 @@ class Reservation(SQLModel, table=True):
     expires_at: datetime | None = optional_timestamp()
 
 
-class StockMovement(SQLModel, table=True):
-    """Every change of a stock level, audited: who, why, by how much, before and after."""
-
-    __tablename__ = "stock_movement"
-    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+class StockMovementBase(SQLModel):
     sku: str = Field(index=True, max_length=64)
     warehouse_id: str = Field(max_length=40)
     on_hand_delta: int
@@ -61,7 +57,18 @@ class StockMovement(SQLModel, table=True):
     actor: str = Field(max_length=80)
     order_id: str | None = Field(default=None, max_length=40)
     low_stock: bool = False  # this change took available stock below the threshold
+
+
+class StockMovement(StockMovementBase, table=True):
+    """Every change of a stock level, audited: who, why, by how much, before and after."""
+
+    __tablename__ = "stock_movement"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
     at: datetime = timestamp(index=True)
+
+
+class StockMovementPublic(StockMovementBase):
+    at: datetime
 
 
 class StockLevelIn(BaseModel):

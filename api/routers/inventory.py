@@ -16,7 +16,14 @@ from api.deps import AnyRole, OpsOrVendor, SessionDep, ensure_vendor_scope
 from api.errors import Problem
 from models.catalog import Product
 from models.db import execute_sql
-from models.stock import InventoryPublic, StockLevel, StockLevelIn, StockLevelPublic, StockMovement
+from models.stock import (
+    InventoryPublic,
+    StockLevel,
+    StockLevelIn,
+    StockLevelPublic,
+    StockMovement,
+    StockMovementPublic,
+)
 from models.stock_changes import StockChange, change_level
 from models.vendor import Warehouse
 
@@ -26,22 +33,6 @@ router = APIRouter(prefix="/v1/inventory", tags=["catalog and stock"])
 class AdjustmentIn(BaseModel):
     delta: int = Field(ge=-100_000_000, le=100_000_000)
     reason: str = Field(min_length=1, max_length=200)
-
-
-class MovementPublic(BaseModel):
-    sku: str
-    warehouse_id: str
-    on_hand_delta: int
-    reserved_delta: int
-    on_hand_before: int
-    on_hand_after: int
-    reserved_before: int
-    reserved_after: int
-    reason: str
-    actor: str
-    order_id: str | None
-    low_stock: bool
-    at: str
 
 
 def _actor(principal: Principal) -> str:
@@ -158,13 +149,13 @@ async def get_inventory(sku: str, _: AnyRole, session: SessionDep) -> InventoryP
     )
 
 
-@router.get("/{sku}/movements", response_model=list[MovementPublic])
+@router.get("/{sku}/movements", response_model=list[StockMovementPublic])
 async def list_movements(
     sku: str,
     principal: OpsOrVendor,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[MovementPublic]:
+) -> list[StockMovementPublic]:
     """Who changed this SKU's stock, why, by how much, before and after: newest first."""
     product = await session.get(Product, sku)
     if product is None:
@@ -176,7 +167,4 @@ async def list_movements(
         .order_by(col(StockMovement.id).desc())
         .limit(limit)
     )
-    return [
-        MovementPublic(**row.model_dump(exclude={"id", "at"}), at=row.at.isoformat())
-        for row in rows
-    ]
+    return [StockMovementPublic.model_validate(row) for row in rows]

@@ -36,17 +36,18 @@ async def stream_order_events(
         await _close(pubsub)
         raise
     past = [event.model_dump(mode="json") for event in order.events]
-    return StreamingResponse(
-        _events(request, pubsub, past),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _sse(_relay(request, pubsub, past))
 
 
-async def _events(request: Request, pubsub: Any, past: list[dict[str, Any]]) -> AsyncIterator[str]:
-    seen = {(e["type"], e.get("vendor_order_id")) for e in past}
+async def _relay(
+    request: Request, pubsub: Any, past: list[dict[str, Any]] | None = None
+) -> AsyncIterator[str]:
+    """Events already recorded first, then each one as it is published. With a history, a
+    live event that repeats one of it (published after we read it) is not sent twice."""
+    seen = {(e["type"], e.get("vendor_order_id")) for e in past} if past is not None else None
     try:
-        for event in past:
+        yield ": connected\n\n"
+        for event in past or []:
             yield _frame(event)
         while not await request.is_disconnected():
             message = await pubsub.get_message(
@@ -56,13 +57,22 @@ async def _events(request: Request, pubsub: Any, past: list[dict[str, Any]]) -> 
                 yield ": keep-alive\n\n"
                 continue
             event = json.loads(message["data"])
-            key = (event["type"], event.get("vendor_order_id"))
-            if key in seen:  # published after we read the history: already sent
-                continue
-            seen.add(key)
+            if seen is not None:
+                key = (event["type"], event.get("vendor_order_id"))
+                if key in seen:
+                    continue
+                seen.add(key)
             yield _frame(event)
     finally:
         await _close(pubsub)
+
+
+def _sse(events: AsyncIterator[str]) -> StreamingResponse:
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _frame(event: dict[str, Any]) -> str:
@@ -86,23 +96,4 @@ async def stream_vendor_events(
     """The calling vendor's live events (for now `stock.low`), as server-sent events."""
     pubsub = redis.pubsub()
     await pubsub.subscribe(vendor_events_channel(vendor_id))
-    return StreamingResponse(
-        _live(request, pubsub),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-
-
-async def _live(request: Request, pubsub: Any) -> AsyncIterator[str]:
-    try:
-        yield ": connected\n\n"
-        while not await request.is_disconnected():
-            message = await pubsub.get_message(
-                ignore_subscribe_messages=True, timeout=KEEP_ALIVE_SECONDS
-            )
-            if message is None:
-                yield ": keep-alive\n\n"
-                continue
-            yield _frame(json.loads(message["data"]))
-    finally:
-        await _close(pubsub)
+    return _sse(_relay(request, pubsub))

@@ -20,6 +20,8 @@ import stripe
 import uvicorn
 from starlette.types import ASGIApp
 
+from providers.stripe_adapter import ChargeResult, StripeGateway
+
 API_KEY = "sk_test_emulator"
 
 
@@ -160,3 +162,25 @@ async def wait_until(check: Callable[[], Awaitable[bool]], within: float = 5.0) 
         if time.monotonic() > deadline:
             raise AssertionError("the condition did not hold in time")
         await asyncio.sleep(0.02)
+
+
+async def paid_order(
+    gateway: StripeGateway,
+    amount: int = 5000,
+    *,
+    payment_method: str = "pm_card_visa",
+    key: str | None = None,
+    order_id: str | None = None,
+    description: str | None = None,
+) -> ChargeResult:
+    """An order charged through the adapter, with the keys and transfer group the app uses."""
+    order_id = order_id or unique("ord")
+    return await gateway.charge(
+        amount_cents=amount,
+        currency="usd",
+        payment_method=payment_method,
+        transfer_group=f"order-{order_id}",
+        metadata={"order_id": order_id},
+        idempotency_key=key or f"{order_id}:charge",
+        description=description,
+    )

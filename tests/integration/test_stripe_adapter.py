@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,7 +14,14 @@ from providers.errors import (
 )
 from providers.stripe_adapter import ChargeResult, StripeGateway, TransferResult
 from providers.stripe_emulator import create_app
-from tests.integration.stripe_helpers import API_KEY, control, running_emulator, sdk_client, unique
+from tests.integration.stripe_helpers import (
+    API_KEY,
+    control,
+    paid_order,
+    running_emulator,
+    sdk_client,
+    unique,
+)
 
 # The SDK hands httpx its form body as text, which httpx 0.28 deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
@@ -26,19 +33,6 @@ def emulator_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-async def gateway(emulator_url: str) -> AsyncIterator[StripeGateway]:
-    gateway = StripeGateway.connect(API_KEY, emulator_url, timeout_seconds=5.0)
-    yield gateway
-    await gateway.aclose()
-
-
-@pytest.fixture
-async def no_faults_after(emulator_url: str) -> AsyncIterator[None]:
-    yield
-    await control(emulator_url, "DELETE", "/_emulator/faults")
-
-
 async def charge_order(
     gateway: StripeGateway,
     order_id: str,
@@ -47,13 +41,12 @@ async def charge_order(
     payment_method: str = "pm_card_visa",
     key: str | None = None,
 ) -> ChargeResult:
-    return await gateway.charge(
-        amount_cents=amount,
-        currency="usd",
+    return await paid_order(
+        gateway,
+        amount,
         payment_method=payment_method,
-        transfer_group=f"order-{order_id}",
-        metadata={"order_id": order_id},
-        idempotency_key=key or f"{order_id}:charge",
+        key=key,
+        order_id=order_id,
         description=f"Order {order_id}",
     )
 

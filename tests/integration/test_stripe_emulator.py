@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,12 +23,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationW
 def emulator_url() -> Iterator[str]:
     with running_emulator(create_app()) as url:
         yield url
-
-
-@pytest.fixture
-async def client(emulator_url: str) -> AsyncIterator[stripe.StripeClient]:
-    async with sdk_client(emulator_url) as client:
-        yield client
 
 
 def intent_params(customer: str, **extra: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,44 +22,19 @@ from providers.stripe_adapter import (
     TransferResult,
 )
 from providers.stripe_emulator import create_app
-from tests.integration.stripe_helpers import API_KEY, control, running_emulator, sdk_client, unique
+from tests.integration.stripe_helpers import (
+    API_KEY,
+    control,
+    paid_order,
+    running_emulator,
+    unique,
+)
 
 
 @pytest.fixture(scope="module")
 def emulator_url() -> Iterator[str]:
     with running_emulator(create_app()) as url:
         yield url
-
-
-@pytest.fixture
-async def gateway(emulator_url: str) -> AsyncIterator[StripeGateway]:
-    gateway = StripeGateway.connect(API_KEY, emulator_url, timeout_seconds=5.0)
-    yield gateway
-    await gateway.aclose()
-
-
-@pytest.fixture
-async def client(emulator_url: str) -> AsyncIterator[stripe.StripeClient]:
-    async with sdk_client(emulator_url) as client:
-        yield client
-
-
-@pytest.fixture
-async def no_faults_after(emulator_url: str) -> AsyncIterator[None]:
-    yield
-    await control(emulator_url, "DELETE", "/_emulator/faults")
-
-
-async def paid_order(gateway: StripeGateway, amount: int = 5000) -> ChargeResult:
-    order_id = unique("ord")
-    return await gateway.charge(
-        amount_cents=amount,
-        currency="usd",
-        payment_method="pm_card_visa",
-        transfer_group=f"order-{order_id}",
-        metadata={"order_id": order_id},
-        idempotency_key=f"{order_id}:charge",
-    )
 
 
 async def refund(

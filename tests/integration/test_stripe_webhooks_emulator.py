@@ -14,7 +14,7 @@ import pytest
 import stripe
 
 from providers.errors import PaymentDeclinedError, ProviderRejectedError
-from providers.stripe_adapter import ChargeResult, StripeGateway
+from providers.stripe_adapter import StripeGateway
 from providers.stripe_emulator import create_app
 from tests.integration.stripe_helpers import (
     API_KEY,
@@ -22,6 +22,7 @@ from tests.integration.stripe_helpers import (
     WEBHOOK_SECRET,
     WebhookReceiver,
     control,
+    paid_order,
     running_emulator,
     sdk_client,
     unique,
@@ -43,33 +44,6 @@ async def receiver(emulator_url: str) -> AsyncIterator[WebhookReceiver]:
         await control(emulator_url, "POST", "/_emulator/webhooks/config", config)
         yield receiver
         await control(emulator_url, "POST", "/_emulator/webhooks/config", {"url": None})
-
-
-@pytest.fixture
-async def gateway(emulator_url: str) -> AsyncIterator[StripeGateway]:
-    gateway = StripeGateway.connect(API_KEY, emulator_url, timeout_seconds=5.0)
-    yield gateway
-    await gateway.aclose()
-
-
-@pytest.fixture
-async def client(emulator_url: str) -> AsyncIterator[stripe.StripeClient]:
-    async with sdk_client(emulator_url) as client:
-        yield client
-
-
-async def paid_order(
-    gateway: StripeGateway, payment_method: str = "pm_card_visa", key: str | None = None
-) -> ChargeResult:
-    order_id = unique("ord")
-    return await gateway.charge(
-        amount_cents=5000,
-        currency="usd",
-        payment_method=payment_method,
-        transfer_group=f"order-{order_id}",
-        metadata={"order_id": order_id},
-        idempotency_key=key or f"{order_id}:charge",
-    )
 
 
 async def events_about(client: stripe.StripeClient, object_id: str) -> list[dict[str, Any]]:
@@ -121,7 +95,11 @@ async def test_a_declined_card_announces_the_failed_payment(
 ) -> None:
     customer_facing = unique("ord")
     with pytest.raises(PaymentDeclinedError):
-        await paid_order(gateway, "pm_card_visa_chargeDeclinedInsufficientFunds", customer_facing)
+        await paid_order(
+            gateway,
+            payment_method="pm_card_visa_chargeDeclinedInsufficientFunds",
+            key=customer_facing,
+        )
     page = await client.v1.events.list_async(
         params={"types": ["payment_intent.payment_failed", "charge.failed"], "limit": 100}
     )
