@@ -18,6 +18,7 @@ from domain.durations import parse_duration
 DEV_PLATFORM_KEY = "dev-platform-key"
 DEV_OPS_KEY = "dev-ops-key"
 DEV_WEBHOOK_SECRET = "whsec_dev_fulfillment"
+DEV_SHIPPO_TOKEN = "dev-shippo-webhook-token"
 
 
 def _duration(value: Any) -> timedelta:
@@ -45,6 +46,11 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str = Field(default=DEV_WEBHOOK_SECRET, alias="STRIPE_WEBHOOK_SECRET")
     # A call to Stripe that has not answered by then is retried (with the same key).
     stripe_timeout_seconds: float = Field(default=10.0, gt=0, alias="STRIPE_TIMEOUT_SECONDS")
+    shippo_api_key: str = Field(default="shippo_test_fulfillment_dev", alias="SHIPPO_API_KEY")
+    shippo_api_base: str | None = Field(default=None, alias="SHIPPO_API_BASE")
+    # Shippo does not sign webhooks: the URL it calls carries this secret token.
+    shippo_webhook_token: str = Field(default=DEV_SHIPPO_TOKEN, alias="SHIPPO_WEBHOOK_TOKEN")
+    shippo_timeout_seconds: float = Field(default=10.0, gt=0, alias="SHIPPO_TIMEOUT_SECONDS")
     platform_key: str = Field(default=DEV_PLATFORM_KEY, alias="FULFILLMENT_PLATFORM_KEY")
     ops_key: str = Field(default=DEV_OPS_KEY, alias="FULFILLMENT_OPS_KEY")
     api_port: int = Field(default=8000, alias="FULFILLMENT_API_PORT")
@@ -54,6 +60,11 @@ class Settings(BaseSettings):
     )
     delivery_overdue_after: Duration = Field(
         default=timedelta(days=10), alias="FULFILLMENT_DELIVERY_OVERDUE_AFTER"
+    )
+    # A return not received this long after the return window ended expires: the vendor's
+    # payout, held while it was open, goes ahead.
+    return_expires_after: Duration = Field(
+        default=timedelta(days=14), alias="FULFILLMENT_RETURN_EXPIRES_AFTER"
     )
     # After a refused payout (no or restricted account), the first wait before trying again;
     # it doubles up to an hour.
@@ -98,6 +109,7 @@ class Settings(BaseSettings):
                 ("FULFILLMENT_PLATFORM_KEY", self.platform_key, DEV_PLATFORM_KEY),
                 ("FULFILLMENT_OPS_KEY", self.ops_key, DEV_OPS_KEY),
                 ("STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret, DEV_WEBHOOK_SECRET),
+                ("SHIPPO_WEBHOOK_TOKEN", self.shippo_webhook_token, DEV_SHIPPO_TOKEN),
             )
             if not value or value == default
         ]

@@ -4,6 +4,7 @@ from models.catalog import PriceTier, Product
 from models.ledger import LedgerEntry, WebhookEvent
 from models.order import Order, OrderEvent, OrderLine
 from models.payment import Payment
+from models.returns import OrderReturn, OrderReturnLine
 from models.stock import Reservation, StockLevel, StockMovement
 from models.vendor import ApiKey, Vendor, Warehouse
 from models.vendor_order import VendorOrder, VendorOrderLine
@@ -14,6 +15,8 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderLine",
+    "OrderReturn",
+    "OrderReturnLine",
     "Payment",
     "PriceTier",
     "Product",

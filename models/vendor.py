@@ -22,6 +22,12 @@ class VendorBase(SQLModel):
 class Vendor(VendorBase, table=True):
     id: str = Field(primary_key=True, max_length=40)
     ship_sla_seconds: int
+    # Labels bought for this vendor take the cheapest rate arriving within this many days
+    # (None: the cheapest of all).
+    max_transit_days: int | None = None
+    # Where the vendor's notifications are POSTed, and the secret they are signed with.
+    webhook_url: str | None = Field(default=None, max_length=500)
+    webhook_secret: str | None = Field(default=None, max_length=80)
     created_at: datetime = timestamp()
 
 

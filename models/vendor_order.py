@@ -29,6 +29,8 @@ class VendorOrder(SQLModel, table=True):
     carrier: str | None = Field(default=None, max_length=60)
     tracking_number: str | None = Field(default=None, max_length=100)
     label_url: str | None = Field(default=None, max_length=500)
+    # The Shippo transaction of a label the platform bought (its cost is label_cost_cents).
+    label_transaction_id: str | None = Field(default=None, max_length=64)
     shipped_at: datetime | None = optional_timestamp()
     delivered_at: datetime | None = optional_timestamp()
     return_window_ends_at: datetime | None = optional_timestamp()
