@@ -5,20 +5,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activities.events import RedisEventPublisher
 from activities.inventory import InventoryActivities
+from activities.notifications import NotificationActivities
 from activities.orders import OrderStoreActivities
 from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
+from activities.returns import ReturnActivities
+from activities.shipping import ShippingActivities
 from domain.routing import RoutingWeights
 from models.db import connect_redis, make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
 from models.stock_changes import StockAnnouncer, rebuild_gate
 from models.stock_gate import StockGate
+from providers.shippo_adapter import ShippoGateway
 from providers.stripe_adapter import StripeGateway
 from temporal.client import connect
 from temporal.worker import activity_methods, make_worker
@@ -34,6 +40,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     gateway = StripeGateway.connect(
         settings.stripe_api_key, settings.stripe_api_base, settings.stripe_timeout_seconds
     )
+    # Vendors' webhooks: never follow a redirect (the signed body stays with the vendor's URL).
+    webhooks = httpx.AsyncClient(follow_redirects=False)
+    shippo = ShippoGateway.connect(
+        settings.shippo_api_key, settings.shippo_api_base, settings.shippo_timeout_seconds
+    )
+    # The Shippo SDK is synchronous: its calls run on these threads, off the event loop.
+    shipping_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="shippo")
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     weights = RoutingWeights(
         distance=settings.routing_distance_weight,
@@ -42,11 +55,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         split_penalty=settings.routing_split_penalty,
     )
     inventory = InventoryActivities(sessions, StockAnnouncer(redis, gate), weights)
+    events = RedisEventPublisher(redis)
     activities = activity_methods(
         inventory,
-        OrderStoreActivities(sessions, RedisEventPublisher(redis)),
+        OrderStoreActivities(sessions, events),
         PaymentActivities(sessions, gateway),
         RefundActivities(sessions, gateway),
+        NotificationActivities(sessions, webhooks),
+        ReturnActivities(sessions, events),
+        ShippingActivities(sessions, shippo, shipping_threads),
     )
     worker = make_worker(client, settings.task_queue, activities)
     stop = stop or asyncio.Event()
@@ -64,6 +81,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     finally:
         # Shut everything down before the interpreter exits (DESIGN.md: exit-time crashes).
         await gateway.aclose()
+        await webhooks.aclose()
+        shipping_threads.shutdown(wait=False, cancel_futures=True)
+        shippo.close()
         await redis.aclose()
         await engine.dispose()
 

@@ -27,6 +27,7 @@ from domain.routing import (
     RoutingWeights,
     Shortage,
     WarehouseStock,
+    postage_cents,
     route,
 )
 from models.base import utcnow
@@ -41,8 +42,10 @@ from models.messages import (
     RenewRequest,
     ReserveRequest,
     ReserveResult,
+    RestockRequest,
     VendorOrderRef,
 )
+from models.returns import OrderReturn
 from models.stock import Reservation
 from models.stock_changes import StockAnnouncer, StockChange, change_level
 from models.vendor import Vendor, Warehouse
@@ -136,7 +139,7 @@ class InventoryActivities:
         async with self._sessions() as session:
             rows = (
                 await session.exec(
-                    select(Product, Vendor.commission_bps)
+                    select(Product, Vendor.commission_bps, Vendor.ship_sla_seconds)
                     .join(Vendor, col(Vendor.id) == col(Product.vendor_id))
                     .where(col(Product.sku).in_(request.skus))
                 )
@@ -155,8 +158,9 @@ class InventoryActivities:
                     currency=product.currency,
                     tiers=sorted(tiers[product.sku]),
                     commission_bps=bps,
+                    ship_sla_seconds=float(sla),
                 )
-                for product, bps in rows
+                for product, bps, sla in rows
             ]
         )
 
@@ -173,7 +177,11 @@ class InventoryActivities:
             if existing:
                 if any(r.status == "released" for r in existing):
                     raise business_error(InvalidState("this order's stock was already released"))
-                return ReserveResult(allocations=[_allocation(r) for r in existing])
+                allocations = [_allocation(r) for r in existing]
+                return ReserveResult(
+                    allocations=allocations,
+                    shipping_cents=await self._postage(session, request, allocations),
+                )
             skus = sorted({line.sku for line in request.lines})
             levels = (await execute_sql(session, _LOCK_LEVELS, {"skus": skus})).all()
             available: dict[str, dict[str, int]] = defaultdict(dict)
@@ -215,14 +223,51 @@ class InventoryActivities:
         # The gate's checkout hold for this order ends here, not when the saga answers:
         # otherwise buyers arriving meanwhile are refused while units remain.
         await self._announcer.announce(changes, settled_order=request.order_id)
-        return ReserveResult(
-            allocations=[
-                Allocation(
-                    line_no=a.line_no, sku=a.sku, warehouse_id=a.warehouse_id, quantity=a.quantity
-                )
-                for a in allocated
-            ]
+        allocations = [
+            Allocation(
+                line_no=a.line_no, sku=a.sku, warehouse_id=a.warehouse_id, quantity=a.quantity
+            )
+            for a in allocated
+        ]
+        async with self._sessions() as session:
+            shipping = await self._postage(session, request, allocations)
+        return ReserveResult(allocations=allocations, shipping_cents=shipping)
+
+    async def _postage(
+        self, session: AsyncSession, request: ReserveRequest, allocations: list[Allocation]
+    ) -> dict[str, int]:
+        """Each vendor's estimated postage for the parcels its allocations make."""
+        skus = sorted({a.sku for a in allocations})
+        products = await execute_sql(
+            session,
+            text("SELECT sku, weight_grams FROM product WHERE sku = ANY(:skus)"),
+            {"skus": skus},
         )
+        weights = {row.sku: int(row.weight_grams) for row in products}
+        sites = {
+            row.id: row
+            for row in await session.exec(
+                select(Warehouse).where(
+                    col(Warehouse.id).in_(sorted({a.warehouse_id for a in allocations}))
+                )
+            )
+        }
+        destination = (
+            Point(request.latitude, request.longitude)
+            if request.latitude is not None and request.longitude is not None
+            else None
+        )
+        vendor_of = {line.line_no: line.vendor_id for line in request.lines}
+        by_vendor: dict[str, list[Allocated]] = defaultdict(list)
+        for a in allocations:
+            by_vendor[vendor_of[a.line_no]].append(
+                Allocated(a.line_no, a.sku, a.warehouse_id, a.quantity)
+            )
+        origins = {wh: Point(site.latitude, site.longitude) for wh, site in sites.items()}
+        return {
+            vendor: postage_cents(parcels, weights, origins, destination)
+            for vendor, parcels in sorted(by_vendor.items())
+        }
 
     @activity.defn(name="inventory.renew")
     async def renew(self, request: RenewRequest) -> int:
@@ -248,6 +293,59 @@ class InventoryActivities:
     async def release(self, request: OrderRef) -> int:
         """Compensation: give back every unit still held for the order. Returns units released."""
         return await self._settle(request.order_id, None, "released", "order refused")
+
+    @activity.defn(name="inventory.release_vendor_order")
+    async def release_vendor_order(self, request: VendorOrderRef) -> int:
+        """A cancelled vendor order: its held units go back on sale. Returns units released."""
+        skus = await self._skus_of(request.vendor_order_id)
+        return await self._settle(request.order_id, skus, "released", "vendor order cancelled")
+
+    @activity.defn(name="inventory.restock_return")
+    async def restock_return(self, request: RestockRequest) -> int:
+        """Received returned units go back on the shelf of the warehouse they left from; once
+        per return, however often retried. Returns units restocked."""
+        changes: list[StockChange] = []
+        async with self._sessions() as session, session.begin():
+            returned = await session.get(OrderReturn, request.return_id, with_for_update=True)
+            if returned is None or returned.restocked:
+                return 0
+            origins = await session.exec(
+                select(VendorOrderLine).where(
+                    VendorOrderLine.vendor_order_id == request.vendor_order_id
+                )
+            )
+            warehouse_of = {line.sku: line.warehouse_id for line in origins}
+            lines = sorted(request.lines, key=lambda line: (line.sku, warehouse_of[line.sku]))
+            skus = sorted({line.sku for line in lines})
+            await execute_sql(session, _LOCK_LEVELS, {"skus": skus})
+            for line in lines:
+                warehouse = warehouse_of[line.sku]
+                assert warehouse is not None
+                changes.append(
+                    await change_level(
+                        session,
+                        line.sku,
+                        warehouse,
+                        on_hand_delta=line.quantity,
+                        reason=f"return {request.return_id} received",
+                        actor=f"order:{request.order_id}",
+                        order_id=request.order_id,
+                    )
+                )
+            returned.restocked = True
+            returned.updated_at = utcnow()
+            session.add(returned)
+        await self._announcer.announce(changes)
+        return sum(line.quantity for line in request.lines)
+
+    async def _skus_of(self, vendor_order_id: str) -> list[str]:
+        async with self._sessions() as session:
+            found = await session.exec(
+                select(VendorOrderLine.sku).where(
+                    VendorOrderLine.vendor_order_id == vendor_order_id
+                )
+            )
+            return sorted(set(found.all()))
 
     @activity.defn(name="inventory.commit_vendor_order")
     async def commit_vendor_order(self, request: VendorOrderRef) -> int:

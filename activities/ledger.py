@@ -21,6 +21,7 @@ from domain.ledger import (
     vendor_debt_outstanding,
     vendor_order_money,
 )
+from domain.status import PayoutStatus, VendorOrderStatus
 from models.base import utcnow
 from models.db import execute_sql
 from models.ledger import LedgerEntry
@@ -130,6 +131,9 @@ async def refresh(session: AsyncSession, vendor_order: VendorOrder) -> VendorOrd
     vendor_order.commission_cents = money.commission_cents
     vendor_order.payout_cents = money.payout_cents
     vendor_order.payout_status = money.payout_status
+    if vendor_order.status == VendorOrderStatus.CANCELLED and not money.transferred_cents:
+        # Cancelled before shipping: nothing was or will be paid out.
+        vendor_order.payout_status = PayoutStatus.NONE
     vendor_order.updated_at = utcnow()
     session.add(vendor_order)
     refunds = select(LedgerEntry.amount_cents).where(

@@ -18,10 +18,12 @@ from models.base import utcnow
 from models.db import execute_sql
 from models.messages import (
     AttentionChange,
+    CancellationRecord,
     ConfirmOrderRequest,
     CreateOrderRequest,
     DeliveryRecord,
     OrderStatusChange,
+    OrderTotals,
     RejectOrderRequest,
     ShipmentRecord,
     VendorOrderRef,
@@ -180,6 +182,41 @@ class OrderStoreActivities:
             carrier=record.carrier,
             tracking_number=record.tracking_number,
             shipped_at=record.shipped_at,
+            **({"label_url": record.label_url} if record.label_url else {}),
+        )
+
+    @activity.defn(name="orders.set_totals")
+    async def set_totals(self, totals: OrderTotals) -> None:
+        """Checkout's totals once postage is known (before the charge)."""
+        async with self._sessions() as session, session.begin():
+            order = await session.get(Order, totals.order_id, with_for_update=True)
+            if order is None:
+                raise RuntimeError(f"order {totals.order_id} does not exist")
+            order.subtotal_cents = totals.subtotal_cents
+            order.shipping_cents = totals.shipping_cents
+            order.total_cents = totals.total_cents
+            order.updated_at = utcnow()
+            session.add(order)
+
+    @activity.defn(name="orders.record_cancellation")
+    async def record_cancellation(self, record: CancellationRecord) -> None:
+        detail = {"reason": record.reason, "by": record.by, "refunded_cents": record.refunded_cents}
+        async with self._sessions() as session, session.begin():
+            vendor_order = await ledger.vendor_order_of(session, record.vendor_order_id, lock=True)
+            if vendor_order.status == VendorOrderStatus.CANCELLED:
+                return
+            vendor_order.status = VendorOrderStatus.CANCELLED
+            await ledger.refresh(session, vendor_order)
+            await self._add_event(
+                session,
+                record.order_id,
+                "vendor_order.cancelled",
+                detail,
+                record.vendor_order_id,
+                record.cancelled_at,
+            )
+        await self._publish(
+            record.order_id, "vendor_order.cancelled", detail, record.vendor_order_id
         )
 
     @activity.defn(name="orders.record_delivery")
@@ -250,10 +287,11 @@ class OrderStoreActivities:
         at: datetime | None = None,
         *,
         unique: bool = False,
+        key: str = "",
     ) -> None:
-        # Most events happen once per order or vendor order; those that can recur (attention
-        # raised, cleared, raised again) are recorded each time.
-        dedup_key = f"{vendor_order_id or order_id}:{event_type}"
+        # Most events happen once per order or vendor order (or per `key`, e.g. a return);
+        # those that can recur (attention raised, cleared, raised again) are recorded each time.
+        dedup_key = f"{vendor_order_id or order_id}:{event_type}{':' + key if key else ''}"
         if unique:
             dedup_key += f":{utcnow().isoformat()}"
         await execute_sql(

@@ -48,15 +48,18 @@ class RefundActivities:
             money = await ledger.money_of(session, vendor_order)
             if done is not None:
                 return _refund_outcome(done.provider_id, done.amount_cents, money)
+            amount = money.refundable_cents if command.remaining else command.amount_cents
+            if amount == 0 and command.remaining:
+                return _refund_outcome(None, 0, money)
             try:
-                goods, _ = split_refund(command.amount_cents, money, ledger.terms_of(vendor_order))
+                goods, _ = split_refund(amount, money, ledger.terms_of(vendor_order))
             except DomainError as error:
                 raise business_error(error) from error
             payment = await payment_of(session, vendor_order.order_id)
         try:
             result = await self._gateway.refund(
                 payment_intent_id=payment.payment_intent_id,
-                amount_cents=command.amount_cents,
+                amount_cents=amount,
                 metadata={
                     **SOURCE,
                     "order_id": command.order_id,

@@ -16,10 +16,14 @@ from api.routers import (
     health,
     inventory,
     ops,
+    ops_orders,
+    order_changes,
     orders,
     reroute,
+    shippo_webhook,
     stream,
     vendor_app,
+    vendors,
     webhooks,
 )
 from models.db import connect_redis, make_engine, make_sessionmaker
@@ -83,10 +87,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog.router,
         inventory.router,
         orders.router,
+        order_changes.router,
         stream.router,
         vendor_app.router,
+        vendors.router,
         webhooks.router,
+        shippo_webhook.router,
         ops.router,
+        ops_orders.router,
         reroute.router,
     )
     for router in routers:

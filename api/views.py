@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import Problem
 from models.order import Order, OrderEvent, OrderLine
+from models.returns import OrderReturn, OrderReturnLine, ReturnLinePublic, ReturnPublic
 from models.vendor_order import VendorOrder, VendorOrderLine
 from models.views import (
     OrderEventPublic,
@@ -92,6 +93,17 @@ async def order_view(session: AsyncSession, order_id: str) -> OrderPublic:
             for line in lines
         ],
         vendor_orders=await vendor_order_views(session, list(vendor_orders)),
+        returns=await return_views(
+            session,
+            list(
+                await session.exec(
+                    select(OrderReturn)
+                    .where(OrderReturn.order_id == order_id)
+                    .order_by(col(OrderReturn.requested_at), col(OrderReturn.id))
+                    .execution_options(populate_existing=True)
+                )
+            ),
+        ),
         events=[
             OrderEventPublic(
                 type=e.type, at=e.at, vendor_order_id=e.vendor_order_id, detail=e.detail or None
@@ -99,3 +111,39 @@ async def order_view(session: AsyncSession, order_id: str) -> OrderPublic:
             for e in events
         ],
     )
+
+
+async def return_views(session: AsyncSession, returns: list[OrderReturn]) -> list[ReturnPublic]:
+    lines: dict[str, list[OrderReturnLine]] = defaultdict(list)
+    ids = [r.id for r in returns]
+    if ids:
+        query = select(OrderReturnLine).where(col(OrderReturnLine.return_id).in_(ids))
+        for line in await session.exec(query.order_by(col(OrderReturnLine.id))):
+            lines[line.return_id].append(line)
+    return [
+        ReturnPublic(
+            id=r.id,
+            order_id=r.order_id,
+            vendor_order_id=r.vendor_order_id,
+            status=r.status,
+            reason=r.reason,
+            lines=[
+                ReturnLinePublic(
+                    sku=line.sku, quantity=line.quantity, unit_price_cents=line.unit_price_cents
+                )
+                for line in lines[r.id]
+            ],
+            refund_cents=r.refund_cents,
+            restocked=r.restocked,
+            requested_at=r.requested_at,
+            received_at=r.received_at,
+        )
+        for r in returns
+    ]
+
+
+async def return_view(session: AsyncSession, return_id: str) -> ReturnPublic:
+    found = await session.get(OrderReturn, return_id, populate_existing=True)
+    if found is None:
+        raise Problem("not_found", "no such return")
+    return (await return_views(session, [found]))[0]

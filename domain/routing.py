@@ -204,6 +204,27 @@ def parcels(allocations: Sequence[Allocated]) -> int:
     return len({allocation.warehouse_id for allocation in allocations})
 
 
+def postage_cents(
+    allocations: Sequence[Allocated],
+    weight_grams: Mapping[str, int],
+    origins: Mapping[str, Point],
+    destination: Point | None,
+) -> int:
+    """Estimated postage of the parcels the allocations make (one per warehouse), each
+    priced by :func:`estimate_shipping_cents` from its weight and its distance to the buyer
+    (0 km without an address). What checkout charges for shipping."""
+    grams: dict[str, int] = {}
+    for allocation in allocations:
+        grams[allocation.warehouse_id] = grams.get(
+            allocation.warehouse_id, 0
+        ) + allocation.quantity * weight_grams.get(allocation.sku, 0)
+    total = 0
+    for warehouse_id in sorted(grams):
+        km = 0.0 if destination is None else distance_km(origins[warehouse_id], destination)
+        total += estimate_shipping_cents(km, grams[warehouse_id])
+    return total
+
+
 def shortages(needs: Sequence[Need], warehouses: Sequence[WarehouseStock]) -> list[Shortage]:
     """SKUs whose requested total (over all lines) exceeds the total free stock, by SKU."""
     requested: dict[str, int] = {}

@@ -26,6 +26,10 @@ class OrderInput(BaseModel):
     return_window_seconds: float
     payout_retry_seconds: float = 60.0
     hold_seconds: float = 3600.0
+    # Service-level timers (None: none); the vendor's ship_sla comes with the catalog.
+    auto_cancel_seconds: float | None = None
+    delivery_overdue_seconds: float | None = None
+    return_expires_seconds: float | None = None
 
 
 class CheckoutRequest(BaseModel):
@@ -44,6 +48,7 @@ class CatalogEntry(BaseModel):
     currency: str
     tiers: list[tuple[int, int]] = Field(default_factory=list)  # (min_quantity, price_cents)
     commission_bps: int
+    ship_sla_seconds: float | None = None
 
 
 class CatalogRequest(BaseModel):
@@ -103,6 +108,15 @@ class Allocation(BaseModel):
 
 class ReserveResult(BaseModel):
     allocations: list[Allocation]
+    # Estimated postage per vendor for the parcels the routing chose (domain.routing).
+    shipping_cents: dict[str, int] = Field(default_factory=dict)
+
+
+class OrderTotals(BaseModel):
+    order_id: str
+    subtotal_cents: int
+    shipping_cents: int
+    total_cents: int
 
 
 class OrderRef(BaseModel):
@@ -135,6 +149,7 @@ class VendorOrderPlan(BaseModel):
     payout_cents: int
     lines: list[Allocation]
     unit_prices: dict[str, int]
+    ship_sla_seconds: float | None = None
 
 
 class ConfirmOrderRequest(BaseModel):
@@ -159,6 +174,18 @@ class VendorOrderInput(BaseModel):
     created_at: datetime
     payout_retry_seconds: float = 60.0
     hold_seconds: float = 3600.0
+    ship_sla_seconds: float | None = None
+    auto_cancel_seconds: float | None = None
+    delivery_overdue_seconds: float | None = None
+    return_expires_seconds: float | None = None
+    # What was sold (units per SKU and their unit prices): returns are priced from it.
+    lines: list[SoldLine] = Field(default_factory=list)
+
+
+class SoldLine(BaseModel):
+    sku: str
+    quantity: int
+    unit_price_cents: int
 
 
 class VendorOrderStatusSignal(BaseModel):
@@ -167,7 +194,37 @@ class VendorOrderStatusSignal(BaseModel):
     status: str
 
 
+class ParcelMsg(BaseModel):
+    length_cm: float
+    width_cm: float
+    height_cm: float
+    weight_grams: int
+
+
 class ShipRequest(BaseModel):
+    carrier: str = ""
+    tracking_number: str = ""
+    # Or the platform buys the label (Shippo): cheapest rate meeting the vendor's service level.
+    purchase_label: bool = False
+    parcel: ParcelMsg | None = None
+
+
+class LabelRequest(BaseModel):
+    order_id: str
+    vendor_order_id: str
+    parcel: ParcelMsg
+
+
+class LabelResult(BaseModel):
+    transaction_id: str
+    carrier: str
+    tracking_number: str
+    label_url: str
+    cost_cents: int
+
+
+class TrackRequest(BaseModel):
+    vendor_order_id: str
     carrier: str
     tracking_number: str
 
@@ -178,6 +235,85 @@ class ShipmentRecord(BaseModel):
     carrier: str
     tracking_number: str
     shipped_at: datetime
+    label_url: str | None = None
+
+
+class CancelRequest(BaseModel):
+    reason: str = "requested_by_customer"
+    # platform, ops, or system (the ship SLA's auto-cancel)
+    by: str = "ops"
+
+
+class CancellationRecord(BaseModel):
+    vendor_order_id: str
+    order_id: str
+    reason: str
+    by: str
+    cancelled_at: datetime
+    refunded_cents: int
+
+
+class TrackingProblem(BaseModel):
+    """The carrier says the parcel failed or is coming back (Shippo FAILURE / RETURNED)."""
+
+    status: str
+    detail: str = ""
+
+
+class ReturnUnits(BaseModel):
+    sku: str
+    quantity: int
+
+
+class ReturnRequest(BaseModel):
+    return_id: str
+    lines: list[ReturnUnits]
+    reason: str
+
+
+class ReturnLineRecord(BaseModel):
+    sku: str
+    quantity: int
+    unit_price_cents: int
+
+
+class ReturnRecord(BaseModel):
+    return_id: str
+    order_id: str
+    vendor_order_id: str
+    lines: list[ReturnLineRecord]
+    reason: str
+    refund_cents: int
+    requested_at: datetime
+
+
+class ReceiveRequest(BaseModel):
+    return_id: str
+    restock: bool = True
+
+
+class RestockRequest(BaseModel):
+    return_id: str
+    order_id: str
+    vendor_order_id: str
+    lines: list[ReturnUnits]
+
+
+class ReturnClosing(BaseModel):
+    return_id: str
+    order_id: str
+    vendor_order_id: str
+    status: str  # refunded | expired
+    at: datetime
+    provider_refund_id: str | None = None
+    restocked: bool = False
+
+
+class ReturnState(BaseModel):
+    return_id: str
+    vendor_order_id: str
+    status: str  # requested | refunded | expired
+    refund_cents: int
 
 
 class DeliveryRecord(BaseModel):
@@ -220,6 +356,8 @@ class RefundCommand(BaseModel):
     refund_key: str
     amount_cents: int
     reason: str = "requested_by_customer"
+    # Refund whatever is still refundable instead of amount_cents (a cancellation).
+    remaining: bool = False
 
 
 class ExternalRefund(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, EmailStr, field_validator
+from pydantic import AnyHttpUrl, BaseModel, EmailStr, field_validator
 from pydantic import Field as In
 from sqlmodel import Field, SQLModel
 
@@ -38,6 +38,10 @@ class VendorCreate(BaseModel):
     commission_bps: int | None = In(default=None, ge=0, le=10_000)
     ship_sla: str | int | float = "PT72H"
     stripe_account_id: str | None = In(default=None, pattern=r"^acct_[A-Za-z0-9]+$")
+    # Labels bought for this vendor arrive within this many days (None: cheapest of all).
+    max_transit_days: int | None = In(default=None, ge=1, le=60)
+    # Where notifications are POSTed (signed; docs/vendor-webhooks.md).
+    webhook_url: AnyHttpUrl | None = None
 
     @field_validator("ship_sla")
     @classmethod
@@ -54,6 +58,8 @@ class VendorPublic(SQLModel):
     commission_bps: int
     ship_sla: str
     stripe_account_id: str | None
+    max_transit_days: int | None = None
+    webhook_url: str | None = None
 
     @classmethod
     def of(cls, vendor: Vendor) -> VendorPublic:
@@ -66,11 +72,39 @@ class VendorPublic(SQLModel):
             commission_bps=vendor.commission_bps,
             ship_sla=format_duration(timedelta(seconds=vendor.ship_sla_seconds)),
             stripe_account_id=vendor.stripe_account_id,
+            max_transit_days=vendor.max_transit_days,
+            webhook_url=vendor.webhook_url,
         )
 
 
 class VendorWithKey(VendorPublic):
     api_key: str
+    # The secret notifications are signed with, shown once (with a webhook_url).
+    webhook_secret: str | None = None
+
+
+class VendorUpdate(BaseModel):
+    """Fields a vendor (or ops) may change; absent ones stay as they are."""
+
+    ship_sla: str | int | float | None = None
+    max_transit_days: int | None = In(default=None, ge=1, le=60)
+
+    @field_validator("ship_sla")
+    @classmethod
+    def _valid_duration(cls, value: str | int | float | None) -> str | int | float | None:
+        if value is not None and parse_duration(value).total_seconds() <= 0:
+            raise ValueError("ship_sla must be longer than zero")
+        return value
+
+
+class WebhookEndpoint(BaseModel):
+    url: AnyHttpUrl
+
+
+class WebhookEndpointPublic(BaseModel):
+    url: str
+    # Shown when set: keep it to verify signatures (docs/vendor-webhooks.md).
+    secret: str
 
 
 class ApiKey(SQLModel, table=True):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from models.returns import ReturnPublic
 
 
 class OrderLinePublic(BaseModel):
@@ -68,6 +70,8 @@ class OrderPublic(BaseModel):
     lines: list[OrderLinePublic]
     vendor_orders: list[VendorOrderPublic]
     events: list[OrderEventPublic]
+    # Returns of this order, oldest first (an extension of API.md's Order).
+    returns: list[ReturnPublic] = Field(default_factory=list)
 
 
 class ShippingAddress(BaseModel):
@@ -94,6 +98,32 @@ class OrderCreate(BaseModel):
     payment_method: str = Field(min_length=1, max_length=100)
 
 
+class ParcelIn(BaseModel):
+    length_cm: float = Field(gt=0, le=500)
+    width_cm: float = Field(gt=0, le=500)
+    height_cm: float = Field(gt=0, le=500)
+    weight_grams: int = Field(gt=0, le=150_000)
+
+
 class ShipBody(BaseModel):
-    carrier: str = Field(min_length=1, max_length=60)
-    tracking_number: str = Field(min_length=1, max_length=100)
+    """Either the vendor's own carrier and tracking number, or a label the platform buys."""
+
+    carrier: str | None = Field(default=None, min_length=1, max_length=60)
+    tracking_number: str | None = Field(default=None, min_length=1, max_length=100)
+    purchase_label: bool = False
+    parcel: ParcelIn | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_ship(self) -> ShipBody:
+        if self.purchase_label:
+            if self.parcel is None:
+                raise ValueError("purchase_label needs a parcel")
+            if self.carrier or self.tracking_number:
+                raise ValueError("give carrier and tracking_number, or purchase_label; not both")
+        elif not self.carrier or not self.tracking_number:
+            raise ValueError("carrier and tracking_number are required (or purchase_label)")
+        return self
+
+
+class CancelBody(BaseModel):
+    reason: str = Field(default="requested_by_customer", min_length=1, max_length=200)

@@ -6,8 +6,10 @@ Activities turn these into Temporal ``ApplicationError``s (``non_retryable`` fro
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import requests
 import stripe
 
 # A payout's destination that cannot take it: missing, restricted or closed. Stripe names these
@@ -114,3 +116,64 @@ def _error_body(exc: stripe.StripeError) -> dict[str, Any]:
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         return body["error"]
     return {}
+
+
+# --- Shippo ----------------------------------------------------------------------------------
+# The Shippo SDK raises one SDKError for every non-2xx answer, and requests' own exceptions when
+# no answer came; the status and the body tell the cases apart.
+
+
+def sort_shippo_error(exc: Exception) -> ProviderError:
+    """A Shippo failure sorted: no answer, 429 and 5xx are worth another try; other 4xx are
+    final, with a stable code (``rate_not_found``, ``shippo_invalid_request``, ...)."""
+    from shippo.models.errors import SDKError  # the SDK is heavy; only Shippo callers pay
+
+    if isinstance(exc, requests.Timeout):
+        return ProviderUnavailableError("timeout", f"Shippo did not answer in time: {exc}")
+    if isinstance(exc, requests.RequestException):
+        return ProviderUnavailableError("connection_failed", f"Shippo unreachable: {exc}")
+    if not isinstance(exc, SDKError):
+        return ProviderUnavailableError("shippo_error", f"{type(exc).__name__}: {exc}")
+    status = exc.status_code
+    field, message = _shippo_problem(exc.body)
+    message = message or exc.message
+    if status == 429:
+        return ProviderUnavailableError("rate_limited", message, http_status=status)
+    if status >= 500 or status in (408, 425):
+        return ProviderUnavailableError("shippo_unavailable", message, http_status=status)
+    if status < 400:
+        # A 2xx the SDK could not take (an unexpected content type): a proxy or an outage page.
+        return ProviderUnavailableError("unreadable_response", message, http_status=status)
+    if status == 401:
+        return ProviderRejectedError("shippo_unauthorized", message, http_status=status)
+    if status == 403:
+        return ProviderRejectedError("shippo_forbidden", message, http_status=status)
+    if status == 404:
+        return ProviderRejectedError("shippo_not_found", message, http_status=status)
+    lowered = message.lower()
+    if field == "rate" and ("not found" in lowered or "does not exist" in lowered):
+        return ProviderRejectedError("rate_not_found", message, http_status=status, param=field)
+    return ProviderRejectedError("shippo_invalid_request", message, http_status=status, param=field)
+
+
+def _shippo_problem(body: str) -> tuple[str | None, str]:
+    """The field at fault (if any) and a readable message from Shippo's error body, which is
+    ``{"detail": "..."}`` or ``{"field": ["message", ...]}`` (nested for nested fields)."""
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        return None, body.strip()[:500]
+    if not isinstance(parsed, dict) or not parsed:
+        return None, str(parsed or "")[:500]
+    if isinstance(parsed.get("detail"), str):
+        return None, parsed["detail"]
+    field, problem = next(iter(parsed.items()))
+    return str(field), f"{field}: {_flatten(problem)}"
+
+
+def _flatten(problem: Any) -> str:
+    if isinstance(problem, list):
+        return "; ".join(_flatten(item) for item in problem)
+    if isinstance(problem, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in problem.items())
+    return str(problem)

@@ -1,8 +1,9 @@
 """The embedded dev stack behind `make run` (and the end-to-end tests).
 
 Each service comes from its environment variable when set (DATABASE_URL, REDIS_URL,
-TEMPORAL_ADDRESS, STRIPE_API_BASE/STRIPE_API_KEY) and is started embedded from its wheel
-otherwise. Data lives under one folder and survives a restart. Services stop in reverse order.
+TEMPORAL_ADDRESS, STRIPE_API_BASE/STRIPE_API_KEY, SHIPPO_API_BASE/SHIPPO_API_KEY) and is started
+embedded (from its wheel, or our own emulator) otherwise. Data lives under one folder and
+survives a restart. Services stop in reverse order.
 """
 
 from __future__ import annotations
@@ -15,11 +16,17 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
 from migrations import upgrade
-from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY, DEV_WEBHOOK_SECRET
+from models.settings import (
+    DEV_OPS_KEY,
+    DEV_PLATFORM_KEY,
+    DEV_SHIPPO_TOKEN,
+    DEV_WEBHOOK_SECRET,
+)
 from temporal.embedded import (
     ManagedProcess,
     ServerStartError,
@@ -40,6 +47,7 @@ class Ports:
     temporal: int = 7233
     temporal_ui: int | None = 8233
     stripe: int = 12111
+    shippo: int = 12112
     postgres: int = 55432
     redis: int = 56379
 
@@ -51,6 +59,7 @@ class Ports:
             temporal=free_port(),
             temporal_ui=None,
             stripe=free_port(),
+            shippo=free_port(),
             postgres=free_port(),
             redis=free_port(),
         )
@@ -78,6 +87,7 @@ class DevStack:
         env.setdefault("FULFILLMENT_PLATFORM_KEY", DEV_PLATFORM_KEY)
         env.setdefault("FULFILLMENT_OPS_KEY", DEV_OPS_KEY)
         env.setdefault("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
+        env.setdefault("SHIPPO_WEBHOOK_TOKEN", DEV_SHIPPO_TOKEN)
         env["FULFILLMENT_API_PORT"] = str(self.ports.api)
         try:
             if "DATABASE_URL" not in source:
@@ -103,6 +113,9 @@ class DevStack:
             if "STRIPE_API_BASE" not in source and "STRIPE_API_KEY" not in source:
                 log(f"starting the Stripe emulator on 127.0.0.1:{self.ports.stripe}")
                 self._start_stripe_emulator(env)
+            if "SHIPPO_API_BASE" not in source and "SHIPPO_API_KEY" not in source:
+                log(f"starting the Shippo emulator on 127.0.0.1:{self.ports.shippo}")
+                self._start_shippo_emulator(env)
             log("migrating the database")
             upgrade(env["DATABASE_URL"])
             self.env = env
@@ -144,6 +157,37 @@ class DevStack:
             lambda: _answers(f"http://127.0.0.1:{port}/healthz"),
             timeout=30,
             what="the Stripe emulator",
+        )
+
+    def _start_shippo_emulator(self, env: dict[str, str]) -> None:
+        port = self.ports.shippo
+        token = quote(env["SHIPPO_WEBHOOK_TOKEN"], safe="")
+        process = ManagedProcess.start(
+            "shippo-emulator",
+            [
+                sys.executable,
+                "-m",
+                "providers.shippo_emulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--state-file",
+                str(self.data_dir / "shippo" / "state.json"),
+                # Shippo signs nothing: the API knows its webhooks by the token in the URL.
+                "--webhook-url",
+                f"{self.api_url}/v1/webhooks/shippo?token={token}",
+            ],
+            self.data_dir / "logs" / "shippo-emulator.log",
+            cwd=ROOT,
+        )
+        self._stops.append(("Shippo emulator", process.stop))
+        env["SHIPPO_API_BASE"] = f"http://127.0.0.1:{port}"
+        env["SHIPPO_API_KEY"] = "shippo_test_fulfillment_dev"
+        wait_until(
+            lambda: _answers(f"http://127.0.0.1:{port}/healthz"),
+            timeout=30,
+            what="the Shippo emulator",
         )
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> ManagedProcess:
@@ -195,6 +239,7 @@ Fulfillment dev stack is up. Ctrl-C stops all of it.
   PostgreSQL       {env["DATABASE_URL"]}
   Redis            {env["REDIS_URL"]}
   Stripe API       {env.get("STRIPE_API_BASE", "https://api.stripe.com")}
+  Shippo API       {env.get("SHIPPO_API_BASE", "https://api.goshippo.com")}
   Keys             platform: {env["FULFILLMENT_PLATFORM_KEY"]}   ops: {env["FULFILLMENT_OPS_KEY"]}
   Return window    {env.get("FULFILLMENT_RETURN_WINDOW", "P14D")}
   Data             {stack.data_dir.resolve()}   logs: {stack.data_dir.resolve() / "logs"}

@@ -15,13 +15,19 @@ from temporal.devstack import DevStack, Ports
 E2E_RETURN_WINDOW_SECONDS = 3
 
 
-CONFIGURED_SERVICES = ("DATABASE_URL", "REDIS_URL", "TEMPORAL_ADDRESS", "STRIPE_API_BASE")
+CONFIGURED_SERVICES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "TEMPORAL_ADDRESS",
+    "STRIPE_API_BASE",
+    "SHIPPO_API_BASE",
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _own_servers_only() -> None:
     """Tests start their own servers: never touch a developer's configured services."""
-    for name in (*CONFIGURED_SERVICES, "STRIPE_API_KEY"):
+    for name in (*CONFIGURED_SERVICES, "STRIPE_API_KEY", "SHIPPO_API_KEY"):
         os.environ.pop(name, None)
 
 
@@ -38,6 +44,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             # Faults are injected by some tests: calls that hang give up fast and retry.
             "STRIPE_TIMEOUT_SECONDS": "2",
             "FULFILLMENT_PAYOUT_RETRY_AFTER": "1",
+            # A vendor with a one-second ship SLA is cancelled two seconds after breaching it.
+            "FULFILLMENT_AUTO_CANCEL_AFTER": "2",
         },
     )
     dev.start(log=lambda _: None)

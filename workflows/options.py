@@ -43,3 +43,22 @@ def refusal_of(error: BaseException) -> tuple[str, str, dict[str, Any]] | None:
         extra = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
         return cause.type, cause.message, dict(extra)
     return None
+
+
+# Registering a parcel for tracking is a nicety: a few tries, then shipping goes on without.
+TRACKING = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=20),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3),
+)
+
+# A vendor waits on the label: give up after about a minute of Shippo failing, so the ship
+# request answers (503) instead of hanging; sending it again buys at most one label.
+LABEL = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(milliseconds=500),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=6,
+    ),
+)

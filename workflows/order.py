@@ -37,10 +37,12 @@ with workflow.unsafe.imports_passed_through():
         OrderInput,
         OrderRef,
         OrderStatusChange,
+        OrderTotals,
         PricedLineMsg,
         RejectOrderRequest,
         ReserveRequest,
         ReserveResult,
+        SoldLine,
         VendorOrderInput,
         VendorOrderPlan,
         VendorOrderStatusSignal,
@@ -53,6 +55,10 @@ class _Refused(Exception):
     def __init__(self, code: str, detail: str, extra: dict[str, Any]) -> None:
         super().__init__(detail)
         self.code, self.detail, self.extra = code, detail, extra
+
+
+# Postage charged at checkout (issue 5); histories from before it replay without.
+SHIPPING_PATCH = "shipping-estimates"
 
 
 @workflow.defn(name="OrderWorkflow")
@@ -170,6 +176,21 @@ class OrderWorkflow:
                 result_type=ReserveResult,
                 **STEP,
             )
+            if reserved.shipping_cents and workflow.patched(SHIPPING_PATCH):
+                # Postage is estimated for the parcels the routing chose: known only now.
+                splits = split_by_vendor(priced, reserved.shipping_cents)
+                subtotal, shipping, total = order_totals(splits)
+                self._upsert(sa.ORDER_TOTAL.value_set(total))
+                await workflow.execute_activity(
+                    "orders.set_totals",
+                    OrderTotals(
+                        order_id=order.order_id,
+                        subtotal_cents=subtotal,
+                        shipping_cents=shipping,
+                        total_cents=total,
+                    ),
+                    **STEP,
+                )
             charge = await workflow.execute_activity(
                 "payments.charge",
                 ChargeRequest(
@@ -189,7 +210,8 @@ class OrderWorkflow:
                 raise
             await self._reject(_rejection(*refusal))
             raise _Refused(*refusal) from None
-        plans = _plans(order.order_id, splits, reserved.allocations, commission)
+        slas = {entry.vendor_id: entry.ship_sla_seconds for entry in catalog.entries}
+        plans = _plans(order.order_id, splits, reserved.allocations, commission, slas)
         await workflow.execute_activity(
             "orders.confirm",
             ConfirmOrderRequest(order_id=order.order_id, charge=charge, vendor_orders=plans),
@@ -221,6 +243,11 @@ class OrderWorkflow:
                         payout_retry_seconds=order.payout_retry_seconds,
                         hold_seconds=order.hold_seconds,
                         created_at=workflow.now(),
+                        ship_sla_seconds=plan.ship_sla_seconds,
+                        auto_cancel_seconds=order.auto_cancel_seconds,
+                        delivery_overdue_seconds=order.delivery_overdue_seconds,
+                        return_expires_seconds=order.return_expires_seconds,
+                        lines=_sold_lines(plan),
                     ),
                     id=plan.workflow_id,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -320,6 +347,7 @@ def _plans(
     splits: list[VendorSplit],
     allocations: list[Allocation],
     commission_bps: dict[str, int],
+    ship_slas: dict[str, float | None],
 ) -> list[VendorOrderPlan]:
     plans = []
     for split in splits:
@@ -342,6 +370,17 @@ def _plans(
                 payout_cents=breakdown.payout_cents,
                 lines=[a for a in allocations if a.sku in skus],
                 unit_prices={line.sku: line.unit_price_cents for line in split.lines},
+                ship_sla_seconds=ship_slas.get(split.vendor_id),
             )
         )
     return plans
+
+
+def _sold_lines(plan: VendorOrderPlan) -> list[SoldLine]:
+    units: dict[str, int] = {}
+    for allocation in plan.lines:
+        units[allocation.sku] = units.get(allocation.sku, 0) + allocation.quantity
+    return [
+        SoldLine(sku=sku, quantity=count, unit_price_cents=plan.unit_prices[sku])
+        for sku, count in sorted(units.items())
+    ]

@@ -1,7 +1,12 @@
 """VendorOrderWorkflow: one vendor's part of an order, from shipment to payout.
 
 awaiting_shipment -(ship update)-> shipped -(deliver update / tracking)-> delivered
--(return window timer)-> payout transfer -> completed.
+-(return window timer; open returns settled)-> payout transfer -> completed;
+or awaiting_shipment -(cancel update, or the ship SLA's auto-cancel)-> cancelled.
+
+Service levels are durable timers: the vendor's ship SLA (attention, reminder, then
+auto-cancel after a grace period) and the delivery overdue timer. The timers, cancellation,
+returns, labels and notifications came with PATCH: histories from before it replay the old path.
 """
 
 from __future__ import annotations
@@ -10,28 +15,45 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.status import VendorOrderStatus
     from models import search_attributes as sa
     from models.messages import (
         AttentionChange,
+        CancellationRecord,
+        CancelRequest,
         DeliveryRecord,
         DisputeSignal,
         ExternalRefund,
+        LabelRequest,
+        LabelResult,
+        ReceiveRequest,
         RefundCommand,
         RefundOutcome,
         RenewRequest,
+        ReturnRequest,
+        ReturnState,
         ShipmentRecord,
         ShipRequest,
+        TrackingProblem,
+        TrackRequest,
+        VendorNotification,
         VendorOrderInput,
         VendorOrderRef,
         VendorOrderState,
         VendorOrderStatusSignal,
     )
     from workflows.money import MoneyDesk
-    from workflows.options import STEP
+    from workflows.notification import notify_vendor
+    from workflows.options import LABEL, STEP, TRACKING
+    from workflows.returns import ReturnDesk
+
+PATCH = "sla-cancel-returns"
+# Attention that shipping or delivering resolves.
+_SHIPPING_ATTENTION = frozenset({"ship_sla_breached"})
+_DELIVERY_ATTENTION = frozenset({"delivery_overdue", "delivery_failed", "parcel_returned"})
 
 
 @workflow.defn(name="VendorOrderWorkflow")
@@ -52,6 +74,7 @@ class VendorOrderWorkflow:
             self._set_attention,
             retry_after=timedelta(seconds=data.payout_retry_seconds),
         )
+        self._returns = ReturnDesk(data.order_id, data.vendor_order_id, data.lines, self._money)
 
     @workflow.run
     async def run(self, data: VendorOrderInput) -> str:
@@ -61,12 +84,24 @@ class VendorOrderWorkflow:
             sa.WAITING_SINCE.value_set(workflow.now()),
         )
         if workflow.patched("renew-reservations"):
-            await self._hold_stock_until_shipped()
+            if workflow.patched(PATCH):
+                await self._notify("vendor_order.created", {"lines": self._sold()})
+                await self._await_shipment()
+            else:
+                await self._hold_stock_until_shipped()
+        if self._status == VendorOrderStatus.CANCELLED:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return self._status
+        if workflow.patched(PATCH):
+            await self._await_delivery()
         await workflow.wait_condition(lambda: self._status == VendorOrderStatus.DELIVERED)
         assert self._window_ends is not None
         remaining = self._window_ends - workflow.now()
         if remaining > timedelta(0):
             await workflow.sleep(remaining)
+        if workflow.patched(PATCH):
+            expires = self._input.return_expires_seconds
+            await self._returns.settle(None if expires is None else timedelta(seconds=expires))
         if self._open_disputes:
             # A disputed charge may be taken back: its unpaid payouts wait for the outcome.
             await workflow.wait_condition(lambda: not self._open_disputes)
@@ -102,26 +137,50 @@ class VendorOrderWorkflow:
             ref = VendorOrderRef(
                 vendor_order_id=self._input.vendor_order_id, order_id=self._input.order_id
             )
+            carrier, tracking, label_url = request.carrier, request.tracking_number, None
+            if request.purchase_label:
+                assert request.parcel is not None
+                label = await workflow.execute_activity(
+                    "shipping.buy_label",
+                    LabelRequest(
+                        order_id=ref.order_id,
+                        vendor_order_id=ref.vendor_order_id,
+                        parcel=request.parcel,
+                    ),
+                    result_type=LabelResult,
+                    **LABEL,
+                )
+                carrier, tracking, label_url = label.carrier, label.tracking_number, label.label_url
             await workflow.execute_activity("inventory.commit_vendor_order", ref, **STEP)
             await workflow.execute_activity(
                 "orders.record_shipment",
                 ShipmentRecord(
                     vendor_order_id=ref.vendor_order_id,
                     order_id=ref.order_id,
-                    carrier=request.carrier,
-                    tracking_number=request.tracking_number,
+                    carrier=carrier,
+                    tracking_number=tracking,
                     shipped_at=workflow.now(),
+                    label_url=label_url,
                 ),
                 **STEP,
             )
             await self._moved_to(VendorOrderStatus.SHIPPED)
+            if self._attention in _SHIPPING_ATTENTION:
+                await self._set_attention(None)
+            if not request.purchase_label and workflow.patched(PATCH):
+                await self._follow_parcel(carrier, tracking)
         finally:
             self._busy = False
         return self.state()
 
     @ship.validator
     def _can_ship(self, request: ShipRequest) -> None:
-        if not request.carrier.strip() or not request.tracking_number.strip():
+        if request.purchase_label:
+            if request.parcel is None:
+                raise ApplicationError(
+                    "a parcel is required to buy a label", type="validation_error"
+                )
+        elif not request.carrier.strip() or not request.tracking_number.strip():
             raise ApplicationError(
                 "carrier and tracking_number are required", type="validation_error"
             )
@@ -146,6 +205,8 @@ class VendorOrderWorkflow:
             )
             self._window_ends = ends
             await self._moved_to(VendorOrderStatus.DELIVERED)
+            if self._attention in _DELIVERY_ATTENTION:
+                await self._set_attention(None)
         finally:
             self._busy = False
         return self.state()
@@ -153,6 +214,54 @@ class VendorOrderWorkflow:
     @deliver.validator
     def _can_deliver(self) -> None:
         self._require(VendorOrderStatus.SHIPPED, "delivered")
+
+    @workflow.update(name="cancel")
+    async def cancel(self, request: CancelRequest) -> VendorOrderState:
+        """Cancel before shipping: stock released, the buyer refunded, the vendor told.
+        Racing a ship, exactly one wins: whichever handler starts first holds `_busy`."""
+        self._require(VendorOrderStatus.AWAITING_SHIPMENT, "cancelled")
+        await self._cancel(request)
+        return self.state()
+
+    @cancel.validator
+    def _can_cancel(self, request: CancelRequest) -> None:
+        self._require(VendorOrderStatus.AWAITING_SHIPMENT, "cancelled")
+
+    @workflow.update(name="open_return")
+    async def open_return(self, request: ReturnRequest) -> ReturnState:
+        state = await self._returns.open_return(request, self._window_ends)
+        await self._notify(
+            "return.requested",
+            {
+                "return_id": request.return_id,
+                "lines": [line.model_dump() for line in request.lines],
+                "reason": request.reason,
+                "refund_cents": state.refund_cents,
+            },
+            key=request.return_id,
+        )
+        return state
+
+    @open_return.validator
+    def _can_open_return(self, request: ReturnRequest) -> None:
+        self._returns.check_open(request, self._window_ends)
+
+    @workflow.update(name="receive_return")
+    async def receive_return(self, request: ReceiveRequest) -> ReturnState:
+        return await self._returns.receive(request)
+
+    @receive_return.validator
+    def _can_receive_return(self, request: ReceiveRequest) -> None:
+        self._returns.check_receive(request)
+
+    @workflow.signal(name="tracking_problem")
+    async def tracking_problem(self, problem: TrackingProblem) -> None:
+        """The carrier reports a failed or returning parcel: an operator must look."""
+        if self._status != VendorOrderStatus.SHIPPED:
+            return
+        attention = "parcel_returned" if problem.status == "RETURNED" else "delivery_failed"
+        if self._attention != attention:
+            await self._set_attention(attention)
 
     @workflow.update(name="refund")
     async def refund(self, command: RefundCommand) -> RefundOutcome:
@@ -186,6 +295,139 @@ class VendorOrderWorkflow:
     def retry_payout(self) -> None:
         """Operators fixed the cause of a failed payout: try again now, not after the backoff."""
         self._money.retry_requested = True
+
+    async def _await_shipment(self) -> None:
+        """Wait for the vendor, renewing the stock's hold; past the ship SLA flag and remind,
+        and past the grace period after it cancel."""
+        data = self._input
+        renew_every = timedelta(seconds=data.hold_seconds / 2)
+        next_renewal = workflow.now() + renew_every
+        breach_at = cancel_at = None
+        if data.ship_sla_seconds is not None:
+            breach_at = data.created_at + timedelta(seconds=data.ship_sla_seconds)
+            if data.auto_cancel_seconds is not None:
+                cancel_at = breach_at + timedelta(seconds=data.auto_cancel_seconds)
+        breached = False
+        while self._status == VendorOrderStatus.AWAITING_SHIPMENT:
+            due = [next_renewal]
+            if breach_at is not None and not breached:
+                due.append(breach_at)
+            if cancel_at is not None and breached and not self._busy:
+                due.append(cancel_at)
+            wait = max(min(due) - workflow.now(), timedelta(milliseconds=1))
+            busy = self._busy
+            try:
+                await workflow.wait_condition(
+                    lambda b=busy: (  # type: ignore[misc]
+                        self._status != VendorOrderStatus.AWAITING_SHIPMENT or self._busy != b
+                    ),
+                    timeout=wait,
+                )
+                continue
+            except TimeoutError:
+                pass
+            now = workflow.now()
+            if now >= next_renewal:
+                renew = RenewRequest(
+                    order_id=data.order_id,
+                    vendor_order_id=data.vendor_order_id,
+                    hold_seconds=data.hold_seconds,
+                )
+                await workflow.execute_activity("inventory.renew", renew, **STEP)
+                next_renewal = workflow.now() + renew_every
+            if self._status != VendorOrderStatus.AWAITING_SHIPMENT:
+                return
+            if breach_at is not None and not breached and now >= breach_at:
+                breached = True
+                await self._set_attention("ship_sla_breached")
+                await self._notify(
+                    "vendor_order.ship_reminder",
+                    {"ship_by": breach_at.isoformat(), "cancels_at": _iso(cancel_at)},
+                )
+            elif cancel_at is not None and breached and now >= cancel_at and not self._busy:
+                await self._cancel(CancelRequest(reason="ship_sla_expired", by="system"))
+
+    async def _await_delivery(self) -> None:
+        overdue = self._input.delivery_overdue_seconds
+        if overdue is None:
+            return
+        try:
+            await workflow.wait_condition(
+                lambda: self._status == VendorOrderStatus.DELIVERED,
+                timeout=timedelta(seconds=overdue),
+            )
+        except TimeoutError:
+            if self._attention is None:
+                await self._set_attention("delivery_overdue")
+
+    async def _cancel(self, request: CancelRequest) -> None:
+        self._busy = True
+        try:
+            data = self._input
+            ref = VendorOrderRef(vendor_order_id=data.vendor_order_id, order_id=data.order_id)
+            await workflow.execute_activity("inventory.release_vendor_order", ref, **STEP)
+            outcome = await self._money.refund(
+                RefundCommand(
+                    order_id=data.order_id,
+                    vendor_order_id=data.vendor_order_id,
+                    refund_key="cancel",
+                    amount_cents=0,
+                    remaining=True,
+                    reason="requested_by_customer",
+                )
+            )
+            await workflow.execute_activity(
+                "orders.record_cancellation",
+                CancellationRecord(
+                    vendor_order_id=data.vendor_order_id,
+                    order_id=data.order_id,
+                    reason=request.reason,
+                    by=request.by,
+                    cancelled_at=workflow.now(),
+                    refunded_cents=outcome.amount_cents,
+                ),
+                **STEP,
+            )
+            await self._moved_to(VendorOrderStatus.CANCELLED)
+            if self._attention in _SHIPPING_ATTENTION:
+                await self._set_attention(None)
+            await self._notify(
+                "vendor_order.cancelled", {"reason": request.reason, "by": request.by}
+            )
+        finally:
+            self._busy = False
+
+    async def _follow_parcel(self, carrier: str, tracking_number: str) -> None:
+        """Ask Shippo to report this parcel's tracking. Never blocks shipping: without it the
+        vendor (or an operator) marks delivery."""
+        try:
+            await workflow.execute_activity(
+                "shipping.track",
+                TrackRequest(
+                    vendor_order_id=self._input.vendor_order_id,
+                    carrier=carrier,
+                    tracking_number=tracking_number,
+                ),
+                **TRACKING,
+            )
+        except ActivityError:
+            workflow.logger.warning("tracking not registered for %s", tracking_number)
+
+    async def _notify(self, kind: str, data: dict[str, Any], *, key: str = "") -> None:
+        vo = self._input.vendor_order_id
+        await notify_vendor(
+            VendorNotification(
+                event_id=f"{vo}.{kind}{'.' + key if key else ''}",
+                vendor_id=self._input.vendor_id,
+                type=kind,
+                created_at=workflow.now(),
+                vendor_order_id=vo,
+                data={"order_id": self._input.order_id, **data},
+            )
+        )
+
+    def _sold(self) -> list[dict[str, Any]]:
+        return [line.model_dump() for line in self._input.lines]
 
     @workflow.query(name="state")
     def state(self) -> VendorOrderState:
@@ -228,3 +470,7 @@ class VendorOrderWorkflow:
 
     def _upsert(self, *updates: Any) -> None:
         workflow.upsert_search_attributes(list(updates))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

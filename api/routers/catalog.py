@@ -21,6 +21,7 @@ from api.errors import Problem
 from domain.durations import parse_duration
 from domain.pricing import PriceTier as DomainTier
 from domain.pricing import validate_tiers
+from domain.signing import new_secret
 from models.catalog import PriceTier, PriceTierIn, Product, ProductCreate, ProductPublic
 from models.vendor import (
     ApiKey,
@@ -61,6 +62,9 @@ async def create_vendor(
         ),
         ship_sla_seconds=int(parse_duration(body.ship_sla).total_seconds()),
         stripe_account_id=account,
+        max_transit_days=body.max_transit_days,
+        webhook_url=str(body.webhook_url) if body.webhook_url else None,
+        webhook_secret=new_secret() if body.webhook_url else None,
     )
     key = mint_vendor_key()
     session.add(vendor)
@@ -75,7 +79,9 @@ async def create_vendor(
         )
     )
     await session.commit()
-    return VendorWithKey(**VendorPublic.of(vendor).model_dump(), api_key=key)
+    return VendorWithKey(
+        **VendorPublic.of(vendor).model_dump(), api_key=key, webhook_secret=vendor.webhook_secret
+    )
 
 
 async def _vendor(session: SessionDep, principal: AnyRole, vendor_id: str) -> Vendor:

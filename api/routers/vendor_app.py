@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 from sqlmodel import col, select
 from temporalio.client import (
     Client,
@@ -15,9 +15,16 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentVendor, SessionDep, TemporalDep
 from api.errors import Problem, from_update_failure
-from api.views import vendor_order_view, vendor_order_views
+from api.views import return_view, return_views, vendor_order_view, vendor_order_views
 from domain.status import VendorOrderStatus
-from models.messages import ShipRequest, VendorOrderState
+from models.messages import (
+    ParcelMsg,
+    ReceiveRequest,
+    ReturnState,
+    ShipRequest,
+    VendorOrderState,
+)
+from models.returns import OrderReturn, ReceiveBody, ReturnPublic
 from models.vendor_order import VendorOrder
 from models.views import ShipBody, VendorOrderPublic
 
@@ -65,9 +72,13 @@ async def ship(
     # Hold no connection while the workflow works (detached first: a rollback expires rows).
     session.expunge(vendor_order)
     await session.rollback()
-    await update_vendor_order(
-        temporal, vendor_order, "ship", ShipRequest(**body.model_dump()), VendorOrderState
+    request = ShipRequest(
+        carrier=body.carrier or "",
+        tracking_number=body.tracking_number or "",
+        purchase_label=body.purchase_label,
+        parcel=ParcelMsg(**body.parcel.model_dump()) if body.parcel else None,
     )
+    await update_vendor_order(temporal, vendor_order, "ship", request, VendorOrderState)
     return await vendor_order_view(session, vendor_order_id)
 
 
@@ -112,3 +123,52 @@ async def update_vendor_order(
                 current_status=vendor_order.status,
             ) from error
         raise
+
+
+@router.get("/returns", response_model=list[ReturnPublic])
+async def list_vendor_returns(
+    vendor_id: CurrentVendor,
+    session: SessionDep,
+    status: str | None = Query(default=None, pattern="^(requested|refunded|expired)$"),
+    limit: int = Query(default=100, ge=1, le=500),
+) -> list[ReturnPublic]:
+    """The vendor's returns, newest first: `requested` ones are on their way back."""
+    query = (
+        select(OrderReturn)
+        .join(VendorOrder, col(VendorOrder.id) == col(OrderReturn.vendor_order_id))
+        .where(VendorOrder.vendor_id == vendor_id)
+    )
+    if status is not None:
+        query = query.where(OrderReturn.status == status)
+    query = query.order_by(col(OrderReturn.requested_at).desc()).limit(limit)
+    return await return_views(session, list(await session.exec(query)))
+
+
+@router.post("/orders/{vendor_order_id}/returns/{return_id}/receive", response_model=ReturnPublic)
+async def receive_return(
+    vendor_order_id: str,
+    return_id: str,
+    vendor_id: CurrentVendor,
+    session: SessionDep,
+    temporal: TemporalDep,
+    body: Annotated[ReceiveBody | None, Body()] = None,
+) -> ReturnPublic:
+    """The returned units arrived: the buyer is refunded for them, and they are restocked
+    unless the body says `{"restock": false}`."""
+    vendor_order = await _own(session, vendor_id, vendor_order_id)
+    found = await session.get(OrderReturn, return_id)
+    if found is None or found.vendor_order_id != vendor_order_id:
+        raise Problem("not_found", "no such return on this vendor order")
+    if found.status == "refunded":
+        return await return_view(session, return_id)
+    restock = (body or ReceiveBody()).restock
+    session.expunge(vendor_order)
+    await session.rollback()
+    await update_vendor_order(
+        temporal,
+        vendor_order,
+        "receive_return",
+        ReceiveRequest(return_id=return_id, restock=restock),
+        ReturnState,
+    )
+    return await return_view(session, return_id)

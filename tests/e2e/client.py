@@ -44,13 +44,16 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}".upper()
 
 
-async def onboard(api: httpx.AsyncClient, name: str, commission_bps: int = 1000) -> Seller:
+async def onboard(
+    api: httpx.AsyncClient, name: str, commission_bps: int = 1000, **extra: Any
+) -> Seller:
     created = await api.post(
         "/v1/vendors",
         json={
             "name": name,
             "email": f"{name.lower()}@example.com",
             "commission_bps": commission_bps,
+            **extra,
         },
         headers=OPS,
     )

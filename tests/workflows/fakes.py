@@ -19,6 +19,7 @@ from domain.refunds import split_refund
 from models.messages import (
     Allocation,
     AttentionChange,
+    CancellationRecord,
     CatalogEntry,
     CatalogRequest,
     CatalogSnapshot,
@@ -28,8 +29,12 @@ from models.messages import (
     CreateOrderRequest,
     DeliveryRecord,
     ExternalRefund,
+    LabelRequest,
+    LabelResult,
+    NotificationOutcome,
     OrderRef,
     OrderStatusChange,
+    OrderTotals,
     PayoutOutcome,
     PayoutRequest,
     RefundCommand,
@@ -38,9 +43,14 @@ from models.messages import (
     RenewRequest,
     ReserveRequest,
     ReserveResult,
+    RestockRequest,
+    ReturnClosing,
+    ReturnRecord,
     ReversalCommand,
     ReversalOutcome,
     ShipmentRecord,
+    TrackRequest,
+    VendorNotification,
     VendorOrderRef,
 )
 
@@ -67,6 +77,18 @@ class FakeWorld:
     refusing_payouts: bool = False
     renewals: list[str] = field(default_factory=list)
     payout_attempts: int = 0
+    released_vendor_orders: list[str] = field(default_factory=list)
+    cancellations: list[CancellationRecord] = field(default_factory=list)
+    returns: dict[str, ReturnRecord] = field(default_factory=dict)
+    closed_returns: list[ReturnClosing] = field(default_factory=list)
+    restocked: list[RestockRequest] = field(default_factory=list)
+    labels: list[LabelRequest] = field(default_factory=list)
+    tracked: list[TrackRequest] = field(default_factory=list)
+    notifications: list[VendorNotification] = field(default_factory=list)
+    totals: list[OrderTotals] = field(default_factory=list)
+    # Estimated postage per vendor the routing would return (none: the pre-postage shape).
+    shipping: dict[str, int] = field(default_factory=dict)
+    label_cost_cents: int = 0
 
     def activities(self) -> list[object]:
         return [
@@ -88,6 +110,15 @@ class FakeWorld:
             self.record_external_refund,
             self.reverse_payout,
             self.set_attention,
+            self.release_vendor_order,
+            self.restock_return,
+            self.set_totals,
+            self.record_cancellation,
+            self.record_return,
+            self.close_return,
+            self.buy_label,
+            self.track,
+            self.deliver_notification,
         ]
 
     def terms(self, order_id: str, vendor_order_id: str) -> VendorOrderTerms:
@@ -96,7 +127,9 @@ class FakeWorld:
             for vo in self.confirmed[order_id].vendor_orders
             if vo.vendor_order_id == vendor_order_id
         )
-        return VendorOrderTerms(plan.subtotal_cents, plan.shipping_cents, plan.commission_bps)
+        return VendorOrderTerms(
+            plan.subtotal_cents, plan.shipping_cents, plan.commission_bps, self.label_cost_cents
+        )
 
     def money(self, order_id: str, vendor_order_id: str) -> VendorOrderMoney:
         return vendor_order_money(
@@ -130,7 +163,9 @@ class FakeWorld:
                 )
             )
         self.held[request.order_id] = allocations
-        return ReserveResult(allocations=allocations)
+        vendors = {line.vendor_id for line in request.lines}
+        shipping = {v: cents for v, cents in self.shipping.items() if v in vendors}
+        return ReserveResult(allocations=allocations, shipping_cents=shipping)
 
     @activity.defn(name="inventory.release")
     async def release(self, request: OrderRef) -> int:
@@ -215,16 +250,17 @@ class FakeWorld:
     @activity.defn(name="payments.refund")
     async def refund(self, command: RefundCommand) -> RefundOutcome:
         money = self.money(command.order_id, command.vendor_order_id)
+        amount = money.refundable_cents if command.remaining else command.amount_cents
         goods, _ = split_refund(
-            command.amount_cents, money, self.terms(command.order_id, command.vendor_order_id)
+            amount, money, self.terms(command.order_id, command.vendor_order_id)
         )
         self.movements.setdefault(command.vendor_order_id, []).append(
-            Movement(EntryKind.REFUND, command.amount_cents, command.vendor_order_id, goods)
+            Movement(EntryKind.REFUND, amount, command.vendor_order_id, goods)
         )
         after = self.money(command.order_id, command.vendor_order_id)
         return RefundOutcome(
             provider_refund_id=f"re_{command.refund_key}",
-            amount_cents=command.amount_cents,
+            amount_cents=amount,
             refunded_cents=after.refunded_cents,
             to_reverse_cents=after.to_reverse_cents,
         )
@@ -251,3 +287,50 @@ class FakeWorld:
     @activity.defn(name="orders.set_attention")
     async def set_attention(self, change: AttentionChange) -> None:
         self.attention.append((change.vendor_order_id, change.attention))
+
+    @activity.defn(name="inventory.release_vendor_order")
+    async def release_vendor_order(self, request: VendorOrderRef) -> int:
+        self.released_vendor_orders.append(request.vendor_order_id)
+        return 1
+
+    @activity.defn(name="inventory.restock_return")
+    async def restock_return(self, request: RestockRequest) -> int:
+        self.restocked.append(request)
+        return sum(line.quantity for line in request.lines)
+
+    @activity.defn(name="orders.set_totals")
+    async def set_totals(self, totals: OrderTotals) -> None:
+        self.totals.append(totals)
+
+    @activity.defn(name="orders.record_cancellation")
+    async def record_cancellation(self, record: CancellationRecord) -> None:
+        self.cancellations.append(record)
+
+    @activity.defn(name="returns.record")
+    async def record_return(self, record: ReturnRecord) -> None:
+        self.returns[record.return_id] = record
+
+    @activity.defn(name="returns.close")
+    async def close_return(self, closing: ReturnClosing) -> None:
+        self.closed_returns.append(closing)
+
+    @activity.defn(name="shipping.buy_label")
+    async def buy_label(self, request: LabelRequest) -> LabelResult:
+        self.labels.append(request)
+        return LabelResult(
+            transaction_id=f"tx_{request.vendor_order_id}",
+            carrier="shippo",
+            tracking_number=f"SHIPPO_TRANSIT_{len(self.labels)}",
+            label_url="https://labels.example/1.pdf",
+            cost_cents=self.label_cost_cents,
+        )
+
+    @activity.defn(name="shipping.track")
+    async def track(self, request: TrackRequest) -> str:
+        self.tracked.append(request)
+        return "TRANSIT"
+
+    @activity.defn(name="notifications.deliver")
+    async def deliver_notification(self, notification: VendorNotification) -> NotificationOutcome:
+        self.notifications.append(notification)
+        return NotificationOutcome(delivered=True, status_code=200)

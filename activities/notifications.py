@@ -1,0 +1,131 @@
+"""Vendors' webhooks: one signed POST per notification (format in docs/vendor-webhooks.md).
+
+An attempt either gets a 2xx (delivered), a 410 (the vendor removed its endpoint: stop), or
+raises a retryable error so Temporal tries again with backoff. Each attempt signs with its
+own timestamp; the event id stays the same, so the vendor can drop a repeated delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.signing import SIGNATURE_HEADER, sign
+from models.db import execute_sql
+from models.messages import NotificationOutcome, VendorNotification
+from models.vendor import Vendor
+
+USER_AGENT = "fulfillment-webhooks/1"
+REQUEST_TIMEOUT_SECONDS = 10.0
+FAILED = "vendor_webhook_failed"
+UNUSABLE_URL = "vendor_webhook_url_invalid"
+
+
+def payload(notification: VendorNotification) -> bytes:
+    """The exact bytes that are signed and sent: compact JSON, keys sorted."""
+    document = {
+        "id": notification.event_id,
+        "type": notification.type,
+        "created_at": notification.created_at.isoformat(),
+        "vendor_id": notification.vendor_id,
+        "vendor_order_id": notification.vendor_order_id,
+        "data": notification.data,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+class NotificationActivities:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        http: httpx.AsyncClient,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._sessions = sessions
+        self._http = http
+        self._clock = clock
+
+    @activity.defn(name="notifications.deliver")
+    async def deliver(self, notification: VendorNotification) -> NotificationOutcome:
+        # Read on every attempt: a vendor who fixes or removes its URL is heard at once.
+        async with self._sessions() as session:
+            row = (
+                await execute_sql(
+                    session,
+                    select(col(Vendor.webhook_url), col(Vendor.webhook_secret)).where(
+                        col(Vendor.id) == notification.vendor_id
+                    ),
+                )
+            ).first()
+        if row is None:
+            return NotificationOutcome(delivered=False, skipped="unknown_vendor")
+        url, secret = row
+        if not url:
+            return NotificationOutcome(delivered=False, skipped="no_webhook_url")
+        if not secret:
+            # Never send unsigned: the vendor could not tell us from anyone else.
+            return NotificationOutcome(delivered=False, skipped="no_webhook_secret")
+        body = payload(notification)
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(secret, int(self._clock()), body),
+            "Fulfillment-Event-Id": notification.event_id,
+            "Fulfillment-Event-Type": notification.type,
+            "User-Agent": USER_AGENT,
+        }
+        status = await self._post(url, body, headers, notification)
+        if 200 <= status < 300:
+            return NotificationOutcome(delivered=True, status_code=status)
+        if status == httpx.codes.GONE:
+            activity.logger.info(
+                "vendor %s answered 410 to %s: giving up",
+                notification.vendor_id,
+                notification.event_id,
+            )
+            return NotificationOutcome(delivered=False, status_code=status)
+        raise ApplicationError(
+            f"the vendor's webhook answered {status} {httpx.codes.get_reason_phrase(status)}",
+            {"status_code": status},
+            type=FAILED,
+        )
+
+    async def _post(
+        self, url: str, body: bytes, headers: dict[str, str], notification: VendorNotification
+    ) -> int:
+        try:
+            # Streamed and never read: only the status matters, whatever the body's size.
+            async with self._http.stream(
+                "POST",
+                url,
+                content=body,
+                headers=headers,
+                timeout=REQUEST_TIMEOUT_SECONDS,
+                # A redirect could carry the signed body to a host the vendor never named.
+                follow_redirects=False,
+            ) as response:
+                return response.status_code
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
+            # Retrying cannot fix the URL; the workflow records that it gave up.
+            raise ApplicationError(
+                f"the webhook URL of vendor {notification.vendor_id} is unusable: {error}",
+                type=UNUSABLE_URL,
+                non_retryable=True,
+            ) from error
+        except httpx.HTTPError as error:
+            raise ApplicationError(
+                f"the vendor's webhook could not be reached: {type(error).__name__} {error}",
+                {"status_code": None},
+                type=FAILED,
+            ) from error
+
+
+__all__ = ["NotificationActivities", "payload"]

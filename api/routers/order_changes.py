@@ -1,0 +1,144 @@
+"""After checkout: the storefront cancels orders and opens returns (API.md, "Orders")."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header
+from sqlmodel import col, select
+
+from api.deps import Platform, PlatformOrOps, SessionDep, TemporalDep
+from api.errors import Problem
+from api.routers.vendor_app import update_vendor_order
+from api.views import order_view, return_view
+from domain.status import VendorOrderStatus, order_status_for
+from models.messages import CancelRequest, ReturnRequest, ReturnState, ReturnUnits, VendorOrderState
+from models.order import Order
+from models.returns import OrderReturn, ReturnCreate, ReturnPublic
+from models.vendor_order import VendorOrder
+from models.views import CancelBody, OrderPublic
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+# How long a cancellation waits for the order's own status to follow its vendor orders'.
+_SETTLE_SECONDS = 5.0
+
+
+@router.post("/{order_id}/cancel", response_model=OrderPublic)
+async def cancel_order(
+    order_id: str,
+    principal: PlatformOrOps,
+    session: SessionDep,
+    temporal: TemporalDep,
+    body: Annotated[CancelBody | None, Body()] = None,
+) -> OrderPublic:
+    """Cancel every vendor order not shipped yet: refunded, stock released. Shipped ones go
+    on. A vendor shipping at the same moment wins or loses as a whole (the workflow decides)."""
+    reason = (body or CancelBody()).reason
+    order = await session.get(Order, order_id)
+    if order is None:
+        raise Problem("not_found", "no such order")
+    waiting = list(
+        await session.exec(
+            select(VendorOrder).where(
+                VendorOrder.order_id == order_id,
+                VendorOrder.status == VendorOrderStatus.AWAITING_SHIPMENT,
+            )
+        )
+    )
+    if not waiting:
+        raise Problem(
+            "invalid_state",
+            f"nothing left to cancel: the order is {order.status}",
+            current_status=order.status,
+        )
+    for vendor_order in waiting:
+        session.expunge(vendor_order)
+    await session.rollback()
+    request = CancelRequest(reason=reason, by=str(principal.role))
+    outcomes = await asyncio.gather(
+        *(update_vendor_order(temporal, vo, "cancel", request, VendorOrderState) for vo in waiting),
+        return_exceptions=True,
+    )
+    if not any(isinstance(outcome, VendorOrderState) for outcome in outcomes):
+        refusal = next(o for o in outcomes if isinstance(o, BaseException))
+        if isinstance(refusal, Problem):
+            raise refusal
+        raise refusal
+    await _order_status_settled(session, order_id)
+    return await order_view(session, order_id)
+
+
+async def _order_status_settled(session: SessionDep, order_id: str) -> None:
+    """The order's status is the order workflow's to write, a moment after its vendor
+    orders'; wait a little for it so the answer is consistent (it always becomes so)."""
+    deadline = asyncio.get_running_loop().time() + _SETTLE_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        statuses = list(
+            await session.exec(select(VendorOrder.status).where(VendorOrder.order_id == order_id))
+        )
+        order = await session.get(Order, order_id, populate_existing=True)
+        assert order is not None
+        if order.status == order_status_for([VendorOrderStatus(s) for s in statuses]):
+            break
+        await session.rollback()
+        await asyncio.sleep(0.1)
+    await session.rollback()
+
+
+@router.post("/{order_id}/returns", response_model=ReturnPublic, status_code=201)
+async def open_return(
+    order_id: str,
+    body: ReturnCreate,
+    _: Platform,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+    ] = None,
+) -> ReturnPublic:
+    """A buyer sends units back, within the return window after delivery. The refund is
+    priced now and paid when the vendor receives them."""
+    vendor_order = await session.get(VendorOrder, body.vendor_order_id)
+    if vendor_order is None or vendor_order.order_id != order_id:
+        raise Problem("not_found", "no such vendor order on this order")
+    # With an Idempotency-Key, sending the request again answers the same return.
+    return_id = (
+        "ret_" + hashlib.sha256(f"{order_id}\0{idempotency_key}".encode()).hexdigest()[:16]
+        if idempotency_key
+        else "ret_" + secrets.token_hex(8)
+    )
+    if idempotency_key and await session.get(OrderReturn, return_id) is not None:
+        return await return_view(session, return_id)
+    session.expunge(vendor_order)
+    await session.rollback()
+    units: dict[str, int] = {}
+    for line in body.lines:
+        units[line.sku] = units.get(line.sku, 0) + line.quantity
+    await update_vendor_order(
+        temporal,
+        vendor_order,
+        "open_return",
+        ReturnRequest(
+            return_id=return_id,
+            lines=[ReturnUnits(sku=sku, quantity=count) for sku, count in sorted(units.items())],
+            reason=body.reason,
+        ),
+        ReturnState,
+    )
+    return await return_view(session, return_id)
+
+
+@router.get("/{order_id}/returns", response_model=list[ReturnPublic])
+async def list_returns(order_id: str, _: PlatformOrOps, session: SessionDep) -> list[ReturnPublic]:
+    if await session.get(Order, order_id) is None:
+        raise Problem("not_found", "no such order")
+    found = await session.exec(
+        select(OrderReturn.id)
+        .where(OrderReturn.order_id == order_id)
+        .order_by(col(OrderReturn.requested_at))
+    )
+    return [await return_view(session, return_id) for return_id in found]

@@ -1,0 +1,175 @@
+"""The emulator's own controls under /_emulator: plain JSON, no token, never subject to faults.
+
+- ``POST /_emulator/tracks/{carrier}/{tracking_number}`` ``{"status": "DELIVERED"}`` moves a
+  parcel (registering it when unknown) and sends its ``track_updated`` webhook;
+- ``POST|GET|DELETE /_emulator/faults`` injects failures (see faults.py);
+- ``GET /_emulator/webhooks`` lists deliveries and their attempts (filters: carrier,
+  tracking_number, status, tracking_status); ``POST /_emulator/webhooks/config`` changes the
+  URL or retry schedule; ``POST /_emulator/webhooks/resend`` sends a delivery again;
+- ``GET /_emulator/transactions?metadata=`` counts the labels bought, duplicates included;
+- ``GET /_emulator/counts`` (objects by kind), ``GET /_emulator/state``,
+  ``POST /_emulator/reset``; label files under /_emulator/labels.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import tracks
+from .errors import ControlError
+from .faults import FaultPlan
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+Control = Callable[["Emulator", Request], Awaitable[Any]]
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ControlError(400, "body must be JSON") from None
+    if not isinstance(body, dict):
+        raise ControlError(400, "body must be a JSON object")
+    return body
+
+
+async def move_track(emulator: Emulator, request: Request) -> Any:
+    params = request.path_params
+    return tracks.control_move(
+        emulator, params["carrier"], params["tracking_number"], await _body(request)
+    )
+
+
+async def start_faults(emulator: Emulator, request: Request) -> Any:
+    try:
+        plan = FaultPlan.parse(await _body(request))
+    except ValueError as exc:
+        raise ControlError(400, str(exc)) from None
+    emulator.faults.start(plan)
+    return emulator.faults.describe()
+
+
+async def show_faults(emulator: Emulator, _: Request) -> Any:
+    return emulator.faults.describe()
+
+
+async def stop_faults(emulator: Emulator, _: Request) -> Any:
+    emulator.faults.stop()
+    return emulator.faults.describe()
+
+
+async def show_webhooks(emulator: Emulator, request: Request) -> Any:
+    deliveries = emulator.webhooks.deliveries(dict(request.query_params))
+    return {**emulator.webhooks.settings.describe(), "deliveries": deliveries}
+
+
+async def configure_webhooks(emulator: Emulator, request: Request) -> Any:
+    try:
+        settings = emulator.webhooks.settings.changed_by(await _body(request))
+    except ValueError as exc:
+        raise ControlError(400, str(exc)) from None
+    emulator.webhooks.configure(settings)
+    return settings.describe()
+
+
+async def resend(emulator: Emulator, request: Request) -> Any:
+    """Send a delivery again: ``{"delivery": id}``, or the latest about
+    ``{"carrier", "tracking_number"}``. The payload is the same, tracking status id included."""
+    body = await _body(request)
+    delivery_id = body.get("delivery")
+    if delivery_id is None:
+        query = {"carrier": str(body.get("carrier", "")).lower()}
+        query["tracking_number"] = str(body.get("tracking_number", ""))
+        found = emulator.webhooks.deliveries(query)
+        if not found:
+            raise ControlError(404, "no webhook was sent about that parcel")
+        delivery_id = found[-1]["id"]
+    return await emulator.webhooks.resend(str(delivery_id))
+
+
+async def list_transactions(emulator: Emulator, request: Request) -> Any:
+    query = request.query_params
+    field = {"metadata": "metadata", "rate": "rate", "status": "status"}
+    found = [
+        transaction
+        for transaction in emulator.store.newest_first("transaction")
+        if all(transaction.get(name) == query[key] for key, name in field.items() if key in query)
+    ]
+    return {"count": len(found), "results": found}
+
+
+async def counts(emulator: Emulator, _: Request) -> Any:
+    store = emulator.store
+    return {
+        **{kind: len(objects) for kind, objects in store.objects.items()},
+        "deliveries": len(store.deliveries),
+        "jobs": len(store.jobs),
+    }
+
+
+async def dump(emulator: Emulator, _: Request) -> Any:
+    return {**emulator.store.dump(), "faults": emulator.faults.describe()}
+
+
+async def reset(emulator: Emulator, _: Request) -> Any:
+    emulator.faults.stop()
+    emulator.store.reset()
+    return {"reset": True}
+
+
+# The smallest PDF a viewer opens: one blank page. Labels are not drawn.
+_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 288 432]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+async def label_file(request: Request) -> Response:
+    emulator: Emulator = request.app.state.emulator
+    transaction = emulator.store.get("transaction", request.path_params["transaction_id"])
+    if transaction is None or transaction["status"] != "SUCCESS":
+        return JSONResponse({"error": "no such label"}, status_code=404)
+    return Response(_PDF, media_type="application/pdf")
+
+
+def routes(emulator: Emulator) -> list[Route]:
+    def endpoint(control: Control) -> Callable[[Request], Awaitable[Response]]:
+        async def answer(request: Request) -> Response:
+            emulator.ensure_running()
+            try:
+                return JSONResponse(await control(emulator, request))
+            except ControlError as exc:
+                return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+        return answer
+
+    table: list[tuple[str, str, Control]] = [
+        ("POST", "/_emulator/tracks/{carrier}/{tracking_number}", move_track),
+        ("POST", "/_emulator/faults", start_faults),
+        ("GET", "/_emulator/faults", show_faults),
+        ("DELETE", "/_emulator/faults", stop_faults),
+        ("GET", "/_emulator/webhooks", show_webhooks),
+        ("POST", "/_emulator/webhooks/config", configure_webhooks),
+        ("POST", "/_emulator/webhooks/resend", resend),
+        ("GET", "/_emulator/transactions", list_transactions),
+        ("GET", "/_emulator/counts", counts),
+        ("GET", "/_emulator/state", dump),
+        ("POST", "/_emulator/reset", reset),
+    ]
+    return [
+        *(Route(path, endpoint(control), methods=[method]) for method, path, control in table),
+        Route("/_emulator/labels/{transaction_id}.pdf", label_file, methods=["GET"]),
+    ]
