@@ -12,15 +12,13 @@ import time
 from collections.abc import Callable
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.signing import SIGNATURE_HEADER, sign
-from models.db import execute_sql
 from models.messages import NotificationOutcome, VendorNotification
 from models.vendor import Vendor
 
@@ -58,14 +56,10 @@ class NotificationActivities:
     async def deliver(self, notification: VendorNotification) -> NotificationOutcome:
         # Read on every attempt: a vendor who fixes or removes its URL is heard at once.
         async with self._sessions() as session:
-            row = (
-                await execute_sql(
-                    session,
-                    select(col(Vendor.webhook_url), col(Vendor.webhook_secret)).where(
-                        col(Vendor.id) == notification.vendor_id
-                    ),
-                )
-            ).first()
+            query = select(col(Vendor.webhook_url), col(Vendor.webhook_secret)).where(
+                col(Vendor.id) == notification.vendor_id
+            )
+            row = (await session.exec(query)).first()
         if row is None:
             return NotificationOutcome(delivered=False, skipped="unknown_vendor")
         url, secret = row

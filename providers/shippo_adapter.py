@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -378,7 +378,7 @@ def _tracking(
         tracking_number,
         _value(status.status),
         status.object_id,
-        status.status_date or status.object_updated,
+        _utc(status.status_date or status.object_updated),
     )
 
 
@@ -392,6 +392,15 @@ def _parse_time(raw: Any) -> datetime | None:
     if not isinstance(raw, str):
         raise ValueError("a tracking time is not a string")
     try:
-        return datetime.fromisoformat(raw)
+        return _utc(datetime.fromisoformat(raw))
     except ValueError as exc:
         raise ValueError(f"a tracking time is not ISO 8601: {raw!r}") from exc
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """In UTC, which Shippo's times are in even when they do not say so."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

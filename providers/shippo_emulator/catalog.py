@@ -60,7 +60,7 @@ SERVICES = (
     Service(USPS, "usps_ground_advantage", "Ground Advantage", 5, Decimal("4.40"),
             Decimal("1.10"), "Delivery in 2 to 5 business days."),
     Service(SHIPPO, "shippo_standard", "Standard (test carrier)", 4, Decimal("4.90"),
-            Decimal("1.00"), "Test carrier: no parcel is moved."),
+            Decimal("1.00"), "Test carrier: moves when told to."),
     Service(USPS, "usps_priority", "Priority Mail", 3, Decimal("7.90"), Decimal("1.60"),
             "Delivery in 1 to 3 business days."),
     Service(UPS, "ups_ground", "Ground", 4, Decimal("8.50"), Decimal("1.30"),
@@ -68,7 +68,7 @@ SERVICES = (
     Service(FEDEX, "fedex_2_day", "FedEx 2Day", 2, Decimal("14.00"), Decimal("2.20"),
             "Delivery in 2 business days."),
     Service(SHIPPO, "shippo_express", "Express (test carrier)", 1, Decimal("18.50"),
-            Decimal("2.90"), "Test carrier: no parcel is moved."),
+            Decimal("2.90"), "Test carrier: moves when told to."),
     Service(UPS, "ups_next_day_air", "Next Day Air", 1, Decimal("24.00"), Decimal("3.50"),
             "Next business day by 10:30 a.m."),
 )  # fmt: skip
@@ -99,12 +99,12 @@ def chargeable_kg(parcels: list[dict[str, Any]]) -> float:
 
 
 def zone(address_from: dict[str, Any], address_to: dict[str, Any]) -> int:
-    """1 to 9 by the distance between the first digits of the postal codes; 9 abroad."""
+    """1 to 8 by the distance between the first digits of the postal codes; 9 abroad."""
     if str(address_from.get("country", "")).upper() != str(address_to.get("country", "")).upper():
         return 9
     a, b = str(address_from.get("zip") or "")[:1], str(address_to.get("zip") or "")[:1]
     if a.isdigit() and b.isdigit():
-        return 1 + abs(int(a) - int(b))
+        return min(8, 1 + abs(int(a) - int(b)))
     return 2
 
 

@@ -14,7 +14,13 @@ async def test_configured_services_are_used_instead_of_starting_embedded_ones(
 ) -> None:
     configured = {
         name: stack.env[name]
-        for name in ("DATABASE_URL", "REDIS_URL", "TEMPORAL_ADDRESS", "STRIPE_API_BASE")
+        for name in (
+            "DATABASE_URL",
+            "REDIS_URL",
+            "TEMPORAL_ADDRESS",
+            "STRIPE_API_BASE",
+            "SHIPPO_API_BASE",
+        )
     }
     second = DevStack(
         tmp_path,
@@ -22,6 +28,7 @@ async def test_configured_services_are_used_instead_of_starting_embedded_ones(
         overrides={
             **configured,
             "STRIPE_API_KEY": stack.env["STRIPE_API_KEY"],
+            "SHIPPO_API_KEY": stack.env["SHIPPO_API_KEY"],
             "FULFILLMENT_ENV": "test",
             "FULFILLMENT_TASK_QUEUE": "fulfillment-configured",
         },

@@ -97,6 +97,7 @@ def test_a_shipment_and_its_rates_read_back_as_created(shippo_sdk: shippo.Shippo
     fetched = shippo_sdk.shipments.get(created.object_id)
     listed = shippo_sdk.rates.list_shipment_rates(created.object_id)
     one = shippo_sdk.rates.get(created.rates[0].object_id)
+    newest = shippo_sdk.shipments.list(operations.ListShipmentsRequest(results=1))
 
     assert fetched.object_id == created.object_id
     assert [r.object_id for r in fetched.rates] == [r.object_id for r in created.rates]
@@ -104,6 +105,7 @@ def test_a_shipment_and_its_rates_read_back_as_created(shippo_sdk: shippo.Shippo
     assert (one.object_id, one.amount) == (created.rates[0].object_id, created.rates[0].amount)
     assert fetched.parcels[0].weight == "500"
     assert fetched.address_to.city == "San Francisco"
+    assert [s.object_id for s in newest.results or []] == [created.object_id]
 
 
 def test_a_shipment_without_parcels_is_refused_and_nothing_is_kept(

@@ -108,7 +108,6 @@ async def test_a_delivery_that_fails_twice_is_retried_and_ends_delivered(
         sent,
         id=f"notify-{sent.event_id}",
         task_queue=task_queue,
-        result_type=NotificationOutcome,
     )
 
     assert outcome == NotificationOutcome(delivered=True, status_code=204)
@@ -155,7 +154,6 @@ async def test_a_failure_no_retry_can_fix_ends_the_notification_at_once_without_
         sent,
         id=f"notify-{sent.event_id}",
         task_queue=task_queue,
-        result_type=NotificationOutcome,
     )
 
     assert outcome == NotificationOutcome(delivered=False, skipped="gave_up")
