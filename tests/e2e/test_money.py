@@ -56,7 +56,9 @@ async def test_a_refund_after_the_payout_reverses_the_vendors_share_of_it(
     sku = await stock_product(api, seller, price_cents=5000, on_hand=5)
     order = await paid_order(api, seller, sku)
     paid = order["vendor_orders"][0]
-    assert (paid["payout_cents"], paid["commission_cents"]) == (4500, 500)
+    # The buyer paid postage too (the vendor ships it): it goes to the vendor.
+    postage = paid["shipping_cents"]
+    assert (paid["payout_cents"], paid["commission_cents"]) == (4500 + postage, 500)
 
     key = uuid.uuid4().hex
     answer = await ops_refund(api, paid["id"], 2000, key)
@@ -66,7 +68,7 @@ async def test_a_refund_after_the_payout_reverses_the_vendors_share_of_it(
     assert (after["refunded_cents"], after["commission_cents"], after["payout_cents"]) == (
         2000,
         300,
-        2700,
+        2700 + postage,
     )
     assert after["payout_status"] == "reversed"
     again = await ops_refund(api, paid["id"], 2000, key)
@@ -78,7 +80,7 @@ async def test_a_refund_after_the_payout_reverses_the_vendors_share_of_it(
     assert [r["amount"] for r in await stripe.list_reversals(transfer["id"])] == [1800]
     whole = (await api.get(f"/v1/orders/{order['id']}", headers=PLATFORM)).json()
     assert whole["refunded_cents"] == 2000
-    assert whole["total_cents"] == 2000 + 2700 + 300
+    assert whole["total_cents"] == 2000 + 2700 + postage + 300
     assert await reconcile(stack, stripe, order["id"]) == []
 
 
@@ -100,9 +102,10 @@ async def test_a_reversal_the_vendor_cannot_cover_is_netted_against_its_next_pay
     assert await stripe.list_reversals(transfer["id"]) == []
 
     second = await paid_order(api, seller, sku)
-    assert second["vendor_orders"][0]["payout_cents"] == 4500
+    postage = second["vendor_orders"][0]["shipping_cents"]
+    assert second["vendor_orders"][0]["payout_cents"] == 4500 + postage
     (netted,) = await stripe.list_transfers(f"order-{second['id']}")
-    assert netted["amount"] == 4500 - 1800
+    assert netted["amount"] == 4500 + postage - 1800
     assert await reconcile(stack, stripe, first["id"], second["id"]) == []
 
 
@@ -135,8 +138,12 @@ async def test_a_refund_made_in_the_stripe_dashboard_reduces_that_vendor_orders_
     await asyncio.sleep(1)
     await ship_and_deliver(api, seller, vo["id"])
     done = await wait_for_order(api, order["id"], "completed")
-    # 40.00 kept: 4.00 commission, 36.00 to the vendor; the refund counted once.
-    assert (done["refunded_cents"], done["vendor_orders"][0]["payout_cents"]) == (1000, 3600)
+    # 40.00 kept: 4.00 commission, 36.00 (and the postage) to the vendor; the refund counted once.
+    postage = done["vendor_orders"][0]["shipping_cents"]
+    assert (done["refunded_cents"], done["vendor_orders"][0]["payout_cents"]) == (
+        1000,
+        3600 + postage,
+    )
     assert await reconcile(stack, stripe, order["id"]) == []
 
 
@@ -158,7 +165,14 @@ async def test_an_unnamed_outside_refund_is_shared_by_vendor_orders_by_what_they
             return None
         return {vo["vendor_id"]: vo["refunded_cents"] for vo in whole["vendor_orders"]}
 
-    assert await eventually(shared) == {big.id: 1500, small.id: 500}
+    shares = await eventually(shared)
+    assert shares is not None and sum(shares.values()) == 2000
+    # Shared in proportion to what each could refund (goods and postage), to the cent.
+    can = {
+        vo["vendor_id"]: vo["subtotal_cents"] + vo["shipping_cents"]
+        for vo in order["vendor_orders"]
+    }
+    assert abs(shares[big.id] - 2000 * can[big.id] / sum(can.values())) <= 1
 
 
 async def test_forged_tampered_unsigned_and_stale_webhooks_are_refused_and_change_nothing(
@@ -249,8 +263,9 @@ async def test_a_payout_refused_by_a_restricted_account_is_flagged_then_paid_onc
         assert await eventually(visible) == [vo["workflow_id"]]
         await restrict(control, seller.account, False)
     done = await wait_for_order(api, order["id"], "completed", within=30)
+    postage = done["vendor_orders"][0]["shipping_cents"]
     assert (done["vendor_orders"][0]["payout_cents"], done["vendor_orders"][0]["attention"]) == (
-        4500,
+        4500 + postage,
         None,
     )
     assert await reconcile(stack, stripe, order["id"]) == []
@@ -280,7 +295,7 @@ async def test_a_transfer_reversed_in_the_dashboard_is_recorded_flagged_and_repo
         return vo if vo["attention"] == "payout_reversed_outside" else None
 
     vo = await eventually(flagged)
-    assert (vo["payout_status"], vo["payout_cents"]) == ("reversed", 4500)
+    assert (vo["payout_status"], vo["payout_cents"]) == ("reversed", 4500 + vo["shipping_cents"])
     # The ledger follows Stripe; the 10.00 the platform now holds for the vendor is reported.
     found = await reconcile(stack, stripe, order["id"])
     assert [(m.what, m.ledger, m.provider) for m in found] == [
@@ -323,10 +338,10 @@ async def test_a_lost_dispute_takes_the_disputed_money_from_the_payouts_it_held(
     assert (done["refunded_cents"], paid["commission_cents"], paid["payout_cents"]) == (
         2000,
         300,
-        2700,
+        2700 + paid["shipping_cents"],
     )
     (transfer,) = await stripe.list_transfers(f"order-{order['id']}")
-    assert transfer["amount"] == 2700
+    assert transfer["amount"] == 2700 + paid["shipping_cents"]
     assert await reconcile(stack, stripe, order["id"]) == []
 
 

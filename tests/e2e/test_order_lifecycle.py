@@ -42,7 +42,9 @@ async def test_two_vendors_ship_parcels_arrive_and_each_is_paid_its_share_after_
         (brake, 2250, 4500),
         (tyre, 4999, 4999),
     ]
-    assert order["total_cents"] == 4500 + 4999
+    # Postage for each vendor's parcel is estimated at checkout and charged.
+    assert order["shipping_cents"] > 0
+    assert order["total_cents"] == 4500 + 4999 + order["shipping_cents"]
     assert (await inventory(api, brake))["reserved"] == 2
 
     by_vendor = {vo["vendor_id"]: vo for vo in order["vendor_orders"]}
@@ -78,8 +80,17 @@ async def test_two_vendors_ship_parcels_arrive_and_each_is_paid_its_share_after_
     )
     paid = {vo["vendor_id"]: vo for vo in done["vendor_orders"]}
     # Commission half up: 10% of 45.00 = 4.50; 12.5% of 49.99 = 6.24875 -> 6.25.
-    assert (paid[brakes.id]["commission_cents"], paid[brakes.id]["payout_cents"]) == (450, 4050)
-    assert (paid[tyres.id]["commission_cents"], paid[tyres.id]["payout_cents"]) == (625, 4374)
+    # Each vendor also gets the postage paid for its parcel.
+    postage = {vendor: vo["shipping_cents"] for vendor, vo in paid.items()}
+    assert sum(postage.values()) == order["shipping_cents"]
+    assert (paid[brakes.id]["commission_cents"], paid[brakes.id]["payout_cents"]) == (
+        450,
+        4050 + postage[brakes.id],
+    )
+    assert (paid[tyres.id]["commission_cents"], paid[tyres.id]["payout_cents"]) == (
+        625,
+        4374 + postage[tyres.id],
+    )
     assert {vo["status"] for vo in paid.values()} == {"completed"}
     assert {vo["payout_status"] for vo in paid.values()} == {"released"}
     assert done["total_cents"] == sum(
@@ -90,12 +101,12 @@ async def test_two_vendors_ship_parcels_arrive_and_each_is_paid_its_share_after_
     group = f"order-{order['id']}"
     intents = await stripe.list_payment_intents_for(group)
     assert [(pi["amount"], pi["status"], pi["metadata"]["order_id"]) for pi in intents] == [
-        (9499, "succeeded", order["id"])
+        (order["total_cents"], "succeeded", order["id"])
     ]
     transfers = {t["metadata"]["vendor_order_id"]: t for t in await stripe.list_transfers(group)}
     assert {vo_id: t["amount"] for vo_id, t in transfers.items()} == {
-        paid[brakes.id]["id"]: 4050,
-        paid[tyres.id]["id"]: 4374,
+        paid[brakes.id]["id"]: 4050 + postage[brakes.id],
+        paid[tyres.id]["id"]: 4374 + postage[tyres.id],
     }
     assert transfers[paid[brakes.id]["id"]]["destination"] == brakes.account
     assert transfers[paid[tyres.id]["id"]]["destination"] == tyres.account

@@ -56,5 +56,5 @@ async def test_an_order_placed_before_a_restart_is_shipped_delivered_and_paid_af
     assert (paid["payout_status"], paid["commission_cents"], paid["payout_cents"]) == (
         "released",
         600,
-        5400,
+        5400 + paid["shipping_cents"],
     )

@@ -38,6 +38,10 @@ def order(payment_method: str) -> OrderInput:
         idempotency_key="key-1",
         request_fingerprint="fp-1",
         return_window_seconds=timedelta(days=14).total_seconds(),
+        # Service-level timers (they take the patched path; the vendors ship in time).
+        auto_cancel_seconds=timedelta(days=2).total_seconds(),
+        delivery_overdue_seconds=timedelta(days=10).total_seconds(),
+        return_expires_seconds=timedelta(days=14).total_seconds(),
     )
 
 
@@ -45,6 +49,9 @@ async def main(suffix: str = "") -> None:
     env = await time_skipping_environment()
     try:
         fake = world()
+        # Postage estimated by the routing: the checkout's shipping path.
+        fake.shipping = {"ven_a": 600, "ven_b": 700}
+        fake.catalog["BRAKE-01"].ship_sla_seconds = timedelta(days=3).total_seconds()
         async with Worker(
             env.client, task_queue="record", workflows=WORKFLOWS, activities=fake.activities()
         ):

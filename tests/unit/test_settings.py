@@ -39,6 +39,7 @@ def test_dev_keys_are_refused_outside_dev() -> None:
         Settings(FULFILLMENT_ENV="production", STRIPE_WEBHOOK_SECRET="whsec_real")
     assert "FULFILLMENT_PLATFORM_KEY" in str(refused.value)
     assert "FULFILLMENT_OPS_KEY" in str(refused.value)
+    assert "SHIPPO_WEBHOOK_TOKEN" in str(refused.value)
 
 
 def test_real_keys_start_outside_dev() -> None:
@@ -47,6 +48,7 @@ def test_real_keys_start_outside_dev() -> None:
         FULFILLMENT_PLATFORM_KEY="p" * 32,
         FULFILLMENT_OPS_KEY="o" * 32,
         STRIPE_WEBHOOK_SECRET="whsec_real",
+        SHIPPO_WEBHOOK_TOKEN="t" * 32,
     )
     assert (settings.platform_key, settings.is_dev) == ("p" * 32, False)
     assert DEV_PLATFORM_KEY != settings.platform_key and DEV_OPS_KEY != settings.ops_key
