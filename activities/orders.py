@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
@@ -13,6 +12,7 @@ from temporalio import activity
 
 from activities import ledger
 from activities.events import EventPublisher
+from activities.order_events import announce, record_event
 from domain.status import PayoutStatus, VendorOrderStatus
 from models.base import utcnow
 from models.db import execute_sql
@@ -28,7 +28,7 @@ from models.messages import (
     ShipmentRecord,
     VendorOrderRef,
 )
-from models.order import Order, OrderEvent, OrderLine
+from models.order import Order, OrderLine
 from models.payment import Payment
 from models.vendor_order import VendorOrder, VendorOrderLine
 
@@ -81,8 +81,8 @@ class OrderStoreActivities:
                     )
                 )
             event = "order.rejected" if request.rejection else "order.placed"
-            await self._add_event(session, order.order_id, event, request.rejection or {})
-        await self._publish(order.order_id, event, request.rejection or {})
+            await record_event(session, order.order_id, event, request.rejection or {})
+        await announce(self._events, order.order_id, event, request.rejection or {})
 
     @activity.defn(name="orders.set_rejection")
     async def set_rejection(self, request: RejectOrderRequest) -> None:
@@ -96,8 +96,8 @@ class OrderStoreActivities:
             order.rejection = request.rejection
             order.updated_at = utcnow()
             session.add(order)
-            await self._add_event(session, order.id, "order.rejected", request.rejection)
-        await self._publish(request.order_id, "order.rejected", request.rejection)
+            await record_event(session, order.id, "order.rejected", request.rejection)
+        await announce(self._events, request.order_id, "order.rejected", request.rejection)
 
     @activity.defn(name="orders.confirm")
     async def confirm(self, request: ConfirmOrderRequest) -> None:
@@ -148,17 +148,17 @@ class OrderStoreActivities:
                             unit_price_cents=plan.unit_prices[line.sku],
                         )
                     )
-                await self._add_event(
+                await record_event(
                     session, order.id, "vendor_order.created", {}, plan.vendor_order_id
                 )
             await ledger.record_charge(session, order, charge.payment_intent_id)
             order.status = "confirmed"
             order.updated_at = utcnow()
             session.add(order)
-            await self._add_event(
+            await record_event(
                 session, order.id, "order.confirmed", {"payment_intent": charge.payment_intent_id}
             )
-        await self._publish(request.order_id, "order.confirmed", {})
+        await announce(self._events, request.order_id, "order.confirmed", {})
 
     @activity.defn(name="orders.set_status")
     async def set_status(self, request: OrderStatusChange) -> None:
@@ -169,8 +169,8 @@ class OrderStoreActivities:
             order.status = request.status
             order.updated_at = utcnow()
             session.add(order)
-            await self._add_event(session, order.id, request.event_type, {})
-        await self._publish(request.order_id, request.event_type, {})
+            await record_event(session, order.id, request.event_type, {})
+        await announce(self._events, request.order_id, request.event_type, {})
 
     @activity.defn(name="orders.record_shipment")
     async def record_shipment(self, record: ShipmentRecord) -> None:
@@ -207,7 +207,7 @@ class OrderStoreActivities:
                 return
             vendor_order.status = VendorOrderStatus.CANCELLED
             await ledger.refresh(session, vendor_order)
-            await self._add_event(
+            await record_event(
                 session,
                 record.order_id,
                 "vendor_order.cancelled",
@@ -215,8 +215,8 @@ class OrderStoreActivities:
                 record.vendor_order_id,
                 record.cancelled_at,
             )
-        await self._publish(
-            record.order_id, "vendor_order.cancelled", detail, record.vendor_order_id
+        await announce(
+            self._events, record.order_id, "vendor_order.cancelled", detail, record.vendor_order_id
         )
 
     @activity.defn(name="orders.record_delivery")
@@ -243,11 +243,11 @@ class OrderStoreActivities:
             vendor_order.updated_at = utcnow()
             session.add(vendor_order)
             event = f"attention.{change.attention or 'cleared'}"
-            await self._add_event(
+            await record_event(
                 session, vendor_order.order_id, event, {}, vendor_order.id, unique=True
             )
             order_id = vendor_order.order_id
-        await self._publish(order_id, event, {}, change.vendor_order_id)
+        await announce(self._events, order_id, event, {}, change.vendor_order_id)
 
     @activity.defn(name="orders.record_completion")
     async def record_completion(self, ref: VendorOrderRef) -> None:
@@ -271,59 +271,9 @@ class OrderStoreActivities:
                 setattr(vendor_order, name, value)
             vendor_order.updated_at = utcnow()
             session.add(vendor_order)
-            await self._add_event(
-                session, vendor_order.order_id, event_type, detail, vendor_order_id
-            )
+            await record_event(session, vendor_order.order_id, event_type, detail, vendor_order_id)
             order_id = vendor_order.order_id
-        await self._publish(order_id, event_type, detail, vendor_order_id)
-
-    @staticmethod
-    async def _add_event(
-        session: AsyncSession,
-        order_id: str,
-        event_type: str,
-        detail: dict[str, Any],
-        vendor_order_id: str | None = None,
-        at: datetime | None = None,
-        *,
-        unique: bool = False,
-        key: str = "",
-    ) -> None:
-        # Most events happen once per order or vendor order (or per `key`, e.g. a return);
-        # those that can recur (attention raised, cleared, raised again) are recorded each time.
-        dedup_key = f"{vendor_order_id or order_id}:{event_type}{':' + key if key else ''}"
-        if unique:
-            dedup_key += f":{utcnow().isoformat()}"
-        await execute_sql(
-            session,
-            insert(OrderEvent)
-            .values(
-                order_id=order_id,
-                vendor_order_id=vendor_order_id,
-                type=event_type,
-                detail=detail,
-                dedup_key=dedup_key,
-                at=at or utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["dedup_key"]),
-        )
-
-    async def _publish(
-        self,
-        order_id: str,
-        event_type: str,
-        detail: dict[str, Any],
-        vendor_order_id: str | None = None,
-    ) -> None:
-        await self._events.publish(
-            order_id,
-            {
-                "type": event_type,
-                "at": utcnow().isoformat(),
-                "vendor_order_id": vendor_order_id,
-                "detail": detail,
-            },
-        )
+        await announce(self._events, order_id, event_type, detail, vendor_order_id)
 
 
 __all__ = ["OrderStoreActivities"]

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.events import EventPublisher
-from activities.orders import OrderStoreActivities
+from activities.order_events import announce, record_event
 from models.base import utcnow
 from models.db import execute_sql
 from models.messages import ReturnClosing, ReturnRecord
@@ -59,7 +59,7 @@ class ReturnActivities:
                         unit_price_cents=line.unit_price_cents,
                     )
                 )
-            await OrderStoreActivities._add_event(
+            await record_event(
                 session,
                 record.order_id,
                 "return.requested",
@@ -68,7 +68,9 @@ class ReturnActivities:
                 record.requested_at,
                 key=record.return_id,
             )
-        await self._publish(record.order_id, record.vendor_order_id, "return.requested", detail)
+        await announce(
+            self._events, record.order_id, "return.requested", detail, record.vendor_order_id
+        )
 
     @activity.defn(name="returns.close")
     async def close(self, closing: ReturnClosing) -> None:
@@ -87,7 +89,7 @@ class ReturnActivities:
                 detail["refund_cents"] = returned.refund_cents
             returned.updated_at = utcnow()
             session.add(returned)
-            await OrderStoreActivities._add_event(
+            await record_event(
                 session,
                 closing.order_id,
                 f"return.{closing.status}",
@@ -96,19 +98,10 @@ class ReturnActivities:
                 closing.at,
                 key=closing.return_id,
             )
-        await self._publish(
-            closing.order_id, closing.vendor_order_id, f"return.{closing.status}", detail
-        )
-
-    async def _publish(
-        self, order_id: str, vendor_order_id: str, event_type: str, detail: dict[str, Any]
-    ) -> None:
-        await self._events.publish(
-            order_id,
-            {
-                "type": event_type,
-                "at": utcnow().isoformat(),
-                "vendor_order_id": vendor_order_id,
-                "detail": detail,
-            },
+        await announce(
+            self._events,
+            closing.order_id,
+            f"return.{closing.status}",
+            detail,
+            closing.vendor_order_id,
         )

@@ -99,14 +99,17 @@ class ShippingActivities:
             weight_grams=request.parcel.weight_grams,
         )
         reference = label_reference(request.vendor_order_id)
-        label = await self._call(self._gateway.find_label, reference)
-        if label is None:
-            rates = await self._call(self._gateway.rates, sender, recipient, parcel, reference)
-            try:
-                rate = choose_rate(rates, max_days)
-            except DomainError as error:
-                raise business_error(error) from error
-            label = await self._call(self._gateway.buy_label, rate.rate_id, reference)
+
+        def cheapest_meeting_service_level() -> str:
+            rates = self._gateway.rates(sender, recipient, parcel, reference)
+            return choose_rate(rates, max_days).rate_id
+
+        try:
+            label = await self._call(
+                self._gateway.label_for, reference, cheapest_meeting_service_level
+            )
+        except DomainError as error:
+            raise business_error(error) from error
         async with self._sessions() as session, session.begin():
             vendor_order = await vendor_order_of(session, request.vendor_order_id, lock=True)
             if vendor_order.label_transaction_id is None:

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from api.auth import Principal, Role, hash_key, same_secret
 from api.errors import Problem
 from models.settings import Settings
-from models.vendor import ApiKey
+from models.vendor import ApiKey, Vendor
 from providers.stripe_adapter import StripeGateway
 
 _bearer = HTTPBearer(auto_error=False, description="API key of the platform, ops or a vendor")
@@ -98,3 +98,14 @@ def ensure_vendor_scope(principal: Principal, vendor_id: str, what: str = "vendo
     """Ops see everything; a vendor sees only its own (others are 404: no existence leak)."""
     if principal.role == Role.VENDOR and principal.vendor_id != vendor_id:
         raise Problem("not_found", f"no such {what}")
+
+
+async def vendor_in_scope(
+    session: AsyncSession, principal: Principal, vendor_id: str, *, lock: bool = False
+) -> Vendor:
+    """The vendor the caller may act for (404 otherwise); `lock` to change it."""
+    ensure_vendor_scope(principal, vendor_id)
+    vendor = await session.get(Vendor, vendor_id, with_for_update=lock)
+    if vendor is None:
+        raise Problem("not_found", "no such vendor")
+    return vendor

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -179,6 +179,11 @@ class ShippoGateway:
         Shippo answers a purchase with an ERROR transaction when the carrier refuses it:
         ``ProviderRejectedError("label_refused")``.
         """
+        return self.label_for(reference, lambda: rate_id)
+
+    def label_for(self, reference: str, choose_rate: Callable[[], str]) -> Label:
+        """Like :meth:`buy_label`, with the rate chosen (``choose_rate``, which may ask for
+        rates) only when no label was bought under this reference yet: one lookup either way."""
         pending = self._find(reference)
         if pending is not None:
             if pending.status == components.TransactionStatusEnum.SUCCESS:
@@ -187,7 +192,7 @@ class ShippoGateway:
                 "label_pending", f"the label for {reference} is still {_value(pending.status)}"
             )
         request = components.TransactionCreateRequest(
-            rate=rate_id,
+            rate=choose_rate(),
             # The SDK's default is async=True, which answers QUEUED with no label yet.
             async_=False,
             label_file_type=components.LabelFileTypeEnum.PDF,

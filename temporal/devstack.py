@@ -36,6 +36,7 @@ from temporal.embedded import (
     start_temporal,
     wait_until,
 )
+from temporal.embedded.emulator import start_emulator
 from temporal.search_attributes import DEV_SERVER_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,66 +130,37 @@ class DevStack:
 
     def _start_stripe_emulator(self, env: dict[str, str]) -> None:
         port = self.ports.stripe
-        process = ManagedProcess.start(
-            "stripe-emulator",
+        process = start_emulator(
+            "providers.stripe_emulator",
+            port,
+            self.data_dir / "stripe" / "state.json",
+            self.data_dir / "logs" / "stripe-emulator.log",
+            # Webhooks go to the API, signed with the secret it verifies them with.
             [
-                sys.executable,
-                "-m",
-                "providers.stripe_emulator",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--state-file",
-                str(self.data_dir / "stripe" / "state.json"),
-                # Webhooks go to the API, signed with the secret it verifies them with.
                 "--webhook-url",
                 f"{self.api_url}/v1/webhooks/stripe",
                 "--webhook-secret",
                 env["STRIPE_WEBHOOK_SECRET"],
             ],
-            self.data_dir / "logs" / "stripe-emulator.log",
-            cwd=ROOT,
         )
         self._stops.append(("Stripe emulator", process.stop))
         env["STRIPE_API_BASE"] = f"http://127.0.0.1:{port}"
         env["STRIPE_API_KEY"] = "sk_test_fulfillment_dev"
-        wait_until(
-            lambda: _answers(f"http://127.0.0.1:{port}/healthz"),
-            timeout=30,
-            what="the Stripe emulator",
-        )
 
     def _start_shippo_emulator(self, env: dict[str, str]) -> None:
         port = self.ports.shippo
         token = quote(env["SHIPPO_WEBHOOK_TOKEN"], safe="")
-        process = ManagedProcess.start(
-            "shippo-emulator",
-            [
-                sys.executable,
-                "-m",
-                "providers.shippo_emulator",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--state-file",
-                str(self.data_dir / "shippo" / "state.json"),
-                # Shippo signs nothing: the API knows its webhooks by the token in the URL.
-                "--webhook-url",
-                f"{self.api_url}/v1/webhooks/shippo?token={token}",
-            ],
+        process = start_emulator(
+            "providers.shippo_emulator",
+            port,
+            self.data_dir / "shippo" / "state.json",
             self.data_dir / "logs" / "shippo-emulator.log",
-            cwd=ROOT,
+            # Shippo signs nothing: the API knows its webhooks by the token in the URL.
+            ["--webhook-url", f"{self.api_url}/v1/webhooks/shippo?token={token}"],
         )
         self._stops.append(("Shippo emulator", process.stop))
         env["SHIPPO_API_BASE"] = f"http://127.0.0.1:{port}"
         env["SHIPPO_API_KEY"] = "shippo_test_fulfillment_dev"
-        wait_until(
-            lambda: _answers(f"http://127.0.0.1:{port}/healthz"),
-            timeout=30,
-            what="the Shippo emulator",
-        )
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> ManagedProcess:
         process = ManagedProcess.start(

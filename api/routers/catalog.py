@@ -15,7 +15,7 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     StripeDep,
-    ensure_vendor_scope,
+    vendor_in_scope,
 )
 from api.errors import Problem
 from domain.durations import parse_duration
@@ -84,17 +84,9 @@ async def create_vendor(
     )
 
 
-async def _vendor(session: SessionDep, principal: AnyRole, vendor_id: str) -> Vendor:
-    ensure_vendor_scope(principal, vendor_id)
-    vendor = await session.get(Vendor, vendor_id)
-    if vendor is None:
-        raise Problem("not_found", "no such vendor")
-    return vendor
-
-
 @router.get("/vendors/{vendor_id}", response_model=VendorPublic)
 async def get_vendor(vendor_id: str, principal: OpsOrVendor, session: SessionDep) -> VendorPublic:
-    return VendorPublic.of(await _vendor(session, principal, vendor_id))
+    return VendorPublic.of(await vendor_in_scope(session, principal, vendor_id))
 
 
 @router.post(
@@ -105,7 +97,7 @@ async def get_vendor(vendor_id: str, principal: OpsOrVendor, session: SessionDep
 async def create_warehouse(
     vendor_id: str, body: WarehouseCreate, principal: OpsOrVendor, session: SessionDep
 ) -> WarehousePublic:
-    await _vendor(session, principal, vendor_id)
+    await vendor_in_scope(session, principal, vendor_id)
     warehouse = Warehouse(id="wh_" + secrets.token_hex(8), vendor_id=vendor_id, **body.model_dump())
     session.add(warehouse)
     await session.commit()

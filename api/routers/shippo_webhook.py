@@ -8,7 +8,6 @@ import hashlib
 import hmac
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, func, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -16,9 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem
 from api.routers.vendor_app import update_vendor_order
-from models.base import utcnow
-from models.db import execute_sql
-from models.ledger import WebhookEvent
+from api.webhook_once import first_time, forget
 from models.messages import TrackingProblem, VendorOrderState
 from models.vendor_order import VendorOrder
 from providers.shippo_adapter import ShippoGateway, TrackingUpdate
@@ -57,26 +54,13 @@ async def shippo_webhook(
         return {"received": True, "acted": False}
     seen = f"{update.carrier}\0{update.tracking_number}\0{update.status}\0{update.status_id}"
     event_id = "shippo_" + hashlib.sha256(seen.encode()).hexdigest()[:40]
-    first = await execute_sql(
-        session,
-        insert(WebhookEvent)
-        .values(id=event_id, provider="shippo", type=update.status, received_at=utcnow())
-        .on_conflict_do_nothing()
-        .returning(col(WebhookEvent.id)),
-    )
-    await session.commit()
-    if first.first() is None:
+    if not await first_time(session, event_id, "shippo", update.status):
         return {"received": True, "acted": False, "duplicate": True}
     session.expunge(vendor_order)
     try:
         await _act(temporal, vendor_order, update)
     except BaseException:
-        # Forget the event so Shippo's retry processes it again.
-        await execute_sql(
-            session,
-            WebhookEvent.__table__.delete().where(WebhookEvent.id == event_id),  # type: ignore[attr-defined]
-        )
-        await session.commit()
+        await forget(session, event_id)
         raise
     return {"received": True, "acted": True}
 

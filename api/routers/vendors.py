@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import OpsOrVendor, SessionDep, ensure_vendor_scope
-from api.errors import Problem
+from api.deps import OpsOrVendor, SessionDep, vendor_in_scope
 from domain.durations import parse_duration
 from domain.signing import new_secret
 from models.vendor import (
-    Vendor,
     VendorPublic,
     VendorUpdate,
     WebhookEndpoint,
@@ -20,20 +18,12 @@ from models.vendor import (
 router = APIRouter(prefix="/v1/vendors", tags=["catalog and stock"])
 
 
-async def _vendor(session: SessionDep, principal: OpsOrVendor, vendor_id: str) -> Vendor:
-    ensure_vendor_scope(principal, vendor_id)
-    vendor = await session.get(Vendor, vendor_id, with_for_update=True)
-    if vendor is None:
-        raise Problem("not_found", "no such vendor")
-    return vendor
-
-
 @router.patch("/{vendor_id}", response_model=VendorPublic)
 async def update_vendor(
     vendor_id: str, body: VendorUpdate, principal: OpsOrVendor, session: SessionDep
 ) -> VendorPublic:
     """Change the ship SLA (applies to orders placed from now on) or the labels' transit limit."""
-    vendor = await _vendor(session, principal, vendor_id)
+    vendor = await vendor_in_scope(session, principal, vendor_id, lock=True)
     if body.ship_sla is not None:
         vendor.ship_sla_seconds = int(parse_duration(body.ship_sla).total_seconds())
     if "max_transit_days" in body.model_fields_set:
@@ -50,7 +40,7 @@ async def set_webhook(
 ) -> WebhookEndpointPublic:
     """Register (or move) the notification endpoint. Each call mints a new signing secret,
     so this is also how a leaked secret is rotated."""
-    vendor = await _vendor(session, principal, vendor_id)
+    vendor = await vendor_in_scope(session, principal, vendor_id, lock=True)
     vendor.webhook_url = str(body.url)
     vendor.webhook_secret = new_secret()
     session.add(vendor)
@@ -60,7 +50,7 @@ async def set_webhook(
 
 @router.delete("/{vendor_id}/webhook", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_webhook(vendor_id: str, principal: OpsOrVendor, session: SessionDep) -> Response:
-    vendor = await _vendor(session, principal, vendor_id)
+    vendor = await vendor_in_scope(session, principal, vendor_id, lock=True)
     vendor.webhook_url = None
     vendor.webhook_secret = None
     session.add(vendor)

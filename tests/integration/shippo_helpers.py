@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 import threading
 import time
 import uuid
@@ -22,9 +21,9 @@ import shippo
 from shippo.models import components
 
 from providers.shippo_adapter import Address, Parcel, TimeoutSession
-from temporal.embedded import ManagedProcess, free_port, wait_until
+from temporal.embedded import free_port
+from temporal.embedded.emulator import start_emulator
 
-ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "shippo_test_emulator"
 WEBHOOK_TOKEN = "shippo-webhook-test-token"
 # Parcels of the test carrier step every 50 ms; failed webhooks come again within 0.2 s.
@@ -47,33 +46,23 @@ def running_emulator(
     """``python -m providers.shippo_emulator`` on a free port; yields its base URL and stops
     it on the way out. Its state lives in ``data_dir/state.json``."""
     port = free_port()
-    args = [
-        sys.executable,
-        "-m",
+    process = start_emulator(
         "providers.shippo_emulator",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--state-file",
-        str(data_dir / "state.json"),
-        "--auto-advance-seconds",
-        str(auto_advance_seconds),
-        "--webhook-retry-schedule",
-        FAST_RETRIES,
-        *(["--webhook-url", webhook_url] if webhook_url else []),
-        *extra_args,
-    ]
-    process = ManagedProcess.start("shippo-emulator", args, data_dir / "emulator.log", cwd=ROOT)
+        port,
+        data_dir / "state.json",
+        data_dir / "emulator.log",
+        [
+            "--auto-advance-seconds",
+            str(auto_advance_seconds),
+            "--webhook-retry-schedule",
+            FAST_RETRIES,
+            *(["--webhook-url", webhook_url] if webhook_url else []),
+            *extra_args,
+        ],
+        poll_interval=0.05,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(
-            lambda: raw("GET", f"{url}/healthz", timeout=1).status_code == 200,
-            timeout=30,
-            what="the Shippo emulator",
-            process=process,
-            interval=0.05,
-        )
         yield url
     finally:
         process.stop(timeout=5)
