@@ -17,10 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from providers.emulator_faults import FaultInjector
+
 from . import controls, shipments, tracks, transactions
 from .calls import Call
 from .errors import ShippoAPIError, detail, not_found
-from .faults import FaultInjector
 from .state import Store
 from .webhooks import (
     DEFAULT_RETRY_SCHEDULE,

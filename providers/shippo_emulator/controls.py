@@ -13,60 +13,31 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from providers.emulator_controls import (
+    FAULT_CONTROLS,
+    Control,
+    ControlError,
+    control_routes,
+    json_body,
+)
+
 from . import tracks
-from .errors import ControlError
-from .faults import FaultPlan
 
 if TYPE_CHECKING:
     from .app import Emulator
-
-Control = Callable[["Emulator", Request], Awaitable[Any]]
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ControlError(400, "body must be JSON") from None
-    if not isinstance(body, dict):
-        raise ControlError(400, "body must be a JSON object")
-    return body
 
 
 async def move_track(emulator: Emulator, request: Request) -> Any:
     params = request.path_params
     return tracks.control_move(
-        emulator, params["carrier"], params["tracking_number"], await _body(request)
+        emulator, params["carrier"], params["tracking_number"], await json_body(request)
     )
-
-
-async def start_faults(emulator: Emulator, request: Request) -> Any:
-    try:
-        plan = FaultPlan.parse(await _body(request))
-    except ValueError as exc:
-        raise ControlError(400, str(exc)) from None
-    emulator.faults.start(plan)
-    return emulator.faults.describe()
-
-
-async def show_faults(emulator: Emulator, _: Request) -> Any:
-    return emulator.faults.describe()
-
-
-async def stop_faults(emulator: Emulator, _: Request) -> Any:
-    emulator.faults.stop()
-    return emulator.faults.describe()
 
 
 async def show_webhooks(emulator: Emulator, request: Request) -> Any:
@@ -76,7 +47,7 @@ async def show_webhooks(emulator: Emulator, request: Request) -> Any:
 
 async def configure_webhooks(emulator: Emulator, request: Request) -> Any:
     try:
-        settings = emulator.webhooks.settings.changed_by(await _body(request))
+        settings = emulator.webhooks.settings.changed_by(await json_body(request))
     except ValueError as exc:
         raise ControlError(400, str(exc)) from None
     emulator.webhooks.configure(settings)
@@ -86,7 +57,7 @@ async def configure_webhooks(emulator: Emulator, request: Request) -> Any:
 async def resend(emulator: Emulator, request: Request) -> Any:
     """Send a delivery again: ``{"delivery": id}``, or the latest about
     ``{"carrier", "tracking_number"}``. The payload is the same, tracking status id included."""
-    body = await _body(request)
+    body = await json_body(request)
     delivery_id = body.get("delivery")
     if delivery_id is None:
         query = {"carrier": str(body.get("carrier", "")).lower()}
@@ -146,21 +117,9 @@ async def label_file(request: Request) -> Response:
 
 
 def routes(emulator: Emulator) -> list[Route]:
-    def endpoint(control: Control) -> Callable[[Request], Awaitable[Response]]:
-        async def answer(request: Request) -> Response:
-            emulator.ensure_running()
-            try:
-                return JSONResponse(await control(emulator, request))
-            except ControlError as exc:
-                return JSONResponse({"error": exc.message}, status_code=exc.status)
-
-        return answer
-
     table: list[tuple[str, str, Control]] = [
         ("POST", "/_emulator/tracks/{carrier}/{tracking_number}", move_track),
-        ("POST", "/_emulator/faults", start_faults),
-        ("GET", "/_emulator/faults", show_faults),
-        ("DELETE", "/_emulator/faults", stop_faults),
+        *FAULT_CONTROLS,
         ("GET", "/_emulator/webhooks", show_webhooks),
         ("POST", "/_emulator/webhooks/config", configure_webhooks),
         ("POST", "/_emulator/webhooks/resend", resend),
@@ -170,6 +129,6 @@ def routes(emulator: Emulator) -> list[Route]:
         ("POST", "/_emulator/reset", reset),
     ]
     return [
-        *(Route(path, endpoint(control), methods=[method]) for method, path, control in table),
+        *control_routes(emulator, table, emulator.ensure_running),
         Route("/_emulator/labels/{transaction_id}.pdf", label_file, methods=["GET"]),
     ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from providers.emulator_controls import ControlError as ControlError
+
 
 class ShippoAPIError(Exception):
     """An answer as Shippo gives it: its API (Django REST framework) answers errors with either
@@ -28,12 +30,3 @@ def invalid(field: str, message: str) -> ShippoAPIError:
 
 def not_found() -> ShippoAPIError:
     return detail(404, "Not found.")
-
-
-class ControlError(Exception):
-    """A refused call to the emulator's own controls, answered as plain JSON."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message

@@ -16,10 +16,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from stripe._api_version import _ApiVersion
 
+from providers.emulator_faults import FaultInjector
+
 from . import connect, controls, disputes, events, payments, refunds, reversals
 from . import params as p
 from .errors import StripeAPIError, api_error
-from .faults import FaultInjector
 from .routing import Endpoint, PathIds, resolve
 from .state import Store
 from .webhooks import (
@@ -85,7 +86,8 @@ class Emulator:
         self, request: Request, request_id: str
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         api_key = _bearer(request)
-        fault = self.faults.draw()
+        drawn = self.faults.draw(request.method, request.url.path)
+        fault = drawn.mode if drawn else None
         if fault == "error_500":
             raise api_error("An emulated error occurred on Stripe's side.")
         if fault == "rate_limit_429":
@@ -94,7 +96,7 @@ class Emulator:
             )
         if fault == "timeout_before":
             # The request is lost on its way in: nothing is done, and the client gives up first.
-            await self.faults.hang()
+            await self.faults.hang(drawn.timeout_seconds if drawn else 0)
             raise api_error("The emulated request timed out before reaching Stripe.")
         method, path = request.method, request.url.path
         try:
@@ -118,7 +120,7 @@ class Emulator:
                 self.commit()
         if fault == "timeout_after":
             # The work is done and its answer kept for a retry; only this reply is lost.
-            await self.faults.hang()
+            await self.faults.hang(drawn.timeout_seconds if drawn else 0)
         return status, answer, extra
 
     def _once(

@@ -2,54 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from providers.emulator_controls import (
+    FAULT_CONTROLS,
+    Control,
+    ControlError,
+    control_routes,
+    json_body,
+)
+
 from . import balances, disputes
-from .errors import ControlError
-from .faults import FaultPlan
 
 if TYPE_CHECKING:
     from .app import Emulator
-
-Control = Callable[["Emulator", Request], Awaitable[Any]]
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ControlError(400, "body must be JSON") from None
-    if not isinstance(body, dict):
-        raise ControlError(400, "body must be a JSON object")
-    return body
-
-
-async def start_faults(emulator: Emulator, request: Request) -> Any:
-    try:
-        plan = FaultPlan.parse(await _body(request))
-    except ValueError as exc:
-        raise ControlError(400, str(exc)) from None
-    emulator.faults.start(plan)
-    return plan.describe()
-
-
-async def show_faults(emulator: Emulator, _: Request) -> Any:
-    plan = emulator.faults.plan
-    return plan.describe() if plan else {"rate": 0.0, "modes": []}
-
-
-async def stop_faults(emulator: Emulator, _: Request) -> Any:
-    emulator.faults.stop()
-    return {"rate": 0.0, "modes": []}
 
 
 async def dump(emulator: Emulator, _: Request) -> Any:
@@ -75,7 +44,7 @@ async def show_balance(emulator: Emulator, request: Request) -> Any:
 
 async def set_balance(emulator: Emulator, request: Request) -> Any:
     account_id = _account(emulator, request)
-    available = (await _body(request)).get("available")
+    available = (await json_body(request)).get("available")
     if isinstance(available, bool) or not isinstance(available, int) or available < 0:
         raise ControlError(400, "available must be a non-negative integer of minor units")
     balances.set_available(emulator.store, account_id, available)
@@ -85,7 +54,7 @@ async def set_balance(emulator: Emulator, request: Request) -> Any:
 
 async def restrict(emulator: Emulator, request: Request) -> Any:
     account_id = _account(emulator, request)
-    restricted = (await _body(request)).get("restricted", True)
+    restricted = (await json_body(request)).get("restricted", True)
     if not isinstance(restricted, bool):
         raise ControlError(400, "restricted must be true or false")
     account = emulator.store.get("account", account_id)
@@ -96,13 +65,13 @@ async def restrict(emulator: Emulator, request: Request) -> Any:
 
 
 async def open_dispute(emulator: Emulator, request: Request) -> Any:
-    body = await _body(request)
+    body = await json_body(request)
     with emulator.automatic_change():
         return disputes.open_dispute(emulator.store, body)
 
 
 async def close_dispute(emulator: Emulator, request: Request) -> Any:
-    body = await _body(request)
+    body = await json_body(request)
     with emulator.automatic_change():
         return disputes.close_dispute(emulator.store, request.path_params["dispute"], body)
 
@@ -115,7 +84,7 @@ async def show_webhooks(emulator: Emulator, request: Request) -> Any:
 
 async def configure_webhooks(emulator: Emulator, request: Request) -> Any:
     try:
-        settings = emulator.webhooks.settings.changed_by(await _body(request))
+        settings = emulator.webhooks.settings.changed_by(await json_body(request))
     except ValueError as exc:
         raise ControlError(400, str(exc)) from None
     emulator.webhooks.configure(settings)
@@ -127,20 +96,8 @@ async def resend_event(emulator: Emulator, request: Request) -> Any:
 
 
 def routes(emulator: Emulator) -> list[Route]:
-    def endpoint(control: Control) -> Callable[[Request], Awaitable[Response]]:
-        async def answer(request: Request) -> Response:
-            emulator.webhooks.ensure_running()
-            try:
-                return JSONResponse(await control(emulator, request))
-            except ControlError as exc:
-                return JSONResponse({"error": exc.message}, status_code=exc.status)
-
-        return answer
-
     table: list[tuple[str, str, Control]] = [
-        ("POST", "/_emulator/faults", start_faults),
-        ("GET", "/_emulator/faults", show_faults),
-        ("DELETE", "/_emulator/faults", stop_faults),
+        *FAULT_CONTROLS,
         ("GET", "/_emulator/state", dump),
         ("POST", "/_emulator/reset", reset),
         ("GET", "/_emulator/accounts/{account}/balance", show_balance),
@@ -152,4 +109,4 @@ def routes(emulator: Emulator) -> list[Route]:
         ("POST", "/_emulator/webhooks/config", configure_webhooks),
         ("POST", "/_emulator/events/{event}/resend", resend_event),
     ]
-    return [Route(path, endpoint(control), methods=[method]) for method, path, control in table]
+    return control_routes(emulator, table, emulator.webhooks.ensure_running)

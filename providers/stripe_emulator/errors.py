@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from providers.emulator_controls import ControlError as ControlError
+
 
 class StripeAPIError(Exception):
     """An answer in Stripe's error envelope, with the HTTP status Stripe would use."""
@@ -61,12 +63,3 @@ def no_such(kind: str, object_id: str, *, param: str, status: int = 400) -> Stri
 
 def api_error(message: str, status: int = 500) -> StripeAPIError:
     return StripeAPIError(status, "api_error", message)
-
-
-class ControlError(Exception):
-    """A refused call to the emulator's own controls, answered as plain JSON."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message

@@ -1,9 +1,11 @@
-"""Failures the emulator can be told to inject, for reliability tests and chaos in dev.
+"""Failures an emulator (Stripe's or Shippo's) can be told to inject, for reliability tests
+and chaos in dev.
 
-As in the Stripe emulator, plus two narrowings Shippo needs: label purchase has no idempotency
-key, so a client de-duplicates by listing first, and a test must be able to lose only the
-purchase's answer (``"methods": ["POST"]``, ``"paths": ["/transactions"]``) while the list
-still answers; ``count`` stops the faults after that many.
+A plan fails a share (``rate``) of API requests in the given ``modes``. It can be narrowed:
+Shippo's label purchase has no idempotency key, so a client de-duplicates by listing first, and
+a test must be able to lose only the purchase's answer (``"methods": ["POST"]``,
+``"paths": ["/transactions"]``) while the list still answers; ``count`` stops the faults after
+that many.
 """
 
 from __future__ import annotations
