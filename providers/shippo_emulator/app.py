@@ -191,7 +191,9 @@ def create_app(
 ) -> Starlette:
     """The emulator as an ASGI app; ``webhook_retry_schedule`` holds the waits between attempts."""
     settings = WebhookSettings(
-        webhook_url or None, tuple(webhook_retry_schedule), webhook_timeout_seconds
+        url=webhook_url or None,
+        retry_schedule=tuple(webhook_retry_schedule),
+        timeout_seconds=webhook_timeout_seconds,
     )
     emulator = Emulator(Store(state_path), settings, auto_advance_seconds)
 
