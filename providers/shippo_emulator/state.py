@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+from providers.atomic_file import write_json
 
 from .errors import invalid
 
@@ -79,21 +79,8 @@ class Store:
         return {"objects": self.objects, "deliveries": self.deliveries, "jobs": self.jobs}
 
     def save(self) -> None:
-        """Write the whole state to a temporary file and rename it over the old one, so a crash
-        mid-write leaves the previous state whole instead of a torn file."""
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self.dump(), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if self.path is not None:
+            write_json(self.path, self.dump())
 
     def _load(self, path: Path) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))

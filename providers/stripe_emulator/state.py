@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import string
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from providers.atomic_file import write_json
 
 from . import params as p
 from .errors import invalid_request
@@ -133,23 +133,8 @@ class Store:
         }
 
     def save(self) -> None:
-        """Write the whole state to a temporary file and rename it over the old one.
-
-        A crash mid-write then leaves the previous state intact instead of a torn file.
-        """
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self.dump(), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if self.path is not None:
+            write_json(self.path, self.dump())
 
     def _load(self, path: Path) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
