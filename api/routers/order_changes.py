@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from api.deps import Platform, PlatformOrOps, SessionDep, TemporalDep
 from api.errors import Problem
 from api.routers.vendor_app import update_vendor_order
-from api.views import order_view, return_view
+from api.views import order_view, return_view, return_views
 from domain.status import VendorOrderStatus, order_status_for
 from models.messages import CancelRequest, ReturnRequest, ReturnState, ReturnUnits, VendorOrderState
 from models.order import Order
@@ -137,8 +137,8 @@ async def list_returns(order_id: str, _: PlatformOrOps, session: SessionDep) -> 
     if await session.get(Order, order_id) is None:
         raise Problem("not_found", "no such order")
     found = await session.exec(
-        select(OrderReturn.id)
+        select(OrderReturn)
         .where(OrderReturn.order_id == order_id)
-        .order_by(col(OrderReturn.requested_at))
+        .order_by(col(OrderReturn.requested_at), col(OrderReturn.id))
     )
-    return [await return_view(session, return_id) for return_id in found]
+    return await return_views(session, list(found))

@@ -21,7 +21,7 @@ from domain.ids import vendor_order_workflow_id
 from models.messages import CheckoutRequest, LineRequest, OrderInput, ShipRequest
 from temporal.worker import WORKFLOWS
 from tests.workflows.conftest import time_skipping_environment
-from tests.workflows.test_order_saga import world
+from tests.workflows.fakes import world
 from workflows.order import OrderWorkflow
 
 HERE = Path(__file__).parent / "histories"

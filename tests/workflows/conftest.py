@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from models import search_attributes as sa
+from temporal.worker import WORKFLOWS
+from tests.workflows.fakes import FakeWorld, world
 
 
 def temporal_cli() -> str:
@@ -44,3 +47,13 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def fake(env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[FakeWorld]:
+    """A fresh fake world, its activities served by a worker on this test's task queue."""
+    the_world = world()
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=the_world.activities()
+    ):
+        yield the_world

@@ -334,3 +334,26 @@ class FakeWorld:
     async def deliver_notification(self, notification: VendorNotification) -> NotificationOutcome:
         self.notifications.append(notification)
         return NotificationOutcome(delivered=True, status_code=200)
+
+
+def world() -> FakeWorld:
+    return FakeWorld(
+        catalog={
+            "BRAKE-01": CatalogEntry(
+                sku="BRAKE-01",
+                vendor_id="ven_a",
+                price_cents=2500,
+                currency="usd",
+                tiers=[(3, 2000)],
+                commission_bps=1000,
+            ),
+            "TYRE-700": CatalogEntry(
+                sku="TYRE-700",
+                vendor_id="ven_b",
+                price_cents=4999,
+                currency="usd",
+                commission_bps=1250,
+            ),
+        },
+        stock={"BRAKE-01": 10, "TYRE-700": 5},
+    )

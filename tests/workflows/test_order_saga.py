@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -16,45 +15,19 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from domain.ids import vendor_order_workflow_id
 from models.messages import (
-    CatalogEntry,
     CheckoutRequest,
     CheckoutResult,
     LineRequest,
     OrderInput,
     ShipRequest,
 )
-from temporal.worker import WORKFLOWS
 from tests.workflows.fakes import FakeWorld
 from workflows.order import OrderWorkflow
 
 FOURTEEN_DAYS = timedelta(days=14).total_seconds()
-
-
-def world() -> FakeWorld:
-    return FakeWorld(
-        catalog={
-            "BRAKE-01": CatalogEntry(
-                sku="BRAKE-01",
-                vendor_id="ven_a",
-                price_cents=2500,
-                currency="usd",
-                tiers=[(3, 2000)],
-                commission_bps=1000,
-            ),
-            "TYRE-700": CatalogEntry(
-                sku="TYRE-700",
-                vendor_id="ven_b",
-                price_cents=4999,
-                currency="usd",
-                commission_bps=1250,
-            ),
-        },
-        stock={"BRAKE-01": 10, "TYRE-700": 5},
-    )
 
 
 def order_input(payment_method: str = "pm_card_visa", brakes: int = 3) -> OrderInput:
@@ -72,15 +45,6 @@ def order_input(payment_method: str = "pm_card_visa", brakes: int = 3) -> OrderI
         request_fingerprint="fp-1",
         return_window_seconds=FOURTEEN_DAYS,
     )
-
-
-@pytest.fixture
-async def fake(env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[FakeWorld]:
-    the_world = world()
-    async with Worker(
-        env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=the_world.activities()
-    ):
-        yield the_world
 
 
 async def check_out(

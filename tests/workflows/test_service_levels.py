@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -11,7 +10,6 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from domain.ids import vendor_order_workflow_id
 from models.messages import (
@@ -25,9 +23,8 @@ from models.messages import (
     TrackingProblem,
     VendorOrderState,
 )
-from temporal.worker import WORKFLOWS
 from tests.workflows.fakes import FakeWorld
-from tests.workflows.test_order_saga import check_out, order_input, world
+from tests.workflows.test_order_saga import check_out, order_input
 from tests.workflows.test_vendor_money import until
 
 HOUR = 3600.0
@@ -35,14 +32,10 @@ DAY = 24 * HOUR
 
 
 @pytest.fixture
-async def fake(env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[FakeWorld]:
-    the_world = world()
+def fake(fake: FakeWorld) -> FakeWorld:
     # Vendor A ships within a day; vendor B has no SLA timers in these tests' orders.
-    the_world.catalog["BRAKE-01"].ship_sla_seconds = DAY
-    async with Worker(
-        env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=the_world.activities()
-    ):
-        yield the_world
+    fake.catalog["BRAKE-01"].ship_sla_seconds = DAY
+    return fake
 
 
 def timed_order(**timers: float | None) -> OrderInput:

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from domain.ids import vendor_order_workflow_id
 from models.messages import DisputeSignal, ExternalRefund, RefundCommand, RefundOutcome, ShipRequest
-from temporal.worker import WORKFLOWS
 from tests.workflows.fakes import FakeWorld
-from tests.workflows.test_order_saga import check_out, order_input, world
-
-
-@pytest.fixture
-async def fake(env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[FakeWorld]:
-    the_world = world()
-    async with Worker(
-        env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=the_world.activities()
-    ):
-        yield the_world
+from tests.workflows.test_order_saga import check_out, order_input
 
 
 async def one_vendor_order(
