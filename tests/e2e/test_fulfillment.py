@@ -169,6 +169,11 @@ async def test_three_vendors_label_own_tracking_and_one_auto_cancelled_then_a_re
     )
     assert received.status_code == 200, received.text
     assert received.json()["status"] == "refunded"
+    # The storefront and the vendor both see it.
+    listed = await api.get(f"/v1/orders/{order['id']}/returns", headers=PLATFORM)
+    assert [(r["id"], r["status"]) for r in listed.json()] == [(returned["id"], "refunded")]
+    mine = await api.get("/v1/vendor/returns?status=refunded", headers=labels.auth)
+    assert [r["id"] for r in mine.json()] == [returned["id"]]
 
     done = await wait_for_order(api, order["id"], "completed", within=60)
     final = {vo["vendor_id"]: vo for vo in done["vendor_orders"]}
