@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import BigInteger, Column, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
@@ -29,3 +29,10 @@ def optional_timestamp() -> Any:
 def json_column(*, default: Any = None) -> Any:
     factory = (lambda: {}) if default is None else default
     return Field(default_factory=factory, sa_column=Column(JSONB, nullable=False))
+
+
+def money(*, default: int | None = None) -> Any:
+    """A money amount in minor units: 64-bit, since $1,000,000 x 22 overflows an INTEGER."""
+    if default is None:
+        return Field(sa_type=BigInteger, nullable=False)
+    return Field(default=default, sa_type=BigInteger, nullable=False)

@@ -9,14 +9,14 @@ from pydantic import Field as In
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import timestamp
+from models.base import money, timestamp
 
 
 class Product(SQLModel, table=True):
     sku: str = Field(primary_key=True, max_length=64)
     vendor_id: str = Field(foreign_key="vendor.id", index=True)
     title: str = Field(max_length=300)
-    price_cents: int
+    price_cents: int = money()
     currency: str = Field(max_length=3)
     weight_grams: int
     # Available units below which the vendor is told (None: never).
@@ -33,7 +33,7 @@ class PriceTier(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     sku: str = Field(foreign_key="product.sku", index=True)
     min_quantity: int
-    price_cents: int
+    price_cents: int = money()
 
 
 class PriceTierIn(BaseModel):

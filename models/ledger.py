@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import json_column, timestamp
+from models.base import json_column, money, timestamp
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -24,8 +24,8 @@ class LedgerEntry(SQLModel, table=True):
     vendor_order_id: str | None = Field(default=None, index=True, max_length=40)
     vendor_id: str | None = Field(default=None, index=True, max_length=40)
     kind: str = Field(max_length=30)
-    amount_cents: int
-    refunded_goods_cents: int = 0
+    amount_cents: int = money()
+    refunded_goods_cents: int = money(default=0)
     currency: str = Field(max_length=3)
     provider_id: str | None = Field(default=None, max_length=64)
     idempotency_key: str = Field(max_length=200, unique=True)

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Column, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from models.base import json_column, timestamp
+from models.base import json_column, money, timestamp
 
 
 class Order(SQLModel, table=True):
@@ -18,10 +18,10 @@ class Order(SQLModel, table=True):
     status: str = Field(max_length=20, index=True)
     customer_id: str = Field(max_length=100, index=True)
     currency: str = Field(max_length=3)
-    subtotal_cents: int = 0
-    shipping_cents: int = 0
-    total_cents: int = 0
-    refunded_cents: int = 0
+    subtotal_cents: int = money(default=0)
+    shipping_cents: int = money(default=0)
+    total_cents: int = money(default=0)
+    refunded_cents: int = money(default=0)
     # Checkout idempotency: the same key with another body is refused (API.md).
     idempotency_key: str = Field(max_length=255)
     request_fingerprint: str = Field(max_length=64)
@@ -42,8 +42,8 @@ class OrderLine(SQLModel, table=True):
     sku: str = Field(max_length=64)
     vendor_id: str = Field(max_length=40)
     quantity: int
-    unit_price_cents: int
-    line_total_cents: int
+    unit_price_cents: int = money()
+    line_total_cents: int = money()
 
 
 class OrderEvent(SQLModel, table=True):

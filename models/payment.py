@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from models.base import timestamp
+from models.base import money, timestamp
 
 
 class Payment(SQLModel, table=True):
@@ -18,7 +18,7 @@ class Payment(SQLModel, table=True):
     provider: str = Field(default="stripe", max_length=20)
     payment_intent_id: str = Field(max_length=64, unique=True)
     charge_id: str = Field(max_length=64)
-    amount_cents: int
+    amount_cents: int = money()
     currency: str = Field(max_length=3)
     status: str = Field(max_length=30)
     idempotency_key: str = Field(max_length=200)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic import Field as In
 from sqlmodel import Field, SQLModel
 
-from models.base import optional_timestamp, timestamp
+from models.base import money, optional_timestamp, timestamp
 
 
 class OrderReturn(SQLModel, table=True):
@@ -20,7 +20,7 @@ class OrderReturn(SQLModel, table=True):
     # requested -> refunded (received), or expired (never received in time)
     status: str = Field(max_length=20, index=True)
     reason: str = Field(max_length=500)
-    refund_cents: int
+    refund_cents: int = money()
     restocked: bool = False
     provider_refund_id: str | None = Field(default=None, max_length=64)
     requested_at: datetime = timestamp()
@@ -34,7 +34,7 @@ class OrderReturnLine(SQLModel, table=True):
     return_id: str = Field(foreign_key="order_return.id", index=True)
     sku: str = Field(max_length=64)
     quantity: int
-    unit_price_cents: int
+    unit_price_cents: int = money()
 
 
 class ReturnLineIn(BaseModel):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import optional_timestamp, timestamp
+from models.base import money, optional_timestamp, timestamp
 
 
 class VendorOrder(SQLModel, table=True):
@@ -18,13 +18,13 @@ class VendorOrder(SQLModel, table=True):
     vendor_id: str = Field(foreign_key="vendor.id", index=True)
     status: str = Field(max_length=20, index=True)
     currency: str = Field(max_length=3)
-    subtotal_cents: int = 0
-    shipping_cents: int = 0
+    subtotal_cents: int = money(default=0)
+    shipping_cents: int = money(default=0)
     commission_bps: int = 0
-    commission_cents: int = 0
-    refunded_cents: int = 0
-    label_cost_cents: int = 0
-    payout_cents: int = 0
+    commission_cents: int = money(default=0)
+    refunded_cents: int = money(default=0)
+    label_cost_cents: int = money(default=0)
+    payout_cents: int = money(default=0)
     payout_status: str = Field(default="pending", max_length=20)
     carrier: str | None = Field(default=None, max_length=60)
     tracking_number: str | None = Field(default=None, max_length=100)
@@ -47,4 +47,4 @@ class VendorOrderLine(SQLModel, table=True):
     sku: str = Field(max_length=64)
     warehouse_id: str | None = Field(default=None, max_length=40)
     quantity: int
-    unit_price_cents: int
+    unit_price_cents: int = money()
