@@ -56,7 +56,11 @@ def problem_response(code: str, detail: str, **extra: Any) -> JSONResponse:
         "code": code,
         "detail": detail,
     }
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    response = JSONResponse(body, status_code=status, media_type="application/problem+json")
+    if "retry_after" in extra:
+        # Seconds: when the caller should send the same request again (503, 429).
+        response.headers["Retry-After"] = str(extra["retry_after"])
+    return response
 
 
 def from_application_error(error: ApplicationError) -> Problem:

@@ -1,7 +1,18 @@
-"""Provider webhooks act once per event: the event's id is recorded before it is handled, and
-forgotten again if handling fails, so the provider's retry processes it anew."""
+"""Provider webhooks act once per event: the event's id is recorded as handled in the same
+transaction as the effect's own writes, committed only after the effect, never before.
+
+The row is inserted first, uncommitted: a concurrent delivery of the same event waits on its
+primary key until this one commits (then it is a duplicate) or rolls back (then it handles
+the event itself). A failure or a crash before the commit leaves nothing recorded, so the
+provider's retry handles the event anew. The effects that leave the database (workflow
+signals and updates) are idempotent by their own keys, so acting again after a crash between
+the effect and the commit changes nothing.
+"""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
@@ -12,24 +23,24 @@ from models.db import execute_sql
 from models.ledger import WebhookEvent
 
 
-async def first_time(session: AsyncSession, event_id: str, provider: str, kind: str) -> bool:
-    """Record the event (committed); False when it was recorded already."""
-    first = await execute_sql(
-        session,
-        insert(WebhookEvent)
-        .values(id=event_id, provider=provider, type=kind, received_at=utcnow())
-        .on_conflict_do_nothing()
-        # rowcount is not reliable here (-1): a returned row says it was new.
-        .returning(col(WebhookEvent.id)),
-    )
-    await session.commit()
-    return first.first() is not None
-
-
-async def forget(session: AsyncSession, event_id: str) -> None:
-    await session.rollback()
-    await execute_sql(
-        session,
-        WebhookEvent.__table__.delete().where(WebhookEvent.id == event_id),  # type: ignore[attr-defined]
-    )
+@asynccontextmanager
+async def handling_once(
+    session: AsyncSession, event_id: str, provider: str, kind: str
+) -> AsyncIterator[bool]:
+    """Yields True when the event is new; commits its record with the body's writes when the
+    body ends, and records nothing when it raises."""
+    await session.rollback()  # a fresh transaction: nothing read before is committed with it
+    try:
+        first = await execute_sql(
+            session,
+            insert(WebhookEvent)
+            .values(id=event_id, provider=provider, type=kind, received_at=utcnow())
+            .on_conflict_do_nothing()
+            # rowcount is not reliable here (-1): a returned row says it was new.
+            .returning(col(WebhookEvent.id)),
+        )
+        yield first.first() is not None
+    except BaseException:
+        await session.rollback()
+        raise
     await session.commit()

@@ -28,6 +28,7 @@ Keys, under `namespace`:
     {ns}:exp:{sku}     zset  order_key -> hold expiry, ms on Redis's clock (no client clocks)
     {ns}:qty:{sku}     hash  order_key -> units held
     {ns}:hold:{order}  hash  sku -> units held; expires with the hold; what `settle` undoes
+    {ns}:admitted:{order}    this checkout was admitted once: its retries are admitted again
     {ns}:skus          set   SKUs with a count, so `rebuild` can drop the others
     {ns}:built         the marker `rebuild` writes; gone after FLUSHALL or a restart
 Scripts run by EVALSHA (`register_script`); redis-py loads them again when a restarted Redis
@@ -80,13 +81,15 @@ local function apply(skus, name, sku, exp, qty, available, version, now, recount
 end
 """
 
-# KEYS: hold record, then (sku, exp, qty) per SKU. ARGV: ttl_ms, order_key, (sku, units)...
+# KEYS: hold record, then (sku, exp, qty) per SKU, then the admitted marker.
+# ARGV: ttl_ms, order_key, (sku, units)..., marker_ttl_ms
 _ADMIT = (
     _COMMON
     + """
 local now, ttl, order = now_ms(), tonumber(ARGV[1]), ARGV[2]
 local known, short, levels = 1, {}, {}
-for i = 1, (#KEYS - 1) / 3 do
+local admitted = KEYS[#KEYS]
+for i = 1, (#KEYS - 2) / 3 do
   local sku = KEYS[3 * i - 1]
   if redis.call('EXISTS', sku) == 1 then
     prune(sku, KEYS[3 * i], KEYS[3 * i + 1], now)
@@ -99,7 +102,11 @@ for i = 1, (#KEYS - 1) / 3 do
     known = 0
   end
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {1, known} end
+-- Admitted before (a retry of the same checkout): it belongs to its saga, not to the gate,
+-- whose count already excludes the units that saga reserved.
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', admitted) == 1 then
+  return {1, known}
+end
 if #short > 0 then return {0, known, unpack(short)} end
 for i, _ in pairs(levels) do
   local units = tonumber(ARGV[2 + 2 * i])
@@ -110,6 +117,7 @@ for i, _ in pairs(levels) do
   redis.call('HSET', KEYS[1], ARGV[1 + 2 * i], units)
   redis.call('PEXPIREAT', KEYS[1], now + ttl)
 end
+redis.call('SET', admitted, 1, 'PX', tonumber(ARGV[#ARGV]))
 return {1, known}
 """
 )
@@ -162,6 +170,11 @@ prune(KEYS[1], KEYS[2], KEYS[3], now_ms())
 return tonumber(redis.call('HGET', KEYS[1], 'avail'))
 """
 )
+
+
+# How long the gate remembers an admitted checkout, so that its retries (after a 504, say)
+# attach to its saga instead of being counted again: longer than any client retries.
+ADMITTED_MEMORY_MS = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -221,6 +234,8 @@ class StockGate:
         for sku, units in wanted.items():
             keys += self._sku_keys(sku)
             args += [sku, units]
+        keys.append(f"{self._ns}:admitted:{order_key}")
+        args.append(ADMITTED_MEMORY_MS)
         result = await self._admit(keys=keys, args=args)
         skus = list(wanted)
         shortages = [

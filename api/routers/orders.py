@@ -69,14 +69,25 @@ async def place_order(
 ) -> OrderPublic:
     order_id = order_id_for_idempotency_key("platform", idempotency_key)
     fingerprint = request_fingerprint(body.model_dump(mode="json"))
-    replay = await _replay(session, order_id, fingerprint)
-    if replay is not None:
-        return replay
-    await _check_catalog(session, body)
+    existing = await session.get(Order, order_id, populate_existing=True)
+    if existing is not None and existing.status != "pending":
+        return await _replay_finished(session, existing, fingerprint)
+    # A known key whose saga is still at work attaches to it, never to the gate: the gate's
+    # count already excludes the units that saga reserved, so it would refuse its own order.
+    attach = existing is not None
+    if attach:
+        assert existing is not None
+        if existing.request_fingerprint != fingerprint:
+            raise Problem(
+                "idempotency_key_reused", "this Idempotency-Key was used for another order"
+            )
+    else:
+        await _check_catalog(session, body)
     # End the read transaction: the wait for the saga below must not hold a connection
     # (a flash sale would exhaust the pool).
     await session.rollback()
-    await admission.admit(request.app, order_id, body.lines)
+    if not attach:
+        await admission.admit(request.app, order_id, body.lines)
     order = OrderInput(
         order_id=order_id,
         customer_id=body.customer_id,
@@ -141,12 +152,16 @@ async def _replay(session: SessionDep, order_id: str, fingerprint: str) -> Order
     existing = await session.get(Order, order_id, populate_existing=True)
     if existing is None or existing.status == "pending":
         return None
+    return await _replay_finished(session, existing, fingerprint)
+
+
+async def _replay_finished(session: SessionDep, existing: Order, fingerprint: str) -> OrderPublic:
     if existing.request_fingerprint != fingerprint:
         raise Problem("idempotency_key_reused", "this Idempotency-Key was used for another order")
     if existing.rejection:
         rejection: dict[str, Any] = dict(existing.rejection)
         raise Problem(rejection.pop("code"), rejection.pop("detail", ""), **rejection)
-    return await order_view(session, order_id)
+    return await order_view(session, existing.id)
 
 
 async def _check_catalog(session: SessionDep, body: OrderCreate) -> None:

@@ -4,6 +4,7 @@ webhooks: the URL carries a secret token instead."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 
@@ -15,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem
 from api.routers.vendor_app import update_vendor_order
-from api.webhook_once import first_time, forget
+from api.webhook_once import handling_once
 from models.messages import TrackingProblem, VendorOrderState
 from models.vendor_order import VendorOrder
 from providers.shippo_adapter import ShippoGateway, TrackingUpdate
@@ -54,25 +55,17 @@ async def shippo_webhook(
         return {"received": True, "acted": False}
     seen = f"{update.carrier}\0{update.tracking_number}\0{update.status}\0{update.status_id}"
     event_id = "shippo_" + hashlib.sha256(seen.encode()).hexdigest()[:40]
-    if not await first_time(session, event_id, "shippo", update.status):
-        return {"received": True, "acted": False, "duplicate": True}
     session.expunge(vendor_order)
-    try:
+    async with handling_once(session, event_id, "shippo", update.status) as first:
+        if not first:
+            return {"received": True, "acted": False, "duplicate": True}
         await _act(temporal, vendor_order, update)
-    except BaseException:
-        await forget(session, event_id)
-        raise
     return {"received": True, "acted": True}
 
 
 async def _act(temporal: Client, vendor_order: VendorOrder, update: TrackingUpdate) -> None:
     if update.status == "DELIVERED":
-        try:
-            await update_vendor_order(temporal, vendor_order, "deliver", None, VendorOrderState)
-        except Problem as problem:
-            # Delivered already (by the vendor, or an earlier event): the same outcome.
-            if problem.code != "invalid_state":
-                raise
+        await _deliver(temporal, vendor_order)
         return
     handle = temporal.get_workflow_handle(vendor_order.workflow_id)
     try:
@@ -86,3 +79,32 @@ async def _act(temporal: Client, vendor_order: VendorOrder, update: TrackingUpda
         # The vendor order's workflow is over (paid out): too late to matter to it.
         if error.status != RPCStatusCode.NOT_FOUND:
             raise
+
+
+# A parcel can be delivered (by the carrier's clock) while `ship` is still registering it:
+# the vendor order is not `shipped` yet, or is busy. Such an event waits a little, and then
+# Shippo is asked to send it again; it is never taken for "already delivered".
+_SETTLED = frozenset({"delivered", "completed", "cancelled"})
+DELIVERY_WAIT_SECONDS = 10.0
+_POLL_SECONDS = 0.25
+
+
+async def _deliver(temporal: Client, vendor_order: VendorOrder) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVERY_WAIT_SECONDS
+    while True:
+        try:
+            await update_vendor_order(temporal, vendor_order, "deliver", None, VendorOrderState)
+            return
+        except Problem as problem:
+            if problem.code != "invalid_state":
+                raise
+            if problem.extra.get("current_status") in _SETTLED:
+                return  # delivered already (by the vendor or an earlier event): same outcome
+            if loop.time() >= deadline:
+                raise Problem(
+                    "unavailable",
+                    "the parcel's shipment is still being recorded; send the event again",
+                    retry_after=5,
+                ) from problem
+        await asyncio.sleep(_POLL_SECONDS)

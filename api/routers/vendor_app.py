@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from sqlmodel import col, select
 from temporalio.client import (
     Client,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -94,6 +96,15 @@ async def deliver(
     return await vendor_order_view(session, vendor_order_id)
 
 
+# Statuses after which a vendor order's workflow has closed for good.
+_CLOSED = frozenset({VendorOrderStatus.COMPLETED, VendorOrderStatus.CANCELLED})
+# A confirmed order's vendor-order workflows start right after the order row is confirmed; a
+# worker crash in between delays them by seconds. Wait that long before telling the caller
+# to come back (503), never a 409 for a state that is in fact correct.
+WORKFLOW_START_WAIT_SECONDS = 8.0
+_POLL_SECONDS = 0.25
+
+
 async def update_vendor_order(
     client: Client,
     vendor_order: VendorOrder,
@@ -106,23 +117,47 @@ async def update_vendor_order(
     """Apply a change through the vendor order's workflow, which decides whether it may."""
     handle = client.get_workflow_handle(vendor_order.workflow_id)
     args = [] if arg is None else [arg]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WORKFLOW_START_WAIT_SECONDS
+    while True:
+        try:
+            return await handle.execute_update(
+                name, args=args, id=update_id, result_type=result_type
+            )
+        except WorkflowUpdateFailedError as error:
+            raise from_update_failure(error) from error
+        except WorkflowUpdateRPCTimeoutOrCancelledError as error:
+            raise Problem(
+                "timeout", "the change is still being applied; send the same request again"
+            ) from error
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            if vendor_order.status in _CLOSED or await _has_closed(handle):
+                # The workflow finished: nothing can change this vendor order any more.
+                raise Problem(
+                    "invalid_state",
+                    f"vendor order is {vendor_order.status}",
+                    current_status=vendor_order.status,
+                ) from error
+            if loop.time() >= deadline:
+                raise Problem(
+                    "unavailable",
+                    "this vendor order is still being set up; send the same request again",
+                    retry_after=2,
+                ) from error
+        await asyncio.sleep(_POLL_SECONDS)
+
+
+async def _has_closed(handle: WorkflowHandle[Any, Any]) -> bool:
+    """True when the workflow ran and is over; False when it has not started yet."""
     try:
-        return await handle.execute_update(name, args=args, id=update_id, result_type=result_type)
-    except WorkflowUpdateFailedError as error:
-        raise from_update_failure(error) from error
-    except WorkflowUpdateRPCTimeoutOrCancelledError as error:
-        raise Problem(
-            "timeout", "the change is still being applied; send the same request again"
-        ) from error
+        await handle.describe()
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
-            # The workflow finished: nothing can change this vendor order any more.
-            raise Problem(
-                "invalid_state",
-                f"vendor order is {vendor_order.status}",
-                current_status=vendor_order.status,
-            ) from error
+            return False
         raise
+    return True
 
 
 @router.get("/returns", response_model=list[ReturnPublic])

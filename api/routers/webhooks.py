@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from api import stripe_events
 from api.deps import SessionDep, SettingsDep, StripeDep, TemporalDep
 from api.errors import Problem
-from api.webhook_once import first_time, forget
+from api.webhook_once import handling_once
 from providers.errors import ProviderRejectedError
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -28,12 +28,8 @@ async def stripe_webhook(
         )
     except ProviderRejectedError as error:
         raise Problem("invalid_signature", f"webhook refused: {error.message}") from error
-    if not await first_time(session, event["id"], "stripe", event["type"]):
-        return {"received": True, "duplicate": True}
-    try:
+    async with handling_once(session, event["id"], "stripe", event["type"]) as first:
+        if not first:
+            return {"received": True, "duplicate": True}
         await stripe_events.handle(event, session, temporal, settings.task_queue)
-        await session.commit()
-    except BaseException:
-        await forget(session, event["id"])
-        raise
     return {"received": True, "duplicate": False}

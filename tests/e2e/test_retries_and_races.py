@@ -1,0 +1,184 @@
+"""Retries and races the storefront, the vendor app and the carrier cause without meaning to:
+a checkout retried while its saga is still at work, a vendor order whose workflow has not
+started yet, and a carrier's DELIVERED that arrives while `ship` is still registering the
+parcel. Each gets its true answer, never a refusal for a state that is in fact correct."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from domain.ids import order_id_for_idempotency_key
+from models.db import connect_redis, execute_sql, make_engine, make_sessionmaker
+from models.stock_gate import StockGate
+from temporal.devstack import DevStack
+from tests.e2e.client import PLATFORM, inventory, onboard, order_body, place, stock_product
+from tests.e2e.money import emulator
+
+
+async def _until(check: Any, within: float = 20) -> Any:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+async def test_a_checkout_retried_while_its_saga_is_still_charging_attaches_to_it_never_to_the_gate(
+    api: httpx.AsyncClient, stack: DevStack
+) -> None:
+    # Given the last two units, and a card charge that fails four times before it answers
+    seller = await onboard(api, "Retried")
+    sku = await stock_product(api, seller, price_cents=1500, on_hand=2)
+    body, key = order_body([(sku, 2)]), uuid.uuid4().hex
+    async with emulator(stack) as stripe:
+        faults = await stripe.post(
+            "/_emulator/faults",
+            json={
+                "rate": 1.0,
+                "modes": ["error_500"],
+                "methods": ["POST"],
+                "paths": ["/v1/payment_intents"],
+                "count": 4,
+            },
+        )
+        assert faults.status_code == 200, faults.text
+        try:
+            first = asyncio.create_task(place(api, body, key))
+            # ... the saga has reserved both units and is retrying the charge
+            await _until(lambda: _reserved(api, sku, 2))
+            # ... and the first attempt's answer was lost (its gate hold settled, as after a 504)
+            redis = connect_redis(stack.env["REDIS_URL"])
+            try:
+                await StockGate(redis).settle(order_id_for_idempotency_key("platform", key))
+            finally:
+                await redis.aclose()
+            # When the client retries with the same key while the saga still works
+            retry = await place(api, body, key)
+            answered = await first
+        finally:
+            await stripe.delete("/_emulator/faults")
+    # Then both get the one confirmed order: the retry is not refused by its own units
+    assert (retry.status_code, answered.status_code) == (201, 201), retry.text
+    assert retry.json()["id"] == answered.json()["id"]
+    assert retry.json()["status"] == "confirmed"
+    level = await inventory(api, sku)
+    assert (level["on_hand"], level["reserved"], level["available"]) == (2, 2, 0)
+    # And another buyer is still refused: the retry took nothing twice
+    other = await place(api, order_body([(sku, 1)]))
+    assert other.status_code == 409, other.text
+
+
+async def _reserved(api: httpx.AsyncClient, sku: str, units: int) -> bool:
+    return bool((await inventory(api, sku))["reserved"] == units)
+
+
+async def test_a_vendor_order_whose_workflow_has_not_started_answers_503_with_retry_after_not_409(
+    api: httpx.AsyncClient, stack: DevStack
+) -> None:
+    # Given a confirmed vendor order in the database whose workflow does not exist (yet):
+    # what a worker crash between confirming the order and starting its children leaves
+    seller = await onboard(api, "NotYet")
+    sku = await stock_product(api, seller, price_cents=1200, on_hand=3)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    vendor_order_id = order["vendor_orders"][0]["id"]
+    engine = make_engine(stack.env["DATABASE_URL"], pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            await execute_sql(
+                session,
+                text("UPDATE vendor_order SET workflow_id = :wf WHERE id = :id"),
+                {"wf": f"not-started-{uuid.uuid4().hex}", "id": vendor_order_id},
+            )
+            await session.commit()
+        # When the vendor ships it
+        answer = await seller_ship(api, seller.auth, vendor_order_id)
+    finally:
+        await engine.dispose()
+    # Then it is told to come back, not that its order is in the wrong state
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["code"] == "unavailable"
+    assert answer.headers.get("retry-after") is not None
+    level = await inventory(api, sku)
+    assert (level["on_hand"], level["reserved"]) == (3, 1)
+
+
+async def seller_ship(
+    api: httpx.AsyncClient, auth: dict[str, str], vendor_order_id: str
+) -> httpx.Response:
+    return await api.post(
+        f"/v1/vendor/orders/{vendor_order_id}/ship",
+        json={"carrier": "usps", "tracking_number": f"TRK{uuid.uuid4().hex[:10]}"},
+        headers=auth,
+    )
+
+
+async def test_a_carrier_delivered_event_during_ship_is_applied_once_ship_is_done_never_lost(
+    api: httpx.AsyncClient, stack: DevStack
+) -> None:
+    # Given a vendor shipping with its own tracking number while Shippo's tracking
+    # registration fails twice (so `ship` is still at work for a few seconds)
+    seller = await onboard(api, "EarlyBird")
+    sku = await stock_product(api, seller, price_cents=1000, on_hand=2)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    vendor_order_id = order["vendor_orders"][0]["id"]
+    tracking = f"TRK{uuid.uuid4().hex[:10]}"
+    async with httpx.AsyncClient(base_url=stack.env["SHIPPO_API_BASE"], timeout=30) as shippo:
+        faults = await shippo.post(
+            "/_emulator/faults",
+            json={"rate": 1.0, "modes": ["error_500"], "paths": ["/tracks"], "count": 2},
+        )
+        assert faults.status_code == 200, faults.text
+        try:
+            shipping = asyncio.create_task(
+                api.post(
+                    f"/v1/vendor/orders/{vendor_order_id}/ship",
+                    json={"carrier": "usps", "tracking_number": tracking},
+                    headers=seller.auth,
+                )
+            )
+            # When the carrier reports the parcel delivered as soon as it is recorded
+            await _until(lambda: _tracking_recorded(api, order["id"], tracking))
+            url = f"/v1/webhooks/shippo?token={stack.env['SHIPPO_WEBHOOK_TOKEN']}"
+            delivered = await api.post(url, json=_track_event(tracking, "DELIVERED"))
+            shipped = await shipping
+        finally:
+            await shippo.delete("/_emulator/faults")
+    # Then the ship answers, and the delivery is applied (not taken for "already delivered")
+    assert shipped.status_code == 200, shipped.text
+    assert delivered.status_code == 200, delivered.text
+    assert delivered.json()["acted"] is True
+    now = (await api.get(f"/v1/orders/{order['id']}", headers=PLATFORM)).json()
+    assert now["vendor_orders"][0]["status"] == "delivered"
+    # And the same event again acts no more
+    again = await api.post(url, json=_track_event(tracking, "DELIVERED"))
+    assert again.json().get("duplicate") is True
+
+
+async def _tracking_recorded(api: httpx.AsyncClient, order_id: str, tracking: str) -> bool:
+    order = (await api.get(f"/v1/orders/{order_id}", headers=PLATFORM)).json()
+    return bool(order["vendor_orders"][0]["tracking_number"] == tracking)
+
+
+def _track_event(tracking: str, status: str) -> dict[str, Any]:
+    return {
+        "event": "track_updated",
+        "test": True,
+        "data": {
+            "carrier": "usps",
+            "tracking_number": tracking,
+            "tracking_status": {
+                "status": status,
+                "status_details": status.lower(),
+                "status_date": "2026-12-02T10:00:00Z",
+                "object_id": f"ts_{tracking}_{status}",
+            },
+        },
+    }
