@@ -1,30 +1,78 @@
 """The `fulfillment` command: `dev` runs the embedded stack, `api` and `worker` run one part
-each, the way a deployment runs them."""
+each, the way a deployment runs them.
+
+In dev, every other command finds a running `fulfillment dev` through the file it writes in
+its data folder (temporal/devstack_file.py) for the servers whose variables are unset, and
+says on stderr which servers it talks to.
+"""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
+# A command whose servers do not answer (a dev stack gone, its file left behind by a crash;
+# a server down) did nothing.
+EXIT_NO_DEV_STACK = 3
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    data_dir: str | None = typer.Option(
+        None,
+        "--data-dir",
+        envvar="FULFILLMENT_DATA_DIR",
+        help="The dev stack's data folder, where it writes devstack.json (default: .data)",
+    ),
+) -> None:
+    ctx.obj = data_dir
+
+
+def _servers(ctx: typer.Context) -> None:
+    """Take the unset server variables from the running dev stack, and say which servers this
+    command talks to (dev only: outside dev the file is never read and nothing is said)."""
+    from temporal import devstack_file
+
+    folder = devstack_file.data_dir_of(os.environ, ctx.obj)
+    try:
+        chosen = devstack_file.use(os.environ, folder)
+    except devstack_file.DevStackNotRunning as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(EXIT_NO_DEV_STACK) from None
+    if chosen is not None:
+        typer.echo(devstack_file.describe(chosen, os.environ), err=True)
+
 
 @app.command()
 def dev(
-    data_dir: str = typer.Option(".data", help="Where the embedded servers keep their data"),
+    ctx: typer.Context,
+    data_dir: str | None = typer.Option(
+        None, "--data-dir", help="Where the embedded servers keep their data (default: .data)"
+    ),
 ) -> None:
     """Run the embedded stack in the foreground: PostgreSQL, Redis, Temporal + UI, the Stripe
-    emulator, the API and the worker. Ctrl-C stops all of it."""
+    and Shippo emulators, the API and the worker. Ctrl-C stops all of it."""
+    from temporal import devstack_file
     from temporal.devstack import run_dev_stack
 
-    raise typer.Exit(run_dev_stack(data_dir))
+    folder = devstack_file.data_dir_of(os.environ, data_dir or ctx.obj)
+    raise typer.Exit(run_dev_stack(str(folder)))
 
 
 @app.command()
 def api(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1"),
     port: int | None = typer.Option(None, help="Default: FULFILLMENT_API_PORT"),
 ) -> None:
     """Serve the HTTP API."""
+    _servers(ctx)
     import uvicorn
 
     from api.app import create_app
@@ -35,8 +83,9 @@ def api(
 
 
 @app.command()
-def worker() -> None:
+def worker(ctx: typer.Context) -> None:
     """Run a Temporal worker for the order sagas."""
+    _servers(ctx)
     from worker import main
 
     main()
@@ -44,9 +93,11 @@ def worker() -> None:
 
 @app.command()
 def reconcile(
+    ctx: typer.Context,
     order: list[str] = typer.Option(None, help="Only these order ids (default: every order)"),
 ) -> None:
     """Compare the money ledger with Stripe; print every mismatch; exit 1 if there is one."""
+    _servers(ctx)
     import asyncio
 
     from activities.reconcile import Reconciler
@@ -68,17 +119,36 @@ def reconcile(
         typer.echo(f"{len(found)} mismatch(es)" if found else "the ledger matches Stripe")
         return 1 if found else 0
 
-    raise typer.Exit(asyncio.run(run()))
+    with _unreachable_servers_said():
+        code = asyncio.run(run())
+    raise typer.Exit(code)
 
 
 @app.command()
-def migrate() -> None:
+def migrate(ctx: typer.Context) -> None:
     """Bring the database schema up to date."""
+    _servers(ctx)
     from migrations import upgrade
     from models.settings import get_settings
 
-    upgrade(get_settings().database_url)
+    with _unreachable_servers_said():
+        upgrade(get_settings().database_url)
     typer.echo("database schema is up to date")
+
+
+@contextmanager
+def _unreachable_servers_said() -> Iterator[None]:
+    """A server that does not answer is one line on stderr and exit 3, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    from providers.errors import ProviderUnavailableError
+
+    try:
+        yield
+    except (OperationalError, ProviderUnavailableError) as error:
+        first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        typer.echo(f"a server does not answer (see which above): {first}", err=True)
+        raise typer.Exit(EXIT_NO_DEV_STACK) from None
 
 
 if __name__ == "__main__":

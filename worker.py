@@ -7,7 +7,6 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,6 +18,8 @@ from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from activities.returns import ReturnActivities
 from activities.shipping import ShippingActivities
+from activities.webhook_sender import WebhookSender
+from domain.outbound_urls import OutboundPolicy
 from domain.routing import RoutingWeights
 from models.db import connect_redis, make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
@@ -40,8 +41,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     gateway = StripeGateway.connect(
         settings.stripe_api_key, settings.stripe_api_base, settings.stripe_timeout_seconds
     )
-    # Vendors' webhooks: never follow a redirect (the signed body stays with the vendor's URL).
-    webhooks = httpx.AsyncClient(follow_redirects=False)
+    # Vendors' webhooks reach public addresses only (domain/outbound_urls.py); http in dev.
+    webhooks = WebhookSender(
+        OutboundPolicy(allow_http=settings.is_dev, allowed_hosts=settings.webhook_allowed_hosts)
+    )
     shippo = ShippoGateway.connect(
         settings.shippo_api_key, settings.shippo_api_base, settings.shippo_timeout_seconds
     )

@@ -31,6 +31,20 @@ def provider_error(error: ProviderError) -> ApplicationError:
         return ApplicationError(
             error.message, {"provider_code": error.code}, type="provider_unavailable"
         )
+    if error.code in _STATE_REFUSALS:
+        # The money's state forbids it for now (a dispute is open): the caller's request is
+        # sound, the order is not in a state to take it, and nothing changed.
+        return ApplicationError(
+            _STATE_REFUSALS[error.code],
+            {"provider_code": error.code},
+            type="invalid_state",
+            non_retryable=True,
+        )
     return ApplicationError(
         error.message, {"provider_code": error.code}, type="provider_rejected", non_retryable=True
     )
+
+
+_STATE_REFUSALS = {
+    "charge_disputed": "the charge is disputed: no refund until the dispute is closed",
+}

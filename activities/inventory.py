@@ -362,23 +362,35 @@ class InventoryActivities:
                     ).all()
                 )
             )
-            expired = (
-                await session.exec(
-                    select(Reservation).where(
-                        Reservation.order_id == request.order_id,
-                        col(Reservation.sku).in_(skus),
-                        Reservation.status == "expired",
+            outcomes = set(
+                (
+                    await session.exec(
+                        select(Reservation.status).where(
+                            Reservation.order_id == request.order_id,
+                            col(Reservation.sku).in_(skus),
+                        )
                     )
-                )
-            ).first()
+                ).all()
+            )
         committed = await self._settle(request.order_id, skus, "committed", "shipped")
-        if committed == 0 and expired is not None:
+        if committed > 0 or "committed" in outcomes:
+            # Shipped now, or by an earlier try of this activity (a reroute leaves released
+            # reservations beside the committed ones).
+            return committed
+        if "expired" in outcomes:
             # Its workflow stopped renewing for longer than the hold: the reaper gave the
             # stock back, and it may be sold since. An operator must decide.
             raise business_error(
                 InvalidState("the stock held for this order expired; restock or cancel it")
             )
-        return committed
+        # Nothing held (released by a cancellation, or never reserved): shipping would take
+        # nothing off the shelf, so it is refused, never a silent zero.
+        raise business_error(
+            InvalidState(
+                "no stock is held for this vendor order; it cannot ship",
+                reservations=sorted(outcomes),
+            )
+        )
 
     async def release_expired(self, limit: int = 500) -> int:
         """The reaper: release reservations whose workflow stopped renewing them."""

@@ -1,7 +1,9 @@
 """Vendors' webhooks: one signed POST per notification (format in docs/vendor-webhooks.md).
 
-An attempt either gets a 2xx (delivered), a 410 (the vendor removed its endpoint: stop), or
-raises a retryable error so Temporal tries again with backoff. Each attempt signs with its
+An attempt either gets a 2xx (delivered), a 410 (the vendor removed its endpoint: stop), is
+refused by the outbound rules (a loopback, private or metadata address, checked again after
+resolving the name: final, never retried), or raises a retryable error so Temporal tries
+again with backoff. Each attempt signs with its
 own timestamp; the event id stays the same, so the vendor can drop a repeated delivery.
 """
 
@@ -18,6 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.webhook_sender import WebhookSender
+from domain.outbound_urls import ForbiddenUrl
 from domain.signing import SIGNATURE_HEADER, sign
 from models.messages import NotificationOutcome, VendorNotification
 from models.vendor import Vendor
@@ -26,6 +30,7 @@ USER_AGENT = "fulfillment-webhooks/1"
 REQUEST_TIMEOUT_SECONDS = 10.0
 FAILED = "vendor_webhook_failed"
 UNUSABLE_URL = "vendor_webhook_url_invalid"
+FORBIDDEN_URL = "vendor_webhook_url_forbidden"
 
 
 def payload(notification: VendorNotification) -> bytes:
@@ -45,11 +50,11 @@ class NotificationActivities:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        http: httpx.AsyncClient,
+        webhooks: WebhookSender,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._sessions = sessions
-        self._http = http
+        self._webhooks = webhooks
         self._clock = clock
 
     @activity.defn(name="notifications.deliver")
@@ -96,17 +101,23 @@ class NotificationActivities:
         self, url: str, body: bytes, headers: dict[str, str], notification: VendorNotification
     ) -> int:
         try:
-            # Streamed and never read: only the status matters, whatever the body's size.
-            async with self._http.stream(
-                "POST",
-                url,
-                content=body,
-                headers=headers,
-                timeout=REQUEST_TIMEOUT_SECONDS,
-                # A redirect could carry the signed body to a host the vendor never named.
-                follow_redirects=False,
-            ) as response:
-                return response.status_code
+            return await self._webhooks.post(url, body, headers, REQUEST_TIMEOUT_SECONDS)
+        except ForbiddenUrl as refused:
+            # Set before the rules existed, or a name that now resolves inside our network:
+            # no retry makes it acceptable, and the workflow records that it gave up.
+            activity.logger.warning(
+                "refused to notify vendor %s of %s: %s (rule %s)",
+                notification.vendor_id,
+                notification.event_id,
+                refused.detail,
+                refused.rule,
+            )
+            raise ApplicationError(
+                f"the webhook URL of vendor {notification.vendor_id} is refused: {refused.detail}",
+                {"rule": refused.rule},
+                type=FORBIDDEN_URL,
+                non_retryable=True,
+            ) from refused
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
             # Retrying cannot fix the URL; the workflow records that it gave up.
             raise ApplicationError(

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import ledger
 from activities.events import EventPublisher
@@ -38,10 +43,21 @@ class OrderStoreActivities:
         self._sessions = sessions
         self._events = events
 
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """One transaction; data the database refuses (a NUL in a text column, a number out of
+        its column's range) is the caller's mistake, not an outage: retrying cannot store it,
+        so it is a non-retryable validation_error and the saga refuses the order."""
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except (DataError, psycopg.DataError, UnicodeEncodeError) as error:
+            raise bad_data(error) from error
+
     @activity.defn(name="orders.create")
     async def create(self, request: CreateOrderRequest) -> None:
         order = request.order
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             inserted = await execute_sql(
                 session,
                 insert(Order)
@@ -88,7 +104,7 @@ class OrderStoreActivities:
     async def set_rejection(self, request: RejectOrderRequest) -> None:
         """A recorded order the saga then refused: keep why, so a retried key is answered the
         same way after the workflow has closed."""
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             order = await session.get(Order, request.order_id, with_for_update=True)
             if order is None or order.status == "rejected":
                 return
@@ -101,7 +117,7 @@ class OrderStoreActivities:
 
     @activity.defn(name="orders.confirm")
     async def confirm(self, request: ConfirmOrderRequest) -> None:
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             order = await session.get(Order, request.order_id, with_for_update=True)
             if order is None:
                 raise RuntimeError(f"order {request.order_id} was never recorded")
@@ -162,7 +178,7 @@ class OrderStoreActivities:
 
     @activity.defn(name="orders.set_status")
     async def set_status(self, request: OrderStatusChange) -> None:
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             order = await session.get(Order, request.order_id, with_for_update=True)
             if order is None or order.status == request.status:
                 return
@@ -188,7 +204,7 @@ class OrderStoreActivities:
     @activity.defn(name="orders.set_totals")
     async def set_totals(self, totals: OrderTotals) -> None:
         """Checkout's totals once postage is known (before the charge)."""
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             order = await session.get(Order, totals.order_id, with_for_update=True)
             if order is None:
                 raise RuntimeError(f"order {totals.order_id} does not exist")
@@ -201,7 +217,7 @@ class OrderStoreActivities:
     @activity.defn(name="orders.record_cancellation")
     async def record_cancellation(self, record: CancellationRecord) -> None:
         detail = {"reason": record.reason, "by": record.by, "refunded_cents": record.refunded_cents}
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             vendor_order = await ledger.vendor_order_of(session, record.vendor_order_id, lock=True)
             if vendor_order.status == VendorOrderStatus.CANCELLED:
                 return
@@ -233,7 +249,7 @@ class OrderStoreActivities:
     @activity.defn(name="orders.set_attention")
     async def set_attention(self, change: AttentionChange) -> None:
         """Why an operator should look at a vendor order (None: nothing any more)."""
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             vendor_order = await session.get(
                 VendorOrder, change.vendor_order_id, with_for_update=True
             )
@@ -261,7 +277,7 @@ class OrderStoreActivities:
     async def _update_vendor_order(
         self, vendor_order_id: str, event_type: str, detail: dict[str, Any], **changes: Any
     ) -> None:
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as session:
             vendor_order = await session.get(VendorOrder, vendor_order_id, with_for_update=True)
             if vendor_order is None:
                 raise RuntimeError(f"vendor order {vendor_order_id} does not exist")
@@ -276,4 +292,17 @@ class OrderStoreActivities:
         await announce(self._events, order_id, event_type, detail, vendor_order_id)
 
 
-__all__ = ["OrderStoreActivities"]
+def bad_data(error: Exception) -> ApplicationError:
+    # The driver's own words (never the statement or its parameters: they carry the buyer's
+    # address); the first line is enough to tell a NUL from an out-of-range number.
+    cause = getattr(error, "orig", None) or error
+    reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    return ApplicationError(
+        f"the database cannot store this order's data: {reason}",
+        {"reason": reason},
+        type="validation_error",
+        non_retryable=True,
+    )
+
+
+__all__ = ["OrderStoreActivities", "bad_data"]

@@ -58,13 +58,20 @@ class PaymentActivities:
 
     @activity.defn(name="payments.pay_vendor")
     async def pay_vendor(self, request: PayoutRequest) -> PayoutOutcome:
-        """Transfer the vendor's payout, less any debt it owes from earlier reversals."""
+        """Transfer the vendor's payout, less any debt it owes from earlier reversals.
+
+        Never twice: a transfer already made for this vendor order (its answer lost, or made
+        under an earlier attempt's key) is found at the provider and recorded instead."""
         transfer_key = f"{request.vendor_order_id}:payout:transfer"
         async with self._sessions() as session, session.begin():
             done = await ledger.entry(session, transfer_key)
             if done is not None:
+                vendor_order = await vendor_order_of(session, request.vendor_order_id)
+                money = await ledger.money_of(session, vendor_order)
                 return PayoutOutcome(
-                    transfer_id=done.provider_id or "", amount_cents=done.amount_cents
+                    transfer_id=done.provider_id or "",
+                    amount_cents=done.amount_cents,
+                    to_reverse_cents=money.to_reverse_cents,
                 )
             vendor_order = await vendor_order_of(session, request.vendor_order_id)
             vendor = await session.get(Vendor, vendor_order.vendor_id, with_for_update=True)
@@ -95,26 +102,35 @@ class PaymentActivities:
             )
         transfer_id = None
         if amount > 0:
+            group = order_workflow_id(request.order_id)
             try:
-                result = await self._gateway.transfer(
-                    amount_cents=amount,
-                    currency=vendor_order.currency,
-                    destination=destination,
-                    transfer_group=order_workflow_id(request.order_id),
-                    source_transaction=charge_id,
-                    metadata={
-                        "vendor_order_id": vendor_order.id,
-                        "order_id": request.order_id,
-                        "vendor_id": vendor_order.vendor_id,
-                    },
-                    idempotency_key=payout_idempotency_key(vendor_order.id)
-                    + (f":{request.attempt}" if request.attempt else ""),
-                )
+                made = await self._gateway.transfers_of(group, vendor_order.id)
+                if made:
+                    # Paid already: what was transferred is what is recorded, and anything
+                    # refunded since it was worked out is reversed (to_reverse_cents).
+                    transfer_id, amount = made[0].transfer_id, made[0].amount_cents
+                else:
+                    result = await self._gateway.transfer(
+                        amount_cents=amount,
+                        currency=vendor_order.currency,
+                        destination=destination,
+                        transfer_group=group,
+                        source_transaction=charge_id,
+                        metadata={
+                            "vendor_order_id": vendor_order.id,
+                            "order_id": request.order_id,
+                            "vendor_id": vendor_order.vendor_id,
+                        },
+                        idempotency_key=payout_idempotency_key(vendor_order.id)
+                        + (f":{request.attempt}" if request.attempt else ""),
+                    )
+                    transfer_id, amount = result.transfer_id, result.amount_cents
             except ProviderRejectedError as error:
                 raise _payout_failed(error.message, error.code) from error
             except ProviderError as error:
+                # An IdempotencyConflictError lands here too: retried, and the retry's look at
+                # the provider finds the transfer the key's first use made, if it made one.
                 raise provider_error(error) from error
-            transfer_id = result.transfer_id
         async with self._sessions() as session, session.begin():
             locked = await vendor_order_of(session, vendor_order.id, lock=True)
             await ledger.record(
@@ -128,8 +144,12 @@ class PaymentActivities:
                 money.commission_cents,
                 f"{locked.id}:payout:commission",
             )
-            await ledger.refresh(session, locked)
-        return PayoutOutcome(transfer_id=transfer_id or "", amount_cents=amount)
+            money = await ledger.refresh(session, locked)
+        return PayoutOutcome(
+            transfer_id=transfer_id or "",
+            amount_cents=amount,
+            to_reverse_cents=money.to_reverse_cents,
+        )
 
 
 async def _charge_id(session: AsyncSession, vendor_order: VendorOrder) -> str:

@@ -2,7 +2,10 @@
 
 Every PaymentIntent, Refund, Transfer and reversal Stripe holds for an order must be in the
 ledger with the same amount, and the other way round; one PaymentIntent per order and one
-Transfer per vendor order. `fulfillment reconcile` prints what this returns.
+Transfer per vendor order. A succeeded charge that names an order (``metadata.order_id``, or
+a ``transfer_group`` of ``order-...``) which is not confirmed (unknown, rejected or still
+pending: a saga that charged then crashed, or a charge made outside) is reported until it is
+refunded in full. `fulfillment reconcile` prints what this returns.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -18,10 +22,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from activities import ledger
 from domain.ids import order_workflow_id
 from domain.ledger import EntryKind, order_balance, vendor_order_money
+from domain.status import OrderStatus
 from models.ledger import LedgerEntry
+from models.order import Order
 from models.payment import Payment
 from models.vendor_order import VendorOrder
 from providers.stripe_adapter import StripeGateway
+
+_GROUP_PREFIX = order_workflow_id("")
+_UNCONFIRMED = (OrderStatus.PENDING, OrderStatus.REJECTED)
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class Reconciler:
         self._gateway = gateway
 
     async def run(self, order_ids: Sequence[str] | None = None) -> list[Mismatch]:
+        # Stripe cannot filter PaymentIntents by transfer group: list them once for all orders.
+        by_order = _by_order(await _every_payment_intent(self._gateway))
         async with self._sessions() as session:
             query = select(Payment).order_by(col(Payment.id))
             if order_ids is not None:
@@ -53,8 +64,55 @@ class Reconciler:
                         select(LedgerEntry).where(LedgerEntry.order_id == payment.order_id)
                     )
                 )
-                found += await self._order(payment, entries)
+                found += await self._order(payment, entries, by_order.get(payment.order_id, []))
                 found += await self._books(session, payment, entries)
+            found += await self._charges_without_payment(session, by_order, order_ids)
+        return found
+
+    async def _charges_without_payment(
+        self,
+        session: AsyncSession,
+        by_order: dict[str, list[dict[str, Any]]],
+        order_ids: Sequence[str] | None,
+    ) -> list[Mismatch]:
+        """Succeeded charges naming an order that has no payment recorded: money the ledger
+        never saw. An order with a payment is checked charge by charge in `_order`."""
+        named = {
+            order_id: charged
+            for order_id, intents in by_order.items()
+            if (order_ids is None or order_id in order_ids)
+            and (charged := [pi for pi in intents if pi["status"] == "succeeded"])
+        }
+        if not named:
+            return []
+        wanted = sorted(named)
+        paid = set(
+            await session.exec(select(Payment.order_id).where(col(Payment.order_id).in_(wanted)))
+        )
+        statuses = {
+            order.id: order.status
+            for order in await session.exec(select(Order).where(col(Order.id).in_(wanted)))
+        }
+        found: list[Mismatch] = []
+        for order_id in wanted:
+            status = statuses.get(order_id)
+            if order_id in paid and status not in _UNCONFIRMED:
+                continue
+            why = "no such order" if status is None else f"order is {status}"
+            for intent in named[order_id]:
+                refunds = await self._gateway.list_refunds(str(intent["id"]))
+                refunded = sum(int(r["amount"]) for r in refunds if r["status"] == "succeeded")
+                kept = int(intent["amount_received"]) - refunded
+                # Refunded in full, the buyer has their money back: nothing left to act on.
+                if kept > 0:
+                    found.append(
+                        Mismatch(
+                            order_id,
+                            f"charge without a confirmed order ({why})",
+                            None,
+                            {"payment_intent": intent["id"], "kept_cents": kept},
+                        )
+                    )
         return found
 
     @staticmethod
@@ -80,7 +138,9 @@ class Reconciler:
             return []
         return [Mismatch(payment.order_id, "books of a finished order", 0, balance)]
 
-    async def _order(self, payment: Payment, entries: list[LedgerEntry]) -> list[Mismatch]:
+    async def _order(
+        self, payment: Payment, entries: list[LedgerEntry], intents: list[dict[str, Any]]
+    ) -> list[Mismatch]:
         order_id = payment.order_id
         found: list[Mismatch] = []
 
@@ -93,7 +153,6 @@ class Reconciler:
             by_kind[entry.kind].append(entry)
         group = order_workflow_id(order_id)
 
-        intents = await self._gateway.list_payment_intents_for(group)
         charged = [pi for pi in intents if pi["status"] == "succeeded"]
         differ("payment intents charged", 1, len(charged))
         charge = by_kind[EntryKind.CHARGE]
@@ -114,7 +173,7 @@ class Reconciler:
         differ(
             "refunds",
             dict(sorted(ledger_refunds.items())),
-            dict(sorted((r["id"], r["amount"]) for r in refunds if r["status"] != "failed")),
+            dict(sorted((r["id"], r["amount"]) for r in refunds if r["status"] == "succeeded")),
         )
 
         transfers = await self._gateway.list_transfers(group)
@@ -152,3 +211,21 @@ class Reconciler:
                 reversed_at_stripe,
             )
         return found
+
+
+def _by_order(intents: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """PaymentIntents by the order they name: in `metadata.order_id` or as the transfer group
+    (`order-{id}`); one naming two orders counts for both."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for intent in intents:
+        named = {str((intent.get("metadata") or {}).get("order_id") or "")}
+        group = str(intent.get("transfer_group") or "")
+        if group.startswith(_GROUP_PREFIX):
+            named.add(group.removeprefix(_GROUP_PREFIX))
+        for order_id in sorted(named - {""}):
+            found[order_id].append(intent)
+    return found
+
+
+async def _every_payment_intent(gateway: StripeGateway) -> list[dict[str, Any]]:
+    return await gateway.list_payment_intents()

@@ -17,7 +17,7 @@ from activities.errors import business_error, provider_error
 from activities.ledger import payment_of, vendor_order_of
 from domain.errors import DomainError
 from domain.ledger import EntryKind, VendorOrderMoney
-from domain.refunds import plan_reversal, split_refund
+from domain.refunds import RefundShare, plan_reversal, split_refund
 from models.messages import (
     ExternalRefund,
     ExternalReversal,
@@ -29,6 +29,7 @@ from models.messages import (
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderError, ProviderRejectedError
 from providers.stripe_adapter import StripeGateway
+from stores import external_refunds
 
 # Movements this system makes say so, so their webhooks are not taken for outside ones.
 SOURCE = {"source": "fulfillment"}
@@ -49,7 +50,9 @@ class RefundActivities:
             if done is not None:
                 return _refund_outcome(done.provider_id, done.amount_cents, money)
             amount = money.refundable_cents if command.remaining else command.amount_cents
-            if amount == 0 and command.remaining:
+            if command.at_most:
+                amount = min(amount, money.refundable_cents)
+            if amount == 0 and (command.remaining or command.at_most):
                 return _refund_outcome(None, 0, money)
             try:
                 goods, _ = split_refund(amount, money, ledger.terms_of(vendor_order))
@@ -88,27 +91,35 @@ class RefundActivities:
 
     @activity.defn(name="payments.record_external_refund")
     async def record_external_refund(self, refund: ExternalRefund) -> RefundOutcome:
-        """A refund made in the Stripe dashboard or API: it reduces this vendor order's payout."""
-        key = f"stripe-refund:{refund.provider_refund_id}"
+        """A refund made in the Stripe dashboard or API: it reduces this vendor order's payout.
+
+        The share recorded is the one kept when the refund was first seen (stores/
+        external_refunds.py), whatever the message says: a message sent before a later event
+        shared the refund differently can then never record it a second time."""
         async with self._sessions() as session, session.begin():
             vendor_order = await vendor_order_of(session, refund.vendor_order_id, lock=True)
-            if await ledger.entry(session, key) is None:
-                money = await ledger.money_of(session, vendor_order)
-                amount = min(refund.amount_cents, money.refundable_cents)
-                if amount > 0:
-                    goods, _ = split_refund(amount, money, ledger.terms_of(vendor_order))
-                    await ledger.record(
-                        session,
-                        vendor_order,
-                        EntryKind.REFUND,
-                        amount,
-                        key,
-                        provider_id=refund.provider_refund_id,
-                        refunded_goods_cents=goods,
-                        detail={"source": "stripe"},
-                    )
+            share = await _kept_share(session, refund)
+            if share is not None:
+                key = external_refunds.ledger_key(share.provider_refund_id)
+                if await ledger.entry(session, key) is None:
+                    money = await ledger.money_of(session, vendor_order)
+                    amount = min(share.amount_cents, money.refundable_cents)
+                    if amount > 0:
+                        goods, _ = split_refund(amount, money, ledger.terms_of(vendor_order))
+                        await ledger.record(
+                            session,
+                            vendor_order,
+                            EntryKind.REFUND,
+                            amount,
+                            key,
+                            provider_id=share.provider_refund_id,
+                            refunded_goods_cents=goods,
+                            detail={"source": "stripe"},
+                        )
             money = await ledger.refresh(session, vendor_order)
-        return _refund_outcome(refund.provider_refund_id, refund.amount_cents, money)
+        if share is None:
+            return _refund_outcome(refund.provider_refund_id, 0, money)
+        return _refund_outcome(share.provider_refund_id, share.amount_cents, money)
 
     @activity.defn(name="payments.reverse_payout")
     async def reverse_payout(self, command: ReversalCommand) -> ReversalOutcome:
@@ -214,6 +225,17 @@ class RefundActivities:
                     f"{vendor_order.id}:commission:{step}",
                 )
         await ledger.refresh(session, vendor_order)
+
+
+async def _kept_share(session: AsyncSession, refund: ExternalRefund) -> RefundShare | None:
+    """This vendor order's share of the refund as kept, or None if it has none. A refund with
+    nothing kept (a message from before sharings were kept) is taken as the message says."""
+    kept = await external_refunds.shares_of(
+        session, external_refunds.stripe_id_of(refund.provider_refund_id)
+    )
+    if kept is None:
+        return RefundShare(refund.vendor_order_id, refund.amount_cents, refund.provider_refund_id)
+    return next((s for s in kept if s.vendor_order_id == refund.vendor_order_id), None)
 
 
 def _refund_outcome(provider_id: str | None, amount: int, money: VendorOrderMoney) -> RefundOutcome:

@@ -92,6 +92,7 @@ class ShippingActivities:
                 state=str(to.get("state") or ""),
             )
             max_days = vendor.max_transit_days
+            currency = vendor_order.currency
         parcel = Parcel(
             length_cm=request.parcel.length_cm,
             width_cm=request.parcel.width_cm,
@@ -102,7 +103,7 @@ class ShippingActivities:
 
         def cheapest_meeting_service_level() -> str:
             rates = self._gateway.rates(sender, recipient, parcel, reference)
-            return choose_rate(rates, max_days).rate_id
+            return choose_rate(rates, max_days, currency=currency).rate_id
 
         try:
             label = await self._call(

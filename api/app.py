@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 
-from api import admission, errors
+from api import admission, errors, idempotency
 from api.routers import (
     catalog,
     health,
@@ -26,6 +26,7 @@ from api.routers import (
     vendors,
     webhooks,
 )
+from api.text_guard import UnstorableTextGuard
 from models.db import connect_redis, make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
 from models.stock_changes import StockAnnouncer
@@ -70,6 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    idempotency.install(app)
+    # Added after (so around) the idempotency middleware: text no column can hold is refused
+    # before anything keeps the request.
+    app.add_middleware(UnstorableTextGuard)
 
     @app.middleware("http")
     async def measure(

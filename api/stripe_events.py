@@ -11,17 +11,24 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
-from domain.refunds import attribute_unnamed_refund
+from domain.refunds import RefundShare, share_outside_refund
 from models.base import utcnow
 from models.db import execute_sql
 from models.messages import DisputeSignal, ExternalRefund, ExternalReversal, PayoutAdjustment
 from models.order import OrderEvent
 from models.payment import Payment
 from models.vendor_order import VendorOrder
+from stores import external_refunds
 
 OURS = "fulfillment"  # metadata.source of the refunds this system makes itself
+
+
+# Events whose object is a Refund. `refund.*` are sent for every refund since API version
+# 2024-10-28; `charge.refund.updated` when a charge's refund changes status.
+REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
+DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.closed", "charge.dispute.updated")
 
 
 async def handle(
@@ -29,9 +36,20 @@ async def handle(
 ) -> None:
     kind = event["type"]
     obj = event["data"]["object"]
-    if kind == "charge.refunded":
-        await _charge_refunded(obj, session, temporal, task_queue)
-    elif kind in ("charge.dispute.created", "charge.dispute.closed", "charge.dispute.updated"):
+    if kind in REFUND_EVENTS:
+        await _refund(obj, session, temporal, task_queue)
+    elif kind == "charge.refunded":
+        # Since API version 2022-11-15 a Charge carries no `refunds` unless expanded: the
+        # refund.* events are the source. A payload that does carry them (an endpoint set to
+        # expand them, an older version) is read too: each refund counts once either way.
+        for refund in (obj.get("refunds") or {}).get("data", []):
+            await _refund(
+                {"payment_intent": obj.get("payment_intent"), **refund},
+                session,
+                temporal,
+                task_queue,
+            )
+    elif kind in DISPUTE_EVENTS:
         await _dispute(obj, session, temporal, task_queue)
     elif kind == "transfer.reversed":
         await _transfer_reversed(obj, session, temporal, task_queue)
@@ -40,82 +58,122 @@ async def handle(
         await _note(event, session)
 
 
-async def _vendor_orders(session: AsyncSession, payment_intent_id: str | None) -> list[VendorOrder]:
-    if not payment_intent_id:
+async def _vendor_orders(
+    session: AsyncSession, payment_intent_id: str | None, charge_id: str | None = None
+) -> list[VendorOrder]:
+    if payment_intent_id:
+        found = Payment.payment_intent_id == payment_intent_id
+    elif charge_id:
+        found = Payment.charge_id == charge_id
+    else:
         return []
-    payment = (
-        await session.exec(select(Payment).where(Payment.payment_intent_id == payment_intent_id))
-    ).first()
+    payment = (await session.exec(select(Payment).where(found))).first()
     if payment is None:
         return []  # not an order of ours (another integration on the same account)
     query = select(VendorOrder).where(VendorOrder.order_id == payment.order_id)
     return list(await session.exec(query.order_by(col(VendorOrder.id))))
 
 
-async def _charge_refunded(
-    charge: dict[str, Any], session: AsyncSession, temporal: Client, task_queue: str
+async def _refund(
+    refund: dict[str, Any], session: AsyncSession, temporal: Client, task_queue: str
 ) -> None:
-    vendor_orders = await _vendor_orders(session, charge.get("payment_intent"))
-    if not vendor_orders:
+    """A refund counts once it has succeeded (a pending one when it later does); a failed or
+    canceled one moved no money. Ours are recorded by the activity that made them."""
+    metadata = refund.get("metadata") or {}
+    if metadata.get("source") == OURS or refund.get("status") != "succeeded":
         return
-    by_id = {vo.id: vo for vo in vendor_orders}
-    for refund in (charge.get("refunds") or {}).get("data", []):
-        metadata = refund.get("metadata") or {}
-        if metadata.get("source") == OURS or refund.get("status") == "failed":
-            continue  # recorded by the activity that made it
-        named = by_id.get(metadata.get("vendor_order_id", ""))
-        await _share_refund(
-            temporal,
-            task_queue,
-            [named] if named else vendor_orders,
-            refund["id"],
-            refund["amount"],
-        )
+    vendor_orders = await _vendor_orders(
+        session, _id_of(refund.get("payment_intent")), _id_of(refund.get("charge"))
+    )
+    await _share_refund(
+        session,
+        temporal,
+        task_queue,
+        vendor_orders,
+        refund["id"],
+        int(refund["amount"]),
+        named=metadata.get("vendor_order_id"),
+    )
 
 
 async def _share_refund(
+    session: AsyncSession,
     temporal: Client,
     task_queue: str,
     vendor_orders: list[VendorOrder],
     provider_id: str,
     amount_cents: int,
+    *,
+    named: str | None = None,
 ) -> None:
     """Money that went back to the buyer outside the system, taken from these vendor orders:
-    the one named, or shared by what each can still refund (domain.refunds)."""
-    refundable = {
-        vo.id: vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents for vo in vendor_orders
-    }
-    amount = min(amount_cents, sum(refundable.values()))
-    parts = attribute_unnamed_refund(amount, refundable) if amount > 0 else {}
+    the one named, or shared by what each can still refund (domain.refunds), as decided the
+    first time this refund was seen."""
+    if not vendor_orders:
+        return
+    shares = await _shares_once(session, vendor_orders, provider_id, amount_cents, named)
     by_id = {vo.id: vo for vo in vendor_orders}
-    for vendor_order_id, part in parts.items():
-        if part <= 0:
+    for share in shares:
+        vendor_order = by_id.get(share.vendor_order_id)
+        if vendor_order is None or share.amount_cents <= 0:
             continue
         await _external_refund(
             temporal,
             task_queue,
-            by_id[vendor_order_id],
+            vendor_order,
             ExternalRefund(
-                order_id=by_id[vendor_order_id].order_id,
-                vendor_order_id=vendor_order_id,
-                provider_refund_id=provider_id
-                if len(parts) == 1
-                else f"{provider_id}:{vendor_order_id}",
-                amount_cents=part,
+                order_id=vendor_order.order_id,
+                vendor_order_id=vendor_order.id,
+                provider_refund_id=share.provider_refund_id,
+                amount_cents=share.amount_cents,
             ),
+        )
+
+
+async def _shares_once(
+    session: AsyncSession,
+    vendor_orders: list[VendorOrder],
+    refund_id: str,
+    amount_cents: int,
+    named: str | None,
+) -> list[RefundShare]:
+    """The sharing of this refund: kept the first time, read back every later time.
+
+    Committed in its own transaction before any workflow hears of it, so a delivery that
+    fails afterwards (and is sent again) finds the sharing its signals were made from."""
+    async with AsyncSession(session.bind, expire_on_commit=False) as own, own.begin():
+        kept = await external_refunds.shares_of(own, refund_id)
+        if kept is not None:
+            return kept
+        decided = await external_refunds.shares_in_ledger(own, refund_id)
+        if not decided:
+            refundable = {
+                vo.id: vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents
+                for vo in vendor_orders
+            }
+            decided = share_outside_refund(refund_id, amount_cents, refundable, named)
+        payment = (
+            await own.exec(select(Payment).where(Payment.order_id == vendor_orders[0].order_id))
+        ).one()
+        return await external_refunds.keep_once(
+            own, refund_id, payment.payment_intent_id, amount_cents, decided
         )
 
 
 async def _external_refund(
     temporal: Client, task_queue: str, vendor_order: VendorOrder, refund: ExternalRefund
 ) -> None:
+    """Through the vendor order's own workflow while it runs, so the refund is serialized with
+    its payout; a separate adjustment only once that workflow has closed. Any other failure
+    to signal propagates: the webhook answers 5xx and Stripe sends it again."""
     try:
         await temporal.get_workflow_handle(vendor_order.workflow_id).signal(
             "external_refund", refund
         )
         return
-    except RPCError:
-        pass  # the vendor order's workflow has closed: adjust the payout on its own
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
     await start_adjustment(
         temporal,
         task_queue,
@@ -174,12 +232,19 @@ async def _dispute(
     dispute: dict[str, Any], session: AsyncSession, temporal: Client, task_queue: str
 ) -> None:
     signal = DisputeSignal(dispute_id=dispute["id"], status=dispute.get("status", ""))
-    vendor_orders = await _vendor_orders(session, dispute.get("payment_intent"))
+    vendor_orders = await _vendor_orders(
+        session, _id_of(dispute.get("payment_intent")), _id_of(dispute.get("charge"))
+    )
     if signal.status == "lost":
         # Stripe took the disputed money back: it counts as a refund, shared by the vendor
         # orders like an unnamed one, and recorded before the hold on the payouts lifts.
         await _share_refund(
-            temporal, task_queue, vendor_orders, dispute["id"], int(dispute.get("amount", 0))
+            session,
+            temporal,
+            task_queue,
+            vendor_orders,
+            dispute["id"],
+            int(dispute.get("amount", 0)),
         )
     for vendor_order in vendor_orders:
         try:
@@ -213,3 +278,10 @@ async def _note(event: dict[str, Any], session: AsyncSession) -> None:
         )
         .on_conflict_do_nothing(),
     )
+
+
+def _id_of(value: Any) -> str | None:
+    """An id from a field that is a bare id, or the object itself when it was expanded."""
+    if isinstance(value, dict):
+        return str(value.get("id") or "") or None
+    return value if isinstance(value, str) and value else None

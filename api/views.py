@@ -32,8 +32,10 @@ async def vendor_order_views(
     return [
         VendorOrderPublic(
             **vo.model_dump(
-                exclude={"created_at", "updated_at", "commission_bps"},
+                exclude={"created_at", "updated_at", "commission_bps", "label_cost_cents"},
             ),
+            label_cost_cents=_label_recovered(vo),
+            label_bought_cents=vo.label_cost_cents,
             lines=[
                 VendorOrderLinePublic(
                     sku=line.sku,
@@ -46,6 +48,12 @@ async def vendor_order_views(
         )
         for vo in vendor_orders
     ]
+
+
+def _label_recovered(vo: VendorOrder) -> int:
+    """The label cost the vendor bears: never more than its payout had left (domain.payout)."""
+    left = vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents - vo.commission_cents
+    return min(vo.label_cost_cents, max(left, 0))
 
 
 async def vendor_order_view(session: AsyncSession, vendor_order_id: str) -> VendorOrderPublic:

@@ -82,3 +82,25 @@ def allocate(total_cents: int, weights: Sequence[int]) -> list[int]:
     for index in by_remainder[:missing]:
         parts[index] += 1
     return parts
+
+
+# The largest single charge the payment provider accepts, in minor units (Stripe: 99,999,999
+# for usd and most currencies; the few that differ are listed). An order above it is refused
+# before anything is held or charged.
+MAX_CHARGE_CENTS = 99_999_999
+_MAX_CHARGE_BY_CURRENCY: dict[str, int] = {"idr": 99_999_999_999, "jpy": 99_999_999}
+
+
+def max_charge_cents(currency: str) -> int:
+    return _MAX_CHARGE_BY_CURRENCY.get(currency.lower(), MAX_CHARGE_CENTS)
+
+
+def ensure_chargeable(total_cents: int, currency: str) -> None:
+    """Refuse an amount the payment provider would refuse (a validation_error naming it)."""
+    limit = max_charge_cents(currency)
+    if total_cents > limit:
+        raise ValidationFailed(
+            f"the order's total {total_cents} exceeds the largest charge of {limit} {currency}",
+            total_cents=total_cents,
+            limit_cents=limit,
+        )

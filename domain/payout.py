@@ -11,6 +11,7 @@ share of those goods too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from domain.errors import ValidationFailed
 from domain.money import commission_cents as _commission_cents
@@ -141,3 +142,19 @@ def refund_of_units(line: PricedLine, units: int) -> int:
     the same line, so the running total stays exact.
     """
     return refund_of_units_after(line, 0, units)
+
+
+# A refused payout (no or restricted account) is tried again: the wait doubles up to an hour,
+# and after a day of refusals it is once a day (operators were flagged, and their
+# `retry_payout` tries at once). A vendor restricted for a year costs about 390 attempts,
+# a few thousand history events, not the 8,760 of hourly tries.
+PAYOUT_RETRY_MAX = timedelta(hours=1)
+PAYOUT_RETRY_SLOW = timedelta(days=1)
+SLOW_AFTER_FAILURES = 24
+
+
+def next_payout_wait(wait: timedelta, failures: int) -> timedelta:
+    """The wait before the next payout attempt, after `failures` refusals in a row."""
+    if failures >= SLOW_AFTER_FAILURES:
+        return PAYOUT_RETRY_SLOW
+    return min(wait * 2, PAYOUT_RETRY_MAX)

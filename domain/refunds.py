@@ -93,6 +93,49 @@ def attribute_unnamed_refund(
 
 
 @dataclass(frozen=True)
+class RefundShare:
+    """The part of an outside refund (or a lost dispute) taken from one vendor order."""
+
+    vendor_order_id: str
+    amount_cents: int
+    # Names the ledger entry (`stripe-refund:{provider_refund_id}`): the Stripe id alone when
+    # one vendor order takes it all, `{id}:{vendor_order_id}` when it is shared.
+    provider_refund_id: str
+
+
+def share_outside_refund(
+    refund_id: str,
+    amount_cents: int,
+    refundable_by_vendor_order: Mapping[str, int],
+    named_vendor_order_id: str | None = None,
+) -> list[RefundShare]:
+    """How money Stripe gave back without this system asking is taken from the vendor orders.
+
+    The vendor order the refund names (metadata ``vendor_order_id``) takes all of it, if it
+    is one of them; otherwise it is shared by :func:`attribute_unnamed_refund`. Never more than
+    is refundable: the rest is left for reconciliation to report. Decide this once per refund
+    and keep the answer: what is refundable changes with every later refund, so deciding again
+    could share the same refund differently, under other ledger keys, and count it twice.
+    """
+    candidates = dict(refundable_by_vendor_order)
+    if named_vendor_order_id in candidates:
+        candidates = {named_vendor_order_id: candidates[named_vendor_order_id]}
+    candidates = {key: max(cents, 0) for key, cents in candidates.items()}
+    amount = min(amount_cents, sum(candidates.values()))
+    if amount <= 0:
+        return []
+    parts = attribute_unnamed_refund(amount, candidates)
+    return [
+        RefundShare(
+            vendor_order_id=key,
+            amount_cents=cents,
+            provider_refund_id=refund_id if len(parts) == 1 else f"{refund_id}:{key}",
+        )
+        for key, cents in sorted(parts.items())
+    ]
+
+
+@dataclass(frozen=True)
 class PayoutPlan:
     transfer_cents: int  # to transfer now; 0 means no Transfer is made
     debt_settled_cents: int  # the vendor's outstanding debt netted against this payout

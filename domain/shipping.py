@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from domain.errors import InvalidState
+from domain.errors import InvalidState, ValidationFailed
 
 
 class RateOption(Protocol):
@@ -14,22 +14,37 @@ class RateOption(Protocol):
     @property
     def amount_cents(self) -> int: ...
     @property
+    def currency(self) -> str: ...
+    @property
     def estimated_days(self) -> int | None: ...
 
 
 R = TypeVar("R", bound=RateOption)
 
 
-def choose_rate(rates: Sequence[R], max_transit_days: int | None) -> R:
-    """The cheapest rate arriving within ``max_transit_days`` (any rate when None).
+def choose_rate(rates: Sequence[R], max_transit_days: int | None, *, currency: str) -> R:
+    """The cheapest rate in the order's ``currency`` arriving within ``max_transit_days`` (any
+    rate when None).
 
-    A rate that does not say how long it takes never meets a limit. Ties go to the faster
-    rate, then to the lower id, so the choice is the same on every retry. Refused with
-    ``InvalidState`` (``extra``: max_transit_days, rates) when none qualifies.
+    A label's cost is taken from a payout in the order's currency, so a rate in another
+    currency is never comparable, let alone bought: none in the currency is refused with
+    ``ValidationFailed`` (``extra``: currency, offered). A rate that does not say how long it
+    takes never meets a limit. Ties go to the faster rate, then to the lower id, so the choice
+    is the same on every retry. Refused with ``InvalidState`` (``extra``: max_transit_days,
+    rates) when none qualifies.
     """
+    wanted = currency.lower()
+    same_currency = [rate for rate in rates if rate.currency.lower() == wanted]
+    if not same_currency:
+        raise ValidationFailed(
+            f"no rate in {wanted}: the carriers quoted this parcel in "
+            f"{', '.join(sorted({rate.currency.lower() for rate in rates})) or 'nothing'}",
+            currency=wanted,
+            offered=sorted({rate.currency.lower() for rate in rates}),
+        )
     meeting = [
         rate
-        for rate in rates
+        for rate in same_currency
         if max_transit_days is None
         or (rate.estimated_days is not None and rate.estimated_days <= max_transit_days)
     ]
@@ -37,7 +52,7 @@ def choose_rate(rates: Sequence[R], max_transit_days: int | None) -> R:
         raise InvalidState(
             "no shipping rate meets the vendor's service level",
             max_transit_days=max_transit_days,
-            rates=len(rates),
+            rates=len(same_currency),
         )
     return min(
         meeting,

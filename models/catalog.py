@@ -10,6 +10,9 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import money, timestamp
+from models.text import StorableText
+
+MAX_PRICE_CENTS = 100_000_000
 
 
 class Product(SQLModel, table=True):
@@ -38,15 +41,16 @@ class PriceTier(SQLModel, table=True):
 
 class PriceTierIn(BaseModel):
     min_quantity: int = In(ge=2, le=10_000)
-    price_cents: int = In(ge=0)
+    # A tier is a discount: never above the base price's own bound.
+    price_cents: int = In(ge=0, le=MAX_PRICE_CENTS)
 
 
 class ProductCreate(BaseModel):
-    vendor_id: str
-    sku: str = In(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    title: str = In(min_length=1, max_length=300)
-    price_cents: int = In(ge=0, le=100_000_000)
-    currency: str = In(pattern=r"^[A-Za-z]{3}$")
+    vendor_id: StorableText = In(min_length=1, max_length=40)
+    sku: StorableText = In(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    title: StorableText = In(min_length=1, max_length=300)
+    price_cents: int = In(ge=0, le=MAX_PRICE_CENTS)
+    currency: StorableText = In(pattern=r"^[A-Za-z]{3}$")
     weight_grams: int = In(ge=0, le=1_000_000)
     price_tiers: list[PriceTierIn] = In(default_factory=list, max_length=20)
     low_stock_threshold: int | None = In(default=None, ge=0, le=100_000_000)

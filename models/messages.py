@@ -30,6 +30,9 @@ class OrderInput(BaseModel):
     auto_cancel_seconds: float | None = None
     delivery_overdue_seconds: float | None = None
     return_expires_seconds: float | None = None
+    # A vendor order's workflow continues as new past this many history events, so a wait
+    # of months (a payout refused for a restricted account) never outgrows its history.
+    history_limit: int = 2000
 
 
 class CheckoutRequest(BaseModel):
@@ -180,6 +183,27 @@ class VendorOrderInput(BaseModel):
     return_expires_seconds: float | None = None
     # What was sold (units per SKU and their unit prices): returns are priced from it.
     lines: list[SoldLine] = Field(default_factory=list)
+    history_limit: int = 2000
+    # Set when an earlier run continued as new: where it was, and what it knew.
+    resume: VendorOrderResume | None = None
+
+
+class VendorOrderResume(BaseModel):
+    """A vendor order's workflow state carried across continue-as-new. Only long waits
+    continue as new: waiting for the vendor to ship, and waiting to pay the vendor."""
+
+    phase: str  # "awaiting_shipment" | "payout"
+    status: str
+    attention: str | None = None
+    breached: bool = False
+    next_renewal: datetime | None = None
+    open_disputes: list[str] = Field(default_factory=list)
+    closed_disputes: list[str] = Field(default_factory=list)
+    payout_attempt: int = 0
+    payout_wait_seconds: float | None = None
+    payout_failures: int = 0
+    payout_flagged: bool = False
+    reversal_steps: int = 0
 
 
 class SoldLine(BaseModel):
@@ -340,6 +364,9 @@ class PayoutRequest(BaseModel):
 class PayoutOutcome(BaseModel):
     transfer_id: str
     amount_cents: int
+    # A refund recorded after the payout's amount was worked out and before its transfer: the
+    # vendor was paid that much too much, to take back with a reversal (0 for old histories).
+    to_reverse_cents: int = 0
 
 
 class VendorOrderState(BaseModel):
@@ -358,6 +385,9 @@ class RefundCommand(BaseModel):
     reason: str = "requested_by_customer"
     # Refund whatever is still refundable instead of amount_cents (a cancellation).
     remaining: bool = False
+    # Refund amount_cents, or what is still refundable when that is less: a return received
+    # after an operator already refunded part of the order (the goods are back either way).
+    at_most: bool = False
 
 
 class ExternalRefund(BaseModel):

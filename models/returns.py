@@ -10,6 +10,7 @@ from pydantic import Field as In
 from sqlmodel import Field, SQLModel
 
 from models.base import money, optional_timestamp, timestamp
+from models.text import StorableText
 
 
 class OrderReturn(SQLModel, table=True):
@@ -38,14 +39,14 @@ class OrderReturnLine(SQLModel, table=True):
 
 
 class ReturnLineIn(BaseModel):
-    sku: str = In(min_length=1, max_length=64)
+    sku: StorableText = In(min_length=1, max_length=64)
     quantity: int = In(gt=0, le=10_000)
 
 
 class ReturnCreate(BaseModel):
-    vendor_order_id: str = In(min_length=1, max_length=40)
+    vendor_order_id: StorableText = In(min_length=1, max_length=40)
     lines: list[ReturnLineIn] = In(min_length=1, max_length=200)
-    reason: str = In(min_length=1, max_length=500)
+    reason: StorableText = In(min_length=1, max_length=500)
 
 
 class ReceiveBody(BaseModel):

@@ -11,9 +11,10 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.durations import parse_duration
+from domain.outbound_urls import parse_allowed_hosts
 
 DEV_PLATFORM_KEY = "dev-platform-key"
 DEV_OPS_KEY = "dev-ops-key"
@@ -51,6 +52,11 @@ class Settings(BaseSettings):
     # Shippo does not sign webhooks: the URL it calls carries this secret token.
     shippo_webhook_token: str = Field(default=DEV_SHIPPO_TOKEN, alias="SHIPPO_WEBHOOK_TOKEN")
     shippo_timeout_seconds: float = Field(default=10.0, gt=0, alias="SHIPPO_TIMEOUT_SECONDS")
+    # Exact host:port pairs (comma separated) a vendor's webhook may reach although their
+    # address is loopback or private: a developer's local receiver (domain/outbound_urls.py).
+    webhook_allowed_hosts: Annotated[
+        frozenset[str], NoDecode, BeforeValidator(parse_allowed_hosts)
+    ] = Field(default=frozenset(), alias="FULFILLMENT_WEBHOOK_ALLOWED_HOSTS")
     platform_key: str = Field(default=DEV_PLATFORM_KEY, alias="FULFILLMENT_PLATFORM_KEY")
     ops_key: str = Field(default=DEV_OPS_KEY, alias="FULFILLMENT_OPS_KEY")
     api_port: int = Field(default=8000, alias="FULFILLMENT_API_PORT")
@@ -93,6 +99,11 @@ class Settings(BaseSettings):
     # How long checkout waits for the saga to confirm or reject before answering 504.
     checkout_timeout: Duration = Field(
         default=timedelta(seconds=30), alias="FULFILLMENT_CHECKOUT_TIMEOUT"
+    )
+    # How long the first answer to a mutating request sent with an Idempotency-Key is kept
+    # and given again to retries with that key (api/idempotency.py).
+    idempotency_retention: Duration = Field(
+        default=timedelta(hours=24), alias="FULFILLMENT_IDEMPOTENCY_RETENTION"
     )
 
     @property

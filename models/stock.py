@@ -10,6 +10,11 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import optional_timestamp, timestamp
+from models.text import StorableText
+
+# The most units one stock level may hold. The columns are 32-bit: without a bound, repeated
+# adjustments overflow them; a level is refused past this, whichever way it is reached.
+MAX_ON_HAND = 100_000_000
 
 
 class StockLevel(SQLModel, table=True):
@@ -72,7 +77,12 @@ class StockMovementPublic(StockMovementBase):
 
 
 class StockLevelIn(BaseModel):
-    on_hand: int = In(ge=0, le=100_000_000)
+    on_hand: int = In(ge=0, le=MAX_ON_HAND)
+
+
+class AdjustmentIn(BaseModel):
+    delta: int = In(ge=-MAX_ON_HAND, le=MAX_ON_HAND)
+    reason: StorableText = In(min_length=1, max_length=200)
 
 
 class StockLevelPublic(SQLModel):

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.errors import ValidationFailed
 from models.db import execute_sql
 
 if TYPE_CHECKING:
@@ -25,12 +26,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The largest level the 32-bit columns hold. The UPDATE skips a change past it (overflowing
+# would be a DataError: a 500, or an activity retried for ever) and StockLimitExceeded says so.
+LEVEL_LIMIT = 2**31 - 1
+
 _CHANGE = text(
     "UPDATE stock_level SET on_hand = on_hand + :d_on_hand, reserved = reserved + :d_reserved,"
     " updated_at = now() WHERE sku = :sku AND warehouse_id = :wh"
+    " AND on_hand::bigint + :d_on_hand <= :limit AND reserved::bigint + :d_reserved <= :limit"
     " RETURNING on_hand - :d_on_hand AS on_hand_before, on_hand,"
     " reserved - :d_reserved AS reserved_before, reserved"
 )
+_LEVEL = text("SELECT on_hand, reserved FROM stock_level WHERE sku = :sku AND warehouse_id = :wh")
 _VERSION = text(
     "UPDATE product SET stock_version = stock_version + 1 WHERE sku = :sku"
     " RETURNING stock_version, low_stock_threshold, vendor_id"
@@ -42,6 +49,10 @@ _AUDIT = text(
     " order_id, low_stock, at) VALUES (:sku, :wh, :d_on_hand, :d_reserved, :on_hand_before,"
     " :on_hand, :reserved_before, :reserved, :reason, :actor, :order_id, :low, now())"
 )
+
+
+class StockLimitExceeded(ValidationFailed):
+    """A change would take a stock level past what its columns hold; nothing is changed."""
 
 
 @dataclass(frozen=True)
@@ -69,14 +80,27 @@ async def change_level(
     actor: str,
     order_id: str | None = None,
 ) -> StockChange:
-    """Apply one change; the database's CHECK constraints refuse on_hand below reserved."""
+    """Apply one change; the database's CHECK constraints refuse on_hand below reserved, and
+    StockLimitExceeded refuses a level past LEVEL_LIMIT."""
     params = {
         "sku": sku,
         "wh": warehouse_id,
         "d_on_hand": on_hand_delta,
         "d_reserved": reserved_delta,
     }
-    level = (await execute_sql(session, _CHANGE, params)).one()
+    level = (await execute_sql(session, _CHANGE, {**params, "limit": LEVEL_LIMIT})).one_or_none()
+    if level is None:
+        current = (await execute_sql(session, _LEVEL, params)).one()
+        name, value = (
+            ("on_hand", current.on_hand + on_hand_delta)
+            if current.on_hand + on_hand_delta > LEVEL_LIMIT
+            else ("reserved", current.reserved + reserved_delta)
+        )
+        raise StockLimitExceeded(
+            f"{name} would be {value}, above the limit of {LEVEL_LIMIT}",
+            field=name,
+            limit=LEVEL_LIMIT,
+        )
     product = (await execute_sql(session, _VERSION, {"sku": sku})).one()
     version, threshold = product.stock_version, product.low_stock_threshold
     available = int((await execute_sql(session, _AVAILABLE, {"sku": sku})).scalar_one())

@@ -1,6 +1,8 @@
 """Every table, imported in one place so Alembic and the tests see the whole metadata."""
 
 from models.catalog import PriceTier, Product
+from models.external_refund import ExternalRefundRecord
+from models.idempotency import IdempotencyRecord  # noqa: F401  (issue 9, item 14)
 from models.ledger import LedgerEntry, WebhookEvent
 from models.order import Order, OrderEvent, OrderLine
 from models.payment import Payment
@@ -11,6 +13,7 @@ from models.vendor_order import VendorOrder, VendorOrderLine
 
 __all__ = [
     "ApiKey",
+    "ExternalRefundRecord",
     "LedgerEntry",
     "Order",
     "OrderEvent",

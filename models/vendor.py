@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import AnyHttpUrl, BaseModel, EmailStr, field_validator
 from pydantic import Field as In
 from sqlmodel import Field, SQLModel
 
 from domain.durations import format_duration, parse_duration
+from domain.outbound_urls import MAX_URL_LENGTH
 from models.base import timestamp
+from models.text import StorableText
+
+# The longest ship SLA a vendor may set: ship_sla_seconds is a 32-bit column, and a wait of
+# years is a mistake, not a service level.
+MAX_SHIP_SLA = timedelta(days=365)
+
+
+def _ship_sla(value: str | int | float) -> str | int | float:
+    sla = parse_duration(value)
+    if sla.total_seconds() <= 0:
+        raise ValueError("ship_sla must be longer than zero")
+    if sla > MAX_SHIP_SLA:
+        raise ValueError(f"ship_sla must be at most {format_duration(MAX_SHIP_SLA)}")
+    return value
 
 
 class VendorBase(SQLModel):
@@ -26,18 +41,20 @@ class Vendor(VendorBase, table=True):
     # (None: the cheapest of all).
     max_transit_days: int | None = None
     # Where the vendor's notifications are POSTed, and the secret they are signed with.
-    webhook_url: str | None = Field(default=None, max_length=500)
+    webhook_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
     webhook_secret: str | None = Field(default=None, max_length=80)
     created_at: datetime = timestamp()
 
 
 class VendorCreate(BaseModel):
-    name: str = In(min_length=1, max_length=200)
+    name: StorableText = In(min_length=1, max_length=200)
     email: EmailStr
     # None: the platform's default (FULFILLMENT_COMMISSION_BPS).
     commission_bps: int | None = In(default=None, ge=0, le=10_000)
     ship_sla: str | int | float = "PT72H"
-    stripe_account_id: str | None = In(default=None, pattern=r"^acct_[A-Za-z0-9]+$")
+    stripe_account_id: StorableText | None = In(
+        default=None, max_length=64, pattern=r"^acct_[A-Za-z0-9]+$"
+    )
     # Labels bought for this vendor arrive within this many days (None: cheapest of all).
     max_transit_days: int | None = In(default=None, ge=1, le=60)
     # Where notifications are POSTed (signed; docs/vendor-webhooks.md).
@@ -46,9 +63,7 @@ class VendorCreate(BaseModel):
     @field_validator("ship_sla")
     @classmethod
     def _valid_duration(cls, value: str | int | float) -> str | int | float:
-        if parse_duration(value).total_seconds() <= 0:
-            raise ValueError("ship_sla must be longer than zero")
-        return value
+        return _ship_sla(value)
 
 
 class VendorPublic(SQLModel):
@@ -92,12 +107,13 @@ class VendorUpdate(BaseModel):
     @field_validator("ship_sla")
     @classmethod
     def _valid_duration(cls, value: str | int | float | None) -> str | int | float | None:
-        if value is not None and parse_duration(value).total_seconds() <= 0:
-            raise ValueError("ship_sla must be longer than zero")
-        return value
+        return None if value is None else _ship_sla(value)
 
 
 class WebhookEndpoint(BaseModel):
+    # Judged by domain/outbound_urls.py when set and at every delivery: https (http in dev),
+    # no user@, a public address (FULFILLMENT_WEBHOOK_ALLOWED_HOSTS excepted), at most
+    # MAX_URL_LENGTH characters.
     url: AnyHttpUrl
 
 
@@ -133,8 +149,13 @@ class Warehouse(WarehouseBase, table=True):
     created_at: datetime = timestamp()
 
 
-class WarehouseCreate(WarehouseBase):
-    pass
+class WarehouseCreate(BaseModel):
+    # Its own shape, not WarehouseBase's: request text is checked before it reaches a column.
+    name: StorableText = In(min_length=1, max_length=200)
+    postal_code: StorableText = In(min_length=1, max_length=20)
+    country: StorableText = In(min_length=2, max_length=2)
+    latitude: float = In(ge=-90, le=90)
+    longitude: float = In(ge=-180, le=180)
 
 
 class WarehousePublic(WarehouseBase):

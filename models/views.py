@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from models.returns import ReturnPublic
+from models.text import StorableText
 
 
 class OrderLinePublic(BaseModel):
@@ -36,7 +37,11 @@ class VendorOrderPublic(BaseModel):
     shipping_cents: int
     commission_cents: int
     refunded_cents: int
+    # The part of the label's price taken from the payout (API.md money rule); a label dearer
+    # than what is left after refunds is recovered only up to that, the rest is the
+    # platform's cost. `label_bought_cents` is what the platform paid Shippo for it.
     label_cost_cents: int
+    label_bought_cents: int = 0
     payout_cents: int
     payout_status: str
     carrier: str | None
@@ -75,27 +80,27 @@ class OrderPublic(BaseModel):
 
 
 class ShippingAddress(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    line1: str = Field(min_length=1, max_length=300)
-    line2: str | None = Field(default=None, max_length=300)
-    city: str = Field(min_length=1, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
-    country: str = Field(pattern=r"^[A-Z]{2}$")
+    name: StorableText = Field(min_length=1, max_length=200)
+    line1: StorableText = Field(min_length=1, max_length=300)
+    line2: StorableText | None = Field(default=None, max_length=300)
+    city: StorableText = Field(min_length=1, max_length=100)
+    postal_code: StorableText = Field(min_length=1, max_length=20)
+    country: StorableText = Field(pattern=r"^[A-Z]{2}$")
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
 
 
 class OrderLineIn(BaseModel):
-    sku: str = Field(min_length=1, max_length=64)
+    sku: StorableText = Field(min_length=1, max_length=64)
     quantity: int = Field(ge=1, le=10_000)
 
 
 class OrderCreate(BaseModel):
-    customer_id: str = Field(min_length=1, max_length=100)
-    currency: str = Field(pattern=r"^[a-z]{3}$")
+    customer_id: StorableText = Field(min_length=1, max_length=100)
+    currency: StorableText = Field(pattern=r"^[a-z]{3}$")
     lines: list[OrderLineIn] = Field(min_length=1, max_length=100)
     shipping_address: ShippingAddress
-    payment_method: str = Field(min_length=1, max_length=100)
+    payment_method: StorableText = Field(min_length=1, max_length=100)
 
 
 class ParcelIn(BaseModel):
@@ -108,8 +113,8 @@ class ParcelIn(BaseModel):
 class ShipBody(BaseModel):
     """Either the vendor's own carrier and tracking number, or a label the platform buys."""
 
-    carrier: str | None = Field(default=None, min_length=1, max_length=60)
-    tracking_number: str | None = Field(default=None, min_length=1, max_length=100)
+    carrier: StorableText | None = Field(default=None, min_length=1, max_length=60)
+    tracking_number: StorableText | None = Field(default=None, min_length=1, max_length=100)
     purchase_label: bool = False
     parcel: ParcelIn | None = None
 
@@ -126,4 +131,4 @@ class ShipBody(BaseModel):
 
 
 class CancelBody(BaseModel):
-    reason: str = Field(default="requested_by_customer", min_length=1, max_length=200)
+    reason: StorableText = Field(default="requested_by_customer", min_length=1, max_length=200)

@@ -73,6 +73,14 @@ class ProviderUnavailableError(ProviderError):
     retryable = True
 
 
+class IdempotencyConflictError(ProviderError):
+    """The key was used before with other parameters: the first request may have moved money
+    (a transfer made, its answer lost, then the amount changed). Never a refusal: the caller
+    looks for what the first request made, and tries again with the same key until it knows."""
+
+    retryable = True
+
+
 def sort_stripe_error(exc: stripe.StripeError) -> ProviderError:
     status = exc.http_status
     message = exc.user_message or str(exc) or type(exc).__name__
@@ -89,7 +97,7 @@ def sort_stripe_error(exc: stripe.StripeError) -> ProviderError:
             http_status=status,
         )
     if isinstance(exc, stripe.IdempotencyError):
-        return ProviderRejectedError(exc.code or "idempotency_error", message, http_status=status)
+        return IdempotencyConflictError("idempotency_key_reused", message, http_status=status)
     if isinstance(exc, stripe.InvalidRequestError):
         code = exc.code or "invalid_request"
         missing_destination = code == "resource_missing" and exc.param == "destination"

@@ -238,15 +238,37 @@ class StripeGateway:
             intent = await self._client.v1.payment_intents.retrieve_async(payment_intent_id)
         return intent.to_dict()
 
+    async def list_payment_intents(self) -> list[dict[str, Any]]:
+        """Every PaymentIntent of the account, all pages (reconciliation reads them once)."""
+        return await _every(self._client.v1.payment_intents.list_async, {})
+
     async def list_payment_intents_for(self, transfer_group: str) -> list[dict[str, Any]]:
         """Every PaymentIntent of a transfer group; Stripe cannot filter on it, so we do."""
-        intents = await _every(self._client.v1.payment_intents.list_async, {})
+        intents = await self.list_payment_intents()
         return [intent for intent in intents if intent.get("transfer_group") == transfer_group]
 
     async def list_transfers(self, transfer_group: str) -> list[dict[str, Any]]:
         return await _every(
             self._client.v1.transfers.list_async, {"transfer_group": transfer_group}
         )
+
+    async def transfers_of(self, transfer_group: str, vendor_order_id: str) -> list[TransferResult]:
+        """The transfers already made for one vendor order, oldest first: a payout retried with
+        a new key looks here first, so a transfer whose answer was lost is never made twice."""
+        found = await self.list_transfers(transfer_group)
+        mine = [
+            t for t in found if (t.get("metadata") or {}).get("vendor_order_id") == vendor_order_id
+        ]
+        return [
+            TransferResult(
+                transfer_id=str(t["id"]),
+                amount_cents=int(t["amount"]),
+                destination=str(_object_id_of_dict(t.get("destination")) or ""),
+                transfer_group=t.get("transfer_group"),
+            )
+            # Stripe lists newest first.
+            for t in reversed(mine)
+        ]
 
     async def list_refunds(self, payment_intent_id: str) -> list[dict[str, Any]]:
         return await _every(
@@ -278,12 +300,15 @@ class StripeGateway:
             )
         except stripe.SignatureVerificationError as exc:
             raise ProviderRejectedError("invalid_signature", str(exc), http_status=400) from exc
-        except ValueError as exc:
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            # Signed, but not JSON, or JSON the SDK cannot build an event from (a list...).
             raise ProviderRejectedError("invalid_payload", str(exc), http_status=400) from exc
         found: dict[str, Any] = event.to_dict()
-        if found.get("object") != "event" or not isinstance(found.get("data"), dict):
+        if not _is_event(found):
             raise ProviderRejectedError(
-                "invalid_payload", "the signed body is not a Stripe event", http_status=400
+                "invalid_payload",
+                "the signed body is not a Stripe event (object, id, type, data.object with an id)",
+                http_status=400,
             )
         return found
 
@@ -299,6 +324,12 @@ def _object_id(value: Any) -> str | None:
     return str(value.id)
 
 
+def _object_id_of_dict(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return str(value.get("id") or "") or None
+    return value if isinstance(value, str) else None
+
+
 async def _every(fetch: _PageFetcher, filters: dict[str, Any]) -> list[dict[str, Any]]:
     """Every item of a Stripe list, page after page, as plain dicts."""
     found: list[dict[str, Any]] = []
@@ -310,3 +341,71 @@ async def _every(fetch: _PageFetcher, filters: dict[str, Any]) -> list[dict[str,
         if not page.has_more or not page.data:
             return found
         params = {**filters, "limit": _PAGE_SIZE, "starting_after": page.data[-1].id}
+
+
+# Stripe's event ids and types are far shorter; the webhook_event row keeps 80 characters.
+_MOST_EVENT_ID_CHARS = 80
+
+
+def _is_event(found: dict[str, Any]) -> bool:
+    """The shape every handler relies on: a signed body without it is refused, never a 500."""
+    data = found.get("data")
+    return (
+        found.get("object") == "event"
+        and all(
+            isinstance(found.get(name), str)
+            and 0 < len(found[name]) <= _MOST_EVENT_ID_CHARS
+            and "\x00" not in found[name]
+            for name in ("id", "type")
+        )
+        and isinstance(data, dict)
+        and isinstance(data.get("object"), dict)
+        # Every Stripe object has its id: handlers name what they change by it.
+        and isinstance(data["object"].get("id"), str)
+        and _well_typed(data["object"])
+    )
+
+
+# The fields the handlers read, with the types Stripe's API gives them. A signed body whose
+# fields have other types is not Stripe's (a leaked secret, a bug): refused, never a 500.
+_TEXT = ("id", "object", "status", "currency", "reason")
+_AMOUNTS = ("amount", "amount_refunded")
+_MOST_ID_CHARS = 255  # Stripe's documented longest id (metadata values: 500)
+_MOST_AMOUNT = 10**12
+_REFERENCES = ("payment_intent", "charge", "transfer")
+
+
+def _well_typed(obj: dict[str, Any], nested: bool = False) -> bool:
+    def text(value: Any) -> bool:
+        return isinstance(value, str) and len(value) <= _MOST_ID_CHARS
+
+    def amount(value: Any) -> bool:
+        return type(value) is int and 0 <= value <= _MOST_AMOUNT
+
+    def reference(value: Any) -> bool:  # a bare id, or the object when it was expanded
+        return text(value) or (isinstance(value, dict) and text(value.get("id")))
+
+    def listed(value: Any) -> bool:  # a list object of Stripe objects (refunds, reversals)
+        items = value.get("data", []) if isinstance(value, dict) else None
+        return isinstance(items, list) and all(
+            isinstance(item, dict) and text(item.get("id")) and _well_typed(item, True)
+            for item in items
+        )
+
+    metadata = obj.get("metadata")
+    return (
+        all(obj.get(name) is None or text(obj[name]) for name in _TEXT)
+        and all(obj.get(name) is None or amount(obj[name]) for name in _AMOUNTS)
+        and all(obj.get(name) is None or reference(obj[name]) for name in _REFERENCES)
+        and (
+            metadata is None
+            or (
+                isinstance(metadata, dict)
+                and all(isinstance(v, str) and len(v) <= 500 for v in metadata.values())
+            )
+        )
+        and (
+            nested
+            or all(obj.get(name) is None or listed(obj[name]) for name in ("refunds", "reversals"))
+        )
+    )

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,6 +28,7 @@ from models.settings import (
     DEV_SHIPPO_TOKEN,
     DEV_WEBHOOK_SECRET,
 )
+from temporal import devstack_file
 from temporal.embedded import (
     ManagedProcess,
     ServerStartError,
@@ -82,6 +84,7 @@ class DevStack:
 
     def start(self, log: Callable[[str], None] = print) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        _forget_dead_stack(self.data_dir)
         source = {**os.environ, **self.overrides}
         env = dict(source)
         env.setdefault("FULFILLMENT_ENV", "dev")
@@ -90,6 +93,8 @@ class DevStack:
         env.setdefault("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
         env.setdefault("SHIPPO_WEBHOOK_TOKEN", DEV_SHIPPO_TOKEN)
         env["FULFILLMENT_API_PORT"] = str(self.ports.api)
+        # The API and worker look for this stack's file, never another folder's.
+        env[devstack_file.DATA_DIR_VARIABLE] = str(self.data_dir)
         try:
             if "DATABASE_URL" not in source:
                 log(f"starting PostgreSQL on 127.0.0.1:{self.ports.postgres}")
@@ -124,9 +129,30 @@ class DevStack:
             self._apps.append(self._spawn("worker", ["worker"], env))
             self._apps.append(self._spawn("api", ["api", "--port", str(self.ports.api)], env))
             wait_until(self._api_healthy, timeout=60, what="the API's /healthz")
+            self._write_stack_file()
         except BaseException:
             self.stop(log)
             raise
+
+    def _write_stack_file(self) -> None:
+        """Tell the `fulfillment` commands where this stack is (temporal/devstack_file.py):
+        only what the stack chose itself (servers it started, dev keys, its overrides), never
+        a variable the developer set, which may hold a real secret."""
+        chosen = {
+            name: self.env[name]
+            for group in devstack_file.GROUPS
+            for name in group
+            if name in self.env and name not in os.environ
+        }
+        devstack_file.write(
+            self.data_dir,
+            devstack_file.StackFile(
+                started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                pid=os.getpid(),
+                api_url=self.api_url,
+                variables=chosen,
+            ),
+        )
 
     def _start_stripe_emulator(self, env: dict[str, str]) -> None:
         port = self.ports.stripe
@@ -183,6 +209,8 @@ class DevStack:
         return next((app for app in self._apps if not app.is_running()), None)
 
     def stop(self, log: Callable[[str], None] = print) -> None:
+        # First, so no command is sent to a stack on its way down.
+        devstack_file.remove(self.data_dir, os.getpid())
         while self._stops:
             name, stop = self._stops.pop()
             log(f"stopping {name}")
@@ -191,6 +219,28 @@ class DevStack:
             except Exception as error:  # keep stopping the others
                 log(f"could not stop {name}: {error}")
         self._apps.clear()
+
+    def restart_worker(self, sig: int = signal.SIGKILL) -> ManagedProcess:
+        """Stop the worker with `sig` (by default a crash: no clean shutdown) and start a new
+        one with the same settings; the old one is gone before the new one polls."""
+        old = next(app for app in self._apps if app.name == "worker")
+        old.stop(sig=sig)
+        self._stops = [(name, stop) for name, stop in self._stops if stop != old.stop]
+        new = self._spawn("worker", ["worker"], self.env)
+        self._apps[self._apps.index(old)] = new
+        return new
+
+
+def _forget_dead_stack(data_dir: Path) -> None:
+    """A file left by a stack that crashed would only mislead; one of a live stack stays."""
+    try:
+        found = devstack_file.read(data_dir)
+    except devstack_file.DevStackNotRunning:
+        found = None
+    else:
+        if found is not None and found.why_not_running() is None:
+            return
+    devstack_file.path_in(data_dir).unlink(missing_ok=True)
 
 
 def _answers(url: str) -> bool:
@@ -215,6 +265,8 @@ Fulfillment dev stack is up. Ctrl-C stops all of it.
   Keys             platform: {env["FULFILLMENT_PLATFORM_KEY"]}   ops: {env["FULFILLMENT_OPS_KEY"]}
   Return window    {env.get("FULFILLMENT_RETURN_WINDOW", "P14D")}
   Data             {stack.data_dir.resolve()}   logs: {stack.data_dir.resolve() / "logs"}
+  Commands         .venv/bin/fulfillment reconcile (and migrate, worker) find this stack
+                   through {devstack_file.path_in(stack.data_dir)}
 """
 
 

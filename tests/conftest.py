@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from temporal.devstack import DevStack, Ports
+from temporal.embedded import free_port
+from tests.loopback_guard import loopback_only
 
 # The e2e stack uses a short return window so a whole lifecycle fits in a test.
 E2E_RETURN_WINDOW_SECONDS = 3
@@ -31,6 +33,13 @@ def _own_servers_only() -> None:
         os.environ.pop(name, None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _loopback_only() -> Iterator[None]:
+    """Nothing a test does may connect off this machine (tests/loopback_guard.py)."""
+    with loopback_only():
+        yield
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     ports = Ports.free()
@@ -46,6 +55,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             "FULFILLMENT_PAYOUT_RETRY_AFTER": "1",
             # A vendor with a one-second ship SLA is cancelled two seconds after breaching it.
             "FULFILLMENT_AUTO_CANCEL_AFTER": "2",
+            # The one local receiver the stack's vendor webhooks may reach: a test's receiver
+            # listens on this port (tests/e2e/webhook_inbox.py).
+            "FULFILLMENT_WEBHOOK_ALLOWED_HOSTS": f"127.0.0.1:{free_port()}",
         },
     )
     dev.start(log=lambda _: None)

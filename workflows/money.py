@@ -14,6 +14,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.payout import next_payout_wait
     from models.messages import (
         ExternalRefund,
         PayoutOutcome,
@@ -25,10 +26,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.options import PAYOUT, STEP, refusal_of
 
-# A failed payout (no or restricted account) is tried again later, the wait doubling to this.
+# A failed payout is tried again later (domain.payout.next_payout_wait): before issue 9 the
+# wait doubled to an hour and stayed there; older histories replay that.
 PAYOUT_RETRY_MAX = timedelta(hours=1)
+# Payout retries that see disputes and slow down (issue 9); older histories replay without.
+PATCH = "payout-holds-and-slows"
 
 Flag = Callable[[str | None], Awaitable[None]]
+Hook = Callable[[], Awaitable[None]]
 
 
 class MoneyDesk:
@@ -43,6 +48,21 @@ class MoneyDesk:
         self._steps = 0
         self.paid = False
         self.retry_requested = False
+        # Where a payout that keeps being refused stands (carried across continue-as-new).
+        self.attempt = 0
+        self.failures = 0
+        self.flagged = False
+        self.wait: timedelta | None = None
+
+    def restore(
+        self, *, attempt: int, failures: int, flagged: bool, wait: timedelta | None, steps: int
+    ) -> None:
+        self.attempt, self.failures, self.flagged, self.wait = attempt, failures, flagged, wait
+        self._steps = steps
+
+    @property
+    def steps(self) -> int:
+        return self._steps
 
     async def refund(self, command: RefundCommand) -> RefundOutcome:
         async with self._lock:
@@ -59,12 +79,18 @@ class MoneyDesk:
             )
             await self._reverse_if_paid(outcome)
 
-    async def pay(self) -> PayoutOutcome:
-        """Pay the vendor; while the cause of a refusal lasts, flag it and try again later."""
-        wait = self._retry_after
-        flagged = False
-        attempt = 0
+    async def pay(self, *, hold: Hook | None = None, between: Hook | None = None) -> None:
+        """Pay the vendor; while the cause of a refusal lasts, flag it and try again later.
+
+        `hold` runs before each attempt (an open dispute holds the payout, even one opened
+        while the payout was being retried); `between` runs after each wait (the workflow
+        continues as new there when its history grows long)."""
+        patched = workflow.patched(PATCH)
+        if self.wait is None:
+            self.wait = self._retry_after
         while True:
+            if hold is not None and patched:
+                await hold()
             async with self._lock:
                 try:
                     outcome = await workflow.execute_activity(
@@ -72,7 +98,7 @@ class MoneyDesk:
                         PayoutRequest(
                             vendor_order_id=self._vendor_order_id,
                             order_id=self._order_id,
-                            attempt=attempt,
+                            attempt=self.attempt,
                         ),
                         result_type=PayoutOutcome,
                         **PAYOUT,
@@ -83,19 +109,34 @@ class MoneyDesk:
                         raise
                 else:
                     self.paid = True
-                    if flagged:
+                    if self.flagged:
                         await self._flag(None)
-                    return outcome
-            attempt += 1
-            if not flagged:
+                    # A refund recorded while the transfer was under way was paid out too.
+                    await self._reverse_if_paid(
+                        RefundOutcome(
+                            provider_refund_id=f"payout-{outcome.transfer_id or 'none'}",
+                            amount_cents=0,
+                            refunded_cents=0,
+                            to_reverse_cents=outcome.to_reverse_cents,
+                        )
+                    )
+                    return
+            self.attempt += 1
+            self.failures += 1
+            if not self.flagged:
                 await self._flag("payout_failed")
-                flagged = True
+                self.flagged = True
             self.retry_requested = False
             try:
-                await workflow.wait_condition(lambda: self.retry_requested, timeout=wait)
+                await workflow.wait_condition(lambda: self.retry_requested, timeout=self.wait)
             except TimeoutError:
                 pass
-            wait = min(wait * 2, PAYOUT_RETRY_MAX)
+            if patched:
+                self.wait = next_payout_wait(self.wait, self.failures)
+            else:
+                self.wait = min(self.wait * 2, PAYOUT_RETRY_MAX)
+            if between is not None:
+                await between()
 
     async def _reverse_if_paid(self, outcome: RefundOutcome) -> None:
         if not self.paid or outcome.to_reverse_cents <= 0:

@@ -18,7 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
     from domain.ids import vendor_order_id, vendor_order_workflow_id
-    from domain.money import commission_cents
+    from domain.money import commission_cents, ensure_chargeable
     from domain.payout import payout_breakdown
     from domain.pricing import CatalogItem, PricedLine, PriceTier, RequestedLine, price_lines
     from domain.splitting import VendorSplit, order_totals, split_by_vendor
@@ -59,6 +59,9 @@ class _Refused(Exception):
 
 # Postage charged at checkout (issue 5); histories from before it replay without.
 SHIPPING_PATCH = "shipping-estimates"
+# Issue 9: totals beyond the provider's largest charge are refused; an order the store cannot
+# record (bad data) is refused instead of retried for ever.
+LIMITS_PATCH = "charge-limits"
 
 
 @workflow.defn(name="OrderWorkflow")
@@ -157,11 +160,27 @@ class OrderWorkflow:
             )
             for n, p in enumerate(priced, start=1)
         ]
+        limits = workflow.patched(LIMITS_PATCH)
+        if limits:
+            try:
+                ensure_chargeable(total, order.currency)
+            except DomainError as error:
+                await self._record(
+                    order, lines, rejection=_rejection(error.code, error.detail, error.extra)
+                )
+                raise _Refused(str(error.code), error.detail, dict(error.extra)) from None
         self._upsert(
             sa.VENDOR_IDS.value_set([s.vendor_id for s in splits]),
             sa.ORDER_TOTAL.value_set(total),
         )
-        await self._record(order, lines, totals=(subtotal, shipping, total))
+        try:
+            await self._record(order, lines, totals=(subtotal, shipping, total))
+        except ActivityError as error:
+            refusal = refusal_of(error) if limits else None
+            if refusal is None:
+                raise
+            # The order store refused the data itself: nothing was written, nothing to undo.
+            raise _Refused(*refusal) from None
         try:
             compensations.append(self._release)
             reserved = await workflow.execute_activity(
@@ -180,6 +199,13 @@ class OrderWorkflow:
                 # Postage is estimated for the parcels the routing chose: known only now.
                 splits = split_by_vendor(priced, reserved.shipping_cents)
                 subtotal, shipping, total = order_totals(splits)
+                if limits:
+                    try:
+                        ensure_chargeable(total, order.currency)
+                    except DomainError as error:
+                        refused = (str(error.code), error.detail, dict(error.extra))
+                        await self._reject(_rejection(*refused))
+                        raise _Refused(*refused) from None
                 self._upsert(sa.ORDER_TOTAL.value_set(total))
                 await workflow.execute_activity(
                     "orders.set_totals",
@@ -248,6 +274,7 @@ class OrderWorkflow:
                         delivery_overdue_seconds=order.delivery_overdue_seconds,
                         return_expires_seconds=order.return_expires_seconds,
                         lines=_sold_lines(plan),
+                        history_limit=order.history_limit,
                     ),
                     id=plan.workflow_id,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -258,11 +285,18 @@ class OrderWorkflow:
         return children
 
     async def _follow(self, plans: list[VendorOrderPlan], children: list[Any]) -> None:
-        done = asyncio.gather(*children)
+        # One child failing must not fail this workflow and, through it, its siblings.
+        done = asyncio.gather(*children, return_exceptions=True)
         while True:
             await workflow.wait_condition(lambda: self._changed or done.done())
             if done.done():
                 for plan, final in zip(plans, done.result(), strict=True):
+                    if isinstance(final, BaseException):
+                        workflow.logger.error(
+                            "vendor order %s failed: %s", plan.vendor_order_id, final
+                        )
+                        self._upsert(sa.ATTENTION_NEEDED.value_set("vendor_order_failed"))
+                        continue
                     self._vendor_status[plan.vendor_order_id] = VendorOrderStatus(final)
                 await self._apply_status()
                 return

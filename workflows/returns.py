@@ -119,6 +119,7 @@ class ReturnDesk:
                     vendor_order_id=self._vendor_order_id,
                     refund_key=f"return-{request.return_id}",
                     amount_cents=entry.refund_cents,
+                    at_most=True,
                 )
             )
             if request.restock:

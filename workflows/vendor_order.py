@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain.status import VendorOrderStatus
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         VendorNotification,
         VendorOrderInput,
         VendorOrderRef,
+        VendorOrderResume,
         VendorOrderState,
         VendorOrderStatusSignal,
     )
@@ -51,6 +52,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.returns import ReturnDesk
 
 PATCH = "sla-cancel-returns"
+# Issue 9: a cancellation refunds before it frees the stock, a failed auto-cancel is flagged
+# instead of failing the workflow, and a dispute closed before it was opened stays closed.
+HARDENING = "cancel-refund-first"
+_CLOSING_DISPUTE = frozenset({"won", "lost", "warning_closed", "charge_refunded"})
 # Attention that shipping or delivering resolves.
 _SHIPPING_ATTENTION = frozenset({"ship_sla_breached"})
 _DELIVERY_ATTENTION = frozenset({"delivery_overdue", "delivery_failed", "parcel_returned"})
@@ -75,37 +80,48 @@ class VendorOrderWorkflow:
             retry_after=timedelta(seconds=data.payout_retry_seconds),
         )
         self._returns = ReturnDesk(data.order_id, data.vendor_order_id, data.lines, self._money)
+        self._closed_disputes: set[str] = set()
+        self._registered_delivered = False
+        self._breached = False
+        self._next_renewal: datetime | None = None
+        if data.resume is not None:
+            self._restore(data.resume)
 
     @workflow.run
     async def run(self, data: VendorOrderInput) -> str:
-        self._upsert(
-            sa.VENDOR_ID.value_set(data.vendor_id),
-            sa.ORDER_STATUS.value_set(self._status),
-            sa.WAITING_SINCE.value_set(workflow.now()),
-        )
-        if workflow.patched("renew-reservations"):
-            if workflow.patched(PATCH):
-                await self._notify("vendor_order.created", {"lines": self._sold()})
-                await self._await_shipment()
-            else:
-                await self._hold_stock_until_shipped()
+        resume = data.resume
+        if resume is None:
+            self._upsert(
+                sa.VENDOR_ID.value_set(data.vendor_id),
+                sa.ORDER_STATUS.value_set(self._status),
+                sa.WAITING_SINCE.value_set(workflow.now()),
+            )
+            if workflow.patched("renew-reservations"):
+                if workflow.patched(PATCH):
+                    await self._notify("vendor_order.created", {"lines": self._sold()})
+                    await self._await_shipment()
+                else:
+                    await self._hold_stock_until_shipped()
+        elif resume.phase == "awaiting_shipment":
+            await self._await_shipment()
         if self._status == VendorOrderStatus.CANCELLED:
             await workflow.wait_condition(workflow.all_handlers_finished)
             return self._status
-        if workflow.patched(PATCH):
-            await self._await_delivery()
-        await workflow.wait_condition(lambda: self._status == VendorOrderStatus.DELIVERED)
-        assert self._window_ends is not None
-        remaining = self._window_ends - workflow.now()
-        if remaining > timedelta(0):
-            await workflow.sleep(remaining)
-        if workflow.patched(PATCH):
-            expires = self._input.return_expires_seconds
-            await self._returns.settle(None if expires is None else timedelta(seconds=expires))
+        if resume is None or resume.phase == "awaiting_shipment":
+            if workflow.patched(PATCH):
+                await self._await_delivery()
+            await workflow.wait_condition(lambda: self._status == VendorOrderStatus.DELIVERED)
+            assert self._window_ends is not None
+            remaining = self._window_ends - workflow.now()
+            if remaining > timedelta(0):
+                await workflow.sleep(remaining)
+            if workflow.patched(PATCH):
+                expires = self._input.return_expires_seconds
+                await self._returns.settle(None if expires is None else timedelta(seconds=expires))
         if self._open_disputes:
             # A disputed charge may be taken back: its unpaid payouts wait for the outcome.
             await workflow.wait_condition(lambda: not self._open_disputes)
-        await self._money.pay()
+        await self._money.pay(hold=self._no_open_dispute, between=self._renew_history_if_long)
         ref = VendorOrderRef(vendor_order_id=data.vendor_order_id, order_id=data.order_id)
         await workflow.execute_activity("orders.record_completion", ref, **STEP)
         await self._moved_to(VendorOrderStatus.COMPLETED)
@@ -189,6 +205,10 @@ class VendorOrderWorkflow:
     @workflow.update(name="deliver")
     async def deliver(self) -> VendorOrderState:
         self._require(VendorOrderStatus.SHIPPED, "delivered")
+        await self._deliver()
+        return self.state()
+
+    async def _deliver(self) -> None:
         self._busy = True
         try:
             now = workflow.now()
@@ -209,7 +229,6 @@ class VendorOrderWorkflow:
                 await self._set_attention(None)
         finally:
             self._busy = False
-        return self.state()
 
     @deliver.validator
     def _can_deliver(self) -> None:
@@ -280,8 +299,11 @@ class VendorOrderWorkflow:
 
     @workflow.signal(name="dispute")
     async def dispute(self, change: DisputeSignal) -> None:
-        if change.status in ("won", "lost", "warning_closed", "charge_refunded"):
+        if change.status in _CLOSING_DISPUTE:
             self._open_disputes.discard(change.dispute_id)
+            self._closed_disputes.add(change.dispute_id)
+        elif change.dispute_id in self._closed_disputes and workflow.patched(HARDENING):
+            return  # an older event arriving late: a closed dispute never opens again
         else:
             self._open_disputes.add(change.dispute_id)
         if self._money.paid:
@@ -301,18 +323,18 @@ class VendorOrderWorkflow:
         and past the grace period after it cancel."""
         data = self._input
         renew_every = timedelta(seconds=data.hold_seconds / 2)
-        next_renewal = workflow.now() + renew_every
+        if self._next_renewal is None:
+            self._next_renewal = workflow.now() + renew_every
         breach_at = cancel_at = None
         if data.ship_sla_seconds is not None:
             breach_at = data.created_at + timedelta(seconds=data.ship_sla_seconds)
             if data.auto_cancel_seconds is not None:
                 cancel_at = breach_at + timedelta(seconds=data.auto_cancel_seconds)
-        breached = False
         while self._status == VendorOrderStatus.AWAITING_SHIPMENT:
-            due = [next_renewal]
-            if breach_at is not None and not breached:
+            due = [self._next_renewal]
+            if breach_at is not None and not self._breached:
                 due.append(breach_at)
-            if cancel_at is not None and breached and not self._busy:
+            if cancel_at is not None and self._breached and not self._busy:
                 due.append(cancel_at)
             wait = max(min(due) - workflow.now(), timedelta(milliseconds=1))
             busy = self._busy
@@ -327,55 +349,138 @@ class VendorOrderWorkflow:
             except TimeoutError:
                 pass
             now = workflow.now()
-            if now >= next_renewal:
+            if now >= self._next_renewal:
                 renew = RenewRequest(
                     order_id=data.order_id,
                     vendor_order_id=data.vendor_order_id,
                     hold_seconds=data.hold_seconds,
                 )
                 await workflow.execute_activity("inventory.renew", renew, **STEP)
-                next_renewal = workflow.now() + renew_every
+                self._next_renewal = workflow.now() + renew_every
             if self._status != VendorOrderStatus.AWAITING_SHIPMENT:
                 return
-            if breach_at is not None and not breached and now >= breach_at:
-                breached = True
+            if breach_at is not None and not self._breached and now >= breach_at:
+                self._breached = True
                 await self._set_attention("ship_sla_breached")
                 await self._notify(
                     "vendor_order.ship_reminder",
                     {"ship_by": breach_at.isoformat(), "cancels_at": _iso(cancel_at)},
                 )
-            elif cancel_at is not None and breached and now >= cancel_at and not self._busy:
-                await self._cancel(CancelRequest(reason="ship_sla_expired", by="system"))
+            elif cancel_at is not None and self._breached and now >= cancel_at and not self._busy:
+                if not await self._auto_cancel():
+                    cancel_at = None  # flagged for a person; the vendor may still ship
+            if self._status == VendorOrderStatus.AWAITING_SHIPMENT:
+                await self._renew_history_if_long("awaiting_shipment")
+
+    async def _auto_cancel(self) -> bool:
+        """The SLA's cancellation; a refusal (the refund refused) is flagged for operators
+        instead of failing the workflow, and the stock stays held for the vendor order."""
+        if not workflow.patched(HARDENING):
+            await self._cancel(CancelRequest(reason="ship_sla_expired", by="system"))
+            return True
+        try:
+            await self._cancel(CancelRequest(reason="ship_sla_expired", by="system"))
+        except ActivityError:
+            workflow.logger.warning("auto-cancel of %s failed", self._input.vendor_order_id)
+            await self._set_attention("auto_cancel_failed")
+            return False
+        return True
+
+    async def _no_open_dispute(self) -> None:
+        if self._open_disputes:
+            await workflow.wait_condition(lambda: not self._open_disputes)
+
+    async def _renew_history_if_long(self, phase: str = "payout") -> None:
+        """Continue as new when the history grows long (a wait of months), carrying what
+        this run knows. Only between steps, with no handler at work."""
+        info = workflow.info()
+        full = info.get_current_history_length() >= self._input.history_limit
+        if not (full or info.is_continue_as_new_suggested()):
+            return
+        if self._busy or not workflow.all_handlers_finished():
+            return  # next time round: an update at work must finish in this run
+        money = self._money
+        workflow.continue_as_new(
+            self._input.model_copy(
+                update={
+                    "resume": VendorOrderResume(
+                        phase=phase,
+                        status=self._status,
+                        attention=self._attention,
+                        breached=self._breached,
+                        next_renewal=self._next_renewal,
+                        open_disputes=sorted(self._open_disputes),
+                        closed_disputes=sorted(self._closed_disputes),
+                        payout_attempt=money.attempt,
+                        payout_wait_seconds=money.wait.total_seconds() if money.wait else None,
+                        payout_failures=money.failures,
+                        payout_flagged=money.flagged,
+                        reversal_steps=money.steps,
+                    )
+                }
+            )
+        )
+
+    def _restore(self, resume: VendorOrderResume) -> None:
+        self._status = VendorOrderStatus(resume.status)
+        self._attention = resume.attention
+        self._breached = resume.breached
+        self._next_renewal = resume.next_renewal
+        self._open_disputes = set(resume.open_disputes)
+        self._closed_disputes = set(resume.closed_disputes)
+        wait = resume.payout_wait_seconds
+        self._money.restore(
+            attempt=resume.payout_attempt,
+            failures=resume.payout_failures,
+            flagged=resume.payout_flagged,
+            wait=None if wait is None else timedelta(seconds=wait),
+            steps=resume.reversal_steps,
+        )
 
     async def _await_delivery(self) -> None:
         overdue = self._input.delivery_overdue_seconds
-        if overdue is None:
-            return
+        arrived = lambda: self._status == VendorOrderStatus.DELIVERED or self._carrier_delivered()  # noqa: E731
         try:
             await workflow.wait_condition(
-                lambda: self._status == VendorOrderStatus.DELIVERED,
-                timeout=timedelta(seconds=overdue),
+                arrived, timeout=None if overdue is None else timedelta(seconds=overdue)
             )
         except TimeoutError:
             if self._attention is None:
                 await self._set_attention("delivery_overdue")
+            await workflow.wait_condition(arrived)
+        if self._carrier_delivered():
+            await self._deliver()
+
+    def _carrier_delivered(self) -> bool:
+        """The carrier said DELIVERED when the parcel was registered (its webhook came before
+        the parcel was ours to know, and was dropped): deliver it now, once ship is done."""
+        return (
+            self._registered_delivered
+            and self._status == VendorOrderStatus.SHIPPED
+            and not self._busy
+        )
 
     async def _cancel(self, request: CancelRequest) -> None:
         self._busy = True
         try:
             data = self._input
             ref = VendorOrderRef(vendor_order_id=data.vendor_order_id, order_id=data.order_id)
-            await workflow.execute_activity("inventory.release_vendor_order", ref, **STEP)
-            outcome = await self._money.refund(
-                RefundCommand(
-                    order_id=data.order_id,
-                    vendor_order_id=data.vendor_order_id,
-                    refund_key="cancel",
-                    amount_cents=0,
-                    remaining=True,
-                    reason="requested_by_customer",
-                )
+            refund = RefundCommand(
+                order_id=data.order_id,
+                vendor_order_id=data.vendor_order_id,
+                refund_key="cancel",
+                amount_cents=0,
+                remaining=True,
+                reason="requested_by_customer",
             )
+            if workflow.patched(HARDENING):
+                # Refund first: a refused refund leaves the order as it was, stock still held
+                # (freeing it first sold the units again while the vendor could still ship).
+                outcome = await self._money.refund(refund)
+                await workflow.execute_activity("inventory.release_vendor_order", ref, **STEP)
+            else:
+                await workflow.execute_activity("inventory.release_vendor_order", ref, **STEP)
+                outcome = await self._money.refund(refund)
             await workflow.execute_activity(
                 "orders.record_cancellation",
                 CancellationRecord(
@@ -401,15 +506,18 @@ class VendorOrderWorkflow:
         """Ask Shippo to report this parcel's tracking. Never blocks shipping: without it the
         vendor (or an operator) marks delivery."""
         try:
-            await workflow.execute_activity(
+            status = await workflow.execute_activity(
                 "shipping.track",
                 TrackRequest(
                     vendor_order_id=self._input.vendor_order_id,
                     carrier=carrier,
                     tracking_number=tracking_number,
                 ),
+                result_type=str,
                 **TRACKING,
             )
+            if status == "DELIVERED" and workflow.patched(HARDENING):
+                self._registered_delivered = True
         except ActivityError:
             workflow.logger.warning("tracking not registered for %s", tracking_number)
 
@@ -445,14 +553,21 @@ class VendorOrderWorkflow:
         self._status = status
         self._upsert(sa.ORDER_STATUS.value_set(status), sa.WAITING_SINCE.value_set(workflow.now()))
         parent = workflow.get_external_workflow_handle(self._input.parent_workflow_id)
-        await parent.signal(
-            "vendor_order_changed",
-            VendorOrderStatusSignal(
-                vendor_order_id=self._input.vendor_order_id,
-                vendor_id=self._input.vendor_id,
-                status=status,
-            ),
-        )
+        try:
+            await parent.signal(
+                "vendor_order_changed",
+                VendorOrderStatusSignal(
+                    vendor_order_id=self._input.vendor_order_id,
+                    vendor_id=self._input.vendor_id,
+                    status=status,
+                ),
+            )
+        except FailureError:
+            # The order's workflow was closed by hand (terminated): this vendor order goes on
+            # (it was started to be abandoned), and the database already says where it is.
+            workflow.logger.warning(
+                "order workflow gone; %s is %s", self._input.vendor_order_id, status
+            )
 
     async def _set_attention(self, attention: str | None) -> None:
         self._attention = attention

@@ -18,6 +18,7 @@ from api.deps import (
     vendor_in_scope,
 )
 from api.errors import Problem
+from api.webhook_urls import ResolverDep, vet_webhook_url
 from domain.durations import parse_duration
 from domain.pricing import PriceTier as DomainTier
 from domain.pricing import validate_tiers
@@ -40,8 +41,20 @@ router = APIRouter(prefix="/v1", tags=["catalog and stock"])
 
 @router.post("/vendors", status_code=status.HTTP_201_CREATED, response_model=VendorWithKey)
 async def create_vendor(
-    body: VendorCreate, _: Ops, session: SessionDep, stripe: StripeDep, settings: SettingsDep
+    body: VendorCreate,
+    _: Ops,
+    session: SessionDep,
+    stripe: StripeDep,
+    settings: SettingsDep,
+    resolve: ResolverDep,
 ) -> VendorWithKey:
+    # The webhook URL is judged like PUT .../webhook (never loopback, private, metadata...),
+    # before a Stripe account is opened for a vendor that would then be refused.
+    webhook_url = (
+        await vet_webhook_url(str(body.webhook_url), settings, resolve)
+        if body.webhook_url
+        else None
+    )
     vendor_id = "ven_" + secrets.token_hex(8)
     account = body.stripe_account_id
     if account is None:
@@ -63,8 +76,8 @@ async def create_vendor(
         ship_sla_seconds=int(parse_duration(body.ship_sla).total_seconds()),
         stripe_account_id=account,
         max_transit_days=body.max_transit_days,
-        webhook_url=str(body.webhook_url) if body.webhook_url else None,
-        webhook_secret=new_secret() if body.webhook_url else None,
+        webhook_url=webhook_url,
+        webhook_secret=new_secret() if webhook_url else None,
     )
     key = mint_vendor_key()
     session.add(vendor)

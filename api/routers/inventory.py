@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlmodel import col, select
 
@@ -17,6 +16,8 @@ from api.errors import Problem
 from models.catalog import Product
 from models.db import execute_sql
 from models.stock import (
+    MAX_ON_HAND,
+    AdjustmentIn,
     InventoryPublic,
     StockLevel,
     StockLevelIn,
@@ -28,11 +29,6 @@ from models.stock_changes import StockChange, change_level
 from models.vendor import Warehouse
 
 router = APIRouter(prefix="/v1/inventory", tags=["catalog and stock"])
-
-
-class AdjustmentIn(BaseModel):
-    delta: int = Field(ge=-100_000_000, le=100_000_000)
-    reason: str = Field(min_length=1, max_length=200)
 
 
 def _actor(principal: Principal) -> str:
@@ -75,6 +71,15 @@ async def _apply(
     level = await _locked_level(session, principal, sku, warehouse_id)
     on_hand, reserved = level.on_hand, level.reserved
     change = (target_on_hand - on_hand) if target_on_hand is not None else (delta or 0)
+    if on_hand + change > MAX_ON_HAND:
+        await session.rollback()
+        raise Problem(
+            "validation_error",
+            f"on_hand would be {on_hand + change}, above the limit of {MAX_ON_HAND}",
+            field="on_hand" if target_on_hand is not None else "delta",
+            limit=MAX_ON_HAND,
+            on_hand=on_hand,
+        )
     if on_hand + change < reserved:
         await session.rollback()
         raise Problem(

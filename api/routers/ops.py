@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from temporalio.client import Client, WorkflowExecutionStatus
 
@@ -17,17 +18,28 @@ from api.errors import Problem
 from api.routers.vendor_app import update_vendor_order
 from api.stripe_events import start_adjustment
 from api.views import vendor_order_view
+from models.base import utcnow
+from models.db import execute_sql
 from models.ledger import LedgerEntry
 from models.messages import PayoutAdjustment, RefundCommand, RefundOutcome
+from models.order import OrderEvent
+from models.text import StorableText
 from models.vendor_order import VendorOrder
 from models.views import VendorOrderPublic
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
 
 
+# The only refund reasons Stripe takes; any other is refused by Stripe (502 to the operator).
+STRIPE_REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+REFUND_NOTE_EVENT = "vendor_order.refund_note"
+
+
 class RefundBody(BaseModel):
     amount_cents: int = Field(ge=1, le=100_000_000)
-    reason: str = Field(default="requested_by_customer", min_length=1, max_length=100)
+    # Free text for people, kept on the order's events; Stripe is sent one of its own reasons
+    # (this one when it is one of them, requested_by_customer otherwise).
+    reason: StorableText = Field(default="requested_by_customer", min_length=1, max_length=500)
 
 
 @router.post(
@@ -71,7 +83,7 @@ async def refund_vendor_order(
         vendor_order_id=vendor_order.id,
         refund_key=key,
         amount_cents=body.amount_cents,
-        reason=body.reason,
+        reason=body.reason if body.reason in STRIPE_REFUND_REASONS else "requested_by_customer",
     )
     # Hold no connection while money moves (detached first: a rollback expires rows).
     session.expunge(vendor_order)
@@ -81,9 +93,37 @@ async def refund_vendor_order(
             await _refund(temporal, settings.task_queue, vendor_order, command)
     except TimeoutError:
         # Still moving money (the provider is slow): the same request again attaches to it.
+        await _keep_note(session, vendor_order, command, body.reason)
         view = await vendor_order_view(session, vendor_order_id)
         return JSONResponse(view.model_dump(mode="json"), status_code=202)
+    await _keep_note(session, vendor_order, command, body.reason)
     return await vendor_order_view(session, vendor_order_id)
+
+
+async def _keep_note(
+    session: SessionDep, vendor_order: VendorOrder, command: RefundCommand, note: str
+) -> None:
+    """The operator's words, once per refund (a retried request adds nothing), on the order's
+    events beside the refund they explain."""
+    await execute_sql(
+        session,
+        insert(OrderEvent)
+        .values(
+            order_id=vendor_order.order_id,
+            vendor_order_id=vendor_order.id,
+            type=REFUND_NOTE_EVENT,
+            detail={
+                "note": note,
+                "amount_cents": command.amount_cents,
+                "stripe_reason": command.reason,
+                "by": "ops",
+            },
+            dedup_key=f"{vendor_order.id}:{REFUND_NOTE_EVENT}:{command.refund_key}",
+            at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_key"]),
+    )
+    await session.commit()
 
 
 async def _refund(

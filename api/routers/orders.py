@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request, status
 from sqlmodel import col, select
 from temporalio.client import (
     WithStartWorkflowOperation,
+    WorkflowFailureError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -18,12 +19,12 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api import admission
 from api.deps import Platform, PlatformOrOps, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, from_update_failure
+from api.errors import Problem, from_application_error, from_update_failure
 from api.views import order_view
 from domain.ids import order_id_for_idempotency_key, order_workflow_id, request_fingerprint
 from models import search_attributes as sa
@@ -136,6 +137,7 @@ async def place_order(
         replay = await _replay(session, order_id, fingerprint)
         if replay is not None:
             return replay
+        await _refusal_from_workflow(temporal, order_id)
         raise Problem("unavailable", "the order could not be placed; retry") from error
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
         # Our deadline, or Temporal's: the saga goes on, and the same request attaches to it.
@@ -146,6 +148,20 @@ async def place_order(
     finally:
         await admission.settle(request.app, order_id)
     return await order_view(session, order_id)
+
+
+async def _refusal_from_workflow(temporal: TemporalDep, order_id: str) -> None:
+    """A saga refused before it could record the order (the store refused its data): its
+    refusal is in its own result, and is the answer to every retry."""
+    handle = temporal.get_workflow_handle(order_workflow_id(order_id))
+    try:
+        async with asyncio.timeout(2):
+            await handle.result(follow_runs=False)
+    except WorkflowFailureError as failure:
+        if isinstance(failure.cause, ApplicationError):
+            raise from_application_error(failure.cause) from failure
+    except (TimeoutError, RPCError):
+        pass
 
 
 async def _replay(session: SessionDep, order_id: str, fingerprint: str) -> OrderPublic | None:

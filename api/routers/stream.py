@@ -8,11 +8,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import CurrentVendor, PlatformOrOps, RedisDep, SessionDep
-from api.views import order_view
+from api.errors import Problem
 from domain.ids import order_events_channel
+from models.order import Order, OrderEvent
 from models.stock_changes import vendor_events_channel
+from models.views import OrderEventPublic
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 
@@ -31,23 +35,39 @@ async def stream_order_events(
     # Subscribe before reading the history, so nothing falls between the two.
     await pubsub.subscribe(order_events_channel(order_id))
     try:
-        order = await order_view(session, order_id)
+        past = await _history(session, order_id)
     except BaseException:
         await _close(pubsub)
         raise
-    past = [event.model_dump(mode="json") for event in order.events]
     return _sse(_relay(request, pubsub, past))
 
 
+async def _history(session: AsyncSession, order_id: str) -> dict[str, dict[str, Any]]:
+    """The order's recorded events in order, by identity (the row's dedup_key)."""
+    if await session.get(Order, order_id) is None:
+        raise Problem("not_found", "no such order")
+    rows = await session.exec(
+        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(col(OrderEvent.id))
+    )
+    return {
+        row.dedup_key: OrderEventPublic(
+            type=row.type, at=row.at, vendor_order_id=row.vendor_order_id, detail=row.detail or None
+        ).model_dump(mode="json")
+        for row in rows
+    }
+
+
 async def _relay(
-    request: Request, pubsub: Any, past: list[dict[str, Any]] | None = None
+    request: Request, pubsub: Any, past: dict[str, dict[str, Any]] | None = None
 ) -> AsyncIterator[str]:
     """Events already recorded first, then each one as it is published. With a history, a
-    live event that repeats one of it (published after we read it) is not sent twice."""
-    seen = {(e["type"], e.get("vendor_order_id")) for e in past} if past is not None else None
+    live event that repeats one of it (recorded before we read it, published after) is not
+    sent twice: events are told apart by identity, never by type, so a second return on the
+    same vendor order is a second event."""
+    seen = set(past) if past is not None else None
     try:
         yield ": connected\n\n"
-        for event in past or []:
+        for event in (past or {}).values():
             yield _frame(event)
         while not await request.is_disconnected():
             message = await pubsub.get_message(
@@ -58,10 +78,12 @@ async def _relay(
                 continue
             event = json.loads(message["data"])
             if seen is not None:
-                key = (event["type"], event.get("vendor_order_id"))
-                if key in seen:
+                # Without an identity (a publisher older than this reader) nothing is dropped.
+                identity = event.pop("id", None)
+                if identity in seen:
                     continue
-                seen.add(key)
+                if identity is not None:
+                    seen.add(identity)
             yield _frame(event)
     finally:
         await _close(pubsub)

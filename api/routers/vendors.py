@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import OpsOrVendor, SessionDep, vendor_in_scope
+from api.deps import OpsOrVendor, SessionDep, SettingsDep, ensure_vendor_scope, vendor_in_scope
+from api.webhook_urls import ResolverDep, vet_webhook_url
 from domain.durations import parse_duration
 from domain.signing import new_secret
 from models.vendor import (
@@ -36,16 +37,25 @@ async def update_vendor(
 
 @router.put("/{vendor_id}/webhook", response_model=WebhookEndpointPublic)
 async def set_webhook(
-    vendor_id: str, body: WebhookEndpoint, principal: OpsOrVendor, session: SessionDep
+    vendor_id: str,
+    body: WebhookEndpoint,
+    principal: OpsOrVendor,
+    session: SessionDep,
+    settings: SettingsDep,
+    resolve: ResolverDep,
 ) -> WebhookEndpointPublic:
     """Register (or move) the notification endpoint. Each call mints a new signing secret,
-    so this is also how a leaked secret is rotated."""
+    so this is also how a leaked secret is rotated. A URL the platform must not call
+    (loopback, private, link-local, metadata...) is refused with 422 and changes nothing."""
+    ensure_vendor_scope(principal, vendor_id)
+    # Judged (and resolved) before the vendor's row is locked: DNS can be slow.
+    url = await vet_webhook_url(str(body.url), settings, resolve)
     vendor = await vendor_in_scope(session, principal, vendor_id, lock=True)
-    vendor.webhook_url = str(body.url)
+    vendor.webhook_url = url
     vendor.webhook_secret = new_secret()
     session.add(vendor)
     await session.commit()
-    return WebhookEndpointPublic(url=str(body.url), secret=vendor.webhook_secret)
+    return WebhookEndpointPublic(url=url, secret=vendor.webhook_secret)
 
 
 @router.delete("/{vendor_id}/webhook", status_code=status.HTTP_204_NO_CONTENT)

@@ -12,6 +12,9 @@ class TestCard:
     code: str | None = None  # None: the charge succeeds
     decline_code: str | None = None
     message: str = ""
+    # A refund of a charge on this card starts in this status (Stripe's refund test cards);
+    # the emulator's controls move it on later, as Stripe does "some time later".
+    refund_status: str = "succeeded"
 
 
 # Stripe's documented test PaymentMethods that the emulator understands.
@@ -19,6 +22,10 @@ TEST_CARDS = {
     "pm_card_visa": TestCard("visa", "4242"),
     "pm_card_mastercard": TestCard("mastercard", "4444"),
     "pm_card_amex": TestCard("amex", "8431"),
+    # Refunds start pending, then succeed (4000 0000 0000 7726).
+    "pm_card_pendingRefund": TestCard("visa", "7726", refund_status="pending"),
+    # Refunds start succeeded, then fail (4000 0000 0000 5126).
+    "pm_card_refundFail": TestCard("visa", "5126"),
     "pm_card_visa_chargeDeclined": TestCard(
         "visa", "0002", "card_declined", "generic_decline", "Your card was declined."
     ),

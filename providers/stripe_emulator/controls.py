@@ -15,7 +15,7 @@ from providers.emulator_controls import (
     json_body,
 )
 
-from . import balances, disputes
+from . import balances, disputes, refunds
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -76,6 +76,12 @@ async def close_dispute(emulator: Emulator, request: Request) -> Any:
         return disputes.close_dispute(emulator.store, request.path_params["dispute"], body)
 
 
+async def move_refund(emulator: Emulator, request: Request) -> Any:
+    body = await json_body(request)
+    with emulator.automatic_change():
+        return refunds.move_refund(emulator.store, request.path_params["refund"], body)
+
+
 async def show_webhooks(emulator: Emulator, request: Request) -> Any:
     query = request.query_params
     deliveries = emulator.webhooks.deliveries(query.get("event"), query.get("status"))
@@ -105,6 +111,7 @@ def routes(emulator: Emulator) -> list[Route]:
         ("POST", "/_emulator/accounts/{account}/restrict", restrict),
         ("POST", "/_emulator/disputes", open_dispute),
         ("POST", "/_emulator/disputes/{dispute}/close", close_dispute),
+        ("POST", "/_emulator/refunds/{refund}/status", move_refund),
         ("GET", "/_emulator/webhooks", show_webhooks),
         ("POST", "/_emulator/webhooks/config", configure_webhooks),
         ("POST", "/_emulator/events/{event}/resend", resend_event),

@@ -18,11 +18,15 @@ CLOSED = ("won", "lost")
 def open_dispute(store: Store, body: dict[str, Any]) -> StripeObject:
     """The cardholder's bank disputes a charge, named by its PaymentIntent or its own id."""
     charge = _disputed_charge(store, body)
-    amount = body.get("amount", charge["amount"])
+    # A cardholder disputes what is still charged: a refunded part cannot be disputed.
+    disputable = int(charge["amount"] - charge.get("amount_refunded", 0))
+    amount = body.get("amount", disputable)
     if not isinstance(amount, int) or isinstance(amount, bool):
         raise ControlError(400, "amount must be an integer of minor units")
-    if not 0 < amount <= charge["amount"]:
-        raise ControlError(400, "amount must be a positive integer up to the charge's amount")
+    if not 0 < amount <= disputable:
+        raise ControlError(
+            400, f"amount must be a positive integer up to what is not refunded ({disputable})"
+        )
     reason = body.get("reason", "fraudulent")
     if not isinstance(reason, str) or not reason:
         raise ControlError(400, "reason must be a non-empty string")

@@ -22,6 +22,8 @@ from .state import Store, StripeObject
 
 MINIMUM_AMOUNT = 50  # Stripe refuses charges below 50 minor units (e.g. $0.50).
 MAXIMUM_AMOUNT = 99_999_999
+# An expanded Charge shows its newest ten refunds; more are paged from the list call.
+_SHOWN_ON_CHARGE = 10
 
 
 def create_payment_intent(store: Store, params: p.Params, _: PathIds) -> StripeObject:
@@ -155,13 +157,7 @@ def _charge(store: Store, intent: StripeObject, card: TestCard) -> StripeObject:
             "card": {"brand": card.brand, "last4": card.last4},
         },
         "refunded": False,
-        "refunds": {
-            "object": "list",
-            "data": [],
-            "has_more": False,
-            "total_count": 0,
-            "url": f"/v1/charges/{charge_id}/refunds",
-        },
+        # No `refunds`: since API version 2022-11-15 a Charge lists them only when expanded.
         "status": "succeeded" if paid else "failed",
         "transfer_group": intent["transfer_group"],
     }
@@ -182,11 +178,25 @@ def list_payment_intents(store: Store, params: p.Params, _: PathIds) -> StripeOb
     )
 
 
-def retrieve_charge(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
+def retrieve_charge(store: Store, params: p.Params, ids: PathIds) -> StripeObject:
     charge = store.get("charge", ids[0])
     if charge is None:
         raise no_such("charge", ids[0], param="id", status=404)
+    if "refunds" in (p.strings(params, "expand") or []):
+        return {**charge, "refunds": refunds_of(store, charge)}
     return charge
+
+
+def refunds_of(store: Store, charge: StripeObject) -> StripeObject:
+    """A charge's refunds as its expanded `refunds` list shows them: the newest ten."""
+    mine = [r for r in store.newest_first("refund") if r["charge"] == charge["id"]]
+    return {
+        "object": "list",
+        "data": mine[:_SHOWN_ON_CHARGE],
+        "has_more": len(mine) > _SHOWN_ON_CHARGE,
+        "total_count": len(mine),
+        "url": f"/v1/charges/{charge['id']}/refunds",
+    }
 
 
 def list_charges(store: Store, params: p.Params, _: PathIds) -> StripeObject:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from stripe.params import (
     RefundCreateParams,
     RefundListParams,
@@ -9,20 +11,34 @@ from stripe.params import (
 )
 
 from . import params as p
-from .errors import invalid_request, no_such
+from .cards import TEST_CARDS
+from .errors import ControlError, invalid_request, no_such
 from .events import emit
 from .routing import Endpoint, PathIds
 from .state import Store, StripeObject
 
-# Stripe always shows the newest ten refunds on the charge; more are paged from the list call.
-_SHOWN_ON_CHARGE = 10
+# Where a refund may go from each status, by the emulator's controls ("some time later").
+MOVES = {"pending": ("succeeded", "failed", "canceled"), "succeeded": ("failed",)}
 # The SDK's types also allow any string here, for reasons Stripe may add; Stripe allows these.
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
 
+def _open_dispute(store: Store, charge_id: str) -> bool:
+    return any(
+        d["charge"] == charge_id and d["status"] not in ("won", "lost")
+        for d in store.newest_first("dispute")
+    )
+
+
 def create_refund(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     charge = _refundable_charge(store, params)
-    left = int(charge["amount_captured"] - charge["amount_refunded"])
+    # A lost dispute took its amount back already: it cannot be refunded as well.
+    lost = sum(
+        int(d["amount"])
+        for d in store.newest_first("dispute")
+        if d["charge"] == charge["id"] and d["status"] == "lost"
+    )
+    left = int(charge["amount_captured"] - charge["amount_refunded"]) - lost
     requested = p.integer(params, "amount")
     if requested is not None and requested <= 0:
         raise invalid_request(
@@ -31,6 +47,12 @@ def create_refund(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     if left <= 0:
         raise invalid_request(
             f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded"
+        )
+    if _open_dispute(store, charge["id"]):
+        # As Stripe: a charge under dispute cannot be refunded; the dispute decides.
+        raise invalid_request(
+            f"Charge {charge['id']} has been charged back; cannot issue a refund.",
+            code="charge_disputed",
         )
     amount = left if requested is None else requested
     if amount > left:
@@ -58,6 +80,8 @@ def create_refund(store: Store, params: p.Params, _: PathIds) -> StripeObject:
             "reverse_transfer can only be used with destination charges.",
             param="reverse_transfer",
         )
+    card = TEST_CARDS.get(charge.get("payment_method") or "")
+    status = card.refund_status if card is not None else "succeeded"
     refund: StripeObject = {
         "id": store.new_id("re"),
         "object": "refund",
@@ -68,23 +92,63 @@ def create_refund(store: Store, params: p.Params, _: PathIds) -> StripeObject:
         "currency": charge["currency"],
         "description": None,
         "destination_details": None,
+        "failure_balance_transaction": None,
+        "failure_reason": None,
         "metadata": p.metadata(params),
+        "next_action": None,
         "payment_intent": charge["payment_intent"],
+        "payment_method": charge.get("payment_method"),
+        "pending_reason": "processing" if status == "pending" else None,
         "reason": reason,
         "receipt_number": None,
         "source_transfer_reversal": None,
-        "status": "succeeded",
+        "status": status,
         "transfer_reversal": None,
     }
     store.add("refund", refund)
+    # A pending refund already counts against what the charge can still refund.
     charge["amount_refunded"] += amount
     charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
-    _show_refunds(store, charge)
     emit(store, "refund.created", refund)
-    # The charge carries its newest refunds, so a receiver of charge.refunded can read each
-    # refund's metadata without calling back.
+    # Since API version 2022-11-15 the charge in this event carries no `refunds`: receivers
+    # learn about each refund from refund.created / refund.updated.
     emit(store, "charge.refunded", charge)
     return refund
+
+
+def move_refund(store: Store, refund_id: str, body: dict[str, Any]) -> StripeObject:
+    """A refund's status changes later, as Stripe's do: a pending one settles (or fails, or is
+    canceled), a succeeded one can still fail. Announced as Stripe announces it."""
+    refund = store.get("refund", refund_id)
+    if refund is None:
+        raise ControlError(404, f"no such refund: {refund_id}")
+    status = body.get("status")
+    allowed = MOVES.get(refund["status"], ())
+    if status not in allowed:
+        raise ControlError(
+            409 if isinstance(status, str) and status in STATUSES else 400,
+            f"a {refund['status']} refund cannot become {status!r}"
+            + (f" (only {', '.join(allowed)})" if allowed else ""),
+        )
+    refund["status"] = status
+    refund["pending_reason"] = None
+    if status in ("failed", "canceled"):
+        charge = store.get("charge", refund["charge"])
+        assert charge is not None
+        # The money stays with (or comes back to) the merchant: the charge can be refunded again.
+        charge["amount_refunded"] -= refund["amount"]
+        charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
+        if status == "failed":
+            refund["failure_reason"] = str(body.get("failure_reason") or "lost_or_stolen_card")
+            refund["failure_balance_transaction"] = store.new_id("txn")
+    emit(store, "refund.updated", refund)
+    emit(store, "charge.refund.updated", refund)
+    if status == "failed":
+        emit(store, "refund.failed", refund)
+    return refund
+
+
+STATUSES = ("pending", "succeeded", "failed", "canceled")
 
 
 def _refundable_charge(store: Store, params: p.Params) -> StripeObject:
@@ -119,17 +183,6 @@ def _refundable_charge(store: Store, params: p.Params) -> StripeObject:
             param=param,
         )
     return charge
-
-
-def _show_refunds(store: Store, charge: StripeObject) -> None:
-    mine = [r for r in store.newest_first("refund") if r["charge"] == charge["id"]]
-    charge["refunds"] = {
-        "object": "list",
-        "data": mine[:_SHOWN_ON_CHARGE],
-        "has_more": len(mine) > _SHOWN_ON_CHARGE,
-        "total_count": len(mine),
-        "url": f"/v1/charges/{charge['id']}/refunds",
-    }
 
 
 def _money(amount: int, charge: StripeObject) -> str:

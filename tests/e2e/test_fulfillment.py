@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -17,7 +15,6 @@ import pytest
 from domain.signing import verify
 from providers.stripe_adapter import StripeGateway
 from temporal.devstack import DevStack
-from temporal.embedded import free_port
 from tests.e2e.client import (
     OPS,
     PLATFORM,
@@ -30,44 +27,16 @@ from tests.e2e.client import (
     wait_for_order,
 )
 from tests.e2e.money import reconcile
+from tests.e2e.webhook_inbox import Inbox, allowed_webhook_port, running_inbox
 
 PARCEL = {"length_cm": 30, "width_cm": 20, "height_cm": 10, "weight_grams": 1200}
 
 
-class Inbox:
-    """A vendor's webhook endpoint: keeps what it was sent."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                inbox.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-
-    def types(self) -> list[str]:
-        return [json.loads(body)["type"] for _, body in self.received]
-
-
 @pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    box = Inbox()
-    thread = threading.Thread(target=box.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+def inbox(stack: DevStack) -> Iterator[Inbox]:
+    # The stack's worker reaches only the local receiver it allows (tests/conftest.py).
+    with running_inbox(allowed_webhook_port(stack)) as box:
         yield box
-    finally:
-        box.server.shutdown()
-        box.server.server_close()
 
 
 @pytest.fixture

@@ -178,13 +178,11 @@ async def test_released_stock_is_available_again_and_a_second_release_changes_no
     assert await totals(sessions, sku) == (5, 0, 0)
 
 
-async def test_shipping_takes_the_held_units_off_the_shelf_once(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    sku, _ = await seed(sessions, {"main": 5})
-    inventory = InventoryActivities(sessions, StockAnnouncer(None))
-    order = f"ord_{sku}"
-    await inventory.reserve(ReserveRequest(order_id=order, lines=[line(sku, 2)]))
+async def vendor_order_of_two(
+    sessions: async_sessionmaker[AsyncSession], sku: str, order: str
+) -> VendorOrderRef:
+    """An order row and one vendor order of two units of `sku` (the reservation is the
+    test's own business)."""
     async with sessions() as session, session.begin():
         await execute_sql(
             session,
@@ -221,10 +219,35 @@ async def test_shipping_takes_the_held_units_off_the_shelf_once(
             ),
             {"vo": f"vo_{sku}", "sku": sku},
         )
-    ref = VendorOrderRef(vendor_order_id=f"vo_{sku}", order_id=order)
+    return VendorOrderRef(vendor_order_id=f"vo_{sku}", order_id=order)
+
+
+async def test_shipping_takes_the_held_units_off_the_shelf_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    sku, _ = await seed(sessions, {"main": 5})
+    inventory = InventoryActivities(sessions, StockAnnouncer(None))
+    order = f"ord_{sku}"
+    await inventory.reserve(ReserveRequest(order_id=order, lines=[line(sku, 2)]))
+    ref = await vendor_order_of_two(sessions, sku, order)
     assert await inventory.commit_vendor_order(ref) == 2
     assert await inventory.commit_vendor_order(ref) == 0
     assert await totals(sessions, sku) == (3, 0, 0)
+
+
+async def test_a_vendor_order_whose_stock_was_released_cannot_ship_and_takes_nothing_off(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    sku, _ = await seed(sessions, {"main": 5})
+    inventory = InventoryActivities(sessions, StockAnnouncer(None))
+    order = f"ord_{sku}"
+    await inventory.reserve(ReserveRequest(order_id=order, lines=[line(sku, 2)]))
+    ref = await vendor_order_of_two(sessions, sku, order)
+    assert await inventory.release_vendor_order(ref) == 2
+    with pytest.raises(ApplicationError) as refused:
+        await inventory.commit_vendor_order(ref)
+    assert (refused.value.type, refused.value.non_retryable) == ("invalid_state", True)
+    assert await totals(sessions, sku) == (5, 0, 0)
 
 
 async def test_stock_is_held_in_the_warehouse_nearest_the_buyer(

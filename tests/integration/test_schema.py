@@ -42,4 +42,5 @@ def test_the_migrated_database_matches_the_models_with_nothing_left_to_migrate(
         "api_key",
         "ledger_entry",
         "webhook_event",
+        "external_refund",
     } <= tables

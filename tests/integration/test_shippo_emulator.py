@@ -14,6 +14,7 @@ from shippo import utils
 from shippo.models import components, operations
 from shippo.models.errors import SDKError
 
+from providers.shippo_adapter import ShippoGateway
 from tests.integration.shippo_helpers import (
     AUTO_ADVANCE_SECONDS,
     WEBHOOK_TOKEN,
@@ -480,3 +481,24 @@ def test_objects_and_scheduled_moves_survive_a_restart(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, "the parcel did not move after the restart"
             time.sleep(0.05)
+
+
+def test_a_track_updated_webhook_reads_the_same_through_the_adapter_as_through_the_sdk(
+    shippo_emulator: str, shippo_webhooks: WebhookReceiver
+) -> None:
+    # The webhook route reads the payload by hand (ShippoGateway.parse_webhook): every field
+    # it reads must be where Shippo, and the SDK's WebhookPayloadTrack, put it.
+    number = unique_number("AUDIT")
+    control(shippo_emulator, "POST", f"/_emulator/tracks/usps/{number}", {"status": "TRANSIT"})
+
+    (arrived,) = shippo_webhooks.wait_for(number, 1)
+    payload = utils.unmarshal_json(arrived.body.decode(), components.WebhookPayloadTrack)
+    update = ShippoGateway.parse_webhook(arrived.body)
+
+    assert payload.data is not None and payload.data.tracking_status is not None
+    status = payload.data.tracking_status
+    assert update is not None
+    assert (update.carrier, update.tracking_number, update.status) == ("usps", number, "TRANSIT")
+    assert update.status_id == status.object_id
+    assert status.status_date is not None
+    assert update.status_date == status.status_date.replace(tzinfo=update.status_date.tzinfo)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from providers.errors import (
+    IdempotencyConflictError,
     PaymentDeclinedError,
     ProviderRejectedError,
     ProviderUnavailableError,
@@ -125,17 +126,19 @@ async def test_a_retried_charge_with_the_same_key_creates_one_payment_intent(
     assert len(await gateway.list_payment_intents_for(f"order-{order_id}")) == 1
 
 
-async def test_reusing_a_charge_key_for_another_amount_is_rejected_and_charges_nothing_more(
+async def test_reusing_a_charge_key_for_another_amount_is_a_conflict_never_a_refusal(
     gateway: StripeGateway,
 ) -> None:
     order_id = unique("ord")
     first = await charge_order(gateway, order_id, amount=2599)
 
-    with pytest.raises(ProviderRejectedError) as rejected:
+    with pytest.raises(IdempotencyConflictError) as conflict:
         await charge_order(gateway, order_id, amount=9999)
 
-    assert (rejected.value.code, rejected.value.http_status) == ("idempotency_error", 400)
-    assert rejected.value.retryable is False
+    # The key's first use may have moved money: never final, never a ProviderRejectedError.
+    assert (conflict.value.code, conflict.value.http_status) == ("idempotency_key_reused", 400)
+    assert conflict.value.retryable is True
+    assert not isinstance(conflict.value, ProviderRejectedError)
     [intent] = await gateway.list_payment_intents_for(f"order-{order_id}")
     assert (intent["id"], intent["amount"]) == (first.payment_intent_id, 2599)
 

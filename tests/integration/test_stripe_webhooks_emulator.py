@@ -112,7 +112,7 @@ async def test_a_declined_card_announces_the_failed_payment(
     assert mine[1].data.object["status"] == "failed"
 
 
-async def test_a_refund_announces_the_refund_and_the_refunded_charge_with_its_metadata(
+async def test_a_refund_is_announced_by_refund_created_and_a_charge_refunded_without_refunds(
     gateway: StripeGateway, client: stripe.StripeClient, receiver: WebhookReceiver
 ) -> None:
     paid = await paid_order(gateway)
@@ -131,16 +131,106 @@ async def test_a_refund_announces_the_refund_and_the_refunded_charge_with_its_me
     refund_event = gateway.parse_webhook(created.body, created.signature, WEBHOOK_SECRET)
     charge_event = gateway.parse_webhook(refunded.body, refunded.signature, WEBHOOK_SECRET)
     assert refund_event["type"] == "refund.created"
-    assert refund_event["data"]["object"]["metadata"] == {"vendor_order_id": "vo-7"}
+    refund = refund_event["data"]["object"]
+    assert (refund["id"], refund["amount"], refund["status"], refund["metadata"]) == (
+        made.id,
+        1200,
+        "succeeded",
+        {"vendor_order_id": "vo-7"},
+    )
+    assert (refund["payment_intent"], refund["charge"]) == (paid.payment_intent_id, paid.charge_id)
     assert charge_event["type"] == "charge.refunded"
     charge = charge_event["data"]["object"]
     assert (charge["amount_refunded"], charge["refunded"]) == (1200, False)
-    [shown] = charge["refunds"]["data"]
-    assert (shown["id"], shown["amount"], shown["metadata"]) == (
-        made.id,
-        1200,
-        {"vendor_order_id": "vo-7"},
+    # API version 2022-11-15 and later: the charge in the event does not list its refunds.
+    assert "refunds" not in charge
+
+
+async def test_a_pending_refund_is_announced_again_when_it_succeeds(
+    gateway: StripeGateway,
+    client: stripe.StripeClient,
+    emulator_url: str,
+    receiver: WebhookReceiver,
+) -> None:
+    paid = await paid_order(gateway, payment_method="pm_card_pendingRefund")
+    made = await client.v1.refunds.create_async(
+        params={"payment_intent": paid.payment_intent_id, "amount": 700}
     )
+
+    moved = await control(
+        emulator_url, "POST", f"/_emulator/refunds/{made.id}/status", {"status": "succeeded"}
+    )
+
+    assert (made.status, made.pending_reason) == ("pending", "processing")
+    assert (moved["status"], moved["pending_reason"]) == ("succeeded", None)
+    arrived = await receiver.wait_for(made.id, 3)
+    assert [(r.event["type"], r.event["data"]["object"]["status"]) for r in arrived] == [
+        ("refund.created", "pending"),
+        ("refund.updated", "succeeded"),
+        ("charge.refund.updated", "succeeded"),
+    ]
+    # Stripe moved it by itself: no API request caused the update.
+    assert arrived[1].event["request"] == {"id": None, "idempotency_key": None}
+    charge = await client.v1.charges.retrieve_async(paid.charge_id)
+    assert charge.amount_refunded == 700
+
+
+async def test_a_refund_that_fails_later_gives_the_amount_back_to_the_charge(
+    gateway: StripeGateway,
+    client: stripe.StripeClient,
+    emulator_url: str,
+    receiver: WebhookReceiver,
+) -> None:
+    paid = await paid_order(gateway, payment_method="pm_card_refundFail")
+    made = await client.v1.refunds.create_async(
+        params={"payment_intent": paid.payment_intent_id, "amount": 900}
+    )
+    refunded_before = (await client.v1.charges.retrieve_async(paid.charge_id)).amount_refunded
+
+    await control(
+        emulator_url, "POST", f"/_emulator/refunds/{made.id}/status", {"status": "failed"}
+    )
+
+    arrived = await receiver.wait_for(made.id, 4)
+    assert [r.event["type"] for r in arrived] == [
+        "refund.created",
+        "refund.updated",
+        "charge.refund.updated",
+        "refund.failed",
+    ]
+    failed = await client.v1.refunds.retrieve_async(made.id)
+    assert (made.status, failed.status, failed.failure_reason) == (
+        "succeeded",
+        "failed",
+        "lost_or_stolen_card",
+    )
+    charge = await client.v1.charges.retrieve_async(paid.charge_id)
+    assert (refunded_before, charge.amount_refunded, charge.refunded) == (900, 0, False)
+
+
+@pytest.mark.parametrize(
+    ("status", "answer"), [("pending", 409), ("succeeded", 409), ("refunded", 400), (None, 400)]
+)
+async def test_a_refund_cannot_move_where_stripe_never_moves_one_and_nothing_changes(
+    gateway: StripeGateway,
+    client: stripe.StripeClient,
+    emulator_url: str,
+    status: str | None,
+    answer: int,
+) -> None:
+    paid = await paid_order(gateway)
+    made = await client.v1.refunds.create_async(
+        params={"payment_intent": paid.payment_intent_id, "amount": 500}
+    )
+    events_before = await events_about(client, made.id)
+
+    async with httpx.AsyncClient(base_url=emulator_url) as http:
+        refused = await http.post(f"/_emulator/refunds/{made.id}/status", json={"status": status})
+
+    assert refused.status_code == answer
+    assert (await client.v1.refunds.retrieve_async(made.id)).status == "succeeded"
+    assert (await client.v1.charges.retrieve_async(paid.charge_id)).amount_refunded == 500
+    assert await events_about(client, made.id) == events_before
 
 
 async def test_a_payout_and_its_reversal_are_announced_with_the_transfer(

@@ -1,4 +1,8 @@
-"""Vendor notifications against real PostgreSQL and a real HTTP receiver on 127.0.0.1."""
+"""Vendor notifications against real PostgreSQL and a real HTTP receiver on 127.0.0.1.
+
+The receiver is loopback, which the outbound rules refuse: each test allows its exact
+host:port (FULFILLMENT_WEBHOOK_ALLOWED_HOSTS's job) or shows that it is refused. Names are
+resolved by a fake resolver, never by the system's."""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -21,6 +25,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities import notifications as notifications_module
 from activities.notifications import NotificationActivities
+from activities.webhook_sender import WebhookSender
+from domain.outbound_urls import OutboundPolicy, Resolver, parse_allowed_hosts
 from domain.signing import SIGNATURE_HEADER, InvalidSignature, new_secret, verify
 from models.db import execute_sql, make_engine, make_sessionmaker
 from models.messages import NotificationOutcome, VendorNotification
@@ -46,9 +52,16 @@ class Receiver:
     delay: float = 0.0
     requests: list[Received] = field(default_factory=list)
 
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def authority(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
     def url(self, path: str = "/hooks/fulfillment") -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}{path}"
+        return f"http://{self.authority}{path}"
 
 
 @pytest.fixture
@@ -90,12 +103,42 @@ async def sessions(stack: DevStack) -> AsyncIterator[async_sessionmaker[AsyncSes
         await engine.dispose()
 
 
+class FakeResolver:
+    """Answers names from a table and records what it was asked; unknown names do not exist."""
+
+    def __init__(self, answers: dict[str, list[str]] | None = None) -> None:
+        self.answers = answers or {}
+        self.asked: list[tuple[str, int]] = []
+
+    async def __call__(self, host: str, port: int) -> Sequence[str]:
+        self.asked.append((host, port))
+        if host not in self.answers:
+            raise socket.gaierror(socket.EAI_NONAME, f"{host} does not exist")
+        return self.answers[host]
+
+
+@asynccontextmanager
+async def delivering(
+    sessions: async_sessionmaker[AsyncSession],
+    *allowed: str,
+    resolve: Resolver | None = None,
+) -> AsyncIterator[NotificationActivities]:
+    """The activities as the worker builds them (dev: http allowed), with these host:port
+    pairs allowed."""
+    policy = OutboundPolicy(allow_http=True, allowed_hosts=parse_allowed_hosts(allowed))
+    sender = WebhookSender(policy, resolve or FakeResolver())
+    try:
+        yield NotificationActivities(sessions, sender, clock=lambda: NOW + 0.75)
+    finally:
+        await sender.aclose()
+
+
 @pytest.fixture
 async def notifications(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], receiver: Receiver
 ) -> AsyncIterator[NotificationActivities]:
-    async with httpx.AsyncClient(follow_redirects=False) as http:
-        yield NotificationActivities(sessions, http, clock=lambda: NOW + 0.75)
+    async with delivering(sessions, receiver.authority) as activities:
+        yield activities
 
 
 async def vendor(
@@ -266,16 +309,15 @@ async def test_a_redirect_is_not_followed_and_is_retried(
 
 async def test_an_unreachable_endpoint_is_raised_for_temporal_to_retry(
     sessions: async_sessionmaker[AsyncSession],
-    notifications: NotificationActivities,
-    receiver: Receiver,
 ) -> None:
     with socket.socket() as probe:  # a free port that nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     notification = created(await vendor(sessions, f"http://127.0.0.1:{port}/", new_secret()))
 
-    with pytest.raises(ApplicationError) as failed:
-        await notifications.deliver(notification)
+    async with delivering(sessions, f"127.0.0.1:{port}") as notifications:
+        with pytest.raises(ApplicationError) as failed:
+            await notifications.deliver(notification)
 
     assert (failed.value.type, failed.value.non_retryable) == ("vendor_webhook_failed", False)
 
@@ -307,5 +349,124 @@ async def test_a_url_no_retry_can_fix_is_refused_without_retrying(
     with pytest.raises(ApplicationError) as failed:
         await notifications.deliver(notification)
 
-    assert (failed.value.type, failed.value.non_retryable) == ("vendor_webhook_url_invalid", True)
+    assert (failed.value.type, failed.value.non_retryable) == (
+        "vendor_webhook_url_forbidden",
+        True,
+    )
+    assert failed.value.details == ({"rule": "scheme"},)
+    assert receiver.requests == []
+
+
+async def test_a_loopback_receiver_that_is_not_on_the_allowed_list_is_never_contacted(
+    sessions: async_sessionmaker[AsyncSession], receiver: Receiver
+) -> None:
+    notification = created(await vendor(sessions, receiver.url(), new_secret()))
+
+    async with delivering(sessions) as notifications:  # nothing allowed
+        with pytest.raises(ApplicationError) as failed:
+            await notifications.deliver(notification)
+
+    assert (failed.value.type, failed.value.non_retryable) == (
+        "vendor_webhook_url_forbidden",
+        True,
+    )
+    assert failed.value.details == ({"rule": "loopback"},)
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize(
+    ("spelling", "rule"),
+    [
+        ("http://localhost:{port}/hooks", "loopback"),
+        ("http://[::ffff:127.0.0.1]:{port}/hooks", "loopback"),
+        ("http://127.0.0.2:{port}/hooks", "loopback"),
+        ("http://2130706433:{port}/hooks", "host_form"),
+        ("http://0x7f.1:{port}/hooks", "host_form"),
+        ("http://0177.0.0.1:{port}/hooks", "host_form"),
+        ("http://127.1:{port}/hooks", "host_form"),
+        ("http://user:pass@127.0.0.1:{port}/hooks", "userinfo"),
+        ("http://0.0.0.0:{port}/hooks", "unspecified"),
+    ],
+)
+async def test_other_spellings_of_the_allowed_receiver_are_refused_and_never_reach_it(
+    sessions: async_sessionmaker[AsyncSession],
+    notifications: NotificationActivities,
+    receiver: Receiver,
+    spelling: str,
+    rule: str,
+) -> None:
+    # Stored directly: URLs set before the rules existed are judged again at delivery.
+    url = spelling.format(port=receiver.port)
+    notification = created(await vendor(sessions, url, new_secret()))
+
+    with pytest.raises(ApplicationError) as failed:
+        await notifications.deliver(notification)
+
+    assert (failed.value.type, failed.value.non_retryable) == (
+        "vendor_webhook_url_forbidden",
+        True,
+    )
+    assert failed.value.details == ({"rule": rule},)
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [["127.0.0.1"], ["::1"], ["8.8.8.8", "127.0.0.1"], ["169.254.169.254"]],
+)
+async def test_a_name_that_resolves_inside_the_network_at_delivery_is_refused_at_connect_time(
+    sessions: async_sessionmaker[AsyncSession], receiver: Receiver, answers: list[str]
+) -> None:
+    # It may have resolved to a public address when it was set: DNS rebinding.
+    resolve = FakeResolver({"hooks.vendor.test": answers})
+    url = f"http://hooks.vendor.test:{receiver.port}/hooks"
+    notification = created(await vendor(sessions, url, new_secret()))
+
+    async with delivering(sessions, resolve=resolve) as notifications:
+        with pytest.raises(ApplicationError) as failed:
+            await notifications.deliver(notification)
+
+    assert (failed.value.type, failed.value.non_retryable) == (
+        "vendor_webhook_url_forbidden",
+        True,
+    )
+    assert "hooks.vendor.test resolves to" in failed.value.message
+    # Judged before any connection: not even the public address among them was contacted.
+    assert resolve.asked == [("hooks.vendor.test", receiver.port)]
+    assert receiver.requests == []
+
+
+async def test_the_connection_goes_to_the_address_that_was_judged_with_the_vendors_host_name(
+    sessions: async_sessionmaker[AsyncSession], receiver: Receiver
+) -> None:
+    # The allowed name resolves (once, through our resolver) to the receiver: the request
+    # reaches that very address, and still names the vendor's host.
+    resolve = FakeResolver({"receiver.test": ["127.0.0.1"]})
+    secret = new_secret()
+    url = f"http://receiver.test:{receiver.port}/hooks"
+    notification = created(await vendor(sessions, url, secret))
+
+    async with delivering(sessions, f"receiver.test:{receiver.port}", resolve=resolve) as n:
+        outcome = await n.deliver(notification)
+
+    assert outcome == NotificationOutcome(delivered=True, status_code=204)
+    (request,) = receiver.requests
+    assert request.headers["Host"] == f"receiver.test:{receiver.port}"
+    verify(secret, request.headers[SIGNATURE_HEADER], request.body, now=NOW)
+    assert resolve.asked == [("receiver.test", receiver.port)]
+
+
+async def test_a_name_that_does_not_resolve_now_is_raised_for_temporal_to_retry(
+    sessions: async_sessionmaker[AsyncSession], receiver: Receiver
+) -> None:
+    notification = created(
+        await vendor(sessions, f"http://gone.vendor.test:{receiver.port}/", new_secret())
+    )
+
+    async with delivering(sessions, resolve=FakeResolver()) as notifications:
+        with pytest.raises(ApplicationError) as failed:
+            await notifications.deliver(notification)
+
+    assert (failed.value.type, failed.value.non_retryable) == ("vendor_webhook_failed", False)
+    assert "gone.vendor.test" in failed.value.message
     assert receiver.requests == []

@@ -18,7 +18,13 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from domain.ids import vendor_order_workflow_id
-from models.messages import CheckoutRequest, LineRequest, OrderInput, ShipRequest
+from models.messages import (
+    CancelRequest,
+    CheckoutRequest,
+    LineRequest,
+    OrderInput,
+    ShipRequest,
+)
 from temporal.worker import WORKFLOWS
 from tests.workflows.conftest import time_skipping_environment
 from tests.workflows.fakes import world
@@ -58,6 +64,8 @@ async def main(suffix: str = "") -> None:
             for name, method in (
                 ("completed", "pm_card_visa"),
                 ("declined", "pm_card_visa_chargeDeclined"),
+                # One vendor order cancelled before shipping, the other shipped and paid.
+                ("cancelled", "pm_card_visa"),
             ):
                 placed = order(method)
                 start = WithStartWorkflowOperation(
@@ -77,15 +85,18 @@ async def main(suffix: str = "") -> None:
                     pass
                 handle = await start.workflow_handle()
                 children = []
-                if name == "completed":
+                if name in ("completed", "cancelled"):
                     for vendor in ("ven_a", "ven_b"):
                         child = env.client.get_workflow_handle(
                             vendor_order_workflow_id(placed.order_id, vendor)
                         )
-                        await child.execute_update(
-                            "ship", ShipRequest(carrier="ups", tracking_number="1Z")
-                        )
-                        await child.execute_update("deliver")
+                        if name == "cancelled" and vendor == "ven_a":
+                            await child.execute_update("cancel", CancelRequest(reason="x"))
+                        else:
+                            await child.execute_update(
+                                "ship", ShipRequest(carrier="ups", tracking_number="1Z")
+                            )
+                            await child.execute_update("deliver")
                         children.append(child)
                 try:
                     await handle.result()

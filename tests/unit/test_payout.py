@@ -186,3 +186,21 @@ class TestRefundOfUnits:
     def test_negative_units_are_refused(self, already: int, units: int) -> None:
         with pytest.raises(ValidationFailed, match="must not be negative"):
             refund_of_units_after(LINE, already, units)
+
+
+def test_a_payout_refused_for_a_year_is_tried_about_390_times_not_hourly() -> None:
+    from datetime import timedelta
+
+    from domain.payout import PAYOUT_RETRY_SLOW, next_payout_wait
+
+    wait, waited, attempts, failures = timedelta(minutes=1), timedelta(0), 1, 0
+    while waited < timedelta(days=365):
+        failures += 1
+        waited += wait
+        wait = next_payout_wait(wait, failures)
+        attempts += 1
+    # Hourly for the first day, then daily: ~8 history events an attempt, ~3,100 in a year.
+    assert 380 <= attempts <= 395
+    assert wait == PAYOUT_RETRY_SLOW
+    assert next_payout_wait(timedelta(minutes=1), 1) == timedelta(minutes=2)
+    assert next_payout_wait(timedelta(minutes=50), 5) == timedelta(hours=1)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import stripe
+
 from activities.errors import provider_error
 from providers.errors import (
+    IdempotencyConflictError,
     PaymentDeclinedError,
     ProviderRejectedError,
     ProviderUnavailableError,
+    sort_stripe_error,
 )
 
 
@@ -32,3 +36,22 @@ def test_an_outage_is_retried_and_never_its_own_cause() -> None:
         raise error from original
     except Exception as raised:
         assert raised.__cause__ is original and original.__cause__ is None
+
+
+def test_a_key_reused_with_other_parameters_is_retried_never_a_refusal() -> None:
+    # Stripe's answer when a key's first use had other parameters: that first request may
+    # have moved money, so the caller must look for it, never give up and try a new key.
+    sorted_error = sort_stripe_error(
+        stripe.IdempotencyError(
+            "Keys for idempotent requests can only be used with the same parameters",
+            http_status=400,
+            json_body={"error": {"type": "idempotency_error", "message": "..."}},
+        )
+    )
+
+    error = provider_error(sorted_error)
+
+    assert isinstance(sorted_error, IdempotencyConflictError)
+    assert (sorted_error.code, sorted_error.retryable) == ("idempotency_key_reused", True)
+    assert (error.type, error.non_retryable) == ("provider_unavailable", False)
+    assert error.details == ({"provider_code": "idempotency_key_reused"},)

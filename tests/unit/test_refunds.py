@@ -14,11 +14,13 @@ from domain.ledger import (
 from domain.pricing import PricedLine
 from domain.refunds import (
     PayoutPlan,
+    RefundShare,
     ReversalPlan,
     attribute_unnamed_refund,
     plan_payout,
     plan_reversal,
     refund_for_units,
+    share_outside_refund,
     split_refund,
 )
 
@@ -329,3 +331,33 @@ class TestWorkedExample:
         # The vendor holds exactly its two payouts: 77.00 + 50.00.
         held = 9_500 + 3_200
         assert held == vendor_order_money(TERMS, first).payout_cents + 5_000
+
+
+class TestShareOutsideRefund:
+    def test_an_unnamed_refund_shared_by_two_vendor_orders_names_each_share(self) -> None:
+        shares = share_outside_refund("re_1", 1000, {"vo_a": 3000, "vo_b": 2000})
+
+        assert shares == [
+            RefundShare("vo_a", 600, "re_1:vo_a"),
+            RefundShare("vo_b", 400, "re_1:vo_b"),
+        ]
+
+    def test_a_refund_one_vendor_order_takes_whole_is_named_by_the_stripe_id_alone(self) -> None:
+        # The other vendor order has nothing left to refund (cancelled).
+        shares = share_outside_refund("re_1", 1000, {"vo_a": 0, "vo_b": 2000})
+
+        assert shares == [RefundShare("vo_b", 1000, "re_1")]
+
+    def test_a_named_vendor_order_takes_it_all_up_to_what_it_can_refund(self) -> None:
+        assert share_outside_refund("re_1", 900, {"vo_a": 3000, "vo_b": 500}, "vo_b") == [
+            RefundShare("vo_b", 500, "re_1")
+        ]
+
+    def test_a_name_that_is_not_one_of_the_vendor_orders_is_shared_as_unnamed(self) -> None:
+        assert share_outside_refund("re_1", 500, {"vo_a": 1000, "vo_b": 1000}, "vo_x") == [
+            RefundShare("vo_a", 250, "re_1:vo_a"),
+            RefundShare("vo_b", 250, "re_1:vo_b"),
+        ]
+
+    def test_nothing_is_shared_when_nothing_is_left_to_refund(self) -> None:
+        assert share_outside_refund("re_1", 500, {"vo_a": 0, "vo_b": -5}) == []

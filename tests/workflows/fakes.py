@@ -75,6 +75,15 @@ class FakeWorld:
     movements: dict[str, list[Movement]] = field(default_factory=dict)
     attention: list[tuple[str, str | None]] = field(default_factory=list)
     refusing_payouts: bool = False
+    refusing_refunds: bool = False
+    # A refund recorded while the payout's transfer was under way: the payout says so.
+    refund_during_payout_cents: int = 0
+    # Customers whose order the store refuses to record (bad data).
+    unrecordable_customers: set[str] = field(default_factory=set)
+    failing_completion: set[str] = field(default_factory=set)
+    reversals: list[ReversalCommand] = field(default_factory=list)
+    # What Shippo says of a parcel when it is registered for tracking.
+    track_status: str = "TRANSIT"
     renewals: list[str] = field(default_factory=list)
     payout_attempts: int = 0
     released_vendor_orders: list[str] = field(default_factory=list)
@@ -188,6 +197,10 @@ class FakeWorld:
 
     @activity.defn(name="orders.create")
     async def create(self, request: CreateOrderRequest) -> None:
+        if request.order.customer_id in self.unrecordable_customers:
+            raise ApplicationError(
+                "the order store refused the data", type="validation_error", non_retryable=True
+            )
         self.orders.setdefault(request.order.order_id, request)
 
     @activity.defn(name="orders.set_rejection")
@@ -212,6 +225,8 @@ class FakeWorld:
 
     @activity.defn(name="orders.record_completion")
     async def record_completion(self, ref: VendorOrderRef) -> None:
+        if ref.vendor_order_id in self.failing_completion:
+            raise ApplicationError("the store is broken", type="bug", non_retryable=True)
         self.completed.append(ref.vendor_order_id)
 
     @activity.defn(name="payments.charge")
@@ -245,12 +260,35 @@ class FakeWorld:
             Movement(EntryKind.TRANSFER, amount, request.vendor_order_id)
         )
         self.payouts[request.vendor_order_id] = amount
-        return PayoutOutcome(transfer_id=f"tr_{request.vendor_order_id}", amount_cents=amount)
+        late = self.refund_during_payout_cents
+        if late:
+            self.movements[request.vendor_order_id].append(
+                Movement(EntryKind.REFUND, late, request.vendor_order_id, late)
+            )
+        to_reverse = self.money(request.order_id, request.vendor_order_id).to_reverse_cents
+        return PayoutOutcome(
+            transfer_id=f"tr_{request.vendor_order_id}",
+            amount_cents=amount,
+            to_reverse_cents=to_reverse,
+        )
 
     @activity.defn(name="payments.refund")
     async def refund(self, command: RefundCommand) -> RefundOutcome:
+        if self.refusing_refunds:
+            raise ApplicationError(
+                "the charge cannot be refunded", type="provider_rejected", non_retryable=True
+            )
         money = self.money(command.order_id, command.vendor_order_id)
         amount = money.refundable_cents if command.remaining else command.amount_cents
+        if command.at_most:
+            amount = min(amount, money.refundable_cents)
+            if amount == 0:
+                return RefundOutcome(
+                    provider_refund_id=None,
+                    amount_cents=0,
+                    refunded_cents=money.refunded_cents,
+                    to_reverse_cents=money.to_reverse_cents,
+                )
         goods, _ = split_refund(
             amount, money, self.terms(command.order_id, command.vendor_order_id)
         )
@@ -278,6 +316,7 @@ class FakeWorld:
 
     @activity.defn(name="payments.reverse_payout")
     async def reverse_payout(self, command: ReversalCommand) -> ReversalOutcome:
+        self.reversals.append(command)
         amount = self.money(command.order_id, command.vendor_order_id).to_reverse_cents
         self.movements[command.vendor_order_id].append(
             Movement(EntryKind.TRANSFER_REVERSAL, amount, command.vendor_order_id)
@@ -328,7 +367,7 @@ class FakeWorld:
     @activity.defn(name="shipping.track")
     async def track(self, request: TrackRequest) -> str:
         self.tracked.append(request)
-        return "TRANSIT"
+        return self.track_status
 
     @activity.defn(name="notifications.deliver")
     async def deliver_notification(self, notification: VendorNotification) -> NotificationOutcome:

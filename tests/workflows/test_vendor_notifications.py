@@ -28,6 +28,7 @@ class FakeReceiver:
 
     failures: int | None = 0
     non_retryable: bool = False
+    error_type: str = "vendor_webhook_failed"
     attempts: list[str] = field(default_factory=list)
     infos: list[activity.Info] = field(default_factory=list)
 
@@ -42,7 +43,7 @@ class FakeReceiver:
         if self.failures is None or len(self.attempts) <= self.failures:
             raise ApplicationError(
                 "the vendor's webhook answered 503 Service Unavailable",
-                type="vendor_webhook_failed",
+                type=self.error_type,
                 non_retryable=self.non_retryable,
             )
         return NotificationOutcome(delivered=True, status_code=204)
@@ -147,6 +148,25 @@ async def test_a_failure_no_retry_can_fix_ends_the_notification_at_once_without_
     env: WorkflowEnvironment, task_queue: str, receiver: FakeReceiver, worker: Worker
 ) -> None:
     receiver.failures, receiver.non_retryable = None, True
+    sent = notification()
+
+    outcome = await env.client.execute_workflow(
+        VendorNotificationWorkflow.run,
+        sent,
+        id=f"notify-{sent.event_id}",
+        task_queue=task_queue,
+    )
+
+    assert outcome == NotificationOutcome(delivered=False, skipped="gave_up")
+    assert receiver.attempts == [sent.event_id]
+
+
+async def test_a_webhook_url_the_outbound_rules_refuse_ends_the_notification_after_one_attempt(
+    env: WorkflowEnvironment, task_queue: str, receiver: FakeReceiver, worker: Worker
+) -> None:
+    # What notifications.deliver raises for a loopback, private or metadata address.
+    receiver.failures, receiver.non_retryable = None, True
+    receiver.error_type = "vendor_webhook_url_forbidden"
     sent = notification()
 
     outcome = await env.client.execute_workflow(

@@ -1,0 +1,120 @@
+"""Outside refunds (and lost disputes), each recorded once by its Stripe id with the sharing
+among vendor orders decided the first time it was seen (models/external_refund.py).
+
+The webhook handler decides and commits the sharing before it tells any workflow; the
+activity that writes the ledger reads it back, so every event and every retry about one refund
+derives the same ledger keys from the same row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.ledger import EntryKind
+from domain.refunds import RefundShare
+from models.base import utcnow
+from models.db import execute_sql
+from models.external_refund import ExternalRefundRecord
+from models.ledger import LedgerEntry
+
+LEDGER_PREFIX = "stripe-refund:"
+
+
+def ledger_key(provider_refund_id: str) -> str:
+    return f"{LEDGER_PREFIX}{provider_refund_id}"
+
+
+def stripe_id_of(provider_refund_id: str) -> str:
+    """The Stripe object a share names: ``re_1`` for ``re_1`` and for ``re_1:vo_2``."""
+    return provider_refund_id.split(":", 1)[0]
+
+
+async def shares_of(session: AsyncSession, refund_id: str) -> list[RefundShare] | None:
+    """The sharing kept for this refund, or None when it was never decided."""
+    row = await session.get(ExternalRefundRecord, refund_id)
+    return None if row is None else _decode(row.attribution)
+
+
+async def keep_once(
+    session: AsyncSession,
+    refund_id: str,
+    payment_intent_id: str,
+    amount_cents: int,
+    shares: Sequence[RefundShare],
+) -> list[RefundShare]:
+    """Keep this sharing unless one is kept already; answers the one kept.
+
+    Two deliveries deciding at once: the second insert waits on the first one's key and then
+    does nothing, and both read back the first one's sharing.
+    """
+    await execute_sql(
+        session,
+        insert(ExternalRefundRecord)
+        .values(
+            refund_id=refund_id,
+            payment_intent_id=payment_intent_id,
+            amount_cents=amount_cents,
+            attribution=_encode(shares),
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(),
+    )
+    row = (
+        await execute_sql(
+            session,
+            select(col(ExternalRefundRecord.attribution)).where(
+                ExternalRefundRecord.refund_id == refund_id
+            ),
+        )
+    ).one()
+    return _decode(row[0])
+
+
+async def shares_in_ledger(session: AsyncSession, refund_id: str) -> list[RefundShare]:
+    """Shares of this refund the ledger already holds: written before the sharing was kept
+    (by an older version), they are adopted as the sharing, so nothing is counted twice."""
+    key = ledger_key(refund_id)
+    query = select(LedgerEntry).where(
+        LedgerEntry.kind == EntryKind.REFUND,
+        or_(
+            col(LedgerEntry.idempotency_key) == key,
+            col(LedgerEntry.idempotency_key).startswith(f"{key}:", autoescape=True),
+        ),
+    )
+    return [
+        RefundShare(
+            vendor_order_id=entry.vendor_order_id or "",
+            amount_cents=entry.amount_cents,
+            provider_refund_id=entry.idempotency_key.removeprefix(LEDGER_PREFIX),
+        )
+        for entry in await session.exec(query.order_by(col(LedgerEntry.id)))
+    ]
+
+
+def _encode(shares: Sequence[RefundShare]) -> dict[str, Any]:
+    return {
+        "shares": [
+            {
+                "vendor_order_id": share.vendor_order_id,
+                "amount_cents": share.amount_cents,
+                "provider_refund_id": share.provider_refund_id,
+            }
+            for share in shares
+        ]
+    }
+
+
+def _decode(attribution: dict[str, Any]) -> list[RefundShare]:
+    return [
+        RefundShare(
+            vendor_order_id=str(share["vendor_order_id"]),
+            amount_cents=int(share["amount_cents"]),
+            provider_refund_id=str(share["provider_refund_id"]),
+        )
+        for share in attribution.get("shares", [])
+    ]

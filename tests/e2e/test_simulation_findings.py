@@ -1,0 +1,76 @@
+"""Regression tests for what the randomized simulation (tests/simulation) found: each one a
+path where money did not add up, written as the smallest sequence that showed it."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from providers.stripe_adapter import StripeGateway
+from temporal.devstack import DevStack
+from tests.e2e.client import OPS, PLATFORM, inventory, onboard, order_body, place, stock_product
+from tests.e2e.money import emulator, wait_for_order
+
+PARCEL = {"length_cm": 30, "width_cm": 20, "height_cm": 10, "weight_grams": 1200}
+
+
+async def test_a_disputed_charge_is_not_refunded_by_a_cancellation_so_the_buyer_is_not_paid_twice(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    # Given a confirmed order whose charge the buyer's bank disputes
+    seller = await onboard(api, "ChargedBack")
+    sku = await stock_product(api, seller, price_cents=4000, on_hand=3)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
+    async with emulator(stack) as control:
+        opened = await control.post("/_emulator/disputes", json={"payment_intent": intent["id"]})
+        assert opened.status_code == 200, opened.text
+        # When the storefront cancels the order while the dispute is open
+        cancel = await api.post(f"/v1/orders/{order['id']}/cancel", json={}, headers=PLATFORM)
+        # Then it is refused (the dispute decides the money), and nothing changed
+        assert cancel.status_code == 409, cancel.text
+        assert cancel.json()["code"] == "invalid_state"
+        assert await stripe.list_refunds(intent["id"]) == []
+        level = await inventory(api, sku)
+        assert (level["on_hand"], level["reserved"]) == (3, 1)
+        now = (await api.get(f"/v1/orders/{order['id']}", headers=PLATFORM)).json()
+        assert now["vendor_orders"][0]["status"] == "awaiting_shipment"
+        assert now["refunded_cents"] == 0
+
+
+async def test_a_label_on_a_fully_refunded_vendor_order_keeps_the_money_rule_exact(
+    api: httpx.AsyncClient,
+) -> None:
+    # Given a vendor order shipped with a label the platform bought
+    seller = await onboard(api, "Labelled")
+    sku = await stock_product(api, seller, price_cents=3000, on_hand=3)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    vo_id = order["vendor_orders"][0]["id"]
+    shipped = await api.post(
+        f"/v1/vendor/orders/{vo_id}/ship",
+        json={"purchase_label": True, "parcel": PARCEL},
+        headers=seller.auth,
+    )
+    assert shipped.status_code == 200, shipped.text
+    bought = shipped.json()["label_bought_cents"]
+    assert bought > 0 and shipped.json()["label_cost_cents"] == bought
+    # When an operator refunds the buyer everything
+    refund = await api.post(
+        f"/v1/ops/vendor-orders/{vo_id}/refunds",
+        json={"amount_cents": order["total_cents"]},
+        headers={**OPS, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert refund.status_code == 200, refund.text
+    await api.post(f"/v1/vendor/orders/{vo_id}/deliver", headers=seller.auth)
+    done = await wait_for_order(api, order["id"], "completed", within=60)
+    (vo,) = done["vendor_orders"]
+    # Then the label the payout could not cover is the platform's cost, shown apart, and
+    # total = refunded + payouts + commissions + the label costs taken from payouts
+    assert (vo["label_bought_cents"], vo["label_cost_cents"], vo["payout_cents"]) == (bought, 0, 0)
+    assert done["total_cents"] == (
+        done["refunded_cents"]
+        + vo["payout_cents"]
+        + vo["commission_cents"]
+        + vo["label_cost_cents"]
+    )

@@ -1,0 +1,176 @@
+"""A vendor is never paid twice: the payout activity against the real database and a Stripe
+emulator that loses answers on purpose."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.exceptions import ApplicationError
+
+from activities.payments import PaymentActivities
+from activities.refunds import RefundActivities
+from models.ledger import LedgerEntry
+from models.messages import PayoutOutcome, PayoutRequest, RefundCommand
+from providers.stripe_adapter import StripeGateway
+from tests.integration.money_helpers import (
+    PaidOrder,
+    emulator_url,
+    gateway,
+    seed_paid_order,
+    sessions,
+)
+from tests.integration.stripe_helpers import control, unique
+
+__all__ = ["emulator_url", "gateway", "sessions"]
+
+
+@pytest.fixture
+async def faults_stopped(emulator_url: str) -> AsyncIterator[None]:
+    yield
+    await control(emulator_url, "DELETE", "/_emulator/faults")
+
+
+async def vendor_order_to_pay(
+    sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway, subtotal: int
+) -> tuple[PaidOrder, str]:
+    account = await gateway.create_connected_account(
+        email="vendor@example.com", idempotency_key=unique("vendor"), metadata={}
+    )
+    order = await seed_paid_order(sessions, gateway, [subtotal], stripe_account_id=account)
+    return order, order.vendor_orders[0]
+
+
+async def lose_the_next_transfer_answer(emulator_url: str) -> None:
+    """The next transfer is made, and its answer never reaches the caller."""
+    plan = {
+        "rate": 1.0,
+        "modes": ["timeout_after"],
+        "methods": ["POST"],
+        "paths": ["/v1/transfers"],
+        "count": 1,
+        "timeout_seconds": 2.0,
+    }
+    await control(emulator_url, "POST", "/_emulator/faults", plan)
+
+
+async def transfers_at_stripe(gateway: StripeGateway, order: PaidOrder) -> list[tuple[str, int]]:
+    found = await gateway.list_transfers(f"order-{order.order_id}")
+    return [(str(t["id"]), int(t["amount"])) for t in found]
+
+
+async def transfer_in_ledger(
+    sessions: async_sessionmaker[AsyncSession], vendor_order_id: str
+) -> list[tuple[str | None, int]]:
+    async with sessions() as session:
+        entries = await session.exec(
+            select(LedgerEntry).where(
+                LedgerEntry.vendor_order_id == vendor_order_id, LedgerEntry.kind == "transfer"
+            )
+        )
+        return [(e.provider_id, e.amount_cents) for e in entries]
+
+
+async def test_a_payout_tried_under_a_new_key_records_the_transfer_an_earlier_try_made(
+    emulator_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    gateway: StripeGateway,
+    faults_stopped: None,
+) -> None:
+    # Given a vendor order of 40.00 (10% commission: 36.00 to pay) whose first payout try
+    # made the transfer but lost its answer
+    order, vendor_order = await vendor_order_to_pay(sessions, gateway, 4000)
+    payments = PaymentActivities(sessions, gateway)
+    await lose_the_next_transfer_answer(emulator_url)
+    with pytest.raises(ApplicationError) as lost:
+        await payments.pay_vendor(
+            PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
+        )
+
+    # When the payout is tried again under the next attempt's key
+    outcome = await payments.pay_vendor(
+        PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id, attempt=1)
+    )
+
+    # Then the transfer the first try made is recorded, and no second one is made
+    assert (lost.value.type, lost.value.non_retryable) == ("provider_unavailable", False)
+    [(transfer_id, amount)] = await transfers_at_stripe(gateway, order)
+    assert amount == 3600
+    assert outcome == PayoutOutcome(transfer_id=transfer_id, amount_cents=3600, to_reverse_cents=0)
+    assert await transfer_in_ledger(sessions, vendor_order) == [(transfer_id, 3600)]
+
+
+async def test_a_refund_recorded_between_a_lost_transfer_and_its_retry_is_to_be_reversed(
+    emulator_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    gateway: StripeGateway,
+    faults_stopped: None,
+) -> None:
+    # Given a payout of 36.00 made at Stripe whose answer was lost, and then a refund of 5.00
+    # recorded before the payout was tried again (the payout is now 31.50: commission 3.50)
+    order, vendor_order = await vendor_order_to_pay(sessions, gateway, 4000)
+    payments = PaymentActivities(sessions, gateway)
+    refunds = RefundActivities(sessions, gateway)
+    await lose_the_next_transfer_answer(emulator_url)
+    with pytest.raises(ApplicationError):
+        await payments.pay_vendor(
+            PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
+        )
+    refunded = await refunds.refund(
+        RefundCommand(
+            order_id=order.order_id,
+            vendor_order_id=vendor_order,
+            refund_key="goodwill",
+            amount_cents=500,
+        )
+    )
+
+    # When the payout is retried with the same key (its amount is no longer the same)
+    outcome = await payments.pay_vendor(
+        PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
+    )
+
+    # Then it is no refusal: the one transfer is recorded as made, and the 4.50 paid too much
+    # is reported for the workflow to take back
+    [(transfer_id, amount)] = await transfers_at_stripe(gateway, order)
+    assert (refunded.amount_cents, amount) == (500, 3600)
+    assert outcome == PayoutOutcome(
+        transfer_id=transfer_id, amount_cents=3600, to_reverse_cents=450
+    )
+    assert await transfer_in_ledger(sessions, vendor_order) == [(transfer_id, 3600)]
+    # And asking again answers the same, from the ledger
+    again = await payments.pay_vendor(
+        PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id, attempt=2)
+    )
+    assert again == outcome
+    assert len(await transfers_at_stripe(gateway, order)) == 1
+
+
+async def test_a_payout_with_no_earlier_transfer_is_made_once(
+    sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway
+) -> None:
+    # Given a vendor order of 25.00 nobody has paid yet
+    order, vendor_order = await vendor_order_to_pay(sessions, gateway, 2500)
+    payments = PaymentActivities(sessions, gateway)
+
+    # When it is paid, and the activity runs again
+    outcome = await payments.pay_vendor(
+        PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
+    )
+    again = await payments.pay_vendor(
+        PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
+    )
+
+    # Then one transfer of 22.50 carries the vendor order's id, and both answers name it
+    [(transfer_id, amount)] = await transfers_at_stripe(gateway, order)
+    assert (amount, outcome, again) == (
+        2250,
+        PayoutOutcome(transfer_id=transfer_id, amount_cents=2250, to_reverse_cents=0),
+        PayoutOutcome(transfer_id=transfer_id, amount_cents=2250, to_reverse_cents=0),
+    )
+    [made] = await gateway.transfers_of(f"order-{order.order_id}", vendor_order)
+    assert made.transfer_id == transfer_id
+    assert await gateway.transfers_of(f"order-{order.order_id}", "vo_someone_else") == []
