@@ -370,7 +370,10 @@ def _is_event(found: dict[str, Any]) -> bool:
 # fields have other types is not Stripe's (a leaked secret, a bug): refused, never a 500.
 _TEXT = ("id", "object", "status", "currency", "reason")
 _AMOUNTS = ("amount", "amount_refunded")
-_MOST_ID_CHARS = 255  # Stripe's documented longest id (metadata values: 500)
+# Stripe documents ids of up to 255 characters; the ones it sends are under 40, and the columns
+# that keep them (ledger_entry.provider_id, external_refund.refund_id) hold 64. A longer one is
+# refused here (400) rather than failing in the database (500).
+_MOST_ID_CHARS = 64
 _MOST_AMOUNT = 10**12
 _REFERENCES = ("payment_intent", "charge", "transfer")
 

@@ -188,6 +188,34 @@ async def test_a_signed_stripe_event_without_a_data_object_is_400_and_not_record
         assert seen.fetchone() == (0,)
 
 
+async def test_a_signed_refund_event_whose_id_is_longer_than_its_column_is_400_not_500(
+    api: httpx.AsyncClient, stack: DevStack
+) -> None:
+    event_id = f"evt_{uuid.uuid4().hex[:16]}"
+    event = {
+        "id": event_id,
+        "object": "event",
+        "type": "refund.created",
+        "created": int(time.time()),
+        "data": {
+            "object": {
+                "id": "re_" + "x" * 100,
+                "object": "refund",
+                "amount": 100,
+                "status": "succeeded",
+                "payment_intent": "pi_unknown",
+                "metadata": {},
+            }
+        },
+    }
+    payload, headers = signed(event)
+    answer = await api.post("/v1/webhooks/stripe", content=payload, headers=headers)
+    assert answer.status_code == 400, answer.text
+    with connect(stack.env["DATABASE_URL"]) as db:
+        seen = db.execute("SELECT count(*) FROM webhook_event WHERE id = %s", (event_id,))
+        assert seen.fetchone() == (0,)
+
+
 async def test_an_ops_refund_keeps_the_operators_words_and_sends_stripe_an_allowed_reason(
     api: httpx.AsyncClient, stripe: StripeGateway
 ) -> None:
