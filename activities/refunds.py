@@ -8,14 +8,17 @@ netted against its next payout (activities.payments).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities import ledger
 from activities.errors import business_error, provider_error
 from activities.ledger import payment_of, vendor_order_of
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidState
 from domain.ledger import EntryKind, VendorOrderMoney
 from domain.refunds import RefundShare, plan_reversal, split_refund
 from models.messages import (
@@ -28,7 +31,7 @@ from models.messages import (
 )
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderError, ProviderRejectedError
-from providers.stripe_adapter import StripeGateway
+from providers.stripe_adapter import RefundResult, StripeGateway
 from stores import external_refunds
 
 # Movements this system makes say so, so their webhooks are not taken for outside ones.
@@ -44,36 +47,63 @@ class RefundActivities:
     async def refund(self, command: RefundCommand) -> RefundOutcome:
         key = f"{command.vendor_order_id}:refund:{command.refund_key}"
         async with self._sessions() as session, session.begin():
+            done = await ledger.entry(session, key)
+        seen: list[dict[str, Any]] = []
+        if done is None:
+            seen = await self._learn_outside_refunds(command.vendor_order_id)
+        # Ours already made at Stripe (its answer lost, or made before the amount changed):
+        # recorded as it is, never made again under another key.
+        made = next(
+            (
+                r
+                for r in seen
+                if (r.get("metadata") or {}).get("source") == SOURCE["source"]
+                and (r.get("metadata") or {}).get("vendor_order_id") == command.vendor_order_id
+                and (r.get("metadata") or {}).get("refund_key") == command.refund_key
+                and r.get("status") not in ("failed", "canceled")
+            ),
+            None,
+        )
+        async with self._sessions() as session, session.begin():
             vendor_order = await vendor_order_of(session, command.vendor_order_id, lock=True)
             done = await ledger.entry(session, key)
             money = await ledger.money_of(session, vendor_order)
             if done is not None:
                 return _refund_outcome(done.provider_id, done.amount_cents, money)
-            amount = money.refundable_cents if command.remaining else command.amount_cents
+            payment = await payment_of(session, vendor_order.order_id)
+            # Money an outside refund already gave back for this vendor order, not yet in its
+            # ledger (its signal waits behind this refund): never refunded a second time.
+            pending = await external_refunds.unrecorded_cents(
+                session, vendor_order.id, payment.payment_intent_id
+            )
+            refundable = max(money.refundable_cents - pending, 0)
+            amount = refundable if command.remaining else command.amount_cents
             if command.at_most:
-                amount = min(amount, money.refundable_cents)
-            if amount == 0 and (command.remaining or command.at_most):
+                amount = min(amount, refundable)
+            if made is not None:
+                amount = int(made["amount"])
+            elif amount == 0 and (command.remaining or command.at_most):
                 return _refund_outcome(None, 0, money)
+            elif amount > refundable:
+                raise business_error(
+                    InvalidState(
+                        f"only {refundable} can still be refunded (outside refunds took the rest)",
+                        refundable_cents=refundable,
+                    )
+                )
             try:
                 goods, _ = split_refund(amount, money, ledger.terms_of(vendor_order))
             except DomainError as error:
                 raise business_error(error) from error
-            payment = await payment_of(session, vendor_order.order_id)
-        try:
-            result = await self._gateway.refund(
-                payment_intent_id=payment.payment_intent_id,
+        if made is not None:
+            result = RefundResult(
+                refund_id=str(made["id"]),
                 amount_cents=amount,
-                metadata={
-                    **SOURCE,
-                    "order_id": command.order_id,
-                    "vendor_order_id": command.vendor_order_id,
-                    "refund_key": command.refund_key,
-                },
-                idempotency_key=key,
-                reason=command.reason,
+                payment_intent_id=payment.payment_intent_id,
+                status=str(made.get("status", "succeeded")),
             )
-        except ProviderError as error:
-            raise provider_error(error) from error
+        else:
+            result = await self._make_refund(command, payment.payment_intent_id, amount, key)
         async with self._sessions() as session, session.begin():
             vendor_order = await vendor_order_of(session, command.vendor_order_id, lock=True)
             await ledger.record(
@@ -88,6 +118,59 @@ class RefundActivities:
             )
             money = await ledger.refresh(session, vendor_order)
         return _refund_outcome(result.refund_id, result.amount_cents, money)
+
+    async def _make_refund(
+        self, command: RefundCommand, payment_intent_id: str, amount: int, key: str
+    ) -> RefundResult:
+        try:
+            return await self._gateway.refund(
+                payment_intent_id=payment_intent_id,
+                amount_cents=amount,
+                metadata={
+                    **SOURCE,
+                    "order_id": command.order_id,
+                    "vendor_order_id": command.vendor_order_id,
+                    "refund_key": command.refund_key,
+                },
+                # The amount is in the key: a refusal kept for one amount (a charge that had
+                # less left than the ledger knew) never blocks the right amount later.
+                idempotency_key=f"{key}:{amount}",
+                reason=command.reason,
+            )
+        except ProviderError as error:
+            raise provider_error(error) from error
+
+    async def _learn_outside_refunds(self, vendor_order_id: str) -> list[dict[str, Any]]:
+        """Refunds made outside (the dashboard) that no webhook has announced yet: their
+        sharing is decided now, as the webhook would, so a refund of ours does not give the
+        same money back twice."""
+        async with self._sessions() as session:
+            vendor_order = await vendor_order_of(session, vendor_order_id)
+            payment = await payment_of(session, vendor_order.order_id)
+            siblings = list(
+                await session.exec(
+                    select(VendorOrder)
+                    .where(VendorOrder.order_id == vendor_order.order_id)
+                    .order_by(col(VendorOrder.id))
+                )
+            )
+        try:
+            refunds = await self._gateway.list_refunds(payment.payment_intent_id)
+        except ProviderError as error:
+            raise provider_error(error) from error
+        for found in refunds:
+            metadata = found.get("metadata") or {}
+            if metadata.get("source") == SOURCE["source"] or found.get("status") != "succeeded":
+                continue
+            async with self._sessions() as session, session.begin():
+                await external_refunds.decide_once(
+                    session,
+                    siblings,
+                    str(found["id"]),
+                    int(found["amount"]),
+                    metadata.get("vendor_order_id"),
+                )
+        return refunds
 
     @activity.defn(name="payments.record_external_refund")
     async def record_external_refund(self, refund: ExternalRefund) -> RefundOutcome:

@@ -13,7 +13,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.refunds import RefundShare, share_outside_refund
+from domain.refunds import RefundShare
 from models.base import utcnow
 from models.db import execute_sql
 from models.messages import DisputeSignal, ExternalRefund, ExternalReversal, PayoutAdjustment
@@ -142,21 +142,8 @@ async def _shares_once(
     Committed in its own transaction before any workflow hears of it, so a delivery that
     fails afterwards (and is sent again) finds the sharing its signals were made from."""
     async with AsyncSession(session.bind, expire_on_commit=False) as own, own.begin():
-        kept = await external_refunds.shares_of(own, refund_id)
-        if kept is not None:
-            return kept
-        decided = await external_refunds.shares_in_ledger(own, refund_id)
-        if not decided:
-            refundable = {
-                vo.id: vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents
-                for vo in vendor_orders
-            }
-            decided = share_outside_refund(refund_id, amount_cents, refundable, named)
-        payment = (
-            await own.exec(select(Payment).where(Payment.order_id == vendor_orders[0].order_id))
-        ).one()
-        return await external_refunds.keep_once(
-            own, refund_id, payment.payment_intent_id, amount_cents, decided
+        return await external_refunds.decide_once(
+            own, vendor_orders, refund_id, amount_cents, named
         )
 
 

@@ -16,11 +16,13 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.ledger import EntryKind
-from domain.refunds import RefundShare
+from domain.refunds import RefundShare, share_outside_refund
 from models.base import utcnow
 from models.db import execute_sql
 from models.external_refund import ExternalRefundRecord
 from models.ledger import LedgerEntry
+from models.payment import Payment
+from models.vendor_order import VendorOrder
 
 LEDGER_PREFIX = "stripe-refund:"
 
@@ -118,3 +120,49 @@ def _decode(attribution: dict[str, Any]) -> list[RefundShare]:
         )
         for share in attribution.get("shares", [])
     ]
+
+
+async def decide_once(
+    session: AsyncSession,
+    vendor_orders: Sequence[VendorOrder],
+    refund_id: str,
+    amount_cents: int,
+    named: str | None,
+) -> list[RefundShare]:
+    """The sharing of this refund: kept the first time (by whoever sees it first: the webhook,
+    or a refund of ours that must not refund the same money again), read back every later time.
+    The caller commits."""
+    kept = await shares_of(session, refund_id)
+    if kept is not None:
+        return kept
+    decided = await shares_in_ledger(session, refund_id)
+    if not decided:
+        refundable = {
+            vo.id: vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents for vo in vendor_orders
+        }
+        decided = share_outside_refund(refund_id, amount_cents, refundable, named)
+    payment = (
+        await session.exec(select(Payment).where(Payment.order_id == vendor_orders[0].order_id))
+    ).one()
+    return await keep_once(session, refund_id, payment.payment_intent_id, amount_cents, decided)
+
+
+async def unrecorded_cents(session: AsyncSession, vendor_order_id: str, payment_intent: str) -> int:
+    """What outside refunds already gave back for this vendor order but its ledger does not
+    hold yet (their workflow signal is still on its way)."""
+    rows = await session.exec(
+        select(ExternalRefundRecord).where(ExternalRefundRecord.payment_intent_id == payment_intent)
+    )
+    pending = 0
+    for row in rows:
+        for share in _decode(row.attribution):
+            if share.vendor_order_id != vendor_order_id or share.amount_cents <= 0:
+                continue
+            recorded = await session.exec(
+                select(LedgerEntry).where(
+                    LedgerEntry.idempotency_key == ledger_key(share.provider_refund_id)
+                )
+            )
+            if recorded.first() is None:
+                pending += share.amount_cents
+    return pending

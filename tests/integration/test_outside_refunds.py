@@ -380,3 +380,47 @@ async def _workflow_id_of(sessions: async_sessionmaker[AsyncSession], vendor_ord
         vendor_order = await session.get(VendorOrder, vendor_order_id)
         assert vendor_order is not None
         return vendor_order.workflow_id
+
+
+async def test_a_cancellation_before_a_dashboard_refund_is_announced_never_refunds_it_again(
+    emulator_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    gateway: StripeGateway,
+    temporal: Client,
+    task_queue: str,
+    worker: RefundActivities,
+) -> None:
+    # Given an order of two vendor orders (30.00 and 20.00) and a 10.00 dashboard refund
+    # naming no vendor order, whose webhook has not arrived yet (found by the simulation,
+    # seed 180779: the cancellation refunded the same money again)
+    order = await seed_paid_order(sessions, gateway, [3000, 2000])
+    first, second = order.vendor_orders
+    refund = await dashboard_refund(emulator_url, order, 1000)
+    # When the first vendor order is cancelled: our refund of what it has left
+    outcome = await worker.refund(
+        RefundCommand(
+            order_id=order.order_id,
+            vendor_order_id=first,
+            refund_key="cancel",
+            amount_cents=0,
+            remaining=True,
+            reason="requested_by_customer",
+        )
+    )
+    # Then it refunds 24.00, not 30.00: the dashboard refund's 6.00 share was already given back
+    assert outcome.amount_cents == 2400
+    # And once the webhook arrives, the ledger holds exactly what Stripe refunded
+    await deliver(sessions, temporal, task_queue, "refund.created", refund)
+    await adjustments_done(
+        temporal, order.vendor_orders, [f"{refund['id']}:{vo}" for vo in order.vendor_orders]
+    )
+    assert sorted(await refund_entries(sessions, order.order_id)) == sorted(
+        [
+            (first, f"stripe-refund:{refund['id']}:{first}", 600),
+            (second, f"stripe-refund:{refund['id']}:{second}", 400),
+            (first, f"{first}:refund:cancel", 2400),
+        ]
+    )
+    stripe_refunds = await gateway.list_refunds(order.charge.payment_intent_id)
+    assert sum(r["amount"] for r in stripe_refunds) == 3400
+    assert await refunded_of(sessions, order.order_id) == 3400
