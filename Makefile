@@ -31,7 +31,7 @@ typecheck: $(STAMP)
 # mostly waiting on servers, so two cores finish it in about half the time. The simulation
 # runs a fixed seed here (reproducible in CI); SIM_SEED=... or SIM_LONG=1 draw others.
 test: lint typecheck
-	SIM_SEED=$${SIM_SEED:-7} SIM_BUDGET_SECONDS=$${SIM_BUDGET_SECONDS:-45} \
+	SIM_SEED=$${SIM_SEED:-7} SIM_BUDGET_SECONDS=$${SIM_BUDGET_SECONDS:-30} \
 		$(BIN)/python tools/pytest_gate.py -n 2 --dist loadfile
 
 unit: $(STAMP)
