@@ -285,7 +285,7 @@ async def test_a_parcel_already_delivered_when_registered_for_tracking_is_delive
     # The carrier's DELIVERED came before the parcel was ours to know (its webhook found no
     # vendor order); registering it for tracking tells us its status
     fake.track_status = "DELIVERED"
-    order_id, vendor_order_id, child = await one_vendor_order(env, task_queue, fake)
+    _, vendor_order_id, child = await one_vendor_order(env, task_queue, fake)
     shipped = await child.execute_update(
         "ship", ShipRequest(carrier="usps", tracking_number="9400"), result_type=VendorOrderState
     )
@@ -293,4 +293,3 @@ async def test_a_parcel_already_delivered_when_registered_for_tracking_is_delive
     assert await child.result() == "completed"
     assert [d.vendor_order_id for d in fake.deliveries] == [vendor_order_id]
     assert fake.payouts == {vendor_order_id: 5400}
-    del order_id
