@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -134,7 +134,8 @@ def from_application_error(error: ApplicationError) -> Problem:
     return Problem(code, error.message, **extra)
 
 
-def from_update_failure(error: WorkflowUpdateFailedError) -> Problem:
+def from_update_failure(error: WorkflowUpdateFailedError | WorkflowFailureError) -> Problem:
+    """The refusal a workflow's activity or handler raised, as the API's problem."""
     cause: BaseException | None = error.cause
     while cause is not None and not isinstance(cause, ApplicationError):
         cause = cause.__cause__

@@ -174,14 +174,15 @@ async def _external_refund(
 async def start_adjustment(
     temporal: Client, task_queue: str, adjustment: PayoutAdjustment, name: str
 ) -> None:
-    """Adjust a closed vendor order's payout; once per (vendor order, refund)."""
+    """Adjust a closed vendor order's payout; once per (vendor order, refund). One that was
+    refused (a dispute open at the time) may be asked for again: its steps are idempotent."""
     try:
         await temporal.start_workflow(
             "PayoutAdjustmentWorkflow",
             adjustment,
             id=f"adjust-{adjustment.vendor_order_id}-{name}",
             task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         )
     except WorkflowAlreadyStartedError:
         pass

@@ -11,10 +11,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
 from api.deps import Ops, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem
+from api.errors import Problem, from_update_failure
 from api.routers.vendor_app import update_vendor_order
 from api.stripe_events import start_adjustment
 from api.views import vendor_order_view
@@ -145,4 +145,10 @@ async def _refund(
         order_id=vendor_order.order_id, vendor_order_id=vendor_order.id, refund=command
     )
     await start_adjustment(temporal, task_queue, adjustment, command.refund_key)
-    await temporal.get_workflow_handle(f"adjust-{vendor_order.id}-{command.refund_key}").result()
+    handle = temporal.get_workflow_handle(f"adjust-{vendor_order.id}-{command.refund_key}")
+    try:
+        await handle.result()
+    except WorkflowFailureError as error:
+        # Refused (a dispute is open, the charge is gone): the operator's answer says why, as
+        # for a vendor order still running; the same key may be sent again once it has cleared.
+        raise from_update_failure(error) from error

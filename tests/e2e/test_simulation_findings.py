@@ -10,7 +10,7 @@ import httpx
 from providers.stripe_adapter import StripeGateway
 from temporal.devstack import DevStack
 from tests.e2e.client import OPS, PLATFORM, inventory, onboard, order_body, place, stock_product
-from tests.e2e.money import emulator, wait_for_order
+from tests.e2e.money import emulator, paid_order, vendor_order, wait_for_order
 
 PARCEL = {"length_cm": 30, "width_cm": 20, "height_cm": 10, "weight_grams": 1200}
 
@@ -74,3 +74,40 @@ async def test_a_label_on_a_fully_refunded_vendor_order_keeps_the_money_rule_exa
         + vo["commission_cents"]
         + vo["label_cost_cents"]
     )
+
+
+async def test_an_ops_refund_of_a_paid_vendor_order_during_a_dispute_is_refused_then_goes_through(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    # Given a vendor order paid out and closed, whose charge the buyer's bank then disputes
+    # (simulation seed 305: the refund answered 500 on every retry of its key, for good)
+    seller = await onboard(api, "PaidThenDisputed")
+    sku = await stock_product(api, seller, price_cents=4000, on_hand=3)
+    order = await paid_order(api, seller, sku)
+    vo_id = order["vendor_orders"][0]["id"]
+    intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
+    key = {**OPS, "Idempotency-Key": uuid.uuid4().hex}
+    async with emulator(stack) as control:
+        opened = await control.post("/_emulator/disputes", json={"payment_intent": intent["id"]})
+        assert opened.status_code == 200, opened.text
+        # When an operator refunds part of it while the dispute is open
+        refused = await api.post(
+            f"/v1/ops/vendor-orders/{vo_id}/refunds", json={"amount_cents": 1000}, headers=key
+        )
+        # Then it is refused as the running vendor order's refund is (the dispute decides)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "invalid_state"
+        assert await stripe.list_refunds(intent["id"]) == []
+        # And once the dispute is won, the same request goes through, once
+        closed = await control.post(
+            f"/_emulator/disputes/{opened.json()['id']}/close", json={"status": "won"}
+        )
+        assert closed.status_code == 200, closed.text
+    other_key = {**OPS, "Idempotency-Key": uuid.uuid4().hex}
+    for _ in range(2):
+        done = await api.post(
+            f"/v1/ops/vendor-orders/{vo_id}/refunds", json={"amount_cents": 1000}, headers=other_key
+        )
+        assert done.status_code == 200, done.text
+    assert [r["amount"] for r in await stripe.list_refunds(intent["id"])] == [1000]
+    assert (await vendor_order(api, order["id"]))["refunded_cents"] == 1000
