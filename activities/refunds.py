@@ -19,6 +19,7 @@ from activities import ledger
 from activities.errors import business_error, provider_error
 from activities.ledger import payment_of, vendor_order_of
 from domain.errors import DomainError, InvalidState
+from domain.ids import refund_idempotency_key
 from domain.ledger import EntryKind, VendorOrderMoney
 from domain.refunds import RefundShare, plan_reversal, split_refund
 from models.messages import (
@@ -36,6 +37,9 @@ from stores import external_refunds
 
 # Movements this system makes say so, so their webhooks are not taken for outside ones.
 SOURCE = {"source": "fulfillment"}
+# A refund asked for again after this many refusals is refused for good (each one is a
+# request to Stripe that replays its kept refusal before the next key is tried).
+MOST_KEPT_REFUSALS = 50
 
 
 class RefundActivities:
@@ -122,23 +126,36 @@ class RefundActivities:
     async def _make_refund(
         self, command: RefundCommand, payment_intent_id: str, amount: int, key: str
     ) -> RefundResult:
-        try:
-            return await self._gateway.refund(
-                payment_intent_id=payment_intent_id,
-                amount_cents=amount,
-                metadata={
-                    **SOURCE,
-                    "order_id": command.order_id,
-                    "vendor_order_id": command.vendor_order_id,
-                    "refund_key": command.refund_key,
-                },
-                # The amount is in the key: a refusal kept for one amount (a charge that had
-                # less left than the ledger knew) never blocks the right amount later.
-                idempotency_key=f"{key}:{amount}",
-                reason=command.reason,
+        # The amount is in the key: a refusal kept for one amount (a charge that had less left
+        # than the ledger knew) never blocks the right amount later.
+        for refused_before in range(MOST_KEPT_REFUSALS):
+            try:
+                return await self._gateway.refund(
+                    payment_intent_id=payment_intent_id,
+                    amount_cents=amount,
+                    metadata={
+                        **SOURCE,
+                        "order_id": command.order_id,
+                        "vendor_order_id": command.vendor_order_id,
+                        "refund_key": command.refund_key,
+                    },
+                    idempotency_key=refund_idempotency_key(key, amount, refused_before),
+                    reason=command.reason,
+                )
+            except ProviderRejectedError as error:
+                if not error.replayed:
+                    raise provider_error(error) from error
+                # Stripe keeps a refusal under its key for a day: this key was refused before
+                # (the charge was disputed then), so it moved no money. The cause may have
+                # cleared since: ask again under the next key, never leaving one that may
+                # have refunded.
+            except ProviderError as error:
+                raise provider_error(error) from error
+        raise provider_error(
+            ProviderRejectedError(
+                "refund_refused", f"refused {MOST_KEPT_REFUSALS} times; ask support to refund"
             )
-        except ProviderError as error:
-            raise provider_error(error) from error
+        )
 
     async def _learn_outside_refunds(self, vendor_order_id: str) -> list[dict[str, Any]]:
         """Refunds made outside (the dashboard) that no webhook has announced yet: their

@@ -61,6 +61,14 @@ def payout_idempotency_key(vendor_order_id: str) -> str:
     return f"{vendor_order_id}:payout"
 
 
+def refund_idempotency_key(ledger_key: str, amount_cents: int, refused_before: int = 0) -> str:
+    """Stripe's key for a refund: the amount is in it, so a refusal kept for one amount never
+    blocks another; and after `refused_before` refusals Stripe kept (a disputed charge), the
+    next key, since a kept refusal is answered again for a day whatever has changed."""
+    key = f"{ledger_key}:{amount_cents}"
+    return key if refused_before == 0 else f"{key}:again{refused_before}"
+
+
 def order_events_channel(order_id: str) -> str:
     """The Redis pub/sub channel that carries one order's events as they happen."""
     return f"order-events:{order_id}"

@@ -38,6 +38,9 @@ class ProviderError(Exception):
         self.message = message
         self.http_status = http_status
         self.param = param
+        # The provider answered with what it kept for this idempotency key (Stripe's
+        # `Idempotent-Replayed`): a refusal from an earlier request, not a new decision.
+        self.replayed = False
 
 
 class PaymentDeclinedError(ProviderError):
@@ -82,6 +85,14 @@ class IdempotencyConflictError(ProviderError):
 
 
 def sort_stripe_error(exc: stripe.StripeError) -> ProviderError:
+    sorted_error = _sort_stripe_error(exc)
+    headers = exc.headers or {}
+    replayed = headers.get("Idempotent-Replayed") or headers.get("idempotent-replayed")
+    sorted_error.replayed = str(replayed).lower() == "true"
+    return sorted_error
+
+
+def _sort_stripe_error(exc: stripe.StripeError) -> ProviderError:
     status = exc.http_status
     message = exc.user_message or str(exc) or type(exc).__name__
     if isinstance(exc, stripe.CardError):

@@ -111,3 +111,63 @@ async def test_an_ops_refund_of_a_paid_vendor_order_during_a_dispute_is_refused_
         assert done.status_code == 200, done.text
     assert [r["amount"] for r in await stripe.list_refunds(intent["id"])] == [1000]
     assert (await vendor_order(api, order["id"]))["refunded_cents"] == 1000
+
+
+async def test_an_order_whose_dispute_was_lost_before_shipping_can_still_be_cancelled(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    # Given a confirmed, unshipped order whose charge the buyer's bank disputed, so that its
+    # cancellation was refused (simulation seed 301: the SLA's auto-cancel, then for good)
+    seller = await onboard(api, "LostBeforeShipping")
+    sku = await stock_product(api, seller, price_cents=4000, on_hand=3)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
+    async with emulator(stack) as control:
+        opened = await control.post("/_emulator/disputes", json={"payment_intent": intent["id"]})
+        assert opened.status_code == 200, opened.text
+        cancel = await api.post(f"/v1/orders/{order['id']}/cancel", json={}, headers=PLATFORM)
+        assert cancel.status_code == 409, cancel.text
+        # When the dispute is lost (the bank took the money back) and the order is cancelled
+        closed = await control.post(
+            f"/_emulator/disputes/{opened.json()['id']}/close", json={"status": "lost"}
+        )
+        assert closed.status_code == 200, closed.text
+    cancel = await api.post(f"/v1/orders/{order['id']}/cancel", json={}, headers=PLATFORM)
+    # Then it is cancelled: its stock is free again and the buyer is refunded nothing more
+    assert cancel.status_code == 200, cancel.text
+    done = await wait_for_order(api, order["id"], "cancelled", within=30)
+    assert done["refunded_cents"] == order["total_cents"]
+    assert await stripe.list_refunds(intent["id"]) == []
+    level = await inventory(api, sku)
+    assert (level["on_hand"], level["reserved"]) == (3, 0)
+
+
+async def test_an_order_whose_dispute_was_won_before_shipping_can_then_be_cancelled_and_refunded(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    # Given a confirmed, unshipped order whose cancellation was refused while its charge was
+    # disputed (simulation seed 301: Stripe keeps a refusal under its idempotency key, and the
+    # next cancellation sent the same key and amount, so it was refused for good)
+    seller = await onboard(api, "WonBeforeShipping")
+    sku = await stock_product(api, seller, price_cents=4000, on_hand=3)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
+    async with emulator(stack) as control:
+        opened = await control.post("/_emulator/disputes", json={"payment_intent": intent["id"]})
+        assert opened.status_code == 200, opened.text
+        cancel = await api.post(f"/v1/orders/{order['id']}/cancel", json={}, headers=PLATFORM)
+        assert cancel.status_code == 409, cancel.text
+        # When the dispute is won (the money stays with the platform) and the order cancelled
+        closed = await control.post(
+            f"/_emulator/disputes/{opened.json()['id']}/close", json={"status": "won"}
+        )
+        assert closed.status_code == 200, closed.text
+    cancel = await api.post(f"/v1/orders/{order['id']}/cancel", json={}, headers=PLATFORM)
+    # Then it is cancelled and the buyer refunded everything, once
+    assert cancel.status_code == 200, cancel.text
+    done = await wait_for_order(api, order["id"], "cancelled", within=30)
+    assert done["refunded_cents"] == order["total_cents"]
+    refunds = await stripe.list_refunds(intent["id"])
+    assert [r["amount"] for r in refunds] == [order["total_cents"]]
+    level = await inventory(api, sku)
+    assert (level["on_hand"], level["reserved"]) == (3, 0)

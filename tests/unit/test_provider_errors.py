@@ -55,3 +55,14 @@ def test_a_key_reused_with_other_parameters_is_retried_never_a_refusal() -> None
     assert (sorted_error.code, sorted_error.retryable) == ("idempotency_key_reused", True)
     assert (error.type, error.non_retryable) == ("provider_unavailable", False)
     assert error.details == ({"provider_code": "idempotency_key_reused"},)
+
+
+def test_a_refusal_stripe_kept_for_its_key_is_known_as_replayed() -> None:
+    def refused(headers: dict[str, str]) -> stripe.InvalidRequestError:
+        return stripe.InvalidRequestError(
+            "Charge ch_1 has been disputed", None, code="charge_disputed", headers=headers
+        )
+
+    assert sort_stripe_error(refused({"Idempotent-Replayed": "true"})).replayed
+    assert sort_stripe_error(refused({"idempotent-replayed": "true"})).replayed
+    assert not sort_stripe_error(refused({})).replayed

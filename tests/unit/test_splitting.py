@@ -9,6 +9,7 @@ from domain.ids import (
     order_id_for_idempotency_key,
     order_workflow_id,
     payout_idempotency_key,
+    refund_idempotency_key,
     request_fingerprint,
     vendor_order_id,
     vendor_order_workflow_id,
@@ -119,3 +120,10 @@ class TestDeterministicIds:
     def test_provider_idempotency_keys_name_the_step(self) -> None:
         assert charge_idempotency_key("ord_1") == "ord_1:charge"
         assert payout_idempotency_key("vo_1") == "vo_1:payout"
+
+    def test_a_refund_asked_again_after_a_kept_refusal_gets_a_key_of_its_own(self) -> None:
+        first = refund_idempotency_key("vo_1:refund:cancel", 4000)
+        assert first == "vo_1:refund:cancel:4000"
+        again = [refund_idempotency_key("vo_1:refund:cancel", 4000, n) for n in range(1, 4)]
+        assert len({first, *again}) == 4
+        assert refund_idempotency_key("vo_1:refund:cancel", 3999) != first
