@@ -8,6 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import Problem
+from domain.payout import label_recovered_cents
 from models.order import Order, OrderEvent, OrderLine
 from models.returns import OrderReturn, OrderReturnLine, ReturnLinePublic, ReturnPublic
 from models.vendor_order import VendorOrder, VendorOrderLine
@@ -51,9 +52,9 @@ async def vendor_order_views(
 
 
 def _label_recovered(vo: VendorOrder) -> int:
-    """The label cost the vendor bears: never more than its payout had left (domain.payout)."""
+    """The label cost the vendor bears (`label_cost_cents` on the row is what was bought)."""
     left = vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents - vo.commission_cents
-    return min(vo.label_cost_cents, max(left, 0))
+    return label_recovered_cents(vo.label_cost_cents, left)
 
 
 async def vendor_order_view(session: AsyncSession, vendor_order_id: str) -> VendorOrderPublic:

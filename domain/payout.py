@@ -84,7 +84,7 @@ def payout_breakdown(
     refunded = refunded_goods_cents + refunded_shipping_cents
     commission = _commission_cents(subtotal_cents - refunded_goods_cents, commission_bps)
     left = subtotal_cents + shipping_cents - refunded - commission
-    label_recovered = min(label_cost_cents, left)
+    label_recovered = label_recovered_cents(label_cost_cents, left)
     return PayoutBreakdown(
         subtotal_cents=subtotal_cents,
         shipping_cents=shipping_cents,
@@ -94,6 +94,12 @@ def payout_breakdown(
         label_cost_cents=label_recovered,
         payout_cents=left - label_recovered,
     )
+
+
+def label_recovered_cents(label_cost_cents: int, left_cents: int) -> int:
+    """The part of a label's cost taken from the vendor's payout: all of it, or what the payout
+    had left after refunds and commission (the platform bears the rest)."""
+    return min(label_cost_cents, max(left_cents, 0))
 
 
 def _refunded_after(line: PricedLine, units: int) -> int:

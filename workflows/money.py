@@ -69,7 +69,7 @@ class MoneyDesk:
             outcome = await workflow.execute_activity(
                 "payments.refund", command, result_type=RefundOutcome, **STEP
             )
-            await self._reverse_if_paid(outcome)
+            await self._reverse_if_paid(outcome.provider_refund_id, outcome.to_reverse_cents)
             return outcome
 
     async def external_refund(self, refund: ExternalRefund) -> None:
@@ -77,7 +77,7 @@ class MoneyDesk:
             outcome = await workflow.execute_activity(
                 "payments.record_external_refund", refund, result_type=RefundOutcome, **STEP
             )
-            await self._reverse_if_paid(outcome)
+            await self._reverse_if_paid(outcome.provider_refund_id, outcome.to_reverse_cents)
 
     async def pay(self, *, hold: Hook | None = None, between: Hook | None = None) -> None:
         """Pay the vendor; while the cause of a refusal lasts, flag it and try again later.
@@ -113,12 +113,7 @@ class MoneyDesk:
                         await self._flag(None)
                     # A refund recorded while the transfer was under way was paid out too.
                     await self._reverse_if_paid(
-                        RefundOutcome(
-                            provider_refund_id=f"payout-{outcome.transfer_id or 'none'}",
-                            amount_cents=0,
-                            refunded_cents=0,
-                            to_reverse_cents=outcome.to_reverse_cents,
-                        )
+                        f"payout-{outcome.transfer_id or 'none'}", outcome.to_reverse_cents
                     )
                     return
             self.attempt += 1
@@ -138,8 +133,9 @@ class MoneyDesk:
             if between is not None:
                 await between()
 
-    async def _reverse_if_paid(self, outcome: RefundOutcome) -> None:
-        if not self.paid or outcome.to_reverse_cents <= 0:
+    async def _reverse_if_paid(self, step: str | None, to_reverse_cents: int) -> None:
+        """Take back from a vendor already paid what a refund (`step`) gave the buyer."""
+        if not self.paid or to_reverse_cents <= 0:
             return
         self._steps += 1
         reversal = await workflow.execute_activity(
@@ -147,7 +143,7 @@ class MoneyDesk:
             ReversalCommand(
                 order_id=self._order_id,
                 vendor_order_id=self._vendor_order_id,
-                step=f"{outcome.provider_refund_id or self._steps}",
+                step=f"{step or self._steps}",
             ),
             result_type=ReversalOutcome,
             **STEP,

@@ -3,7 +3,13 @@
 import pytest
 
 from domain.errors import ValidationFailed
-from domain.payout import PayoutBreakdown, payout_breakdown, refund_of_units, refund_of_units_after
+from domain.payout import (
+    PayoutBreakdown,
+    label_recovered_cents,
+    payout_breakdown,
+    refund_of_units,
+    refund_of_units_after,
+)
 from domain.pricing import PricedLine
 
 
@@ -204,3 +210,10 @@ def test_a_payout_refused_for_a_year_is_tried_about_390_times_not_hourly() -> No
     assert wait == PAYOUT_RETRY_SLOW
     assert next_payout_wait(timedelta(minutes=1), 1) == timedelta(minutes=2)
     assert next_payout_wait(timedelta(minutes=50), 5) == timedelta(hours=1)
+
+
+def test_a_label_is_recovered_from_the_payout_only_up_to_what_it_had_left() -> None:
+    assert label_recovered_cents(800, 5000) == 800
+    assert label_recovered_cents(800, 300) == 300
+    # A vendor order refunded beyond its payout (a lost dispute) recovers nothing, never less
+    assert label_recovered_cents(800, -200) == 0
