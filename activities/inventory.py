@@ -139,7 +139,9 @@ class InventoryActivities:
         async with self._sessions() as session:
             rows = (
                 await session.exec(
-                    select(Product, Vendor.commission_bps, Vendor.ship_sla_seconds)
+                    select(
+                        Product, Vendor.commission_bps, Vendor.ship_sla_seconds, Vendor.webhook_url
+                    )
                     .join(Vendor, col(Vendor.id) == col(Product.vendor_id))
                     .where(col(Product.sku).in_(request.skus))
                 )
@@ -159,8 +161,9 @@ class InventoryActivities:
                     tiers=sorted(tiers[product.sku]),
                     commission_bps=bps,
                     ship_sla_seconds=float(sla),
+                    notifies=webhook_url is not None,
                 )
-                for product, bps, sla in rows
+                for product, bps, sla, webhook_url in rows
             ]
         )
 

@@ -52,6 +52,9 @@ class CatalogEntry(BaseModel):
     tiers: list[tuple[int, int]] = Field(default_factory=list)  # (min_quantity, price_cents)
     commission_bps: int
     ship_sla_seconds: float | None = None
+    # The vendor had a webhook URL: its vendor orders send notifications (issue 10: none,
+    # and no workflow for them, otherwise). True in snapshots from before the field.
+    notifies: bool = True
 
 
 class CatalogRequest(BaseModel):
@@ -186,6 +189,11 @@ class VendorOrderInput(BaseModel):
     history_limit: int = 2000
     # Set when an earlier run continued as new: where it was, and what it knew.
     resume: VendorOrderResume | None = None
+    # Issue 10: the parent set this workflow's search attributes when it started it.
+    attributes_at_start: bool = False
+    # Issue 10: False when the vendor had no webhook URL at checkout (no notification
+    # workflows are started); True for inputs from before the field.
+    notify_vendor: bool = True
 
 
 class VendorOrderResume(BaseModel):

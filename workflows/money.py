@@ -38,8 +38,15 @@ Hook = Callable[[], Awaitable[None]]
 
 class MoneyDesk:
     def __init__(
-        self, order_id: str, vendor_order_id: str, flag: Flag, *, retry_after: timedelta
+        self,
+        order_id: str,
+        vendor_order_id: str,
+        flag: Flag,
+        *,
+        retry_after: timedelta,
+        patched: Callable[[str], bool] = workflow.patched,
     ) -> None:
+        self._patched = patched
         self._order_id = order_id
         self._vendor_order_id = vendor_order_id
         self._flag = flag
@@ -85,7 +92,7 @@ class MoneyDesk:
         `hold` runs before each attempt (an open dispute holds the payout, even one opened
         while the payout was being retried); `between` runs after each wait (the workflow
         continues as new there when its history grows long)."""
-        patched = workflow.patched(PATCH)
+        patched = self._patched(PATCH)
         if self.wait is None:
             self.wait = self._retry_after
         while True:

@@ -24,6 +24,25 @@ STEP = ActivityOptions(
     ),
 )
 
+
+class LocalActivityOptions(TypedDict):
+    start_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
+# The checkout's database steps (issue 10): milliseconds of work, run in the workflow's own
+# task. Retried like STEP; past a minute of retries the SDK spaces them with timers.
+LOCAL_STEP = LocalActivityOptions(
+    start_to_close_timeout=timedelta(seconds=10),
+    retry_policy=STEP["retry_policy"],
+)
+
+# The charge: Stripe may take seconds; the order's idempotency key makes any re-run safe.
+CHARGE = LocalActivityOptions(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=STEP["retry_policy"],
+)
+
 # A payout must never be lost: it retries with growing backoff until the cause is fixed.
 PAYOUT = ActivityOptions(
     start_to_close_timeout=timedelta(seconds=60),
@@ -33,6 +52,11 @@ PAYOUT = ActivityOptions(
         maximum_interval=timedelta(minutes=30),
     ),
 )
+
+
+# What a failed step raises in the workflow: an activity's failure comes wrapped in an
+# ActivityError; a local activity's non-retryable ApplicationError comes as it was raised.
+STEP_FAILED = (ActivityError, ApplicationError)
 
 
 def refusal_of(error: BaseException) -> tuple[str, str, dict[str, Any]] | None:

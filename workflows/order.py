@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
@@ -47,7 +47,14 @@ with workflow.unsafe.imports_passed_through():
         VendorOrderPlan,
         VendorOrderStatusSignal,
     )
-    from workflows.options import STEP, refusal_of
+    from workflows.options import (
+        CHARGE,
+        LOCAL_STEP,
+        STEP,
+        STEP_FAILED,
+        LocalActivityOptions,
+        refusal_of,
+    )
     from workflows.vendor_order import VendorOrderWorkflow
 
 
@@ -62,6 +69,10 @@ SHIPPING_PATCH = "shipping-estimates"
 # Issue 9: totals beyond the provider's largest charge are refused; an order the store cannot
 # record (bad data) is refused instead of retried for ever.
 LIMITS_PATCH = "charge-limits"
+# Issue 10: the checkout's database steps and its charge run as local activities (one
+# marker event each instead of a task round trip and three events), search attributes are
+# upserted once per step, children are started with theirs. Older histories replay without.
+LEAN_PATCH = "lean-checkout"
 
 
 @workflow.defn(name="OrderWorkflow")
@@ -74,10 +85,19 @@ class OrderWorkflow:
         self._refusal: _Refused | None = None
         self._vendor_status: dict[str, VendorOrderStatus] = {}
         self._changed = False
+        self._lean = False
+        self._buffering = False
+        self._notifies: dict[str, bool] = {}
+        # Search attribute changes not sent yet (lean: one upsert per step, not per field).
+        self._pending_attributes: dict[str, Any] = {}
 
     @workflow.run
     async def run(self, order: OrderInput) -> str:
-        self._upsert(sa.CUSTOMER_ID.value_set(order.customer_id))
+        self._lean = workflow.patched(LEAN_PATCH)
+        self._buffering = self._lean
+        if not self._lean:
+            # Lean runs were started with it by the API (api/routers/orders.py).
+            self._upsert(sa.CUSTOMER_ID.value_set(order.customer_id))
         compensations: list[Callable[[], Awaitable[Any]]] = []
         try:
             plans = await self._check_out(compensations)
@@ -87,6 +107,7 @@ class OrderWorkflow:
             self._refusal = refused
             self._status = OrderStatus.REJECTED
             self._upsert(sa.ORDER_STATUS.value_set(self._status))
+            self._flush_attributes()
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise ApplicationError(
                 refused.detail, refused.extra, type=refused.code, non_retryable=True
@@ -133,11 +154,10 @@ class OrderWorkflow:
         self, compensations: list[Callable[[], Awaitable[Any]]]
     ) -> list[VendorOrderPlan]:
         order = self._order
-        catalog = await workflow.execute_activity(
+        catalog = await self._step(
             "inventory.load_catalog",
             CatalogRequest(skus=sorted({line.sku for line in order.lines})),
-            result_type=CatalogSnapshot,
-            **STEP,
+            CatalogSnapshot,
         )
         try:
             priced = _price(order, catalog)
@@ -160,7 +180,7 @@ class OrderWorkflow:
             )
             for n, p in enumerate(priced, start=1)
         ]
-        limits = workflow.patched(LIMITS_PATCH)
+        limits = self._lean or workflow.patched(LIMITS_PATCH)
         if limits:
             try:
                 ensure_chargeable(total, order.currency)
@@ -175,7 +195,7 @@ class OrderWorkflow:
         )
         try:
             await self._record(order, lines, totals=(subtotal, shipping, total))
-        except ActivityError as error:
+        except STEP_FAILED as error:
             refusal = refusal_of(error) if limits else None
             if refusal is None:
                 raise
@@ -183,7 +203,7 @@ class OrderWorkflow:
             raise _Refused(*refusal) from None
         try:
             compensations.append(self._release)
-            reserved = await workflow.execute_activity(
+            reserved = await self._step(
                 "inventory.reserve",
                 ReserveRequest(
                     order_id=order.order_id,
@@ -192,10 +212,9 @@ class OrderWorkflow:
                     latitude=order.shipping_address.get("latitude"),
                     longitude=order.shipping_address.get("longitude"),
                 ),
-                result_type=ReserveResult,
-                **STEP,
+                ReserveResult,
             )
-            if reserved.shipping_cents and workflow.patched(SHIPPING_PATCH):
+            if reserved.shipping_cents and (self._lean or workflow.patched(SHIPPING_PATCH)):
                 # Postage is estimated for the parcels the routing chose: known only now.
                 splits = split_by_vendor(priced, reserved.shipping_cents)
                 subtotal, shipping, total = order_totals(splits)
@@ -207,7 +226,7 @@ class OrderWorkflow:
                         await self._reject(_rejection(*refused))
                         raise _Refused(*refused) from None
                 self._upsert(sa.ORDER_TOTAL.value_set(total))
-                await workflow.execute_activity(
+                await self._step(
                     "orders.set_totals",
                     OrderTotals(
                         order_id=order.order_id,
@@ -215,9 +234,10 @@ class OrderWorkflow:
                         shipping_cents=shipping,
                         total_cents=total,
                     ),
-                    **STEP,
                 )
-            charge = await workflow.execute_activity(
+            # Local in lean runs too: its Stripe key is the order's, so a run again after a
+            # crash (no marker recorded) gets Stripe's first answer, never a second charge.
+            charge = await self._step(
                 "payments.charge",
                 ChargeRequest(
                     order_id=order.order_id,
@@ -227,10 +247,10 @@ class OrderWorkflow:
                     transfer_group=workflow.info().workflow_id,
                     customer_id=order.customer_id,
                 ),
-                result_type=ChargeOutcome,
-                **STEP,
+                ChargeOutcome,
+                options=CHARGE,
             )
-        except ActivityError as error:
+        except STEP_FAILED as error:
             refusal = refusal_of(error)
             if refusal is None:
                 raise
@@ -238,10 +258,10 @@ class OrderWorkflow:
             raise _Refused(*refusal) from None
         slas = {entry.vendor_id: entry.ship_sla_seconds for entry in catalog.entries}
         plans = _plans(order.order_id, splits, reserved.allocations, commission, slas)
-        await workflow.execute_activity(
+        self._notifies = {entry.vendor_id: entry.notifies for entry in catalog.entries}
+        await self._step(
             "orders.confirm",
             ConfirmOrderRequest(order_id=order.order_id, charge=charge, vendor_orders=plans),
-            **STEP,
         )
         self._status = OrderStatus.CONFIRMED
         self._vendor_status = {
@@ -250,39 +270,60 @@ class OrderWorkflow:
         self._upsert(
             sa.ORDER_STATUS.value_set(self._status), sa.WAITING_SINCE.value_set(workflow.now())
         )
+        self._flush_attributes()
         return plans
 
     async def _start_children(self, plans: list[VendorOrderPlan]) -> list[Any]:
+        starts = [self._start_child(plan) for plan in plans]
+        if self._lean:
+            # All at once: one workflow task for all their starts, not one per vendor.
+            return list(await asyncio.gather(*starts))
+        return [await start for start in starts]
+
+    async def _start_child(self, plan: VendorOrderPlan) -> Any:
         order = self._order
-        children = []
-        for plan in plans:
-            children.append(
-                await workflow.start_child_workflow(
-                    VendorOrderWorkflow.run,
-                    VendorOrderInput(
-                        order_id=order.order_id,
-                        vendor_order_id=plan.vendor_order_id,
-                        vendor_id=plan.vendor_id,
-                        parent_workflow_id=workflow.info().workflow_id,
-                        currency=order.currency,
-                        return_window_seconds=order.return_window_seconds,
-                        payout_retry_seconds=order.payout_retry_seconds,
-                        hold_seconds=order.hold_seconds,
-                        created_at=workflow.now(),
-                        ship_sla_seconds=plan.ship_sla_seconds,
-                        auto_cancel_seconds=order.auto_cancel_seconds,
-                        delivery_overdue_seconds=order.delivery_overdue_seconds,
-                        return_expires_seconds=order.return_expires_seconds,
-                        lines=_sold_lines(plan),
-                        history_limit=order.history_limit,
-                    ),
-                    id=plan.workflow_id,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    # Vendors are paid even if an operator terminates the parent by hand.
-                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        lean: dict[str, Any] = {}
+        if self._lean:
+            # Its search attributes come with its start (no upsert of its own).
+            lean = {
+                "search_attributes": TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.VENDOR_ID, plan.vendor_id),
+                        SearchAttributePair(
+                            sa.ORDER_STATUS, str(VendorOrderStatus.AWAITING_SHIPMENT)
+                        ),
+                        SearchAttributePair(sa.WAITING_SINCE, workflow.now()),
+                    ]
                 )
-            )
-        return children
+            }
+        return await workflow.start_child_workflow(
+            VendorOrderWorkflow.run,
+            VendorOrderInput(
+                order_id=order.order_id,
+                vendor_order_id=plan.vendor_order_id,
+                vendor_id=plan.vendor_id,
+                parent_workflow_id=workflow.info().workflow_id,
+                currency=order.currency,
+                return_window_seconds=order.return_window_seconds,
+                payout_retry_seconds=order.payout_retry_seconds,
+                hold_seconds=order.hold_seconds,
+                created_at=workflow.now(),
+                ship_sla_seconds=plan.ship_sla_seconds,
+                auto_cancel_seconds=order.auto_cancel_seconds,
+                delivery_overdue_seconds=order.delivery_overdue_seconds,
+                return_expires_seconds=order.return_expires_seconds,
+                lines=_sold_lines(plan),
+                history_limit=order.history_limit,
+                attributes_at_start=self._lean,
+                # A vendor without a webhook URL gets no notification workflows.
+                notify_vendor=self._notifies.get(plan.vendor_id, True),
+            ),
+            id=plan.workflow_id,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # Vendors are paid even if an operator terminates the parent by hand.
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            **lean,
+        )
 
     async def _follow(self, plans: list[VendorOrderPlan], children: list[Any]) -> None:
         # One child failing must not fail this workflow and, through it, its siblings.
@@ -308,12 +349,11 @@ class OrderWorkflow:
         if target == self._status:
             return
         self._status = target
-        await workflow.execute_activity(
+        await self._step(
             "orders.set_status",
             OrderStatusChange(
                 order_id=self._order.order_id, status=target, event_type=f"order.{target}"
             ),
-            **STEP,
         )
         self._upsert(sa.ORDER_STATUS.value_set(target), sa.WAITING_SINCE.value_set(workflow.now()))
 
@@ -325,7 +365,7 @@ class OrderWorkflow:
         totals: tuple[int, int, int] = (0, 0, 0),
         rejection: dict[str, Any] | None = None,
     ) -> None:
-        await workflow.execute_activity(
+        await self._step(
             "orders.create",
             CreateOrderRequest(
                 order=order,
@@ -336,25 +376,45 @@ class OrderWorkflow:
                 total_cents=totals[2],
                 rejection=rejection,
             ),
-            **STEP,
         )
 
     async def _reject(self, rejection: dict[str, Any]) -> None:
-        await workflow.execute_activity(
+        await self._step(
             "orders.set_rejection",
             RejectOrderRequest(order_id=self._order.order_id, rejection=rejection),
-            **STEP,
         )
 
     async def _release(self) -> None:
-        await workflow.execute_activity(
-            "inventory.release",
-            OrderRef(order_id=self._order.order_id),
-            **STEP,
-        )
+        await self._step("inventory.release", OrderRef(order_id=self._order.order_id))
+
+    async def _step(
+        self,
+        name: str,
+        arg: Any,
+        result_type: type | None = None,
+        *,
+        options: LocalActivityOptions = LOCAL_STEP,
+    ) -> Any:
+        """One step of the saga: a local activity in lean runs (milliseconds of database
+        work, idempotent per order), an activity in older ones."""
+        if self._lean:
+            return await workflow.execute_local_activity(
+                name, arg, result_type=result_type, **options
+            )
+        return await workflow.execute_activity(name, arg, result_type=result_type, **STEP)
 
     def _upsert(self, *updates: Any) -> None:
-        workflow.upsert_search_attributes(list(updates))
+        if not self._buffering:
+            workflow.upsert_search_attributes(list(updates))
+            return
+        for update in updates:  # sent together when the checkout ends (_flush_attributes)
+            self._pending_attributes[update.key.name] = update
+
+    def _flush_attributes(self) -> None:
+        self._buffering = False
+        if self._pending_attributes:
+            workflow.upsert_search_attributes(list(self._pending_attributes.values()))
+            self._pending_attributes = {}
 
 
 def _rejection(code: str, detail: str, extra: Any) -> dict[str, Any]:
