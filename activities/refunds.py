@@ -68,6 +68,10 @@ class RefundActivities:
             ),
             None,
         )
+        # One transaction, the vendor order's row locked from the amount to the ledger entry,
+        # Stripe's call included: an outside refund announced meanwhile is shared among the
+        # vendor orders (stores.external_refunds.decide_once, which locks them too) only once
+        # this refund is in the ledger, so it is never given a share this one already took.
         async with self._sessions() as session, session.begin():
             vendor_order = await vendor_order_of(session, command.vendor_order_id, lock=True)
             done = await ledger.entry(session, key)
@@ -99,17 +103,15 @@ class RefundActivities:
                 goods, _ = split_refund(amount, money, ledger.terms_of(vendor_order))
             except DomainError as error:
                 raise business_error(error) from error
-        if made is not None:
-            result = RefundResult(
-                refund_id=str(made["id"]),
-                amount_cents=amount,
-                payment_intent_id=payment.payment_intent_id,
-                status=str(made.get("status", "succeeded")),
-            )
-        else:
-            result = await self._make_refund(command, payment.payment_intent_id, amount, key)
-        async with self._sessions() as session, session.begin():
-            vendor_order = await vendor_order_of(session, command.vendor_order_id, lock=True)
+            if made is not None:
+                result = RefundResult(
+                    refund_id=str(made["id"]),
+                    amount_cents=amount,
+                    payment_intent_id=payment.payment_intent_id,
+                    status=str(made.get("status", "succeeded")),
+                )
+            else:
+                result = await self._make_refund(command, payment.payment_intent_id, amount, key)
             await ledger.record(
                 session,
                 vendor_order,

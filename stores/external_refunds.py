@@ -135,15 +135,25 @@ async def decide_once(
     kept = await shares_of(session, refund_id)
     if kept is not None:
         return kept
+    order_id = vendor_orders[0].order_id
+    payment = (await session.exec(select(Payment).where(Payment.order_id == order_id))).one()
     decided = await shares_in_ledger(session, refund_id)
     if not decided:
-        refundable = {
-            vo.id: vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents for vo in vendor_orders
-        }
+        # What each can still refund now, read under lock: a refund of ours on its way to
+        # Stripe holds its vendor order's row until it is in the ledger (activities.refunds),
+        # and other outside refunds already shared but not yet recorded are taken off.
+        locked = await session.exec(
+            select(VendorOrder)
+            .where(VendorOrder.order_id == order_id)
+            .order_by(col(VendorOrder.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        refundable = {}
+        for vo in locked:
+            pending = await unrecorded_cents(session, vo.id, payment.payment_intent_id)
+            refundable[vo.id] = vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents - pending
         decided = share_outside_refund(refund_id, amount_cents, refundable, named)
-    payment = (
-        await session.exec(select(Payment).where(Payment.order_id == vendor_orders[0].order_id))
-    ).one()
     return await keep_once(session, refund_id, payment.payment_intent_id, amount_cents, decided)
 
 

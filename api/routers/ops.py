@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Ops, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, from_update_failure
@@ -126,11 +127,23 @@ async def _keep_note(
     await session.commit()
 
 
+async def _running_or_not_started(temporal: Client, vendor_order: VendorOrder) -> bool:
+    """The vendor order's workflow takes the refund: it runs, or it has not started yet (a
+    worker crash between confirming the order and starting it; the update then waits for it,
+    and answers 503 with Retry-After if it is still not there). False once it has closed."""
+    try:
+        described = await temporal.get_workflow_handle(vendor_order.workflow_id).describe()
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return True
+    return described.status == WorkflowExecutionStatus.RUNNING
+
+
 async def _refund(
     temporal: Client, task_queue: str, vendor_order: VendorOrder, command: RefundCommand
 ) -> None:
-    handle = temporal.get_workflow_handle(vendor_order.workflow_id)
-    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+    if await _running_or_not_started(temporal, vendor_order):
         await update_vendor_order(
             temporal,
             vendor_order,

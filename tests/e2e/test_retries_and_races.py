@@ -16,7 +16,7 @@ from domain.ids import order_id_for_idempotency_key
 from models.db import connect_redis, execute_sql, make_engine, make_sessionmaker
 from models.stock_gate import StockGate
 from temporal.devstack import DevStack
-from tests.e2e.client import PLATFORM, inventory, onboard, order_body, place, stock_product
+from tests.e2e.client import OPS, PLATFORM, inventory, onboard, order_body, place, stock_product
 from tests.e2e.money import emulator
 
 
@@ -98,14 +98,23 @@ async def test_a_vendor_order_whose_workflow_has_not_started_answers_503_with_re
                 {"wf": f"not-started-{uuid.uuid4().hex}", "id": vendor_order_id},
             )
             await session.commit()
-        # When the vendor ships it
+        # When the vendor ships it, and an operator refunds part of it (simulation seed 400)
         answer = await seller_ship(api, seller.auth, vendor_order_id)
+        refund = await api.post(
+            f"/v1/ops/vendor-orders/{vendor_order_id}/refunds",
+            json={"amount_cents": 500},
+            headers={**OPS, "Idempotency-Key": uuid.uuid4().hex},
+        )
     finally:
         await engine.dispose()
-    # Then it is told to come back, not that its order is in the wrong state
-    assert answer.status_code == 503, answer.text
-    assert answer.json()["code"] == "unavailable"
-    assert answer.headers.get("retry-after") is not None
+    # Then each is told to come back, not that the order is in the wrong state, nor a 500
+    for told in (answer, refund):
+        assert told.status_code == 503, told.text
+        assert told.json()["code"] == "unavailable"
+        assert told.headers.get("retry-after") is not None
+    assert (await api.get(f"/v1/orders/{order['id']}", headers=PLATFORM)).json()[
+        "refunded_cents"
+    ] == 0
     level = await inventory(api, sku)
     assert (level["on_hand"], level["reserved"]) == (3, 1)
 

@@ -424,3 +424,70 @@ async def test_a_cancellation_before_a_dashboard_refund_is_announced_never_refun
     stripe_refunds = await gateway.list_refunds(order.charge.payment_intent_id)
     assert sum(r["amount"] for r in stripe_refunds) == 3400
     assert await refunded_of(sessions, order.order_id) == 3400
+
+
+class PausedRefunds(StripeGateway):
+    """The real gateway, with our refund held just before it reaches Stripe: the moment a
+    support agent's dashboard refund can slip in."""
+
+    def __init__(self, real: StripeGateway) -> None:
+        self.__dict__.update(real.__dict__)
+        self.reached = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def refund(self, **kwargs: Any) -> Any:
+        self.reached.set()
+        await self.go_on.wait()
+        return await super().refund(**kwargs)
+
+
+async def test_a_dashboard_refund_made_while_a_cancellation_refunds_is_taken_from_the_rest(
+    emulator_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    gateway: StripeGateway,
+    temporal: Client,
+    task_queue: str,
+    worker: RefundActivities,
+) -> None:
+    # Given an order of two vendor orders (40.00 and 30.00) whose second is being cancelled:
+    # its refund of all it holds is on its way to Stripe (simulation seed 401: the dashboard
+    # refund's share of the cancelled one was dropped, the ledger fell short of Stripe, and
+    # the other vendor's payout was refused for good)
+    order = await seed_paid_order(sessions, gateway, [4000, 3000])
+    first, second = order.vendor_orders
+    paused = PausedRefunds(gateway)
+    cancelling = asyncio.create_task(
+        RefundActivities(sessions, paused).refund(
+            RefundCommand(
+                order_id=order.order_id,
+                vendor_order_id=second,
+                refund_key="cancel",
+                amount_cents=0,
+                remaining=True,
+                reason="requested_by_customer",
+            )
+        )
+    )
+    await asyncio.wait_for(paused.reached.wait(), timeout=10)
+    # When a support agent refunds 30.00 naming no vendor order, and its webhook arrives
+    refund = await dashboard_refund(emulator_url, order, 3000)
+    announced = asyncio.create_task(
+        deliver(sessions, temporal, task_queue, "refund.created", refund)
+    )
+    await asyncio.sleep(0.5)
+    paused.go_on.set()
+    outcome = await asyncio.wait_for(cancelling, timeout=30)
+    await asyncio.wait_for(announced, timeout=30)
+    await adjustments_done(temporal, order.vendor_orders, [refund["id"]])
+    # Then the cancellation refunded all of its 30.00, the dashboard refund is taken from the
+    # first vendor order, and the ledger holds exactly what Stripe refunded
+    assert outcome.amount_cents == 3000
+    assert sorted(await refund_entries(sessions, order.order_id)) == sorted(
+        [
+            (second, f"{second}:refund:cancel", 3000),
+            (first, f"stripe-refund:{refund['id']}", 3000),
+        ]
+    )
+    stripe_refunds = await gateway.list_refunds(order.charge.payment_intent_id)
+    assert sum(r["amount"] for r in stripe_refunds) == 6000
+    assert await refunded_of(sessions, order.order_id) == 6000

@@ -447,6 +447,34 @@ def no_workflow_task_fails(truth: Truth) -> list[Violation]:
     return [Violation("no_workflow_task_fails", failure) for failure in truth.task_failures]
 
 
+def units_are_returned_at_most_once(truth: Truth) -> list[Violation]:
+    """However returns race, no vendor order takes back more units of a SKU than it sold
+    (expired returns gave nothing back and hold nothing)."""
+    found = []
+    for order_id, view in truth.orders.items():
+        sold: Counter[tuple[str, str]] = Counter()
+        for vo in view["vendor_orders"]:
+            for line in vo["lines"]:  # one line per warehouse the units come from
+                sold[(vo["id"], line["sku"])] += line["quantity"]
+        returned: Counter[tuple[str, str]] = Counter()
+        for ret in view.get("returns", []):
+            if ret["status"] == "expired":
+                continue
+            for line in ret["lines"]:
+                returned[(ret["vendor_order_id"], line["sku"])] += line["quantity"]
+        for (vo_id, sku), units in sorted(returned.items()):
+            bought = sold.get((vo_id, sku), 0)
+            if units > bought:
+                found.append(
+                    Violation(
+                        "units_are_returned_at_most_once",
+                        f"{vo_id}: {units} units of {sku} in returns, {bought} sold",
+                        order_id,
+                    )
+                )
+    return found
+
+
 RULES: list[Callable[[Truth], list[Violation]]] = [
     every_order_reaches_an_end,
     money_is_conserved_per_order,
@@ -458,6 +486,7 @@ RULES: list[Callable[[Truth], list[Violation]]] = [
     stock_books_agree,
     shipped_units_leave_the_shelf,
     no_hold_outlives_its_vendor_order,
+    units_are_returned_at_most_once,
     no_workflow_fails_or_times_out,
     no_workflow_task_fails,
 ]
