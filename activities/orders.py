@@ -36,6 +36,8 @@ from models.messages import (
 from models.order import Order, OrderLine
 from models.payment import Payment
 from models.vendor_order import VendorOrder, VendorOrderLine
+from models.views import OrderPublic
+from stores import order_views
 
 
 class OrderStoreActivities:
@@ -116,13 +118,15 @@ class OrderStoreActivities:
         await announce(self._events, request.order_id, "order.rejected", request.rejection)
 
     @activity.defn(name="orders.confirm")
-    async def confirm(self, request: ConfirmOrderRequest) -> None:
+    async def confirm(self, request: ConfirmOrderRequest) -> OrderPublic:
+        """Confirm the order, and answer it as the API shows it, read in the same transaction
+        (checkout's 201 is this answer: the API does not read the order again)."""
         async with self._transaction() as session:
             order = await session.get(Order, request.order_id, with_for_update=True)
             if order is None:
                 raise RuntimeError(f"order {request.order_id} was never recorded")
             if order.status != "pending":
-                return
+                return await _view(session, order.id)
             charge = request.charge
             session.add(
                 Payment(
@@ -174,7 +178,9 @@ class OrderStoreActivities:
             await record_event(
                 session, order.id, "order.confirmed", {"payment_intent": charge.payment_intent_id}
             )
+            view = await _view(session, order.id)
         await announce(self._events, request.order_id, "order.confirmed", {})
+        return view
 
     @activity.defn(name="orders.set_status")
     async def set_status(self, request: OrderStatusChange) -> None:
@@ -306,3 +312,9 @@ def bad_data(error: Exception) -> ApplicationError:
 
 
 __all__ = ["OrderStoreActivities", "bad_data"]
+
+
+async def _view(session: AsyncSession, order_id: str) -> OrderPublic:
+    view = await order_views.order_view(session, order_id)
+    assert view is not None  # read under the lock that found it
+    return view

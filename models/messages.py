@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from models.views import OrderPublic
+
 
 class LineRequest(BaseModel):
     sku: str
@@ -42,6 +44,9 @@ class CheckoutRequest(BaseModel):
 class CheckoutResult(BaseModel):
     order_id: str
     status: str
+    # The order as the API shows it, read when it was confirmed (issue 10); None from runs
+    # before it, whose answer the API reads from the database.
+    order: OrderPublic | None = None
 
 
 class CatalogEntry(BaseModel):

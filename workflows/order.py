@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         VendorOrderPlan,
         VendorOrderStatusSignal,
     )
+    from models.views import OrderPublic
     from workflows.options import (
         CHARGE,
         LOCAL_STEP,
@@ -87,6 +88,7 @@ class OrderWorkflow:
         self._changed = False
         self._lean = False
         self._buffering = False
+        self._view: OrderPublic | None = None
         self._notifies: dict[str, bool] = {}
         # Search attribute changes not sent yet (lean: one upsert per step, not per field).
         self._pending_attributes: dict[str, Any] = {}
@@ -114,7 +116,9 @@ class OrderWorkflow:
             ) from None
         # Children exist before checkout answers: a vendor may ship the moment it is told.
         children = await self._start_children(plans)
-        self._result = CheckoutResult(order_id=order.order_id, status=self._status)
+        self._result = CheckoutResult(
+            order_id=order.order_id, status=self._status, order=self._view
+        )
         await self._follow(plans, children)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
@@ -259,10 +263,12 @@ class OrderWorkflow:
         slas = {entry.vendor_id: entry.ship_sla_seconds for entry in catalog.entries}
         plans = _plans(order.order_id, splits, reserved.allocations, commission, slas)
         self._notifies = {entry.vendor_id: entry.notifies for entry in catalog.entries}
-        await self._step(
+        confirmed = await self._step(
             "orders.confirm",
             ConfirmOrderRequest(order_id=order.order_id, charge=charge, vendor_orders=plans),
+            OrderPublic if self._lean else None,
         )
+        self._view = confirmed if self._lean else None
         self._status = OrderStatus.CONFIRMED
         self._vendor_status = {
             p.vendor_order_id: VendorOrderStatus.AWAITING_SHIPMENT for p in plans

@@ -24,7 +24,7 @@ from temporalio.service import RPCError
 
 from api import admission
 from api.deps import Platform, PlatformOrOps, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, from_application_error, from_update_failure
+from api.errors import DATABASE_DOWN, Problem, from_application_error, from_update_failure
 from api.views import order_view
 from domain.ids import order_id_for_idempotency_key, order_workflow_id, request_fingerprint
 from models import search_attributes as sa
@@ -70,25 +70,44 @@ async def place_order(
 ) -> OrderPublic:
     order_id = order_id_for_idempotency_key("platform", idempotency_key)
     fingerprint = request_fingerprint(body.model_dump(mode="json"))
-    existing = await session.get(Order, order_id, populate_existing=True)
-    if existing is not None and existing.status != "pending":
-        return await _replay_finished(session, existing, fingerprint)
-    # A known key whose saga is still at work attaches to it, never to the gate: the gate's
-    # count already excludes the units that saga reserved, so it would refuse its own order.
-    attach = existing is not None
-    if attach:
-        assert existing is not None
-        if existing.request_fingerprint != fingerprint:
-            raise Problem(
-                "idempotency_key_reused", "this Idempotency-Key was used for another order"
-            )
-    else:
-        await _check_catalog(session, body)
+    # The gate first, before any database read (a flash sale's refusals take milliseconds).
+    # It remembers every checkout it admitted, so a retry of a known key (its saga still at
+    # work, or done) is admitted again and attaches to its saga, never counted twice.
+    try:
+        await admission.admit(request.app, order_id, body.lines)
+    except Problem:
+        # Beyond the gate's memory (a day), a retry of an order placed long ago is answered
+        # from the order store: never a refusal of an order that exists. With PostgreSQL
+        # down the gate's refusal stands (it needs no database; a sale goes on refusing).
+        try:
+            known = await _replay(session, order_id, fingerprint)
+        except DATABASE_DOWN:
+            known = None
+        if known is not None:
+            return known
+        raise
+    try:
+        return await _check_out(
+            body, order_id, fingerprint, idempotency_key, session, temporal, settings
+        )
+    finally:
+        await admission.settle(request.app, order_id)
+
+
+async def _check_out(
+    body: OrderCreate,
+    order_id: str,
+    fingerprint: str,
+    idempotency_key: str,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> OrderPublic:
+    """Start the order's saga (or attach to it) and answer with what it answers."""
+    await _check_catalog(session, body)
     # End the read transaction: the wait for the saga below must not hold a connection
     # (a flash sale would exhaust the pool).
     await session.rollback()
-    if not attach:
-        await admission.admit(request.app, order_id, body.lines)
     order = OrderInput(
         order_id=order_id,
         customer_id=body.customer_id,
@@ -122,7 +141,7 @@ async def place_order(
     )
     try:
         async with asyncio.timeout(settings.checkout_timeout.total_seconds()):
-            await temporal.execute_update_with_start_workflow(
+            result: CheckoutResult = await temporal.execute_update_with_start_workflow(
                 CHECKOUT_UPDATE,
                 CheckoutRequest(request_fingerprint=fingerprint),
                 start_workflow_operation=start,
@@ -145,9 +164,9 @@ async def place_order(
             "timeout",
             "the order is still being processed; retry with the same Idempotency-Key",
         ) from error
-    finally:
-        await admission.settle(request.app, order_id)
-    return await order_view(session, order_id)
+    if result.order is not None:
+        return result.order  # read when the saga confirmed it
+    return await order_view(session, order_id)  # a saga started before issue 10
 
 
 async def _refusal_from_workflow(temporal: TemporalDep, order_id: str) -> None:

@@ -104,3 +104,24 @@ async def test_with_temporal_down_an_ops_refund_answers_503_and_moves_no_money(
         assert snapshot(db, [seller.id]) == before
     order = (await api.get(f"/v1/orders/{placed.json()['id']}", headers=PLATFORM)).json()
     assert order["refunded_cents"] == 0
+
+
+async def test_with_postgresql_down_a_sold_out_sku_is_still_refused_by_the_gate_in_milliseconds(
+    stack: DevStack, api: httpx.AsyncClient
+) -> None:
+    # Given a product whose only unit was just sold (the gate in Redis knows it)
+    seller = await onboard(api, "GateOnly")
+    sku = await stock_product(api, seller, price_cents=1500, on_hand=1)
+    assert (await place(api, order_body([(sku, 1)]))).status_code == 201
+    closed = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/fulfillment"
+    async with app_with(stack, DATABASE_URL=closed) as down:
+        # When a buyer checks it out while PostgreSQL does not answer
+        answer = await down.post(
+            "/v1/orders",
+            json=order_body([(sku, 1)]),
+            headers={**PLATFORM, "Idempotency-Key": uuid.uuid4().hex},
+        )
+    # Then the gate refuses it on its own: the refusal needed no database (issue 10)
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["code"] == "insufficient_stock"
+    assert answer.json()["items"] == [{"sku": sku, "requested": 1, "available": 0}]
