@@ -70,16 +70,31 @@ def api(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1"),
     port: int | None = typer.Option(None, help="Default: FULFILLMENT_API_PORT"),
+    workers: int | None = typer.Option(
+        None, min=1, help="API processes on the port. Default: FULFILLMENT_API_WORKERS (1)"
+    ),
 ) -> None:
     """Serve the HTTP API."""
     _servers(ctx)
     import uvicorn
 
-    from api.app import create_app
     from models.settings import get_settings
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host, port=port or settings.api_port, log_level="info")
+    processes = workers or settings.api_workers
+    if processes == 1:
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port or settings.api_port)
+        return
+    # Several processes: each builds its own app from the environment (the factory).
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port or settings.api_port,
+        workers=processes,
+    )
 
 
 @app.command()

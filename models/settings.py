@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     platform_key: str = Field(default=DEV_PLATFORM_KEY, alias="FULFILLMENT_PLATFORM_KEY")
     ops_key: str = Field(default=DEV_OPS_KEY, alias="FULFILLMENT_OPS_KEY")
     api_port: int = Field(default=8000, alias="FULFILLMENT_API_PORT")
+    # API processes behind the one port (uvicorn workers): each its own event loop, pools and
+    # Temporal client. docs/production.md says how to size it (issue 10).
+    api_workers: int = Field(default=1, ge=1, le=64, alias="FULFILLMENT_API_WORKERS")
     return_window: Duration = Field(default=timedelta(days=14), alias="FULFILLMENT_RETURN_WINDOW")
     auto_cancel_after: Duration = Field(
         default=timedelta(days=2), alias="FULFILLMENT_AUTO_CANCEL_AFTER"

@@ -74,6 +74,8 @@ class DevStack:
     ports: Ports = field(default_factory=Ports)
     # Settings for the API and worker (FULFILLMENT_RETURN_WINDOW, ...), over os.environ.
     overrides: Mapping[str, str] = field(default_factory=dict)
+    # Worker processes polling the task queue (benchmarks start a second one, issue 10).
+    worker_processes: int = 1
     env: dict[str, str] = field(default_factory=dict)
     _stops: list[tuple[str, Callable[[], object]]] = field(default_factory=list)
     _apps: list[ManagedProcess] = field(default_factory=list)
@@ -126,7 +128,8 @@ class DevStack:
             upgrade(env["DATABASE_URL"])
             self.env = env
             log(f"starting the worker and the API on 127.0.0.1:{self.ports.api}")
-            self._apps.append(self._spawn("worker", ["worker"], env))
+            for n in range(self.worker_processes):
+                self._apps.append(self._spawn(_worker_name(n), ["worker"], env))
             self._apps.append(self._spawn("api", ["api", "--port", str(self.ports.api)], env))
             wait_until(self._api_healthy, timeout=60, what="the API's /healthz")
             self._write_stack_file()
@@ -229,6 +232,10 @@ class DevStack:
         new = self._spawn("worker", ["worker"], self.env)
         self._apps[self._apps.index(old)] = new
         return new
+
+
+def _worker_name(n: int) -> str:
+    return "worker" if n == 0 else f"worker-{n + 1}"
 
 
 def _forget_dead_stack(data_dir: Path) -> None:
