@@ -16,7 +16,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from domain.ids import vendor_order_workflow_id
+from domain.ids import vendor_order_id, vendor_order_workflow_id
 from models.messages import (
     CheckoutRequest,
     CheckoutResult,
@@ -173,3 +173,43 @@ async def test_the_same_idempotency_key_with_another_body_is_refused(
         await check_out(env, task_queue, order, fingerprint="fp-other")
     assert refusal(reused.value).type == "idempotency_key_reused"
     assert len(fake.charges) == 1
+
+
+async def test_a_vendor_without_a_webhook_url_gets_no_notification_workflow(
+    env: WorkflowEnvironment, task_queue: str, fake: FakeWorld
+) -> None:
+    # Given a vendor (ven_b) that had no webhook URL when the order was placed
+    fake.catalog["TYRE-700"] = fake.catalog["TYRE-700"].model_copy(update={"notifies": False})
+    order = order_input()
+    await check_out(env, task_queue, order)
+    await ship_and_deliver(env, order.order_id, "ven_b")
+    await ship_and_deliver(env, order.order_id, "ven_a")
+    # Then only the vendor with a webhook URL was sent anything, and only its vendor order
+    # started notification workflows (issue 10: no workflow exists for nothing)
+    assert {n.vendor_id for n in fake.notifications} == {"ven_a"}
+    started = [wf.id async for wf in env.client.list_workflows("WorkflowId STARTS_WITH 'notify-'")]
+    silent, notifying = (vendor_order_id(order.order_id, v) for v in ("ven_b", "ven_a"))
+    assert not [wf for wf in started if silent in wf]
+    assert [wf for wf in started if notifying in wf]
+
+
+async def test_a_checkout_answers_within_a_few_history_events(
+    env: WorkflowEnvironment, task_queue: str, fake: FakeWorld
+) -> None:
+    # Given a one-vendor order of a vendor without a webhook URL
+    fake.catalog["TYRE-700"] = fake.catalog["TYRE-700"].model_copy(update={"notifies": False})
+    order = order_input().model_copy(update={"lines": [LineRequest(sku="TYRE-700", quantity=1)]})
+    result, handle = await check_out(env, task_queue, order)
+    assert result.status == "confirmed"
+    # Then the saga's steps ran as local activities: one event each, no task round trips
+    # (issue 10's target: at most 30 for the order's workflow until checkout answers)
+    events = (await handle.fetch_history()).events
+    answered = next(
+        e.event_id
+        for e in events
+        if e.HasField("workflow_execution_update_completed_event_attributes")
+    )
+    assert answered <= 30, answered
+    kinds = [e.WhichOneof("attributes") for e in events[:answered]]
+    assert "activity_task_scheduled_event_attributes" not in kinds
+    assert kinds.count("upsert_workflow_search_attributes_event_attributes") <= 2
