@@ -3,6 +3,7 @@ to is an in-memory stand-in that records what was asked of it."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from temporalio import activity
@@ -94,6 +95,9 @@ class FakeWorld:
     labels: list[LabelRequest] = field(default_factory=list)
     tracked: list[TrackRequest] = field(default_factory=list)
     notifications: list[VendorNotification] = field(default_factory=list)
+    # Set by a test to hold a return's expiry while it is being recorded.
+    expiry_gate: asyncio.Event | None = None
+    expiring: asyncio.Event = field(default_factory=asyncio.Event)
     totals: list[OrderTotals] = field(default_factory=list)
     # Estimated postage per vendor the routing would return (none: the pre-postage shape).
     shipping: dict[str, int] = field(default_factory=dict)
@@ -351,6 +355,9 @@ class FakeWorld:
 
     @activity.defn(name="returns.close")
     async def close_return(self, closing: ReturnClosing) -> None:
+        if closing.status == "expired" and self.expiry_gate is not None:
+            self.expiring.set()  # a test holds the expiry here, between decision and record
+            await self.expiry_gate.wait()
         self.closed_returns.append(closing)
 
     @activity.defn(name="shipping.buy_label")

@@ -291,3 +291,29 @@ async def test_a_return_never_received_expires_and_the_vendor_is_paid_in_full(
     assert await child.result() == "completed"
     assert [(c.return_id, c.status) for c in fake.closed_returns] == [("ret_1", "expired")]
     assert fake.payouts == {vendor_order_id: 5400}
+
+
+async def test_a_return_received_while_it_expires_is_refused_and_neither_refunds_nor_restocks(
+    env: WorkflowEnvironment, task_queue: str, fake: FakeWorld
+) -> None:
+    # Given a return never received, whose expiry is being recorded (simulation seed 501: the
+    # vendor received it at that moment, the buyer was refunded and the unit restocked, and
+    # the return stayed "expired")
+    fake.expiry_gate = asyncio.Event()
+    vendor_order_id, child = await vendor_a(env, task_queue, fake, timed_order(), skipping=False)
+    await deliver_a(child)
+    await child.execute_update("open_return", one_brake("ret_1"))
+    finishing = asyncio.create_task(env.fast_forward(child, None))
+    await asyncio.wait_for(fake.expiring.wait(), timeout=60)
+    # When the vendor receives it then
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await child.execute_update("receive_return", ReceiveRequest(return_id="ret_1"))
+    fake.expiry_gate.set()
+    await finishing
+    # Then it is refused as expired, and the return, the money and the stock agree
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "invalid_state"
+    assert await child.result() == "completed"
+    assert [(c.return_id, c.status) for c in fake.closed_returns] == [("ret_1", "expired")]
+    assert fake.restocked == []
+    assert fake.payouts == {vendor_order_id: 5400}
