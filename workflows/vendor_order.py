@@ -85,7 +85,9 @@ class VendorOrderWorkflow:
             retry_after=timedelta(seconds=data.payout_retry_seconds),
             patched=self._patched,
         )
-        self._returns = ReturnDesk(data.order_id, data.vendor_order_id, data.lines, self._money)
+        self._returns = ReturnDesk(
+            data.order_id, data.vendor_order_id, data.lines, self._money, patched=self._patched
+        )
         self._closed_disputes: set[str] = set()
         self._registered_delivered = False
         self._breached = False
