@@ -169,6 +169,18 @@ def disk_bytes(state_file: Path) -> int:
     )
 
 
+def rss_mb(process: ManagedProcess | None) -> float:
+    """The process's resident memory now, from /proc (Linux)."""
+    if process is None:
+        return 0.0
+    try:
+        status = Path(f"/proc/{process.pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kilobytes = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))
+    return int(kilobytes) / 1024
+
+
 def report(emulators: list[Emulator], args: argparse.Namespace) -> None:
     fresh, loaded = emulators
     print(
@@ -176,7 +188,7 @@ def report(emulators: list[Emulator], args: argparse.Namespace) -> None:
         f"confirmed, a transfer, a refund), one caller, rounds interleaved\n"
     )
     header = f"{'state':<28}{'objects':>10}{'start s':>9}{'calls':>7}{'p50 ms':>9}{'p99 ms':>9}"
-    print(header + f"{'disk MB':>10}")
+    print(header + f"{'disk MB':>10}{'RSS MB':>9}")
     rows: dict[str, tuple[float, float]] = {}
     for emulator in emulators:
         every = [s for call in CALLS for s in emulator.seconds[call]]
@@ -186,19 +198,20 @@ def report(emulators: list[Emulator], args: argparse.Namespace) -> None:
         print(
             f"{emulator.name:<28}{emulator.objects:>10,}{emulator.start_seconds:>9.1f}"
             f"{summary.count:>7}{summary.p50 * 1000:>9.1f}{summary.p99 * 1000:>9.1f}"
-            f"{disk_bytes(emulator.state_file) / 1e6:>10.1f}"
+            f"{disk_bytes(emulator.state_file) / 1e6:>10.1f}{rss_mb(emulator.process):>9.0f}"
         )
     p50 = format_ratio(ratio(rows[loaded.name][0], rows[fresh.name][0]))
     p99 = format_ratio(ratio(rows[loaded.name][1], rows[fresh.name][1]))
     print(f"{'preloaded / fresh':<54}{p50:>9}{p99:>9}\n")
-    print("by call, p50 / p99 ms:")
+    print(f"{'by call, p50 / p99 ms':<28}" + "".join(f"{e.name:>24}" for e in emulators))
     for call in CALLS:
-        cells = []
+        cells = ""
         for emulator in emulators:
             summary = summarize(emulator.seconds[call])
             assert summary is not None
-            cells.append(f"{emulator.name} {summary.p50 * 1000:.1f} / {summary.p99 * 1000:.1f}")
-        print(f"  {call:<9}" + "   ".join(cells))
+            cell = f"{summary.p50 * 1000:.1f} / {summary.p99 * 1000:.1f}"
+            cells += f"{cell:>24}"
+        print(f"  {call:<26}{cells}")
     options = [("--preload", args.preload), ("--calls", args.calls), ("--warmup", args.warmup)]
     print(f"\nreproduce: {reproduce_command('bench.emulator_state', options)}")
 

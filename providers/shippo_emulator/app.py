@@ -86,9 +86,12 @@ class Emulator:
             await asyncio.gather(self._clock, return_exceptions=True)
             self._clock = None
         await self.webhooks.stop()
+        # The journal folded into the state file, which then holds everything by itself.
+        self.store.close()
 
     def commit(self) -> None:
-        """Keep the change just made, then let delivery and the clock see it."""
+        """Keep the change just made (one journal line, whatever the size of the state), then
+        let delivery and the clock see it."""
         self.store.save()
         self.webhooks.wake()
         if self._clock_wake is not None:

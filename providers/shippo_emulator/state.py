@@ -1,8 +1,8 @@
-"""The emulator's memory: Shippo objects by kind, webhook deliveries, timed jobs, one JSON file."""
+"""The emulator's memory: Shippo objects by kind, webhook deliveries, timed jobs, and the state
+file that keeps them (providers/emulator_journal.py)."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from providers.atomic_file import write_json
+from providers.emulator_journal import Journal
 
 from .errors import invalid
 
@@ -37,24 +37,43 @@ def track_key(carrier: str, tracking_number: str) -> str:
 class Store:
     """Every object the emulator holds, in creation order so that lists can run newest first."""
 
+    # Kinds: shipment, rate, transaction, track (keyed "carrier/tracking_number").
+    objects: dict[str, dict[str, ShippoObject]]
+    # Webhook deliveries by id, in the order they were made, so a restart resumes them.
+    deliveries: dict[str, dict[str, Any]]
+    # Changes Shippo makes by itself later (a parcel moving, a queued label finishing):
+    # {"id", "at" (epoch seconds), "kind", ...}. Kept, so a restart carries them out.
+    jobs: list[dict[str, Any]]
+
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
-        # Kinds: shipment, rate, transaction, track (keyed "carrier/tracking_number").
-        self.objects: dict[str, dict[str, ShippoObject]] = {}
-        # Webhook deliveries by id, in the order they were made, so a restart resumes them.
-        self.deliveries: dict[str, dict[str, Any]] = {}
-        # Changes Shippo makes by itself later (a parcel moving, a queued label finishing):
-        # {"id", "at" (epoch seconds), "kind", ...}. Kept, so a restart carries them out.
-        self.jobs: list[dict[str, Any]] = []
-        if path is not None and path.exists():
-            self._load(path)
+        self._journal = Journal(path, self.dump)
+        # Replaced whole by its users, and only as long as the moves still to come, so the
+        # journal compares it whole at each save.
+        self._journal.watch(("jobs",), lambda: self.jobs)
+        self._journal.open(self._hold)
+
+    def _hold(self, kept: dict[str, Any]) -> None:
+        """Hold ``kept`` (the state file's layout) in tables, so that the journal learns which
+        records each change touches."""
+        table = self._journal.table
+        self.objects = {
+            kind: table(("objects", kind), records)
+            for kind, records in kept.get("objects", {}).items()
+        }
+        self.deliveries = table(("deliveries",), kept.get("deliveries"))
+        self.jobs = kept.get("jobs", [])
 
     def add(self, kind: str, key: str, obj: ShippoObject) -> ShippoObject:
-        self.objects.setdefault(kind, {})[key] = obj
+        table = self.objects.get(kind)
+        if table is None:
+            table = self.objects[kind] = self._journal.table(("objects", kind))
+        table[key] = obj
         return obj
 
     def get(self, kind: str, key: str) -> ShippoObject | None:
-        return self.objects.get(kind, {}).get(key)
+        table = self.objects.get(kind)
+        return None if table is None else table.get(key)
 
     def newest_first(self, kind: str) -> list[ShippoObject]:
         return list(reversed(self.objects.get(kind, {}).values()))
@@ -72,21 +91,19 @@ class Store:
         return self.jobs[0]["at"] if self.jobs else None
 
     def reset(self) -> None:
-        self.objects, self.deliveries, self.jobs = {}, {}, []
-        self.save()
+        self._hold({})
+        self._journal.start_over()
 
     def dump(self) -> dict[str, Any]:
         return {"objects": self.objects, "deliveries": self.deliveries, "jobs": self.jobs}
 
     def save(self) -> None:
-        if self.path is not None:
-            write_json(self.path, self.dump())
+        """Keep what changed since the last save (a line appended to the journal)."""
+        self._journal.save()
 
-    def _load(self, path: Path) -> None:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        self.objects = data.get("objects", {})
-        self.deliveries = data.get("deliveries", {})
-        self.jobs = data.get("jobs", [])
+    def close(self) -> None:
+        """Keep everything in the state file alone, as a stop should leave it."""
+        self._journal.close()
 
 
 def page_of(items: list[ShippoObject], query: dict[str, str], url: str) -> dict[str, Any]:

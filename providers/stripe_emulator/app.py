@@ -50,7 +50,8 @@ class Emulator:
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     def commit(self) -> None:
-        """Queue the events of the change just made, keep the state, then let delivery run."""
+        """Queue the events of the change just made, keep it (one journal line, whatever the
+        size of the state), then let delivery run."""
         self.webhooks.enqueue(self.store.take_fresh_events())
         self.store.save()
         self.webhooks.wake()
@@ -231,6 +232,8 @@ def create_app(
             yield
         finally:
             await emulator.webhooks.stop()
+            # The journal folded into the state file, which then holds everything by itself.
+            emulator.store.close()
 
     routes = [
         Route("/healthz", _health, methods=["GET"]),

@@ -1,9 +1,9 @@
-"""The emulator's memory: Stripe objects by kind, idempotent answers, and their JSON file."""
+"""The emulator's memory: Stripe objects by kind, idempotent answers, and the state file that
+keeps them (providers/emulator_journal.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import string
 import time
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from providers.atomic_file import write_json
+from providers.emulator_journal import Journal
 
 from . import params as p
 from .errors import invalid_request
@@ -23,20 +23,34 @@ _ALPHABET = string.ascii_letters + string.digits
 class Store:
     """All objects the emulator holds, kept in creation order so lists can run newest first."""
 
+    objects: dict[str, dict[str, StripeObject]]
+    # Idempotent answers by scope (see idempotency_scope).
+    idempotency: dict[str, dict[str, Any]]
+    # Webhook deliveries by event id, in event order, so a restart resumes the queue.
+    deliveries: dict[str, dict[str, Any]]
+    # What Stripe keeps about a connected account but never shows on the Account object.
+    account_state: dict[str, dict[str, Any]]
+
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
-        self.objects: dict[str, dict[str, StripeObject]] = {}
-        self.idempotency: dict[str, dict[str, Any]] = {}
-        # Webhook deliveries by event id, in event order, so a restart resumes the queue.
-        self.deliveries: dict[str, dict[str, Any]] = {}
-        # What Stripe keeps about a connected account but never shows on the Account object.
-        self.account_state: dict[str, dict[str, Any]] = {}
         # The request being handled, which events name as their cause; not persisted.
         self.request: dict[str, str | None] = {"id": None, "idempotency_key": None}
         # Events created since the last commit, for the webhook queue; not persisted.
         self.fresh_events: list[str] = []
-        if path is not None and path.exists():
-            self._load(path)
+        self._journal = Journal(path, self.dump)
+        self._journal.open(self._hold)
+
+    def _hold(self, kept: dict[str, Any]) -> None:
+        """Hold ``kept`` (the state file's layout) in tables, so that the journal learns which
+        records each change touches."""
+        table = self._journal.table
+        self.objects = {
+            kind: table(("objects", kind), records)
+            for kind, records in kept.get("objects", {}).items()
+        }
+        self.idempotency = table(("idempotency",), kept.get("idempotency"))
+        self.deliveries = table(("deliveries",), kept.get("deliveries"))
+        self.account_state = table(("account_state",), kept.get("account_state"))
 
     @staticmethod
     def new_id(prefix: str, length: int = 24) -> str:
@@ -47,11 +61,15 @@ class Store:
         return int(time.time())
 
     def add(self, kind: str, obj: StripeObject) -> StripeObject:
-        self.objects.setdefault(kind, {})[obj["id"]] = obj
+        table = self.objects.get(kind)
+        if table is None:
+            table = self.objects[kind] = self._journal.table(("objects", kind))
+        table[obj["id"]] = obj
         return obj
 
     def get(self, kind: str, object_id: str) -> StripeObject | None:
-        return self.objects.get(kind, {}).get(object_id)
+        table = self.objects.get(kind)
+        return None if table is None else table.get(object_id)
 
     def newest_first(self, kind: str) -> list[StripeObject]:
         return list(reversed(self.objects.get(kind, {}).values()))
@@ -117,12 +135,9 @@ class Store:
         return fresh
 
     def reset(self) -> None:
-        self.objects = {}
-        self.idempotency = {}
-        self.deliveries = {}
-        self.account_state = {}
+        self._hold({})
         self.fresh_events = []
-        self.save()
+        self._journal.start_over()
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -133,12 +148,9 @@ class Store:
         }
 
     def save(self) -> None:
-        if self.path is not None:
-            write_json(self.path, self.dump())
+        """Keep what changed since the last save (a line appended to the journal)."""
+        self._journal.save()
 
-    def _load(self, path: Path) -> None:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        self.objects = data.get("objects", {})
-        self.idempotency = data.get("idempotency", {})
-        self.deliveries = data.get("deliveries", {})
-        self.account_state = data.get("account_state", {})
+    def close(self) -> None:
+        """Keep everything in the state file alone, as a stop should leave it."""
+        self._journal.close()
