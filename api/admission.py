@@ -23,16 +23,21 @@ log = logging.getLogger("fulfillment.admission")
 HOLD_SECONDS = 60.0
 
 
-async def admit(app: FastAPI, order_id: str, lines: Sequence[OrderLineIn]) -> None:
+async def admit(app: FastAPI, order_id: str, lines: Sequence[OrderLineIn]) -> bool:
+    """Refuse (Problem insufficient_stock) what the gate knows is sold out; True when this
+    request took a hold that `settle` must end."""
     gate: StockGate = app.state.gate
     try:
         admission = await gate.admit(
             order_id, [GateLine(line.sku, line.quantity) for line in lines], HOLD_SECONDS
         )
+        # A SKU the gate has no count for: rebuilt only if the gate lost its data, not for
+        # every request naming a SKU that does not exist (the catalog check refuses those).
+        lost = not admission.known and not await gate.is_built()
     except RedisError:
         log.warning("the admission gate is unreachable; PostgreSQL decides", exc_info=True)
-        return
-    if not admission.known:
+        return False
+    if lost:
         start_rebuild(app)
     if not admission.admitted:
         raise Problem(
@@ -43,6 +48,7 @@ async def admit(app: FastAPI, order_id: str, lines: Sequence[OrderLineIn]) -> No
                 for s in admission.shortages
             ],
         )
+    return admission.held
 
 
 async def settle(app: FastAPI, order_id: str) -> None:

@@ -105,9 +105,9 @@ end
 -- Admitted before (a retry of the same checkout): it belongs to its saga, not to the gate,
 -- whose count already excludes the units that saga reserved.
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', admitted) == 1 then
-  return {1, known}
+  return {1, known, 0}
 end
-if #short > 0 then return {0, known, unpack(short)} end
+if #short > 0 then return {0, known, 0, unpack(short)} end
 for i, _ in pairs(levels) do
   local units = tonumber(ARGV[2 + 2 * i])
   redis.call('HINCRBY', KEYS[3 * i - 1], 'avail', -units)
@@ -118,7 +118,7 @@ for i, _ in pairs(levels) do
   redis.call('PEXPIREAT', KEYS[1], now + ttl)
 end
 redis.call('SET', admitted, 1, 'PX', tonumber(ARGV[#ARGV]))
-return {1, known}
+return {1, known, 1}
 """
 )
 
@@ -196,6 +196,9 @@ class Admission:
     shortages: list[GateShortage]
     # False when the gate had no count for some SKU: admitted, and PostgreSQL decides.
     known: bool
+    # This call took a hold (a first checkout); a retry of an admitted one takes none, and must
+    # not settle the hold its first request still counts on.
+    held: bool = False
 
 
 def _text(value: Any) -> str:
@@ -240,9 +243,14 @@ class StockGate:
         skus = list(wanted)
         shortages = [
             GateShortage(skus[i - 1], wanted[skus[i - 1]], max(int(level), 0))
-            for i, level in zip(result[2::2], result[3::2], strict=True)
+            for i, level in zip(result[3::2], result[4::2], strict=True)
         ]
-        return Admission(admitted=bool(result[0]), shortages=shortages, known=bool(result[1]))
+        return Admission(
+            admitted=bool(result[0]),
+            shortages=shortages,
+            known=bool(result[1]),
+            held=bool(result[2]),
+        )
 
     async def settle(self, order_key: str) -> None:
         hold = self._hold_key(order_key)

@@ -39,6 +39,10 @@ router = APIRouter(prefix="/v1", tags=["orders"])
 ORDER_WORKFLOW = "OrderWorkflow"
 CHECKOUT_UPDATE = "checkout"
 
+# A refusal looks the key up in the order store for at most this long (a retry of an order
+# the gate no longer remembers); past it the gate's refusal stands.
+REFUSAL_LOOKUP_SECONDS = 0.2
+
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -71,27 +75,34 @@ async def place_order(
     order_id = order_id_for_idempotency_key("platform", idempotency_key)
     fingerprint = request_fingerprint(body.model_dump(mode="json"))
     # The gate first, before any database read (a flash sale's refusals take milliseconds).
-    # It remembers every checkout it admitted, so a retry of a known key (its saga still at
-    # work, or done) is admitted again and attaches to its saga, never counted twice.
+    # It remembers every checkout it admitted for a day, so a retry of a known key is
+    # admitted again and attaches to its saga below, never counted twice.
+    held = False
     try:
-        await admission.admit(request.app, order_id, body.lines)
+        held = await admission.admit(request.app, order_id, body.lines)
     except Problem:
-        # Beyond the gate's memory (a day), a retry of an order placed long ago is answered
-        # from the order store: never a refusal of an order that exists. With PostgreSQL
-        # down the gate's refusal stands (it needs no database; a sale goes on refusing).
-        try:
-            known = await _replay(session, order_id, fingerprint)
-        except DATABASE_DOWN:
-            known = None
-        if known is not None:
-            return known
-        raise
+        # Never a refusal of an order that exists: past the gate's memory (or after Redis
+        # lost it) a retry of a known key is answered from the order store. The read is
+        # bounded: with PostgreSQL down or slow the gate's refusal stands.
+        if await _known_order(session, order_id) is None:
+            raise
     try:
         return await _check_out(
             body, order_id, fingerprint, idempotency_key, session, temporal, settings
         )
     finally:
-        await admission.settle(request.app, order_id)
+        if held:
+            await admission.settle(request.app, order_id)
+
+
+async def _known_order(session: SessionDep, order_id: str) -> Order | None:
+    try:
+        async with asyncio.timeout(REFUSAL_LOOKUP_SECONDS):
+            return await session.get(Order, order_id)
+    except TimeoutError:
+        return None
+    except DATABASE_DOWN:
+        return None
 
 
 async def _check_out(
@@ -103,8 +114,16 @@ async def _check_out(
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> OrderPublic:
-    """Start the order's saga (or attach to it) and answer with what it answers."""
-    await _check_catalog(session, body)
+    """Answer a known order from the store, attach to its saga while it is at work, or start
+    its saga; answer with what the saga answers."""
+    existing = await session.get(Order, order_id, populate_existing=True)
+    if existing is not None and existing.status != "pending":
+        # Done (whatever Temporal still keeps of its workflow): never a second saga.
+        return await _replay_finished(session, existing, fingerprint)
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise Problem("idempotency_key_reused", "this Idempotency-Key was used for another order")
+    if existing is None:
+        await _check_catalog(session, body)
     # End the read transaction: the wait for the saga below must not hold a connection
     # (a flash sale would exhaust the pool).
     await session.rollback()

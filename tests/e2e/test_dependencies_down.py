@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 import httpx
 
 from api.app import create_app
+from models.db import connect_redis
 from models.settings import Settings
 from temporal.devstack import DevStack
 from temporal.embedded import free_port
-from tests.e2e.client import OPS, PLATFORM, onboard, order_body, place, stock_product
+from tests.e2e.client import OPS, PLATFORM, inventory, onboard, order_body, place, stock_product
 from tests.e2e.snapshot import connect, snapshot
 from tests.e2e.tcp_proxy import proxy_to
 
@@ -125,3 +126,32 @@ async def test_with_postgresql_down_a_sold_out_sku_is_still_refused_by_the_gate_
     assert answer.status_code == 409, answer.text
     assert answer.json()["code"] == "insufficient_stock"
     assert answer.json()["items"] == [{"sku": sku, "requested": 1, "available": 0}]
+
+
+async def test_a_retry_of_a_placed_order_is_answered_from_the_order_store_never_by_a_new_saga(
+    stack: DevStack, api: httpx.AsyncClient
+) -> None:
+    # Given a placed order, whose key the gate no longer remembers (a day later, or Redis
+    # lost it) and whose workflow Temporal cannot reach (or no longer keeps: retention)
+    seller = await onboard(api, "LateRetry")
+    sku = await stock_product(api, seller, price_cents=1500, on_hand=5)
+    body, key = order_body([(sku, 1)]), uuid.uuid4().hex
+    placed = await api.post("/v1/orders", json=body, headers={**PLATFORM, "Idempotency-Key": key})
+    assert placed.status_code == 201, placed.text
+    redis = connect_redis(stack.env["REDIS_URL"])
+    try:
+        assert await redis.delete(*await redis.keys(f"*admitted:{placed.json()['id']}")) == 1
+    finally:
+        await redis.aclose()
+    host, port = stack.env["TEMPORAL_ADDRESS"].rsplit(":", 1)
+    async with proxy_to(host, int(port)) as proxy:
+        async with app_with(stack, TEMPORAL_ADDRESS=f"127.0.0.1:{proxy.port}") as no_temporal:
+            await proxy.cut()
+            # When the storefront sends the same checkout again
+            again = await no_temporal.post(
+                "/v1/orders", json=body, headers={**PLATFORM, "Idempotency-Key": key}
+            )
+    # Then it gets the order it placed, from the order store: no saga was started again
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] == placed.json()["id"]
+    assert (await inventory(api, sku))["reserved"] == 1

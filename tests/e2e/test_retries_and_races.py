@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from domain.ids import order_id_for_idempotency_key
@@ -31,8 +32,9 @@ async def _until(check: Any, within: float = 20) -> Any:
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.parametrize("gate_forgot", [False, True], ids=["gate_remembers", "gate_forgot"])
 async def test_a_checkout_retried_while_its_saga_is_still_charging_attaches_to_it_never_to_the_gate(
-    api: httpx.AsyncClient, stack: DevStack
+    api: httpx.AsyncClient, stack: DevStack, gate_forgot: bool
 ) -> None:
     # Given the last two units, and a card charge that fails four times before it answers
     seller = await onboard(api, "Retried")
@@ -56,8 +58,14 @@ async def test_a_checkout_retried_while_its_saga_is_still_charging_attaches_to_i
             await _until(lambda: _reserved(api, sku, 2))
             # ... and the first attempt's answer was lost (its gate hold settled, as after a 504)
             redis = connect_redis(stack.env["REDIS_URL"])
+            order_id = order_id_for_idempotency_key("platform", key)
             try:
-                await StockGate(redis).settle(order_id_for_idempotency_key("platform", key))
+                await StockGate(redis).settle(order_id)
+                if gate_forgot:
+                    # ... and Redis lost the gate's memory of it (a restart, an eviction):
+                    # the order store still knows the order is at work
+                    forgotten = await redis.delete(*await redis.keys(f"*admitted:{order_id}"))
+                    assert forgotten == 1
             finally:
                 await redis.aclose()
             # When the client retries with the same key while the saga still works

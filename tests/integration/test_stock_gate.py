@@ -16,7 +16,7 @@ from redis.backoff import ExponentialBackoff
 from models.stock_gate import Admission, GateLine, GateShortage, StockGate
 from temporal.embedded import RedisServer, free_port, start_redis
 
-ADMITTED = Admission(admitted=True, shortages=[], known=True)
+ADMITTED = Admission(admitted=True, shortages=[], known=True, held=True)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,8 @@ async def test_the_same_order_admitted_twice_holds_once(gate: StockGate) -> None
     first = await gate.admit(key, [GateLine("MUG", 4)])
     again = await gate.admit(key, [GateLine("MUG", 4)])
 
-    assert (first, again) == (ADMITTED, ADMITTED)
+    # The retry is admitted without a hold of its own: only the first request settles it
+    assert (first, again) == (ADMITTED, Admission(True, [], known=True, held=False))
     assert await gate.available("MUG") == 6
 
 
@@ -191,7 +192,7 @@ async def test_an_unknown_sku_is_admitted_unknown_and_never_counted(
 
     admission = await gate.admit(order(), [GateLine("MUG", 2), GateLine("NEW", 1)])
 
-    assert admission == Admission(True, [], known=False)
+    assert admission == Admission(True, [], known=False, held=True)
     assert (await gate.available("MUG"), await gate.available("NEW")) == (8, None)
     assert await client.keys("*:NEW") == []
 
@@ -220,7 +221,7 @@ async def test_after_flushall_the_gate_fails_open_until_rebuilt(
     await gate.rebuild({"MUG": (0, 2)})
 
     assert (built_before, unbuilt) == (True, False)
-    assert open_admission == Admission(True, [], known=False)
+    assert open_admission == Admission(True, [], known=False, held=True)
     assert await gate.is_built()
     refused = await gate.admit(order(), [GateLine("MUG", 1)])
     assert refused == Admission(False, [GateShortage("MUG", 1, 0)], known=True)
@@ -257,6 +258,6 @@ async def test_a_restarted_redis_keeps_the_gate_working(tmp_path: Path) -> None:
 
     assert (scripts_at_restart, scripts_after) == (0, 2)  # admit and rebuild, reloaded
     assert unbuilt is False
-    assert open_admission == Admission(True, [], known=False)
+    assert open_admission == Admission(True, [], known=False, held=True)
     assert admitted == ADMITTED
     assert refused == Admission(False, [GateShortage("MUG", 1, 0)], known=True)
