@@ -139,7 +139,10 @@ async def refresh(session: AsyncSession, vendor_order: VendorOrder) -> VendorOrd
     refunds = select(LedgerEntry.amount_cents).where(
         LedgerEntry.order_id == vendor_order.order_id, LedgerEntry.kind == EntryKind.REFUND
     )
-    order = await session.get(Order, vendor_order.order_id, with_for_update=True)
+    # FOR NO KEY UPDATE: writers of one order take turns here, but it does not conflict with
+    # the KEY SHARE lock each ledger insert takes on the order (its foreign key), so two
+    # writers that both inserted first do not deadlock upgrading to FOR UPDATE.
+    order = await session.get(Order, vendor_order.order_id, with_for_update={"key_share": True})
     assert order is not None
     order.refunded_cents = sum(await session.exec(refunds))
     order.updated_at = utcnow()

@@ -8,6 +8,7 @@ netted against its next payout (activities.payments).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -42,10 +43,17 @@ SOURCE = {"source": "fulfillment"}
 MOST_KEPT_REFUSALS = 50
 
 
+# Refunds hold a database connection (and their vendor order's row) across Stripe's answer:
+# at most this many at once per worker, so a slow Stripe never takes the connections the
+# checkout's steps need (the worker's pool has 20).
+REFUNDS_AT_ONCE = 4
+
+
 class RefundActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway) -> None:
         self._sessions = sessions
         self._gateway = gateway
+        self._slots = asyncio.Semaphore(REFUNDS_AT_ONCE)
 
     @activity.defn(name="payments.refund")
     async def refund(self, command: RefundCommand) -> RefundOutcome:
@@ -72,7 +80,7 @@ class RefundActivities:
         # Stripe's call included: an outside refund announced meanwhile is shared among the
         # vendor orders (stores.external_refunds.decide_once, which locks them too) only once
         # this refund is in the ledger, so it is never given a share this one already took.
-        async with self._sessions() as session, session.begin():
+        async with self._slots, self._sessions() as session, session.begin():
             vendor_order = await vendor_order_of(session, command.vendor_order_id, lock=True)
             done = await ledger.entry(session, key)
             money = await ledger.money_of(session, vendor_order)

@@ -28,19 +28,30 @@ STEP = ActivityOptions(
 class LocalActivityOptions(TypedDict):
     start_to_close_timeout: timedelta
     retry_policy: RetryPolicy
+    local_retry_threshold: timedelta
 
 
 # The checkout's database steps (issue 10): milliseconds of work, run in the workflow's own
-# task. Retried like STEP; past a minute of retries the SDK spaces them with timers.
+# task. The first retries happen in the worker; once the backoff passes the threshold (after
+# about 5 s of failing: a database or Stripe outage) each retry waits on a durable timer
+# instead, so an outage of hours adds a few events per retry rather than a task heartbeat
+# (three events) every 8 s, and a worker restart resumes the wait.
+_LOCAL_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+)
 LOCAL_STEP = LocalActivityOptions(
     start_to_close_timeout=timedelta(seconds=10),
-    retry_policy=STEP["retry_policy"],
+    retry_policy=_LOCAL_RETRY,
+    local_retry_threshold=timedelta(seconds=5),
 )
 
 # The charge: Stripe may take seconds; the order's idempotency key makes any re-run safe.
 CHARGE = LocalActivityOptions(
     start_to_close_timeout=timedelta(seconds=30),
-    retry_policy=STEP["retry_policy"],
+    retry_policy=_LOCAL_RETRY,
+    local_retry_threshold=timedelta(seconds=5),
 )
 
 # A payout must never be lost: it retries with growing backoff until the cause is fixed.

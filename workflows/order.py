@@ -97,8 +97,9 @@ class OrderWorkflow:
     async def run(self, order: OrderInput) -> str:
         self._lean = workflow.patched(LEAN_PATCH)
         self._buffering = self._lean
-        if not self._lean:
-            # Lean runs were started with it by the API (api/routers/orders.py).
+        if not self._lean or sa.CUSTOMER_ID not in workflow.info().typed_search_attributes:
+            # The API starts lean runs with it (api/routers/orders.py); any other starter
+            # (a script, an older API during a deploy) gets it set here.
             self._upsert(sa.CUSTOMER_ID.value_set(order.customer_id))
         compensations: list[Callable[[], Awaitable[Any]]] = []
         try:

@@ -46,10 +46,11 @@ with workflow.unsafe.imports_passed_through():
         VendorOrderState,
         VendorOrderStatusSignal,
     )
+    from workflows.money import PATCH as MONEY_PATCH
     from workflows.money import MoneyDesk
     from workflows.notification import notify_vendor
     from workflows.options import LABEL, STEP, TRACKING
-    from workflows.returns import ReturnDesk
+    from workflows.returns import EXPIRY_PATCH, ReturnDesk
 
 PATCH = "sla-cancel-returns"
 # Issue 9: a cancellation refunds before it frees the stock, a failed auto-cancel is flagged
@@ -59,6 +60,8 @@ HARDENING = "cancel-refund-first"
 # attribute event); its runs also take their search attributes from their start and start
 # no notification workflow for a vendor without a webhook URL.
 LEAN = "lean-vendor-order"
+# What lean runs include. Nothing may be added here once lean histories exist.
+BEFORE_LEAN = frozenset({"renew-reservations", PATCH, HARDENING, MONEY_PATCH, EXPIRY_PATCH})
 _CLOSING_DISPUTE = frozenset({"won", "lost", "warning_closed", "charge_refunded"})
 # Attention that shipping or delivering resolves.
 _SHIPPING_ATTENTION = frozenset({"ship_sla_breached"})
@@ -603,7 +606,11 @@ class VendorOrderWorkflow:
         return self._lean
 
     def _patched(self, patch_id: str) -> bool:
-        """An older patch: applied in every lean run without its own marker."""
+        """A patch that came before LEAN: applied in every lean run without its own marker.
+        A later patch must call `workflow.patched` itself, in lean runs too (lean runs
+        recorded before it exists took the old path)."""
+        if patch_id not in BEFORE_LEAN:
+            raise ValueError(f"{patch_id} is not one of the patches lean runs include")
         return True if self._is_lean() else workflow.patched(patch_id)
 
 

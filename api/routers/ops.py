@@ -16,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Ops, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, from_update_failure
-from api.routers.vendor_app import update_vendor_order
+from api.routers.vendor_app import CLOSED_STATUSES, update_vendor_order
 from api.stripe_events import start_adjustment
 from api.views import vendor_order_view
 from models.base import utcnow
@@ -130,7 +130,10 @@ async def _keep_note(
 async def _running_or_not_started(temporal: Client, vendor_order: VendorOrder) -> bool:
     """The vendor order's workflow takes the refund: it runs, or it has not started yet (a
     worker crash between confirming the order and starting it; the update then waits for it,
-    and answers 503 with Retry-After if it is still not there). False once it has closed."""
+    and answers 503 with Retry-After if it is still not there). False once it has closed,
+    as the database says first: Temporal forgets closed workflows after its retention."""
+    if vendor_order.status in CLOSED_STATUSES:
+        return False
     try:
         described = await temporal.get_workflow_handle(vendor_order.workflow_id).describe()
     except RPCError as error:

@@ -97,7 +97,7 @@ async def deliver(
 
 
 # Statuses after which a vendor order's workflow has closed for good.
-_CLOSED = frozenset({VendorOrderStatus.COMPLETED, VendorOrderStatus.CANCELLED})
+CLOSED_STATUSES = frozenset({VendorOrderStatus.COMPLETED, VendorOrderStatus.CANCELLED})
 # A confirmed order's vendor-order workflows start right after the order row is confirmed; a
 # worker crash in between delays them by seconds. Wait that long before telling the caller
 # to come back (503), never a 409 for a state that is in fact correct.
@@ -133,7 +133,7 @@ async def update_vendor_order(
         except RPCError as error:
             if error.status != RPCStatusCode.NOT_FOUND:
                 raise
-            if vendor_order.status in _CLOSED or await _has_closed(handle):
+            if vendor_order.status in CLOSED_STATUSES or await _has_closed(handle):
                 # The workflow finished: nothing can change this vendor order any more.
                 raise Problem(
                     "invalid_state",

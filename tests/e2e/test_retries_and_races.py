@@ -16,9 +16,10 @@ from sqlalchemy import text
 from domain.ids import order_id_for_idempotency_key
 from models.db import connect_redis, execute_sql, make_engine, make_sessionmaker
 from models.stock_gate import StockGate
+from providers.stripe_adapter import StripeGateway
 from temporal.devstack import DevStack
 from tests.e2e.client import OPS, PLATFORM, inventory, onboard, order_body, place, stock_product
-from tests.e2e.money import emulator
+from tests.e2e.money import emulator, paid_order
 
 
 async def _until(check: Any, within: float = 20) -> Any:
@@ -199,3 +200,36 @@ def _track_event(tracking: str, status: str) -> dict[str, Any]:
             },
         },
     }
+
+
+async def test_a_paid_vendor_order_temporal_no_longer_keeps_can_still_be_refunded_by_an_operator(
+    api: httpx.AsyncClient, stack: DevStack, stripe: StripeGateway
+) -> None:
+    # Given a vendor order paid out and closed, whose workflow Temporal no longer keeps (its
+    # retention is over: the database is the only one to remember it)
+    seller = await onboard(api, "Forgotten")
+    sku = await stock_product(api, seller, price_cents=3000, on_hand=3)
+    order = await paid_order(api, seller, sku)
+    vendor_order_id = order["vendor_orders"][0]["id"]
+    engine = make_engine(stack.env["DATABASE_URL"], pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            await execute_sql(
+                session,
+                text("UPDATE vendor_order SET workflow_id = :wf WHERE id = :id"),
+                {"wf": f"purged-{uuid.uuid4().hex}", "id": vendor_order_id},
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+    # When an operator refunds part of it
+    refund = await api.post(
+        f"/v1/ops/vendor-orders/{vendor_order_id}/refunds",
+        json={"amount_cents": 700},
+        headers={**OPS, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    # Then it is refunded (and the vendor's share taken back), not refused as closed
+    assert refund.status_code == 200, refund.text
+    assert refund.json()["refunded_cents"] == 700
+    intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
+    assert [r["amount"] for r in await stripe.list_refunds(intent["id"])] == [700]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ ENDED = frozenset({"completed", "cancelled", "rejected"})
 ADJUSTMENT = "PayoutAdjustmentWorkflow"
 # Codes an operator's refund may be refused with (api/routers/ops.py answers them as 409/422).
 REFUSALS = frozenset({"invalid_state", "validation_error"})
+# An operator's refund's adjustment (its key is a digest); outside refunds' are named by
+# their Stripe ids and must never fail.
+OPS_ADJUSTMENT = re.compile(r"adjust-vo_[0-9a-f]+-[0-9a-f]{32}")
 HISTORY_SAMPLE = 200
 
 
@@ -458,7 +462,7 @@ def no_workflow_fails_or_times_out(truth: Truth) -> list[Violation]:
             and truth.db_status.get(order_id) == "rejected"
         ):
             continue
-        if truth.refusals.get(workflow_id) in REFUSALS:
+        if truth.refusals.get(workflow_id) in REFUSALS and OPS_ADJUSTMENT.fullmatch(workflow_id):
             continue
         found.append(
             Violation("no_workflow_fails_or_times_out", f"{kind} {workflow_id} is {status.name}")
