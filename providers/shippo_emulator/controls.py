@@ -72,11 +72,8 @@ async def resend(emulator: Emulator, request: Request) -> Any:
 async def list_transactions(emulator: Emulator, request: Request) -> Any:
     query = request.query_params
     field = {"metadata": "metadata", "rate": "rate", "status": "status"}
-    found = [
-        transaction
-        for transaction in emulator.store.newest_first("transaction")
-        if all(transaction.get(name) == query[key] for key, name in field.items() if key in query)
-    ]
+    where = {name: query[key] for key, name in field.items() if key in query}
+    found = list(emulator.store.newest("transaction", where))
     return {"count": len(found), "results": found}
 
 

@@ -197,7 +197,7 @@ def get(emu: Emulator, call: Call) -> tuple[int, Any]:
 
 
 def list_all(emu: Emulator, call: Call) -> tuple[int, Any]:
-    return 200, page_of(emu.store.newest_first("shipment"), call.query, call.url(call.path))
+    return 200, page_of(emu.store.newest("shipment"), call.query, call.url(call.path))
 
 
 def rates(emu: Emulator, call: Call) -> tuple[int, Any]:

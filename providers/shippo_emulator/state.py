@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +19,9 @@ from .errors import invalid
 ShippoObject = dict[str, Any]
 OWNER = "emulator@shippo.test"
 MAX_PAGE_SIZE = 1000
+# The fields a kind is listed or counted by, besides its key. Set when an object is made and
+# never changed after, so an object is indexed once, when it is added.
+BY_FIELD: dict[str, tuple[str, ...]] = {"transaction": ("rate", "metadata")}
 
 
 def new_id() -> str:
@@ -35,7 +40,11 @@ def track_key(carrier: str, tracking_number: str) -> str:
 
 
 class Store:
-    """Every object the emulator holds, in creation order so that lists can run newest first."""
+    """Every object the emulator holds, in creation order so that lists can run newest first,
+    with indexes so that no request reads more than the objects it is about: each kind's keys
+    in creation order, transactions by rate and by metadata, deliveries by parcel. They are
+    not persisted but rebuilt whenever the state is loaded: the tables keep creation order
+    (a dict keeps the order a key first arrived in, and so does the journal's replay)."""
 
     # Kinds: shipment, rate, transaction, track (keyed "carrier/tracking_number").
     objects: dict[str, dict[str, ShippoObject]]
@@ -63,20 +72,64 @@ class Store:
         }
         self.deliveries = table(("deliveries",), kept.get("deliveries"))
         self.jobs = kept.get("jobs", [])
+        # Keys by kind, oldest first; (kind, field) -> value -> keys, oldest first.
+        self._order: dict[str, list[str]] = {}
+        self._by: dict[tuple[str, str], dict[str, list[str]]] = {}
+        # (carrier, tracking_number) -> delivery ids, oldest first.
+        self._by_parcel: dict[tuple[Any, Any], list[str]] = {}
+        for kind, objects in self.objects.items():
+            for key, obj in dict.items(objects):
+                self._index(kind, key, obj)
+        for delivery_id, delivery in dict.items(self.deliveries):
+            self.index_delivery(delivery_id, delivery)
 
     def add(self, kind: str, key: str, obj: ShippoObject) -> ShippoObject:
         table = self.objects.get(kind)
         if table is None:
             table = self.objects[kind] = self._journal.table(("objects", kind))
+        new = key not in table
         table[key] = obj
+        if new:
+            self._index(kind, key, obj)
         return obj
+
+    def _index(self, kind: str, key: str, obj: ShippoObject) -> None:
+        self._order.setdefault(kind, []).append(key)
+        for field in BY_FIELD.get(kind, ()):
+            value = obj.get(field)
+            if isinstance(value, str):
+                self._by.setdefault((kind, field), {}).setdefault(value, []).append(key)
 
     def get(self, kind: str, key: str) -> ShippoObject | None:
         table = self.objects.get(kind)
         return None if table is None else table.get(key)
 
-    def newest_first(self, kind: str) -> list[ShippoObject]:
-        return list(reversed(self.objects.get(kind, {}).values()))
+    def newest(self, kind: str, where: Mapping[str, str] | None = None) -> Iterator[ShippoObject]:
+        """The objects of a kind whose fields hold the values ``where`` gives, newest first,
+        read lazily from an index when one of the fields has one. To read, not to change:
+        the journal hears only of records looked up by key."""
+        wanted = dict(where or {})
+        lists = [
+            self._by.get((kind, field), {}).get(value, [])
+            for field, value in wanted.items()
+            if field in BY_FIELD.get(kind, ())
+        ]
+        keys = min(lists, key=len) if lists else self._order.get(kind, [])
+        table = self.objects.get(kind, {})
+        for key in reversed(keys):
+            obj = dict.get(table, key)
+            if obj is not None and all(obj.get(f) == v for f, v in wanted.items()):
+                yield obj
+
+    def index_delivery(self, delivery_id: str, delivery: dict[str, Any]) -> None:
+        """Called for each new delivery (the webhook queue adds them to ``deliveries``)."""
+        parcel = (delivery.get("carrier"), delivery.get("tracking_number"))
+        self._by_parcel.setdefault(parcel, []).append(delivery_id)
+
+    def deliveries_about(self, carrier: str, tracking_number: str) -> list[dict[str, Any]]:
+        """One parcel's deliveries, oldest first, read without telling the journal."""
+        ids = self._by_parcel.get((carrier, tracking_number), [])
+        return [d for d in (dict.get(self.deliveries, i) for i in ids) if d is not None]
 
     def schedule(self, at: float, kind: str, **fields: Any) -> None:
         self.jobs.append({"id": new_id(), "at": at, "kind": kind, **fields})
@@ -106,19 +159,21 @@ class Store:
         self._journal.close()
 
 
-def page_of(items: list[ShippoObject], query: dict[str, str], url: str) -> dict[str, Any]:
+def page_of(items: Iterable[ShippoObject], query: dict[str, str], url: str) -> dict[str, Any]:
     """One page of a Shippo list: ``page`` counts from 1, ``results`` is the page size, and
-    ``next``/``previous`` are full URLs or null."""
+    ``next``/``previous`` are full URLs or null. ``items`` is read only up to this page and
+    one more, enough to know whether a next page exists."""
     number = _positive(query, "page", 1)
     size = min(_positive(query, "results", 25), MAX_PAGE_SIZE)
     start = (number - 1) * size
-    chosen = items[start : start + size]
+    seen = list(islice(items, start + size + 1))
+    chosen = seen[start : start + size]
 
     def link(to: int) -> str:
         return f"{url}?{urlencode({**query, 'page': to, 'results': size})}"
 
     return {
-        "next": link(number + 1) if start + size < len(items) else None,
+        "next": link(number + 1) if start + size < len(seen) else None,
         "previous": link(number - 1) if number > 1 else None,
         "results": chosen,
     }

@@ -142,15 +142,7 @@ def get(emu: Emulator, call: Call) -> tuple[int, Any]:
 
 
 def list_all(emu: Emulator, call: Call) -> tuple[int, Any]:
-    filters = {
-        key: call.query[key]
-        for key in ("rate", "object_status", "tracking_status")
-        if call.query.get(key)
-    }
-    field = {"object_status": "status"}
-    found = [
-        transaction
-        for transaction in emu.store.newest_first("transaction")
-        if all(transaction.get(field.get(key, key)) == value for key, value in filters.items())
-    ]
+    field = {"rate": "rate", "object_status": "status", "tracking_status": "tracking_status"}
+    where = {name: call.query[key] for key, name in field.items() if call.query.get(key)}
+    found = emu.store.newest("transaction", where)
     return 200, page_of(found, call.query, call.url(call.path))

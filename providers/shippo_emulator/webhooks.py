@@ -19,7 +19,7 @@ from providers.emulator_webhooks import (
 )
 
 from .errors import ControlError
-from .state import new_id
+from .state import Store, new_id
 
 # Waits before each retry: seven attempts over about a minute. Shippo retries for longer; a
 # development stack wants a quick answer, and tests pass a faster schedule still.
@@ -36,6 +36,7 @@ __all__ = [
 
 class WebhookDispatcher(DeliveryQueue):
     task_name = "shippo-emulator-webhooks"
+    store: Store
 
     def enqueue(self, payload: dict[str, Any], subject: str) -> None:
         """Queue one payload about ``subject`` (a parcel) for the URL configured now; without
@@ -45,28 +46,29 @@ class WebhookDispatcher(DeliveryQueue):
         data = payload.get("data") or {}
         status = data.get("tracking_status") or {}
         delivery_id = new_id()
-        self._queue(
-            delivery_id,
-            {
-                "id": delivery_id,
-                "event": payload.get("event"),
-                "subject": subject,
-                "carrier": data.get("carrier"),
-                "tracking_number": data.get("tracking_number"),
-                "tracking_status": status.get("status"),
-                "status_object_id": status.get("object_id"),
-                "created": time.time(),
-                "payload": payload,
-            },
-        )
+        delivery = {
+            "id": delivery_id,
+            "event": payload.get("event"),
+            "subject": subject,
+            "carrier": data.get("carrier"),
+            "tracking_number": data.get("tracking_number"),
+            "tracking_status": status.get("status"),
+            "status_object_id": status.get("object_id"),
+            "created": time.time(),
+            "payload": payload,
+        }
+        self._queue(delivery_id, delivery)
+        self.store.index_delivery(delivery_id, delivery)
 
     def deliveries(self, query: dict[str, str]) -> list[dict[str, Any]]:
         keys = ("carrier", "tracking_number", "status", "tracking_status")
-        return [
-            delivery
-            for delivery in self.store.deliveries.values()
-            if all(query.get(key) in (None, delivery[key]) for key in keys)
-        ]
+        carrier, number = query.get("carrier"), query.get("tracking_number")
+        # One parcel's are read from the store's index; a wider question reads them all.
+        if carrier is not None and number is not None:
+            chosen = self.store.deliveries_about(carrier, number)
+        else:
+            chosen = list(self.store.deliveries.values())
+        return [d for d in chosen if all(query.get(key) in (None, d[key]) for key in keys)]
 
     async def resend(self, delivery_id: str) -> dict[str, Any]:
         """Send one payload again now, whatever its state: receivers must take duplicates."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from stripe.params import (
     AccountCreateParams,
     AccountListParams,
@@ -144,8 +142,7 @@ def transferable(store: Store, charge: StripeObject) -> int:
         return 0
     moved = sum(
         transfer["amount"] - transfer["amount_reversed"]
-        for transfer in store.newest_first("transfer")
-        if transfer["source_transaction"] == charge["id"]
+        for transfer in store.newest_with("transfer", "source_transaction", charge["id"])
     )
     return int(charge["amount_captured"] - charge["amount_refunded"] - moved)
 
@@ -162,15 +159,8 @@ def transfer_of(store: Store, transfer_id: str) -> StripeObject:
 
 
 def list_transfers(store: Store, params: p.Params, _: PathIds) -> StripeObject:
-    wanted: dict[str, Any] = {
-        key: p.string(params, key) for key in ("destination", "transfer_group")
-    }
-    return store.list_page(
-        "transfer",
-        params,
-        "/v1/transfers",
-        lambda tr: all(value is None or tr[key] == value for key, value in wanted.items()),
-    )
+    wanted = {key: p.string(params, key) for key in ("destination", "transfer_group")}
+    return store.list_page("transfer", params, "/v1/transfers", wanted)
 
 
 ENDPOINTS = [

@@ -30,7 +30,7 @@ def open_dispute(store: Store, body: dict[str, Any]) -> StripeObject:
     reason = body.get("reason", "fraudulent")
     if not isinstance(reason, str) or not reason:
         raise ControlError(400, "reason must be a non-empty string")
-    if any(d["charge"] == charge["id"] for d in store.newest_first("dispute")):
+    if store.newest_with("dispute", "charge", charge["id"]):
         # A charge can be disputed only once.
         raise ControlError(409, f"charge {charge['id']} is already disputed")
     dispute: StripeObject = {
@@ -99,12 +99,7 @@ def retrieve_dispute(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
 
 def list_disputes(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     wanted = {key: p.string(params, key) for key in ("charge", "payment_intent")}
-    return store.list_page(
-        "dispute",
-        params,
-        "/v1/disputes",
-        lambda dp: all(value is None or dp[key] == value for key, value in wanted.items()),
-    )
+    return store.list_page("dispute", params, "/v1/disputes", wanted)
 
 
 ENDPOINTS = [

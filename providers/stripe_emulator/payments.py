@@ -169,13 +169,8 @@ def retrieve_payment_intent(store: Store, _: p.Params, ids: PathIds) -> StripeOb
 
 
 def list_payment_intents(store: Store, params: p.Params, _: PathIds) -> StripeObject:
-    customer = p.string(params, "customer")
-    return store.list_page(
-        "payment_intent",
-        params,
-        "/v1/payment_intents",
-        lambda pi: customer is None or pi["customer"] == customer,
-    )
+    wanted = {"customer": p.string(params, "customer")}
+    return store.list_page("payment_intent", params, "/v1/payment_intents", wanted)
 
 
 def retrieve_charge(store: Store, params: p.Params, ids: PathIds) -> StripeObject:
@@ -189,7 +184,7 @@ def retrieve_charge(store: Store, params: p.Params, ids: PathIds) -> StripeObjec
 
 def refunds_of(store: Store, charge: StripeObject) -> StripeObject:
     """A charge's refunds as its expanded `refunds` list shows them: the newest ten."""
-    mine = [r for r in store.newest_first("refund") if r["charge"] == charge["id"]]
+    mine = store.newest_with("refund", "charge", charge["id"])
     return {
         "object": "list",
         "data": mine[:_SHOWN_ON_CHARGE],
@@ -203,12 +198,7 @@ def list_charges(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     wanted = {
         key: p.string(params, key) for key in ("customer", "payment_intent", "transfer_group")
     }
-    return store.list_page(
-        "charge",
-        params,
-        "/v1/charges",
-        lambda ch: all(value is None or ch[key] == value for key, value in wanted.items()),
-    )
+    return store.list_page("charge", params, "/v1/charges", wanted)
 
 
 def _intent(store: Store, intent_id: str) -> StripeObject:

@@ -23,21 +23,11 @@ MOVES = {"pending": ("succeeded", "failed", "canceled"), "succeeded": ("failed",
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
 
-def _open_dispute(store: Store, charge_id: str) -> bool:
-    return any(
-        d["charge"] == charge_id and d["status"] not in ("won", "lost")
-        for d in store.newest_first("dispute")
-    )
-
-
 def create_refund(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     charge = _refundable_charge(store, params)
+    disputes = store.newest_with("dispute", "charge", charge["id"])
     # A lost dispute took its amount back already: it cannot be refunded as well.
-    lost = sum(
-        int(d["amount"])
-        for d in store.newest_first("dispute")
-        if d["charge"] == charge["id"] and d["status"] == "lost"
-    )
+    lost = sum(int(d["amount"]) for d in disputes if d["status"] == "lost")
     left = int(charge["amount_captured"] - charge["amount_refunded"]) - lost
     requested = p.integer(params, "amount")
     if requested is not None and requested <= 0:
@@ -48,7 +38,7 @@ def create_refund(store: Store, params: p.Params, _: PathIds) -> StripeObject:
         raise invalid_request(
             f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded"
         )
-    if _open_dispute(store, charge["id"]):
+    if any(d["status"] not in ("won", "lost") for d in disputes):
         # As Stripe: a charge under dispute cannot be refunded; the dispute decides.
         raise invalid_request(
             f"Charge {charge['id']} has been charged back; cannot issue a refund.",
@@ -198,12 +188,7 @@ def retrieve_refund(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
 
 def list_refunds(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     wanted = {key: p.string(params, key) for key in ("charge", "payment_intent")}
-    return store.list_page(
-        "refund",
-        params,
-        "/v1/refunds",
-        lambda re: all(value is None or re[key] == value for key, value in wanted.items()),
-    )
+    return store.list_page("refund", params, "/v1/refunds", wanted)
 
 
 ENDPOINTS = [

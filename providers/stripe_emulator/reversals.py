@@ -59,7 +59,7 @@ def create_reversal(store: Store, params: p.Params, ids: PathIds) -> StripeObjec
     balances.debit(store, transfer["destination"], amount)
     transfer["amount_reversed"] += amount
     transfer["reversed"] = transfer["amount_reversed"] >= transfer["amount"]
-    mine = [r for r in store.newest_first("transfer_reversal") if r["transfer"] == transfer["id"]]
+    mine = store.newest_with("transfer_reversal", "transfer", transfer["id"])
     transfer["reversals"] = {
         "object": "list",
         "data": mine[:_SHOWN_ON_TRANSFER],
@@ -78,7 +78,7 @@ def list_reversals(store: Store, params: p.Params, ids: PathIds) -> StripeObject
         "transfer_reversal",
         params,
         f"/v1/transfers/{transfer_id}/reversals",
-        lambda reversal: reversal["transfer"] == transfer_id,
+        {"transfer": transfer_id},
     )
 
 

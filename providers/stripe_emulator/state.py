@@ -7,7 +7,8 @@ import hashlib
 import secrets
 import string
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,15 @@ from providers.emulator_journal import Journal
 
 from . import params as p
 from .errors import invalid_request
+from .indexes import Indexes
 
 StripeObject = dict[str, Any]
 _ALPHABET = string.ascii_letters + string.digits
 
 
 class Store:
-    """All objects the emulator holds, kept in creation order so lists can run newest first."""
+    """All objects the emulator holds, kept in creation order so lists can run newest first,
+    and indexed (indexes.py) so that no request reads more than the objects it is about."""
 
     objects: dict[str, dict[str, StripeObject]]
     # Idempotent answers by scope (see idempotency_scope).
@@ -51,6 +54,12 @@ class Store:
         self.idempotency = table(("idempotency",), kept.get("idempotency"))
         self.deliveries = table(("deliveries",), kept.get("deliveries"))
         self.account_state = table(("account_state",), kept.get("account_state"))
+        # Rebuilt from the tables: what was kept (the snapshot and journal replayed) is in
+        # creation order, so each object takes back the place it had.
+        self._indexes = Indexes()
+        for kind, objects in self.objects.items():
+            for obj in dict.values(objects):
+                self._indexes.add(kind, obj, None)
 
     @staticmethod
     def new_id(prefix: str, length: int = 24) -> str:
@@ -64,24 +73,35 @@ class Store:
         table = self.objects.get(kind)
         if table is None:
             table = self.objects[kind] = self._journal.table(("objects", kind))
+        old = dict.get(table, obj["id"])
         table[obj["id"]] = obj
+        self._indexes.add(kind, obj, old)
         return obj
 
     def get(self, kind: str, object_id: str) -> StripeObject | None:
         table = self.objects.get(kind)
         return None if table is None else table.get(object_id)
 
-    def newest_first(self, kind: str) -> list[StripeObject]:
-        return list(reversed(self.objects.get(kind, {}).values()))
+    def newest_with(self, kind: str, field: str, value: str) -> list[StripeObject]:
+        """The objects of one parent (a charge's refunds, say), newest first, read from the
+        index: to read, not to change (the journal hears only of records looked up by id)."""
+        ids = self._indexes.ids(kind, {field: value})
+        return list(self._read(kind, self._indexes.walk(kind, ids)))
 
     def list_page(
         self,
         kind: str,
         params: p.Params,
         url: str,
+        where: Mapping[str, str | None] | None = None,
         keep: Callable[[StripeObject], bool] = lambda _: True,
     ) -> StripeObject:
-        """One page of a Stripe list: newest first, cut by limit, starting_after, ending_before."""
+        """One page of a Stripe list: newest first, cut by limit, starting_after, ending_before.
+        ``where`` holds the field filters (None: not filtered), ``keep`` any other test.
+
+        Read from an index when a filter has one, and only until the page and one more object
+        are found, so a page costs what it shows (plus what the filters pass over), not what
+        the emulator holds."""
         limit = p.integer(params, "limit")
         if limit is None:
             limit = 10
@@ -92,37 +112,42 @@ class Store:
                 param="limit",
             )
         low, high = p.created_range(params)
-        items = [
-            obj
-            for obj in self.newest_first(kind)
-            if keep(obj)
-            and (low is None or obj["created"] >= low)
-            and (high is None or obj["created"] <= high)
-        ]
+        wanted = {field: value for field, value in (where or {}).items() if value is not None}
+
+        def listed(obj: StripeObject) -> bool:
+            return (
+                all(obj.get(field) == value for field, value in wanted.items())
+                and keep(obj)
+                and (low is None or obj["created"] >= low)
+                and (high is None or obj["created"] <= high)
+            )
+
+        ids = self._indexes.ids(kind, wanted)
         after = p.string(params, "starting_after")
         before = p.string(params, "ending_before")
         if after is not None:
-            items = self._split(kind, items, after, "starting_after")[1]
-            page = items[:limit]
-        elif before is not None:
-            items = self._split(kind, items, before, "ending_before")[0]
-            page = items[-limit:]
-        else:
-            page = items[:limit]
-        return {"object": "list", "data": page, "has_more": len(items) > len(page), "url": url}
+            before = None  # starting_after wins, as it always has here
+        # The cursor need not pass the filters, but must be an object of this kind.
+        for cursor, param in ((after, "starting_after"), (before, "ending_before")):
+            if cursor is not None and not self._indexes.knows(kind, cursor):
+                raise invalid_request(
+                    f"No such {kind}: '{cursor}'", code="resource_missing", param=param
+                )
+        walk = self._indexes.walk(kind, ids, older_than=after, newer_than=before)
+        found = list(islice(filter(listed, self._read(kind, walk)), limit + 1))
+        page = found[:limit]
+        if before is not None:
+            # Walked from the cursor towards the newest: the page shows them newest first.
+            page.reverse()
+        return {"object": "list", "data": page, "has_more": len(found) > limit, "url": url}
 
-    def _split(
-        self, kind: str, items: list[StripeObject], cursor: str, param: str
-    ) -> tuple[list[StripeObject], list[StripeObject]]:
-        """The listed items newer and older than the cursor, which need not pass the filters."""
-        order = {obj_id: rank for rank, obj_id in enumerate(reversed(self.objects.get(kind, {})))}
-        if cursor not in order:
-            raise invalid_request(
-                f"No such {kind}: '{cursor}'", code="resource_missing", param=param
-            )
-        newer = [obj for obj in items if order[obj["id"]] < order[cursor]]
-        older = [obj for obj in items if order[obj["id"]] > order[cursor]]
-        return newer, older
+    def _read(self, kind: str, ids: Iterable[str]) -> Iterator[StripeObject]:
+        """The objects of these ids, read without telling the journal (see newest_with)."""
+        table = self.objects.get(kind, {})
+        for obj_id in ids:
+            obj = dict.get(table, obj_id)
+            if obj is not None:
+                yield obj
 
     @staticmethod
     def idempotency_scope(api_key: str, method: str, path: str, key: str) -> str:
