@@ -8,13 +8,13 @@ netted against its next payout (activities.payments).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import ledger
 from activities.errors import business_error, provider_error
@@ -34,7 +34,7 @@ from models.messages import (
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderError, ProviderRejectedError
 from providers.stripe_adapter import RefundResult, StripeGateway
-from stores import external_refunds
+from stores import external_refunds, refunds_in_flight
 
 # Movements this system makes say so, so their webhooks are not taken for outside ones.
 SOURCE = {"source": "fulfillment"}
@@ -43,17 +43,10 @@ SOURCE = {"source": "fulfillment"}
 MOST_KEPT_REFUSALS = 50
 
 
-# Refunds hold a database connection (and their vendor order's row) across Stripe's answer:
-# at most this many at once per worker, so a slow Stripe never takes the connections the
-# checkout's steps need (the worker's pool has 20).
-REFUNDS_AT_ONCE = 4
-
-
 class RefundActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway) -> None:
         self._sessions = sessions
         self._gateway = gateway
-        self._slots = asyncio.Semaphore(REFUNDS_AT_ONCE)
 
     @activity.defn(name="payments.refund")
     async def refund(self, command: RefundCommand) -> RefundOutcome:
@@ -76,22 +69,26 @@ class RefundActivities:
             ),
             None,
         )
-        # One transaction, the vendor order's row locked from the amount to the ledger entry,
-        # Stripe's call included: an outside refund announced meanwhile is shared among the
-        # vendor orders (stores.external_refunds.decide_once, which locks them too) only once
-        # this refund is in the ledger, so it is never given a share this one already took.
-        async with self._slots, self._sessions() as session, session.begin():
+        # The amount is decided under the vendor order's lock, and announced as in flight
+        # before Stripe is asked (stores/refunds_in_flight.py): an outside refund announced
+        # while Stripe answers, or while a lost answer waits for this activity's retry, is
+        # shared from what this refund leaves (stores.external_refunds.decide_once), never
+        # onto money it already gave back. No lock or connection is held while Stripe answers.
+        async with self._sessions() as session, session.begin():
             vendor_order = await vendor_order_of(session, command.vendor_order_id, lock=True)
             done = await ledger.entry(session, key)
             money = await ledger.money_of(session, vendor_order)
             if done is not None:
+                await refunds_in_flight.withdraw(session, key)
                 return _refund_outcome(done.provider_id, done.amount_cents, money)
             payment = await payment_of(session, vendor_order.order_id)
             # Money an outside refund already gave back for this vendor order, not yet in its
-            # ledger (its signal waits behind this refund): never refunded a second time.
+            # ledger (its signal waits behind this refund), and other refunds of ours in
+            # flight: never refunded a second time.
             pending = await external_refunds.unrecorded_cents(
                 session, vendor_order.id, payment.payment_intent_id
             )
+            pending += await refunds_in_flight.cents_of(session, vendor_order.id, besides=key)
             refundable = max(money.refundable_cents - pending, 0)
             amount = refundable if command.remaining else command.amount_cents
             if command.at_most:
@@ -99,6 +96,7 @@ class RefundActivities:
             if made is not None:
                 amount = int(made["amount"])
             elif amount == 0 and (command.remaining or command.at_most):
+                await refunds_in_flight.withdraw(session, key)
                 return _refund_outcome(None, 0, money)
             elif amount > refundable:
                 raise business_error(
@@ -108,18 +106,38 @@ class RefundActivities:
                     )
                 )
             try:
-                goods, _ = split_refund(amount, money, ledger.terms_of(vendor_order))
+                split_refund(amount, money, ledger.terms_of(vendor_order))
             except DomainError as error:
                 raise business_error(error) from error
-            if made is not None:
-                result = RefundResult(
-                    refund_id=str(made["id"]),
-                    amount_cents=amount,
-                    payment_intent_id=payment.payment_intent_id,
-                    status=str(made.get("status", "succeeded")),
-                )
-            else:
+            await refunds_in_flight.announce(
+                session, key, vendor_order.order_id, vendor_order.id, amount
+            )
+        if made is not None:
+            result = RefundResult(
+                refund_id=str(made["id"]),
+                amount_cents=amount,
+                payment_intent_id=payment.payment_intent_id,
+                status=str(made.get("status", "succeeded")),
+            )
+        else:
+            try:
                 result = await self._make_refund(command, payment.payment_intent_id, amount, key)
+            except ApplicationError as error:
+                if error.non_retryable:  # refused: no money moved, nothing in flight
+                    async with self._sessions() as session, session.begin():
+                        await refunds_in_flight.withdraw(session, key)
+                raise
+        async with self._sessions() as session, session.begin():
+            vendor_order = await vendor_order_of(session, command.vendor_order_id, lock=True)
+            money = await ledger.money_of(session, vendor_order)
+            try:
+                goods, _ = split_refund(result.amount_cents, money, ledger.terms_of(vendor_order))
+            except DomainError:
+                # Stripe refunded it: it is recorded whatever happened meanwhile, goods first.
+                goods_left = (
+                    ledger.terms_of(vendor_order).subtotal_cents - money.refunded_goods_cents
+                )
+                goods = min(result.amount_cents, max(goods_left, 0))
             await ledger.record(
                 session,
                 vendor_order,
@@ -130,6 +148,7 @@ class RefundActivities:
                 refunded_goods_cents=goods,
                 detail={"reason": command.reason},
             )
+            await refunds_in_flight.withdraw(session, key)
             money = await ledger.refresh(session, vendor_order)
         return _refund_outcome(result.refund_id, result.amount_cents, money)
 

@@ -6,6 +6,7 @@ from models.idempotency import IdempotencyRecord  # noqa: F401  (issue 9, item 1
 from models.ledger import LedgerEntry, WebhookEvent
 from models.order import Order, OrderEvent, OrderLine
 from models.payment import Payment
+from models.refund_in_flight import RefundInFlight
 from models.returns import OrderReturn, OrderReturnLine
 from models.stock import Reservation, StockLevel, StockMovement
 from models.vendor import ApiKey, Vendor, Warehouse
@@ -23,6 +24,7 @@ __all__ = [
     "Payment",
     "PriceTier",
     "Product",
+    "RefundInFlight",
     "Reservation",
     "StockLevel",
     "StockMovement",

@@ -23,6 +23,7 @@ from models.external_refund import ExternalRefundRecord
 from models.ledger import LedgerEntry
 from models.payment import Payment
 from models.vendor_order import VendorOrder
+from stores import refunds_in_flight
 
 LEDGER_PREFIX = "stripe-refund:"
 
@@ -139,9 +140,9 @@ async def decide_once(
     payment = (await session.exec(select(Payment).where(Payment.order_id == order_id))).one()
     decided = await shares_in_ledger(session, refund_id)
     if not decided:
-        # What each can still refund now, read under lock: a refund of ours on its way to
-        # Stripe holds its vendor order's row until it is in the ledger (activities.refunds),
-        # and other outside refunds already shared but not yet recorded are taken off.
+        # What each can still refund now, read under lock: refunds of ours on their way to
+        # Stripe (or made, their answer lost: stores/refunds_in_flight.py) and other outside
+        # refunds already shared but not yet recorded are taken off.
         locked = await session.exec(
             select(VendorOrder)
             .where(VendorOrder.order_id == order_id)
@@ -152,6 +153,7 @@ async def decide_once(
         refundable = {}
         for vo in locked:
             pending = await unrecorded_cents(session, vo.id, payment.payment_intent_id)
+            pending += await refunds_in_flight.cents_of(session, vo.id)
             refundable[vo.id] = vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents - pending
         decided = share_outside_refund(refund_id, amount_cents, refundable, named)
     return await keep_once(session, refund_id, payment.payment_intent_id, amount_cents, decided)

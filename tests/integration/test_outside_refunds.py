@@ -25,6 +25,7 @@ from temporalio.client import (
     SignalWorkflowInput,
     WorkflowHandle,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -33,6 +34,7 @@ from api import stripe_events
 from models.external_refund import ExternalRefundRecord
 from models.messages import ExternalRefund, RefundCommand
 from models.vendor_order import VendorOrder
+from providers.errors import ProviderUnavailableError
 from providers.stripe_adapter import StripeGateway
 from tests.integration.money_helpers import (
     PaidOrder,
@@ -490,4 +492,60 @@ async def test_a_dashboard_refund_made_while_a_cancellation_refunds_is_taken_fro
     )
     stripe_refunds = await gateway.list_refunds(order.charge.payment_intent_id)
     assert sum(r["amount"] for r in stripe_refunds) == 6000
+    assert await refunded_of(sessions, order.order_id) == 6000
+
+
+class LostAnswers(StripeGateway):
+    """The real gateway, but our refund's answer is lost after Stripe made it (a timeout)."""
+
+    def __init__(self, real: StripeGateway) -> None:
+        self.__dict__.update(real.__dict__)
+
+    async def refund(self, **kwargs: Any) -> Any:
+        await super().refund(**kwargs)
+        raise ProviderUnavailableError("timeout", "the answer never came")
+
+
+async def test_a_dashboard_refund_announced_while_our_refunds_answer_is_lost_goes_to_the_rest(
+    emulator_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    gateway: StripeGateway,
+    temporal: Client,
+    task_queue: str,
+    worker: RefundActivities,
+) -> None:
+    # Given an order of two vendor orders (40.00 and 30.00) whose second was cancelled: its
+    # refund of all it holds was made at Stripe, but the answer was lost, so the activity
+    # will try again (simulation seed 613: meanwhile a dashboard refund was shared onto the
+    # cancelled vendor order, its share was dropped, and the ledger fell short of Stripe)
+    order = await seed_paid_order(sessions, gateway, [4000, 3000])
+    first, second = order.vendor_orders
+    cancel = RefundCommand(
+        order_id=order.order_id,
+        vendor_order_id=second,
+        refund_key="cancel",
+        amount_cents=0,
+        remaining=True,
+        reason="requested_by_customer",
+    )
+    with pytest.raises(ApplicationError):
+        await RefundActivities(sessions, LostAnswers(gateway)).refund(cancel)
+    # When a support agent refunds 30.00 naming no vendor order and its webhook arrives,
+    # and then the cancellation's refund is tried again
+    refund = await dashboard_refund(emulator_url, order, 3000)
+    await deliver(sessions, temporal, task_queue, "refund.created", refund)
+    outcome = await worker.refund(cancel)
+    await adjustments_done(temporal, order.vendor_orders, [refund["id"]])
+    # Then the cancellation counts its 30.00 once, the dashboard refund is the first vendor
+    # order's, and the ledger holds exactly what Stripe refunded
+    assert outcome.amount_cents == 3000
+    assert sorted(await refund_entries(sessions, order.order_id)) == sorted(
+        [
+            (second, f"{second}:refund:cancel", 3000),
+            (first, f"stripe-refund:{refund['id']}", 3000),
+        ]
+    )
+    assert (
+        sum(r["amount"] for r in await gateway.list_refunds(order.charge.payment_intent_id)) == 6000
+    )
     assert await refunded_of(sessions, order.order_id) == 6000
