@@ -36,7 +36,9 @@ async def test_an_order_placed_before_a_restart_is_shipped_delivered_and_paid_af
     finally:
         first.stop(log=lambda _: None)
 
-    second = fresh_stack(tmp_path, ports)
+    # On the same data, on ports of its own: the ones just released may be taken meanwhile
+    # by another test process (two run at once), and nothing kept depends on them.
+    second = fresh_stack(tmp_path, Ports.free())
     second.start(log=lambda _: None)
     try:
         async with httpx.AsyncClient(base_url=second.api_url, timeout=60) as api:
