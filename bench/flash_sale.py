@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from bench import format_latency, log, reproduce_command, summarize
+from bench.shop import checked, order_body, set_up_seller
 from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY
 from temporal.devstack import DevStack, Ports
 
@@ -49,7 +50,6 @@ REQUEST_TIMEOUT = 90.0
 # How long answers that said nothing final (504, a dropped connection) are asked again after
 # the sale, with the same key and body: the API replays the order's outcome.
 RESOLVE_WITHIN = 120.0
-PRICE_CENTS = 2500
 
 
 @dataclass
@@ -62,85 +62,10 @@ class Attempt:
     final: bool = True
 
 
-def order_body(sku: str) -> dict[str, Any]:
-    return {
-        "customer_id": f"cus_flash_{uuid.uuid4().hex[:12]}",
-        "currency": "usd",
-        "lines": [{"sku": sku, "quantity": 1}],
-        "shipping_address": {
-            "name": "Flash Buyer",
-            "line1": "1 Main St",
-            "city": "New York",
-            "postal_code": "10001",
-            "country": "US",
-            "latitude": 40.7,
-            "longitude": -74.0,
-        },
-        "payment_method": "pm_card_visa",
-    }
-
-
-def _checked(answer: httpx.Response, status: int, what: str) -> dict[str, Any]:
-    if answer.status_code != status:
-        raise RuntimeError(f"{what}: HTTP {answer.status_code} {answer.text}")
-    body: dict[str, Any] = answer.json()
-    return body
-
-
 async def stock_one_product(api: httpx.AsyncClient, units: int) -> str:
     """A vendor with one warehouse and one product holding `units`; returns the SKU."""
-    suffix = uuid.uuid4().hex[:8]
-    vendor = _checked(
-        await api.post(
-            "/v1/vendors",
-            json={"name": f"Flash {suffix}", "email": f"flash-{suffix}@example.com"},
-            headers=OPS,
-        ),
-        201,
-        "creating the vendor",
-    )
-    auth = {"Authorization": f"Bearer {vendor['api_key']}"}
-    warehouse = _checked(
-        await api.post(
-            f"/v1/vendors/{vendor['id']}/warehouses",
-            json={
-                "name": "Main",
-                "postal_code": "10001",
-                "country": "US",
-                "latitude": 40.75,
-                "longitude": -73.99,
-            },
-            headers=auth,
-        ),
-        201,
-        "creating the warehouse",
-    )
-    sku = f"FLASH-{suffix}".upper()
-    _checked(
-        await api.post(
-            "/v1/products",
-            json={
-                "vendor_id": vendor["id"],
-                "sku": sku,
-                "title": f"Flash sale item {sku}",
-                "price_cents": PRICE_CENTS,
-                "currency": "usd",
-                "weight_grams": 500,
-                "price_tiers": [],
-            },
-            headers=auth,
-        ),
-        201,
-        "creating the product",
-    )
-    _checked(
-        await api.put(
-            f"/v1/inventory/{sku}/{warehouse['id']}", json={"on_hand": units}, headers=auth
-        ),
-        200,
-        "stocking the product",
-    )
-    return sku
+    _, skus = await set_up_seller(api, "Flash", units=units)
+    return skus[0]
 
 
 async def checkout(api: httpx.AsyncClient, attempt: Attempt) -> None:
@@ -194,7 +119,7 @@ async def warm_up(api: httpx.AsyncClient, count: int) -> None:
         return
     sku = await stock_one_product(api, count)
     for n in range(count):
-        attempt = Attempt(n, f"warmup-{uuid.uuid4().hex}", order_body(sku))
+        attempt = Attempt(n, f"warmup-{uuid.uuid4().hex}", order_body(sku, "Flash"))
         await checkout(api, attempt)
         if attempt.outcome != "confirmed":
             raise RuntimeError(f"warm-up checkout {n} was not confirmed: {attempt.outcome}")
@@ -209,7 +134,9 @@ async def sale(api_url: str, args: argparse.Namespace) -> int:
         await warm_up(api, args.warmup)
         sku = await stock_one_product(api, args.units)
         run = uuid.uuid4().hex[:8]
-        attempts = [Attempt(n, f"flash-{run}-{n}", order_body(sku)) for n in range(args.buyers)]
+        attempts = [
+            Attempt(n, f"flash-{run}-{n}", order_body(sku, "Flash")) for n in range(args.buyers)
+        ]
         gate = asyncio.Semaphore(args.concurrency)
 
         async def buyer(attempt: Attempt) -> None:
@@ -225,7 +152,7 @@ async def sale(api_url: str, args: argparse.Namespace) -> int:
         first_answers = {a.buyer: a.outcome for a in attempts}
         unresolved = await resolve(api, attempts)
         answer = await api.get(f"/v1/inventory/{sku}", headers=PLATFORM)
-        inventory = _checked(answer, 200, "reading the inventory")
+        inventory = checked(answer, 200, "reading the inventory")
 
     confirmed = [a for a in attempts if first_answers[a.buyer] == "confirmed"]
     refused = [a for a in attempts if first_answers[a.buyer] == "refused"]

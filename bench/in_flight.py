@@ -36,30 +36,30 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import httpx
 from temporalio.client import Client
 
 from bench import format_ratio, log, ratio, reproduce_command, summarize
-from bench.flash_sale import CONFIGURED_SERVICES, OPS, PLATFORM
+from bench.flash_sale import CONFIGURED_SERVICES, PLATFORM
 from bench.saga import (
     REQUEST_TIMEOUT,
     Placed,
     ProcStat,
+    argv_of,
     ms_per_order,
-    order_body,
     read_processes,
     role_of,
     ticks_between,
     tree_ticks,
     verdict,
 )
+from bench.shop import order_body
+from bench.shop import set_up_seller as set_up_seller_of
 from domain.ids import order_id_for_idempotency_key
 from temporal.client import connect
 from temporal.devstack import DevStack, Ports
 
-PRICE_CENTS = 2500
 # Each hold is renewed at half its length. The default (1 h) would renew the first orders'
 # holds 30 min into a 10,000-order run, that is during its fill or its probe: a burst of
 # renewal activities that has nothing to do with how many orders are in flight. With a day
@@ -156,15 +156,6 @@ def ms_per_second(ticks: int, seconds: float, ticks_per_second: int) -> float | 
 # The servers: which processes, their memory and their CPU
 
 
-def _argv(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            raw = handle.read()
-    except OSError:
-        return []
-    return [word.decode(errors="replace") for word in raw.split(b"\0") if word]
-
-
 def find_servers() -> dict[str, list[int]]:
     """The PIDs of each server in ROLES among this process's children (the stack is; it does
     not expose its PIDs), known by their command lines. A role may have several (workers)."""
@@ -172,7 +163,7 @@ def find_servers() -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     for stat in read_processes().values():
         if stat.ppid == me:
-            role = role_of(_argv(stat.pid))
+            role = role_of(argv_of(stat.pid))
             if role in ROLES:
                 found.setdefault(role, []).append(stat.pid)
     missing = [role for role in REQUIRED if role not in found]
@@ -213,71 +204,11 @@ def cpu_ticks(servers: Mapping[str, Sequence[int]]) -> dict[str, int]:
 # Setup and checkouts
 
 
-def _checked(answer: httpx.Response, status: int, what: str) -> dict[str, Any]:
-    if answer.status_code != status:
-        raise RuntimeError(f"{what}: HTTP {answer.status_code} {answer.text}")
-    body: dict[str, Any] = answer.json()
-    return body
-
-
 async def set_up_seller(api: httpx.AsyncClient, products: int, units: int) -> list[str]:
     """One vendor (no webhook URL, the default ship SLA), one warehouse, `products` products
     with `units` each: their SKUs. Orders spread over them, so that no single stock row's lock
     paces the fill."""
-    suffix = uuid.uuid4().hex[:8]
-    vendor = _checked(
-        await api.post(
-            "/v1/vendors",
-            json={"name": f"In flight {suffix}", "email": f"in-flight-{suffix}@example.com"},
-            headers=OPS,
-        ),
-        201,
-        "creating the vendor",
-    )
-    auth = {"Authorization": f"Bearer {vendor['api_key']}"}
-    warehouse = _checked(
-        await api.post(
-            f"/v1/vendors/{vendor['id']}/warehouses",
-            json={
-                "name": "Main",
-                "postal_code": "10001",
-                "country": "US",
-                "latitude": 40.75,
-                "longitude": -73.99,
-            },
-            headers=auth,
-        ),
-        201,
-        "creating the warehouse",
-    )
-    skus = []
-    for n in range(products):
-        sku = f"FLIGHT-{suffix}-{n}".upper()
-        _checked(
-            await api.post(
-                "/v1/products",
-                json={
-                    "vendor_id": vendor["id"],
-                    "sku": sku,
-                    "title": f"In-flight bench item {n}",
-                    "price_cents": PRICE_CENTS,
-                    "currency": "usd",
-                    "weight_grams": 500,
-                    "price_tiers": [],
-                },
-                headers=auth,
-            ),
-            201,
-            f"creating product {sku}",
-        )
-        _checked(
-            await api.put(
-                f"/v1/inventory/{sku}/{warehouse['id']}", json={"on_hand": units}, headers=auth
-            ),
-            200,
-            f"stocking {sku}",
-        )
-        skus.append(sku)
+    _, skus = await set_up_seller_of(api, "In flight", products=products, units=units)
     return skus
 
 
@@ -287,7 +218,7 @@ async def checkout(api: httpx.AsyncClient, sku: str, placed: Placed) -> None:
     try:
         answer = await api.post(
             "/v1/orders",
-            json=order_body(sku),
+            json=order_body(sku, "Flight"),
             headers={**PLATFORM, "Idempotency-Key": placed.key},
         )
     except httpx.HTTPError as error:

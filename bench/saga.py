@@ -54,7 +54,9 @@ from bench.bare_saga import (
     LOCAL_CHECKOUT_WORKFLOW,
 )
 from bench.bare_saga import vendor_order_id as bare_vendor_order_id
-from bench.flash_sale import CONFIGURED_SERVICES, OPS, PLATFORM
+from bench.flash_sale import CONFIGURED_SERVICES, PLATFORM
+from bench.shop import order_body
+from bench.shop import set_up_seller as set_up_seller_of
 from domain.ids import (
     order_id_for_idempotency_key,
     order_workflow_id,
@@ -66,7 +68,6 @@ from temporal.devstack import ROOT, DevStack, Ports
 from temporal.embedded import ManagedProcess
 
 REQUEST_TIMEOUT = 90.0
-PRICE_CENTS = 2500
 BARE_TASK_QUEUE = "bench-bare-saga"
 # How long the idle servers are watched before the rounds, to show their background CPU.
 IDLE_SECONDS = 2.0
@@ -250,7 +251,7 @@ def read_processes() -> dict[int, ProcStat]:
     return stats
 
 
-def _argv(pid: int) -> list[str]:
+def argv_of(pid: int) -> list[str]:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             raw = handle.read()
@@ -266,7 +267,7 @@ def find_servers() -> dict[str, int]:
     found: dict[str, int] = {}
     for stat in read_processes().values():
         if stat.ppid == me:
-            role = role_of(_argv(stat.pid))
+            role = role_of(argv_of(stat.pid))
             if role is not None:
                 found[role] = stat.pid
     missing = [role for role in ROLES if role not in found]
@@ -313,85 +314,10 @@ class Cell:
     failures: dict[str, int] = field(default_factory=dict)
 
 
-def order_body(sku: str) -> dict[str, Any]:
-    return {
-        "customer_id": f"cus_saga_{uuid.uuid4().hex[:12]}",
-        "currency": "usd",
-        "lines": [{"sku": sku, "quantity": 1}],
-        "shipping_address": {
-            "name": "Saga Buyer",
-            "line1": "1 Main St",
-            "city": "New York",
-            "postal_code": "10001",
-            "country": "US",
-            "latitude": 40.7,
-            "longitude": -74.0,
-        },
-        "payment_method": "pm_card_visa",
-    }
-
-
-def _checked(answer: httpx.Response, status: int, what: str) -> dict[str, Any]:
-    if answer.status_code != status:
-        raise RuntimeError(f"{what}: HTTP {answer.status_code} {answer.text}")
-    body: dict[str, Any] = answer.json()
-    return body
-
-
 async def set_up_seller(api: httpx.AsyncClient, units: int) -> tuple[str, str]:
     """One vendor (no webhook URL), one warehouse, one product with `units`: (vendor, SKU)."""
-    suffix = uuid.uuid4().hex[:8]
-    vendor = _checked(
-        await api.post(
-            "/v1/vendors",
-            json={"name": f"Saga {suffix}", "email": f"saga-{suffix}@example.com"},
-            headers=OPS,
-        ),
-        201,
-        "creating the vendor",
-    )
-    auth = {"Authorization": f"Bearer {vendor['api_key']}"}
-    warehouse = _checked(
-        await api.post(
-            f"/v1/vendors/{vendor['id']}/warehouses",
-            json={
-                "name": "Main",
-                "postal_code": "10001",
-                "country": "US",
-                "latitude": 40.75,
-                "longitude": -73.99,
-            },
-            headers=auth,
-        ),
-        201,
-        "creating the warehouse",
-    )
-    sku = f"SAGA-{suffix}".upper()
-    _checked(
-        await api.post(
-            "/v1/products",
-            json={
-                "vendor_id": vendor["id"],
-                "sku": sku,
-                "title": f"Saga bench item {sku}",
-                "price_cents": PRICE_CENTS,
-                "currency": "usd",
-                "weight_grams": 500,
-                "price_tiers": [],
-            },
-            headers=auth,
-        ),
-        201,
-        "creating the product",
-    )
-    _checked(
-        await api.put(
-            f"/v1/inventory/{sku}/{warehouse['id']}", json={"on_hand": units}, headers=auth
-        ),
-        200,
-        "stocking the product",
-    )
-    return str(vendor["id"]), sku
+    vendor_id, skus = await set_up_seller_of(api, "Saga", units=units)
+    return vendor_id, skus[0]
 
 
 async def wait_for_pollers(temporal: Client, task_queue: str, process: ManagedProcess) -> None:
@@ -449,7 +375,7 @@ class Bench:
         try:
             answer = await self.api.post(
                 "/v1/orders",
-                json=order_body(self.sku),
+                json=order_body(self.sku, "Saga"),
                 headers={**PLATFORM, "Idempotency-Key": placed.key},
             )
         except httpx.HTTPError as error:
