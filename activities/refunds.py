@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -193,13 +192,6 @@ class RefundActivities:
         async with self._sessions() as session:
             vendor_order = await vendor_order_of(session, vendor_order_id)
             payment = await payment_of(session, vendor_order.order_id)
-            siblings = list(
-                await session.exec(
-                    select(VendorOrder)
-                    .where(VendorOrder.order_id == vendor_order.order_id)
-                    .order_by(col(VendorOrder.id))
-                )
-            )
         try:
             refunds = await self._gateway.list_refunds(payment.payment_intent_id)
         except ProviderError as error:
@@ -211,7 +203,7 @@ class RefundActivities:
             async with self._sessions() as session, session.begin():
                 await external_refunds.decide_once(
                     session,
-                    siblings,
+                    vendor_order.order_id,
                     str(found["id"]),
                     int(found["amount"]),
                     metadata.get("vendor_order_id"),

@@ -143,7 +143,7 @@ async def _shares_once(
     fails afterwards (and is sent again) finds the sharing its signals were made from."""
     async with AsyncSession(session.bind, expire_on_commit=False) as own, own.begin():
         return await external_refunds.decide_once(
-            own, vendor_orders, refund_id, amount_cents, named
+            own, vendor_orders[0].order_id, refund_id, amount_cents, named
         )
 
 

@@ -125,18 +125,17 @@ def _decode(attribution: dict[str, Any]) -> list[RefundShare]:
 
 async def decide_once(
     session: AsyncSession,
-    vendor_orders: Sequence[VendorOrder],
+    order_id: str,
     refund_id: str,
     amount_cents: int,
     named: str | None,
 ) -> list[RefundShare]:
-    """The sharing of this refund: kept the first time (by whoever sees it first: the webhook,
-    or a refund of ours that must not refund the same money again), read back every later time.
-    The caller commits."""
+    """The sharing of this refund among the order's vendor orders: kept the first time (by
+    whoever sees it first: the webhook, or a refund of ours that must not refund the same money
+    again), read back every later time. The caller commits."""
     kept = await shares_of(session, refund_id)
     if kept is not None:
         return kept
-    order_id = vendor_orders[0].order_id
     payment = (await session.exec(select(Payment).where(Payment.order_id == order_id))).one()
     decided = await shares_in_ledger(session, refund_id)
     if not decided:

@@ -4,6 +4,7 @@ path where money did not add up, written as the smallest sequence that showed it
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 
@@ -113,12 +114,12 @@ async def test_an_ops_refund_of_a_paid_vendor_order_during_a_dispute_is_refused_
     assert (await vendor_order(api, order["id"]))["refunded_cents"] == 1000
 
 
-async def test_an_order_whose_dispute_was_lost_before_shipping_can_still_be_cancelled(
-    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
-) -> None:
-    # Given a confirmed, unshipped order whose charge the buyer's bank disputed, so that its
-    # cancellation was refused (simulation seed 301: the SLA's auto-cancel, then for good)
-    seller = await onboard(api, "LostBeforeShipping")
+async def cancel_refused_during_a_dispute_then_closed(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack, name: str, outcome: str
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A confirmed, unshipped order whose cancellation is refused while its charge is
+    disputed, and whose dispute then closes with `outcome`: (order, PaymentIntent, SKU)."""
+    seller = await onboard(api, name)
     sku = await stock_product(api, seller, price_cents=4000, on_hand=3)
     order = (await place(api, order_body([(sku, 1)]))).json()
     intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
@@ -127,11 +128,22 @@ async def test_an_order_whose_dispute_was_lost_before_shipping_can_still_be_canc
         assert opened.status_code == 200, opened.text
         cancel = await api.post(f"/v1/orders/{order['id']}/cancel", json={}, headers=PLATFORM)
         assert cancel.status_code == 409, cancel.text
-        # When the dispute is lost (the bank took the money back) and the order is cancelled
         closed = await control.post(
-            f"/_emulator/disputes/{opened.json()['id']}/close", json={"status": "lost"}
+            f"/_emulator/disputes/{opened.json()['id']}/close", json={"status": outcome}
         )
         assert closed.status_code == 200, closed.text
+    return order, intent, sku
+
+
+async def test_an_order_whose_dispute_was_lost_before_shipping_can_still_be_cancelled(
+    api: httpx.AsyncClient, stripe: StripeGateway, stack: DevStack
+) -> None:
+    # Given a confirmed, unshipped order whose cancellation was refused while its charge was
+    # disputed (simulation seed 301: the SLA's auto-cancel, then for good), and when the
+    # dispute is lost (the bank took the money back) and the order is cancelled
+    order, intent, sku = await cancel_refused_during_a_dispute_then_closed(
+        api, stripe, stack, "LostBeforeShipping", "lost"
+    )
     cancel = await api.post(f"/v1/orders/{order['id']}/cancel", json={}, headers=PLATFORM)
     # Then it is cancelled: its stock is free again and the buyer is refunded nothing more
     assert cancel.status_code == 200, cancel.text
@@ -147,21 +159,11 @@ async def test_an_order_whose_dispute_was_won_before_shipping_can_then_be_cancel
 ) -> None:
     # Given a confirmed, unshipped order whose cancellation was refused while its charge was
     # disputed (simulation seed 301: Stripe keeps a refusal under its idempotency key, and the
-    # next cancellation sent the same key and amount, so it was refused for good)
-    seller = await onboard(api, "WonBeforeShipping")
-    sku = await stock_product(api, seller, price_cents=4000, on_hand=3)
-    order = (await place(api, order_body([(sku, 1)]))).json()
-    intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
-    async with emulator(stack) as control:
-        opened = await control.post("/_emulator/disputes", json={"payment_intent": intent["id"]})
-        assert opened.status_code == 200, opened.text
-        cancel = await api.post(f"/v1/orders/{order['id']}/cancel", json={}, headers=PLATFORM)
-        assert cancel.status_code == 409, cancel.text
-        # When the dispute is won (the money stays with the platform) and the order cancelled
-        closed = await control.post(
-            f"/_emulator/disputes/{opened.json()['id']}/close", json={"status": "won"}
-        )
-        assert closed.status_code == 200, closed.text
+    # next cancellation sent the same key and amount, so it was refused for good), and when
+    # the dispute is won (the money stays with the platform) and the order is cancelled
+    order, intent, sku = await cancel_refused_during_a_dispute_then_closed(
+        api, stripe, stack, "WonBeforeShipping", "won"
+    )
     cancel = await api.post(f"/v1/orders/{order['id']}/cancel", json={}, headers=PLATFORM)
     # Then it is cancelled and the buyer refunded everything, once
     assert cancel.status_code == 200, cancel.text

@@ -99,6 +99,18 @@ async def worker(
         yield refunds
 
 
+def cancellation(order: PaidOrder, vendor_order: str) -> RefundCommand:
+    """The refund a vendor order's cancellation asks for: all it has left."""
+    return RefundCommand(
+        order_id=order.order_id,
+        vendor_order_id=vendor_order,
+        refund_key="cancel",
+        amount_cents=0,
+        remaining=True,
+        reason="requested_by_customer",
+    )
+
+
 def event(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": f"evt_{uuid.uuid4().hex[:16]}",
@@ -174,16 +186,7 @@ async def test_an_unnamed_dashboard_refund_stays_counted_once_after_a_vendor_ord
         temporal, order.vendor_orders, [f"{refund['id']}:{vo}" for vo in order.vendor_orders]
     )
     # and the first vendor order then cancelled: our own refund of what it had left (24.00)
-    await worker.refund(
-        RefundCommand(
-            order_id=order.order_id,
-            vendor_order_id=first,
-            refund_key="cancel",
-            amount_cents=0,
-            remaining=True,
-            reason="requested_by_customer",
-        )
-    )
+    await worker.refund(cancellation(order, first))
 
     # When Stripe announces the charge again (it lists the dashboard refund again), and the
     # dashboard refund's own events arrive late
@@ -275,15 +278,7 @@ async def test_a_lost_dispute_is_counted_once_however_often_it_is_announced(
     )
 
     # When the first vendor order is cancelled and the dispute is announced again
-    await worker.refund(
-        RefundCommand(
-            order_id=order.order_id,
-            vendor_order_id=first,
-            refund_key="cancel",
-            amount_cents=0,
-            remaining=True,
-        )
-    )
+    await worker.refund(cancellation(order, first))
     await deliver(sessions, temporal, task_queue, "charge.dispute.updated", dispute)
     await deliver(sessions, temporal, task_queue, "charge.dispute.closed", dispute)
     await adjustments_done(
@@ -399,16 +394,7 @@ async def test_a_cancellation_before_a_dashboard_refund_is_announced_never_refun
     first, second = order.vendor_orders
     refund = await dashboard_refund(emulator_url, order, 1000)
     # When the first vendor order is cancelled: our refund of what it has left
-    outcome = await worker.refund(
-        RefundCommand(
-            order_id=order.order_id,
-            vendor_order_id=first,
-            refund_key="cancel",
-            amount_cents=0,
-            remaining=True,
-            reason="requested_by_customer",
-        )
-    )
+    outcome = await worker.refund(cancellation(order, first))
     # Then it refunds 24.00, not 30.00: the dashboard refund's 6.00 share was already given back
     assert outcome.amount_cents == 2400
     # And once the webhook arrives, the ledger holds exactly what Stripe refunded
@@ -459,16 +445,7 @@ async def test_a_dashboard_refund_made_while_a_cancellation_refunds_is_taken_fro
     first, second = order.vendor_orders
     paused = PausedRefunds(gateway)
     cancelling = asyncio.create_task(
-        RefundActivities(sessions, paused).refund(
-            RefundCommand(
-                order_id=order.order_id,
-                vendor_order_id=second,
-                refund_key="cancel",
-                amount_cents=0,
-                remaining=True,
-                reason="requested_by_customer",
-            )
-        )
+        RefundActivities(sessions, paused).refund(cancellation(order, second))
     )
     await asyncio.wait_for(paused.reached.wait(), timeout=10)
     # When a support agent refunds 30.00 naming no vendor order, and its webhook arrives
@@ -520,14 +497,7 @@ async def test_a_dashboard_refund_announced_while_our_refunds_answer_is_lost_goe
     # cancelled vendor order, its share was dropped, and the ledger fell short of Stripe)
     order = await seed_paid_order(sessions, gateway, [4000, 3000])
     first, second = order.vendor_orders
-    cancel = RefundCommand(
-        order_id=order.order_id,
-        vendor_order_id=second,
-        refund_key="cancel",
-        amount_cents=0,
-        remaining=True,
-        reason="requested_by_customer",
-    )
+    cancel = cancellation(order, second)
     with pytest.raises(ApplicationError):
         await RefundActivities(sessions, LostAnswers(gateway)).refund(cancel)
     # When a support agent refunds 30.00 naming no vendor order and its webhook arrives,
