@@ -19,6 +19,7 @@ COPY workflows/ workflows/
 COPY activities/ activities/
 COPY api/ api/
 COPY providers/ providers/
+COPY stores/ stores/
 COPY temporal/ temporal/
 COPY migrations/ migrations/
 
