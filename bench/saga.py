@@ -260,26 +260,27 @@ def argv_of(pid: int) -> list[str]:
     return [word.decode(errors="replace") for word in raw.split(b"\0") if word]
 
 
-def find_servers() -> dict[str, int]:
-    """The PID of each server in ROLES: the stack and the bare worker are all children of
-    this process (DevStack does not expose its PIDs), known by their command lines."""
+def find_servers() -> dict[str, list[int]]:
+    """The PIDs of each server in ROLES: the stack and the bare worker are all children of
+    this process (DevStack does not expose its PIDs), known by their command lines. A role
+    can have several processes (`--worker-processes`)."""
     me = os.getpid()
-    found: dict[str, int] = {}
+    found: dict[str, list[int]] = {}
     for stat in read_processes().values():
         if stat.ppid == me:
             role = role_of(argv_of(stat.pid))
             if role is not None:
-                found[role] = stat.pid
+                found.setdefault(role, []).append(stat.pid)
     missing = [role for role in ROLES if role not in found]
     if missing:
         raise RuntimeError(f"no process found for {missing} among this process's children")
     return found
 
 
-def cpu_ticks(servers: Mapping[str, int]) -> dict[str, int]:
-    """Ticks spent so far by each server's process tree, and by this process alone."""
+def cpu_ticks(servers: Mapping[str, Sequence[int]]) -> dict[str, int]:
+    """Ticks spent so far by each server's process trees, and by this process alone."""
     stats = read_processes()
-    ticks = {role: tree_ticks(stats, pid) for role, pid in servers.items()}
+    ticks = {role: sum(tree_ticks(stats, pid) for pid in pids) for role, pids in servers.items()}
     me = stats.get(os.getpid())
     ticks[BENCH] = me.own_ticks if me is not None else 0
     return ticks
@@ -354,7 +355,7 @@ class Bench:
         temporal: Client,
         vendor_id: str,
         sku: str,
-        servers: Mapping[str, int],
+        servers: Mapping[str, Sequence[int]],
         args: argparse.Namespace,
     ) -> None:
         self.api, self.temporal = api, temporal
@@ -497,7 +498,7 @@ async def measure(stack: DevStack, bare: ManagedProcess, args: argparse.Namespac
     temporal = await connect(stack.env["TEMPORAL_ADDRESS"], namespace)
     await wait_for_pollers(temporal, BARE_TASK_QUEUE, bare)
     servers = find_servers()
-    log("servers: " + ", ".join(f"{role} {pid}" for role, pid in servers.items()))
+    log("servers: " + ", ".join(f"{role} {pids}" for role, pids in servers.items()))
     clock = os.sysconf("SC_CLK_TCK")
     needed = args.rounds * len(levels) * args.orders + args.warmup
     limits = httpx.Limits(max_connections=max(levels), max_keepalive_connections=max(levels))
@@ -578,7 +579,8 @@ def print_report(
     levels: list[int] = args.levels
     print(
         f"saga benchmark: {args.orders} orders per batch, {args.rounds} rounds, concurrency "
-        f"{','.join(map(str, levels))}, modes interleaved; {os.cpu_count()} CPUs"
+        f"{','.join(map(str, levels))}, modes interleaved; {os.cpu_count()} CPUs; "
+        f"{args.worker_processes} worker process(es), {args.api_workers} API process(es)"
     )
     print("  (a) POST /v1/orders through the API (one line, one vendor without webhook URL)")
     print("  (b) BareCheckoutWorkflow: update-with-start, 6 no-op activities, 1 child, answer")
@@ -652,6 +654,8 @@ def print_report(
                 ("--warmup", args.warmup),
                 ("--settle", args.settle),
                 ("--history-sample", args.history_sample),
+                ("--worker-processes", args.worker_processes),
+                ("--api-workers", args.api_workers),
             ],
         )
     )
@@ -726,6 +730,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="orders per batch whose workflow histories are counted",
     )
     parser.add_argument(
+        "--worker-processes", type=int, default=1, help="worker processes polling the queue"
+    )
+    parser.add_argument(
+        "--api-workers", type=int, default=1, help="API processes (FULFILLMENT_API_WORKERS)"
+    )
+    parser.add_argument(
         "--keep-data", action="store_true", help="keep the stack's folder (logs) afterwards"
     )
     args = parser.parse_args(argv)
@@ -733,8 +743,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.levels = parse_levels(args.concurrency)
     except ValueError as error:
         parser.error(str(error))
-    if args.orders < 1 or args.rounds < 1:
-        parser.error("orders and rounds must be positive")
+    if min(args.orders, args.rounds, args.worker_processes, args.api_workers) < 1:
+        parser.error("orders, rounds, worker-processes and api-workers must be positive")
     if args.warmup < 0 or args.settle < 0 or args.history_sample < 0:
         parser.error("warmup, settle and history-sample must not be negative")
     return args
@@ -771,7 +781,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in CONFIGURED_SERVICES:
         os.environ.pop(name, None)
     folder = Path(tempfile.mkdtemp(prefix="bench-saga-"))
-    stack = DevStack(folder, Ports.free(), overrides={"FULFILLMENT_ENV": "test"})
+    overrides = {"FULFILLMENT_ENV": "test", "FULFILLMENT_API_WORKERS": str(args.api_workers)}
+    stack = DevStack(
+        folder, Ports.free(), overrides=overrides, worker_processes=args.worker_processes
+    )
     stops: list[Callable[[], object]] = []
     try:
         stack.start(log=log)
