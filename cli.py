@@ -82,10 +82,16 @@ def api(
 
     settings = get_settings()
     processes = workers or settings.api_workers
+    keep_alive = max(1, int(settings.api_keep_alive.total_seconds()))
     if processes == 1:
         from api.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port or settings.api_port)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port or settings.api_port,
+            timeout_keep_alive=keep_alive,
+        )
         return
     # Several processes: each builds its own app from the environment (the factory).
     uvicorn.run(
@@ -94,6 +100,7 @@ def api(
         host=host,
         port=port or settings.api_port,
         workers=processes,
+        timeout_keep_alive=keep_alive,
     )
 
 

@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     # API processes behind the one port (uvicorn workers): each its own event loop, pools and
     # Temporal client. docs/production.md says how to size it (issue 10).
     api_workers: int = Field(default=1, ge=1, le=64, alias="FULFILLMENT_API_WORKERS")
+    # How long the API keeps an idle client connection open. uvicorn's own default (5 s) is
+    # shorter than what clients and load balancers keep theirs (60 s on most): a request sent
+    # on a connection the server is closing that very moment is lost with a transport error
+    # (a 502 behind a balancer). Longer than the balancer's idle timeout, the balancer closes
+    # first, which is safe. Found by the long simulation (seed 800).
+    api_keep_alive: Duration = Field(
+        default=timedelta(seconds=75), alias="FULFILLMENT_API_KEEP_ALIVE"
+    )
     return_window: Duration = Field(default=timedelta(days=14), alias="FULFILLMENT_RETURN_WINDOW")
     auto_cancel_after: Duration = Field(
         default=timedelta(days=2), alias="FULFILLMENT_AUTO_CANCEL_AFTER"

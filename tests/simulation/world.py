@@ -168,7 +168,14 @@ class World:
         found.status = view["status"]
 
     async def refresh(self, order: SimOrder) -> dict[str, Any] | None:
-        answer = await self.api.get(f"/v1/orders/{order.order_id}", headers=PLATFORM)
+        path = f"/v1/orders/{order.order_id}"
+        try:
+            answer = await self.api.get(path, headers=PLATFORM)
+        except httpx.TransportError as error:
+            # A read is safe to send again, as any client would; an API that is down fails
+            # the second time too.
+            self.note(f"reading {order.name} again after {type(error).__name__}")
+            answer = await self.api.get(path, headers=PLATFORM)
         if answer.status_code != 200:
             return None
         view: dict[str, Any] = answer.json()
