@@ -30,9 +30,9 @@ SETTINGS = {
 
 
 class SimStacks:
-    """The simulation's stacks, one at a time. A long invocation starts a fresh one now and
-    then: the emulators keep their whole state in one JSON file, rewritten on every change, so
-    a stack that has seen thousands of orders would slow every provider call down."""
+    """The simulation's stacks, one at a time. A long invocation starts a fresh one every
+    SIM_RUNS_PER_STACK runs, so that one run's leftovers (a worker's sticky cache, a full
+    emulator journal, the dev Temporal server's SQLite) never pace the runs after it."""
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder

@@ -4,10 +4,13 @@ prints a summary, and fails with every violation's seed and the command that rep
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
+from temporal.devstack import DevStack
 from tests.simulation.config import SimConfig
 from tests.simulation.run import RunReport, run_once
 from tests.simulation.stacks import SimStacks
@@ -38,6 +41,7 @@ async def test_whatever_happens_every_order_ends_with_money_and_stock_that_add_u
             say(f"  {violation}")
         if report.violations:
             say(f"  replay: {report.replay_command()}")
+            say(f"  the stack's logs: {keep_stack_logs(stack, config, report.seed)}")
         seed += 1
         if config.runs is not None and len(reports) >= config.runs:
             break
@@ -53,6 +57,15 @@ async def test_whatever_happens_every_order_ends_with_money_and_stock_that_add_u
         f"  replay: {r.replay_command()}  (log: {r.log_path})"
         for r in failed
     )
+
+
+def keep_stack_logs(stack: DevStack, config: SimConfig, seed: int) -> Path:
+    """A copy of the stack's server logs (API, worker, emulators) beside the run's log: the
+    stack's folder is removed when the stack is replaced, and a violation that the run's own
+    log cannot explain (a transport error, say) is explained there."""
+    target = Path(config.log_dir) / f"stack-logs-seed{seed}"
+    shutil.copytree(stack.data_dir / "logs", target, dirs_exist_ok=True)
+    return target
 
 
 def summary(reports: list[RunReport], seconds: float) -> str:
