@@ -348,6 +348,13 @@ async def move_parcel(
         world.violate("the_carrier_emulator_takes_a_move", f"{answer.status_code} {answer.text}")
     elif status == "DELIVERED":
         vo.delivered_parcels.add((carrier.lower(), tracking))
+    else:
+        # A move by hand takes over from the test carrier's script (a SHIPPO_DELIVERED number):
+        # a parcel the script had not delivered yet never will be (seed 810 took it for
+        # delivered and flagged the system for a delivery that never happened).
+        history = answer.json().get("tracking_history") or []
+        if not any(event.get("status") == "DELIVERED" for event in history):
+            vo.delivered_parcels.discard((carrier.lower(), tracking))
 
 
 def draw_receive(world: World, rng: random.Random, n: int) -> Step | None:
