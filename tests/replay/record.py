@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from models.messages import (
     CheckoutRequest,
     LineRequest,
     OrderInput,
+    ReturnRequest,
+    ReturnUnits,
     ShipRequest,
 )
 from temporal.worker import WORKFLOWS
@@ -51,7 +54,18 @@ def order(payment_method: str) -> OrderInput:
     )
 
 
-async def main(suffix: str = "") -> None:
+SCENARIOS = (
+    ("completed", "pm_card_visa"),
+    ("declined", "pm_card_visa_chargeDeclined"),
+    # One vendor order cancelled before shipping, the other shipped and paid.
+    ("cancelled", "pm_card_visa"),
+    # Both delivered; a return opened on the first is never received: it expires, and the
+    # payout it held goes ahead.
+    ("return_expired", "pm_card_visa"),
+)
+
+
+async def main(suffix: str = "", only: frozenset[str] | None = None) -> None:
     env = await time_skipping_environment()
     try:
         fake = world()
@@ -61,43 +75,58 @@ async def main(suffix: str = "") -> None:
         async with Worker(
             env.client, task_queue="record", workflows=WORKFLOWS, activities=fake.activities()
         ):
-            for name, method in (
-                ("completed", "pm_card_visa"),
-                ("declined", "pm_card_visa_chargeDeclined"),
-                # One vendor order cancelled before shipping, the other shipped and paid.
-                ("cancelled", "pm_card_visa"),
-            ):
-                placed = order(method)
-                start = WithStartWorkflowOperation(
-                    OrderWorkflow.run,
-                    placed,
-                    id=f"order-{placed.order_id}",
-                    task_queue="record",
-                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            for name, method in SCENARIOS:
+                if only is not None and name not in only:
+                    continue
+                # A return must be opened inside its window: time stands still until then.
+                still = (
+                    env.with_time_skipping_disabled() if name == "return_expired" else nullcontext()
                 )
-                try:
-                    await env.client.execute_update_with_start_workflow(
-                        OrderWorkflow.checkout,
-                        CheckoutRequest(request_fingerprint="fp-1"),
-                        start_workflow_operation=start,
+                with still:
+                    placed = order(method)
+                    start = WithStartWorkflowOperation(
+                        OrderWorkflow.run,
+                        placed,
+                        id=f"order-{placed.order_id}",
+                        task_queue="record",
+                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     )
-                except WorkflowUpdateFailedError:
-                    pass
-                handle = await start.workflow_handle()
-                children = []
-                if name in ("completed", "cancelled"):
-                    for vendor in ("ven_a", "ven_b"):
-                        child = env.client.get_workflow_handle(
-                            vendor_order_workflow_id(placed.order_id, vendor)
+                    try:
+                        await env.client.execute_update_with_start_workflow(
+                            OrderWorkflow.checkout,
+                            CheckoutRequest(request_fingerprint="fp-1"),
+                            start_workflow_operation=start,
                         )
-                        if name == "cancelled" and vendor == "ven_a":
-                            await child.execute_update("cancel", CancelRequest(reason="x"))
-                        else:
-                            await child.execute_update(
-                                "ship", ShipRequest(carrier="ups", tracking_number="1Z")
+                    except WorkflowUpdateFailedError:
+                        pass
+                    handle = await start.workflow_handle()
+                    children = []
+                    if name in ("completed", "cancelled", "return_expired"):
+                        for vendor in ("ven_a", "ven_b"):
+                            child = env.client.get_workflow_handle(
+                                vendor_order_workflow_id(placed.order_id, vendor)
                             )
-                            await child.execute_update("deliver")
-                        children.append(child)
+                            if name == "cancelled" and vendor == "ven_a":
+                                await child.execute_update("cancel", CancelRequest(reason="x"))
+                            else:
+                                await child.execute_update(
+                                    "ship", ShipRequest(carrier="ups", tracking_number="1Z")
+                                )
+                                await child.execute_update("deliver")
+                            if name == "return_expired" and vendor == "ven_a":
+                                await child.execute_update(
+                                    "open_return",
+                                    ReturnRequest(
+                                        return_id="ret_recorded",
+                                        lines=[ReturnUnits(sku="BRAKE-01", quantity=1)],
+                                        reason="too big",
+                                    ),
+                                )
+                            children.append(child)
+                if name == "return_expired":
+                    # Started with time standing still: skip each one's clock to its end.
+                    for workflow in (*children, handle):
+                        await env.fast_forward(workflow, None)
                 try:
                     await handle.result()
                 except Exception:
@@ -114,5 +143,11 @@ async def main(suffix: str = "") -> None:
 
 
 if __name__ == "__main__":
-    # A suffix keeps earlier histories: `python -m tests.replay.record _after_some_change`.
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else ""))
+    # A suffix keeps earlier histories: `python -m tests.replay.record _after_some_change`;
+    # scenario names after it record only those (`... _suffix return_expired`).
+    asyncio.run(
+        main(
+            sys.argv[1] if len(sys.argv) > 1 else "",
+            frozenset(sys.argv[2:]) if len(sys.argv) > 2 else None,
+        )
+    )
