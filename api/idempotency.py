@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import Role
 from api.deps import _principal as resolve_principal
 from api.errors import Problem, problem_response
+from api.sealed_answers import Unsealable, open_sealed, seal
 from domain.idempotency import MAX_KEY_LENGTH, key_problem, request_fingerprint
 from stores.idempotency import Answer, Claim, IdempotencyStore
 
@@ -168,6 +169,7 @@ class IdempotencyMiddleware:
         query = scope.get("query_string", b"").decode("latin-1")
         fingerprint = request_fingerprint(method, path, query, body)
         claim = Claim(caller, key, secrets.token_hex(16))
+        sealing = _Sealing(_bearer_token(scope), caller, key)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.in_flight_wait
         pause = 0.02
@@ -186,7 +188,7 @@ class IdempotencyMiddleware:
                 await _database_down(scope, receive, send)
                 return
             if won:
-                await self._run_claimed(store, claim, policy, scope, receive, send)
+                await self._run_claimed(store, claim, policy, scope, receive, send, sealing)
                 return
             if record is not None and record.fingerprint != fingerprint:
                 await problem_response(
@@ -196,7 +198,16 @@ class IdempotencyMiddleware:
                 )(scope, receive, send)
                 return
             if record is not None and record.answer is not None:
-                await _send_answer(send, record.answer, replayed=True)
+                try:
+                    first = sealing.open(record.answer)
+                except Unsealable:
+                    await problem_response(
+                        "idempotency_key_reused",
+                        f"this {HEADER} was answered to another API key of yours (was it "
+                        f"rotated?); its answer cannot be given again: use a new {HEADER}",
+                    )(scope, receive, send)
+                    return
+                await _send_answer(send, first, replayed=True)
                 return
             if record is not None and (record.completed or policy is Policy.BIND):
                 await self.app(scope, receive, send)
@@ -223,6 +234,7 @@ class IdempotencyMiddleware:
         scope: Scope,
         receive: Receive,
         send: Send,
+        sealing: _Sealing,
     ) -> None:
         captured = _Capture()
         keeper = asyncio.create_task(_keep(store, claim))
@@ -242,12 +254,33 @@ class IdempotencyMiddleware:
             if answer.status >= 500 or answer.status == 429:
                 await store.release(claim)
             else:
-                await store.complete(claim, answer if policy is Policy.REPLAY else None)
+                kept = sealing.seal(answer) if policy is Policy.REPLAY else None
+                await store.complete(claim, kept)
         except _DATABASE_DOWN:
             # The work is done: its answer still goes out. The claim runs out after LEASE and
             # the routes' own state checks stand behind a retry after that.
             log.warning("idempotency: could not keep the answer for %s", claim.key)
         await _send_answer(send, answer, replayed=False)
+
+
+@dataclass(frozen=True)
+class _Sealing:
+    """Seals the answers kept for one caller's key, and opens them for its retries
+    (api/sealed_answers.py)."""
+
+    token: str
+    scope: str
+    key: str
+
+    def seal(self, answer: Answer) -> Answer:
+        body = seal(answer.body, token=self.token, scope=self.scope, idempotency_key=self.key)
+        return Answer(answer.status, answer.headers, body)
+
+    def open(self, answer: Answer) -> Answer:
+        body = open_sealed(
+            answer.body, token=self.token, scope=self.scope, idempotency_key=self.key
+        )
+        return Answer(answer.status, answer.headers, body)
 
 
 class _Capture:
@@ -323,6 +356,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if header == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def _bearer_token(scope: Scope) -> str:
+    # Only called once _caller has accepted this very token.
+    return get_authorization_scheme_param(_header(scope, b"authorization"))[1]
 
 
 async def _caller(scope: Scope) -> str | None:

@@ -311,6 +311,40 @@ async def test_given_vendor_onboarding_sent_again_with_its_key_then_one_vendor_a
     assert own.status_code == 200
 
 
+async def test_an_onboarding_answer_is_kept_sealed_and_its_retry_still_gets_the_vendor_key(
+    api: httpx.AsyncClient, stack: DevStack
+) -> None:
+    # Given a vendor onboarded with a key: its answer shows the vendor's API key once
+    key = idem()
+    body = {"name": "Sealed", "email": f"{unique('sealed').lower()}@example.com"}
+    first = await api.post("/v1/vendors", json=body, headers=with_key(OPS, key))
+    assert first.status_code == 201, first.text
+    secret = first.json()["api_key"]
+    # Then the answer kept for its retries does not hold that key in clear
+    engine = make_engine(stack.env["DATABASE_URL"], pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            kept = (
+                await execute_sql(
+                    session,
+                    text(
+                        "SELECT response_body FROM idempotency_record"
+                        " WHERE scope = 'ops' AND key = :key"
+                    ),
+                    {"key": key},
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    assert kept and secret.encode() not in bytes(kept)
+    assert first.json()["id"].encode() not in bytes(kept)
+    # And the same caller's retry gets the first answer, key included
+    again = await api.post("/v1/vendors", json=body, headers=with_key(OPS, key))
+    assert again.status_code == 201
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == first.json()
+
+
 async def test_given_onboarding_that_failed_with_a_5xx_when_retried_with_its_key_then_it_runs_again(
     api: httpx.AsyncClient, stack: DevStack, sdk: stripe_sdk.StripeClient
 ) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
@@ -125,6 +125,14 @@ async def _every_intent(world: World) -> list[dict[str, Any]]:
         params = {"limit": 100, "starting_after": page.data[-1].id}
 
 
+# The server refused a task's commands because an event (a signal, an update) arrived while
+# the task ran; the task runs again with that event, by design, and our code did nothing
+# wrong (seed 825 saw one in a vendor order; the run's every other rule held).
+BENIGN_TASK_FAILURES = frozenset(
+    {WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND}
+)
+
+
 async def _temporal(world: World, truth: Truth, since: datetime, rng: random.Random) -> None:
     query = f'StartTime >= "{since.isoformat()}"'
     async for wf in world.temporal.list_workflows(query):
@@ -140,6 +148,8 @@ async def _temporal(world: World, truth: Truth, since: datetime, rng: random.Ran
         for event in history.events:
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
                 failed = event.workflow_task_failed_event_attributes
+                if failed.cause in BENIGN_TASK_FAILURES:
+                    continue
                 truth.task_failures.append(
                     f"{workflow_id}: event {event.event_id} cause={failed.cause} "
                     f"{failed.failure.message[:300]}"
