@@ -273,12 +273,24 @@ class _Sealing:
     key: str
 
     def seal(self, answer: Answer) -> Answer:
-        body = seal(answer.body, token=self.token, scope=self.scope, idempotency_key=self.key)
+        body = seal(
+            answer.body,
+            token=self.token,
+            scope=self.scope,
+            idempotency_key=self.key,
+            status=answer.status,
+            headers=answer.headers,
+        )
         return Answer(answer.status, answer.headers, body)
 
     def open(self, answer: Answer) -> Answer:
         body = open_sealed(
-            answer.body, token=self.token, scope=self.scope, idempotency_key=self.key
+            answer.body,
+            token=self.token,
+            scope=self.scope,
+            idempotency_key=self.key,
+            status=answer.status,
+            headers=answer.headers,
         )
         return Answer(answer.status, answer.headers, body)
 

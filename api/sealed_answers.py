@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -24,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 MARK = b"sealed:v1:"
 _NONCE_BYTES = 12
 _CONTEXT = b"fulfillment idempotent answer v1\0"
+Headers = Sequence[tuple[str, str]]
 
 
 class Unsealable(Exception):
@@ -35,29 +38,36 @@ def _key(token: str, scope: str, idempotency_key: str) -> bytes:
     return hmac.new(token.encode(), message, hashlib.sha256).digest()
 
 
-def _bound_to(scope: str, idempotency_key: str) -> bytes:
-    # Authenticated with the ciphertext: a sealed body copied to another key does not open.
-    return scope.encode() + b"\0" + idempotency_key.encode()
+def _bound_to(scope: str, idempotency_key: str, status: int, headers: Headers) -> bytes:
+    # Authenticated with the ciphertext (kept in clear beside it): a sealed body copied to
+    # another key, or given another status or headers in the database, does not open.
+    answer = json.dumps([status, [list(pair) for pair in headers]], separators=(",", ":"))
+    return b"\0".join((scope.encode(), idempotency_key.encode(), answer.encode()))
 
 
-def seal(body: bytes, *, token: str, scope: str, idempotency_key: str) -> bytes:
+def seal(
+    body: bytes, *, token: str, scope: str, idempotency_key: str, status: int, headers: Headers
+) -> bytes:
     nonce = os.urandom(_NONCE_BYTES)
     sealed = AESGCM(_key(token, scope, idempotency_key)).encrypt(
-        nonce, body, _bound_to(scope, idempotency_key)
+        nonce, body, _bound_to(scope, idempotency_key, status, headers)
     )
     return MARK + nonce + sealed
 
 
-def open_sealed(stored: bytes, *, token: str, scope: str, idempotency_key: str) -> bytes:
-    """The body as first answered. A body kept before sealing existed is returned as is (such
-    rows are gone a retention period after the upgrade)."""
+def open_sealed(
+    stored: bytes, *, token: str, scope: str, idempotency_key: str, status: int, headers: Headers
+) -> bytes:
+    """The body as first answered. A body kept before sealing existed is returned as is
+    (such rows are gone one retention period after the upgrade; the pass-through can go
+    then)."""
     if not stored.startswith(MARK):
         return stored
     rest = stored[len(MARK) :]
     nonce, sealed = rest[:_NONCE_BYTES], rest[_NONCE_BYTES:]
     try:
         return AESGCM(_key(token, scope, idempotency_key)).decrypt(
-            nonce, sealed, _bound_to(scope, idempotency_key)
+            nonce, sealed, _bound_to(scope, idempotency_key, status, headers)
         )
     except (InvalidTag, ValueError) as error:
         raise Unsealable from error

@@ -104,9 +104,9 @@ async def resolve(api: httpx.AsyncClient, attempts: list[Attempt]) -> list[Attem
     deadline = time.monotonic() + RESOLVE_WITHIN
     while pending and time.monotonic() < deadline:
         await asyncio.sleep(1.0)
-        for attempt in pending:
-            again = Attempt(attempt.buyer, attempt.key, attempt.body)
-            await checkout(api, again)
+        asked = [Attempt(a.buyer, a.key, a.body) for a in pending]
+        await asyncio.gather(*(checkout(api, again) for again in asked))
+        for attempt, again in zip(pending, asked, strict=True):
             if again.final:
                 attempt.outcome, attempt.final = f"{again.outcome} (late)", True
         pending = [a for a in pending if not a.final]
@@ -173,10 +173,13 @@ async def one_sale(api: httpx.AsyncClient, args: argparse.Namespace, number: int
     origin = time.perf_counter()
 
     async def buyer(attempt: Attempt) -> None:
-        await asyncio.sleep(max(0.0, origin + attempt.buyer * spacing - time.perf_counter()))
+        arrives = origin + attempt.buyer * spacing
+        await asyncio.sleep(max(0.0, arrives - time.perf_counter()))
         async with gate:
             sent.append(time.perf_counter())
             await checkout(api, attempt)
+        # From the buyer's arrival: a wait for a free slot (--concurrency) is the buyer's too.
+        attempt.seconds = time.perf_counter() - arrives
 
     log(
         f"sale {number}: {args.buyers} buyers within {args.window:g} s for {args.units} units "

@@ -31,6 +31,10 @@ def _duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
+# Bootstrap API keys outside dev: at least this long.
+MIN_KEY_LENGTH = 32
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
@@ -138,6 +142,21 @@ class Settings(BaseSettings):
         if weak:
             raise ValueError(
                 f"refusing to start with default or empty secrets outside dev: {', '.join(weak)}"
+            )
+        # The bootstrap keys also derive the keys that seal their idempotent answers
+        # (api/sealed_answers.py): a short one could be guessed offline from a backup.
+        short = [
+            name
+            for name, value in (
+                ("FULFILLMENT_PLATFORM_KEY", self.platform_key),
+                ("FULFILLMENT_OPS_KEY", self.ops_key),
+            )
+            if len(value) < MIN_KEY_LENGTH
+        ]
+        if short:
+            raise ValueError(
+                f"refusing to start with keys shorter than {MIN_KEY_LENGTH} characters outside "
+                f"dev: {', '.join(short)} (make one with `openssl rand -hex 32`)"
             )
         return self
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import compileall
 import logging
+import py_compile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,14 @@ def write_workflow_bytecode(package: Path = WORKFLOWS_PACKAGE) -> bool:
     writes it itself. An installed package (`pip install .`, as in the image) has it already,
     and then this checks and writes nothing."""
     try:
-        compiled = compileall.compile_dir(package, quiet=2, maxlevels=0)
+        # Timestamp pycs, whatever SOURCE_DATE_EPOCH says: compile_dir's own "up to date"
+        # check reads only those, and would otherwise rewrite every file at each start.
+        compiled = compileall.compile_dir(
+            package,
+            quiet=2,
+            maxlevels=0,
+            invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP,
+        )
     except OSError as error:  # compile_dir reports most write errors by its result
         compiled = False
         log.debug("could not write the workflow bytecode: %s", error)

@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api import errors, idempotency
 from api.deps import AnyRole
 from api.errors import Problem
+from api.sealed_answers import MARK, open_sealed
 from domain.idempotency import request_fingerprint
 from models.db import execute_sql, make_engine, make_sessionmaker
 from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY, Settings
@@ -141,6 +142,20 @@ async def rows(setup: Setup, idem: str) -> list[Any]:
         return list(result.all())
 
 
+def opened(row: Any, idem: str) -> bytes:
+    """A kept answer's body, sealed under the ops key (api/sealed_answers.py)."""
+    stored = bytes(row.response_body)
+    assert stored.startswith(MARK), "an answer kept in clear"
+    return open_sealed(
+        stored,
+        token=DEV_OPS_KEY,
+        scope="ops",
+        idempotency_key=idem,
+        status=row.status_code,
+        headers=[(str(name), str(value)) for name, value in row.response_headers],
+    )
+
+
 async def test_given_an_answered_key_when_the_same_request_comes_again_then_the_first_answer_is_replayed(  # noqa: E501
     setup: Setup,
 ) -> None:
@@ -156,7 +171,7 @@ async def test_given_an_answered_key_when_the_same_request_comes_again_then_the_
     assert setup.world.calls == ["bolt"]
     (row,) = await rows(setup, idem)
     assert (row.scope, row.method, row.path, row.status_code) == ("ops", "POST", "/v1/things", 201)
-    assert json.loads(row.response_body) == {"n": 1, "name": "bolt"}
+    assert json.loads(opened(row, idem)) == {"n": 1, "name": "bolt"}
 
 
 async def test_given_an_answered_key_when_another_body_comes_with_it_then_422_and_the_route_does_not_run(  # noqa: E501
@@ -304,7 +319,7 @@ async def test_given_an_expired_answer_then_the_key_is_free_again_and_expired_ro
     # ... and the claim that took it purged the other expired row.
     assert await rows(setup, stale) == []
     (row,) = await rows(setup, idem)
-    assert json.loads(row.response_body) == {"n": 3, "name": "nut"}
+    assert json.loads(opened(row, idem)) == {"n": 3, "name": "nut"}
 
 
 async def test_given_a_claim_abandoned_by_a_dead_process_then_the_same_request_takes_it_over(

@@ -4,12 +4,20 @@ the database, and only the same caller's retry opens it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from api.sealed_answers import MARK, Unsealable, open_sealed, seal
 
 BODY = b'{"id":"ven_1","api_key":"vk_live_secret_once"}'
-WHO = {"token": "ops-token", "scope": "ops", "idempotency_key": "k-1"}
+WHO: dict[str, Any] = {
+    "token": "ops-token",
+    "scope": "ops",
+    "idempotency_key": "k-1",
+    "status": 201,
+    "headers": [("content-type", "application/json"), ("location", "/v1/vendors/ven_1")],
+}
 
 
 def test_the_same_caller_and_key_open_what_was_sealed() -> None:
@@ -32,9 +40,11 @@ def test_a_sealed_answer_shows_nothing_of_its_body() -> None:
         {"token": "another-token"},  # a rotated or stolen-elsewhere credential
         {"scope": "vendor:ven_9"},
         {"idempotency_key": "k-2"},  # a sealed body copied under another key
+        {"status": 200},  # its status or headers changed in the database
+        {"headers": [("content-type", "application/json"), ("location", "/elsewhere")]},
     ],
 )
-def test_anyone_else_cannot_open_it(other: dict[str, str]) -> None:
+def test_anyone_else_cannot_open_it(other: dict[str, Any]) -> None:
     sealed = seal(BODY, **WHO)
     with pytest.raises(Unsealable):
         open_sealed(sealed, **{**WHO, **other})

@@ -52,3 +52,16 @@ def test_real_keys_start_outside_dev() -> None:
     )
     assert (settings.platform_key, settings.is_dev) == ("p" * 32, False)
     assert DEV_PLATFORM_KEY != settings.platform_key and DEV_OPS_KEY != settings.ops_key
+
+
+def test_short_bootstrap_keys_are_refused_outside_dev() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(
+            FULFILLMENT_ENV="production",
+            FULFILLMENT_PLATFORM_KEY="p" * 31,
+            FULFILLMENT_OPS_KEY="o" * 32,
+            STRIPE_WEBHOOK_SECRET="whsec_real",
+            SHIPPO_WEBHOOK_TOKEN="t" * 32,
+        )
+    assert "FULFILLMENT_PLATFORM_KEY" in str(refused.value)
+    assert "FULFILLMENT_OPS_KEY" not in str(refused.value)

@@ -19,8 +19,8 @@ def settings(env: str = "dev", allowed: str = "") -> Settings:
         {
             "FULFILLMENT_ENV": env,
             "FULFILLMENT_WEBHOOK_ALLOWED_HOSTS": allowed,
-            "FULFILLMENT_PLATFORM_KEY": "p",
-            "FULFILLMENT_OPS_KEY": "o",
+            "FULFILLMENT_PLATFORM_KEY": "p" * 32,
+            "FULFILLMENT_OPS_KEY": "o" * 32,
             "STRIPE_WEBHOOK_SECRET": "whsec_x",
             "SHIPPO_WEBHOOK_TOKEN": "t",
         }
