@@ -42,6 +42,17 @@ SOURCE = {"source": "fulfillment"}
 MOST_KEPT_REFUSALS = 50
 
 
+def _is_ours(refund: dict[str, Any], command: RefundCommand) -> bool:
+    """This very refund (vendor order and refund key), made at Stripe and not failed."""
+    metadata = refund.get("metadata") or {}
+    return (
+        metadata.get("source") == SOURCE["source"]
+        and metadata.get("vendor_order_id") == command.vendor_order_id
+        and metadata.get("refund_key") == command.refund_key
+        and refund.get("status") not in ("failed", "canceled")
+    )
+
+
 class RefundActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway) -> None:
         self._sessions = sessions
@@ -54,20 +65,10 @@ class RefundActivities:
             done = await ledger.entry(session, key)
         seen: list[dict[str, Any]] = []
         if done is None:
-            seen = await self._learn_outside_refunds(command.vendor_order_id)
+            seen = await self._learn_outside_refunds(command.vendor_order_id, key, command)
         # Ours already made at Stripe (its answer lost, or made before the amount changed):
         # recorded as it is, never made again under another key.
-        made = next(
-            (
-                r
-                for r in seen
-                if (r.get("metadata") or {}).get("source") == SOURCE["source"]
-                and (r.get("metadata") or {}).get("vendor_order_id") == command.vendor_order_id
-                and (r.get("metadata") or {}).get("refund_key") == command.refund_key
-                and r.get("status") not in ("failed", "canceled")
-            ),
-            None,
-        )
+        made = next((r for r in seen if _is_ours(r, command)), None)
         # The amount is decided under the vendor order's lock, and announced as in flight
         # before Stripe is asked (stores/refunds_in_flight.py): an outside refund announced
         # while Stripe answers, or while a lost answer waits for this activity's retry, is
@@ -185,10 +186,13 @@ class RefundActivities:
             )
         )
 
-    async def _learn_outside_refunds(self, vendor_order_id: str) -> list[dict[str, Any]]:
+    async def _learn_outside_refunds(
+        self, vendor_order_id: str, key: str, command: RefundCommand
+    ) -> list[dict[str, Any]]:
         """Refunds made outside (the dashboard) that no webhook has announced yet: their
         sharing is decided now, as the webhook would, so a refund of ours does not give the
-        same money back twice."""
+        same money back twice. This refund's own announcement (left by an attempt whose
+        answer never came) is not counted when Stripe's list shows it was not made."""
         async with self._sessions() as session:
             vendor_order = await vendor_order_of(session, vendor_order_id)
             payment = await payment_of(session, vendor_order.order_id)
@@ -196,18 +200,27 @@ class RefundActivities:
             refunds = await self._gateway.list_refunds(payment.payment_intent_id)
         except ProviderError as error:
             raise provider_error(error) from error
+        ours_made = any(_is_ours(found, command) for found in refunds)
         for found in refunds:
             metadata = found.get("metadata") or {}
             if metadata.get("source") == SOURCE["source"] or found.get("status") != "succeeded":
                 continue
             async with self._sessions() as session, session.begin():
-                await external_refunds.decide_once(
-                    session,
-                    vendor_order.order_id,
-                    str(found["id"]),
-                    int(found["amount"]),
-                    metadata.get("vendor_order_id"),
-                )
+                try:
+                    await external_refunds.decide_once(
+                        session,
+                        vendor_order.order_id,
+                        str(found["id"]),
+                        int(found["amount"]),
+                        metadata.get("vendor_order_id"),
+                        besides="" if ours_made else key,
+                    )
+                except external_refunds.WaitForRefundsInFlight as waiting:
+                    # Another refund of ours is on its way: this one waits for it (retried).
+                    raise ApplicationError(
+                        f"outside refund {waiting} waits for refunds in flight",
+                        type="refunds_in_flight",
+                    ) from waiting
         return refunds
 
     @activity.defn(name="payments.record_external_refund")

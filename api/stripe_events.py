@@ -13,6 +13,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.errors import Problem
 from domain.refunds import RefundShare
 from models.base import utcnow
 from models.db import execute_sql
@@ -130,6 +131,10 @@ async def _share_refund(
         )
 
 
+# A refund of ours in flight is settled in seconds (minutes while Stripe fails).
+IN_FLIGHT_RETRY_SECONDS = 5
+
+
 async def _shares_once(
     session: AsyncSession,
     vendor_orders: list[VendorOrder],
@@ -141,10 +146,19 @@ async def _shares_once(
 
     Committed in its own transaction before any workflow hears of it, so a delivery that
     fails afterwards (and is sent again) finds the sharing its signals were made from."""
-    async with AsyncSession(session.bind, expire_on_commit=False) as own, own.begin():
-        return await external_refunds.decide_once(
-            own, vendor_orders[0].order_id, refund_id, amount_cents, named
-        )
+    try:
+        async with AsyncSession(session.bind, expire_on_commit=False) as own, own.begin():
+            return await external_refunds.decide_once(
+                own, vendor_orders[0].order_id, refund_id, amount_cents, named
+            )
+    except external_refunds.WaitForRefundsInFlight as waiting:
+        # Nothing kept: Stripe sends the event again, and by then the refunds of ours have
+        # been recorded or refused.
+        raise Problem(
+            "unavailable",
+            f"refund {waiting} waits for refunds in flight; send the event again",
+            retry_after=IN_FLIGHT_RETRY_SECONDS,
+        ) from waiting
 
 
 async def _external_refund(

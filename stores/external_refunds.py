@@ -123,16 +123,30 @@ def _decode(attribution: dict[str, Any]) -> list[RefundShare]:
     ]
 
 
+class WaitForRefundsInFlight(Exception):
+    """An outside refund cannot be shared in full until refunds of ours in flight are settled:
+    sharing it now would take their amount as given back, and if Stripe then refuses them
+    (the outside refund took that money first), the outside refund would be lost to the
+    ledger for good (simulation seed 834). Decide later: the webhook answers 503 and Stripe
+    sends it again; a refund of ours retries."""
+
+
 async def decide_once(
     session: AsyncSession,
     order_id: str,
     refund_id: str,
     amount_cents: int,
     named: str | None,
+    *,
+    besides: str = "",
 ) -> list[RefundShare]:
     """The sharing of this refund among the order's vendor orders: kept the first time (by
     whoever sees it first: the webhook, or a refund of ours that must not refund the same money
-    again), read back every later time. The caller commits."""
+    again), read back every later time. `besides` names a refund of ours that Stripe shows
+    was not made: it is not counted as in flight. The caller commits.
+
+    Raises WaitForRefundsInFlight when the refund cannot be placed in full only because of
+    refunds of ours still in flight."""
     kept = await shares_of(session, refund_id)
     if kept is not None:
         return kept
@@ -150,11 +164,16 @@ async def decide_once(
             .execution_options(populate_existing=True)
         )
         refundable = {}
+        in_flight = 0
         for vo in locked:
             pending = await unrecorded_cents(session, vo.id, payment.payment_intent_id)
-            pending += await refunds_in_flight.cents_of(session, vo.id)
-            refundable[vo.id] = vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents - pending
+            flying = await refunds_in_flight.cents_of(session, vo.id, besides=besides)
+            in_flight += flying
+            left = vo.subtotal_cents + vo.shipping_cents - vo.refunded_cents
+            refundable[vo.id] = left - pending - flying
         decided = share_outside_refund(refund_id, amount_cents, refundable, named)
+        if in_flight and sum(share.amount_cents for share in decided) < amount_cents:
+            raise WaitForRefundsInFlight(refund_id)
     return await keep_once(session, refund_id, payment.payment_intent_id, amount_cents, decided)
 
 

@@ -31,6 +31,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.refunds import RefundActivities
 from api import stripe_events
+from api.errors import Problem
 from models.external_refund import ExternalRefundRecord
 from models.messages import ExternalRefund, RefundCommand
 from models.vendor_order import VendorOrder
@@ -519,3 +520,63 @@ async def test_a_dashboard_refund_announced_while_our_refunds_answer_is_lost_goe
         sum(r["amount"] for r in await gateway.list_refunds(order.charge.payment_intent_id)) == 6000
     )
     assert await refunded_of(sessions, order.order_id) == 6000
+
+
+class RefusedBeforeMade(StripeGateway):
+    """The real gateway, but Stripe fails our refund before making it (a 500): the activity
+    will try again, its announcement left in flight meanwhile."""
+
+    def __init__(self, real: StripeGateway) -> None:
+        self.__dict__.update(real.__dict__)
+
+    async def refund(self, **kwargs: Any) -> Any:
+        raise ProviderUnavailableError("api_error", "an error on Stripe's side")
+
+
+async def test_a_named_dashboard_refund_made_before_a_failed_attempt_of_ours_is_never_lost(
+    emulator_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    gateway: StripeGateway,
+    temporal: Client,
+    task_queue: str,
+    worker: RefundActivities,
+) -> None:
+    # Given a vendor order of 30.00 being cancelled, whose refund's first attempt failed at
+    # Stripe before anything was made (its announcement stays in flight until it is retried)
+    order = await seed_paid_order(sessions, gateway, [3000])
+    (vendor_order,) = order.vendor_orders
+    cancel = cancellation(order, vendor_order)
+    with pytest.raises(ApplicationError):
+        await RefundActivities(sessions, RefusedBeforeMade(gateway)).refund(cancel)
+    # When a support agent refunds 6.80 naming that vendor order, and its webhook arrives
+    # (simulation seed 834: the refund was shared as if ours had taken everything, so nothing
+    # was kept for it; ours was then refused as too large, and the 6.80 never reached the
+    # ledger: the payout was refused for good)
+    async with sdk_client(emulator_url) as client:
+        made = await client.v1.refunds.create_async(
+            params={
+                "payment_intent": order.charge.payment_intent_id,
+                "amount": 680,
+                "metadata": {"vendor_order_id": vendor_order},
+            }
+        )
+    refund = made.to_dict()
+    # Then the webhook is asked to come again rather than decide while ours is in flight
+    with pytest.raises(Problem) as waiting:
+        await deliver(sessions, temporal, task_queue, "refund.created", refund)
+    assert waiting.value.code == "unavailable"
+    # And the cancellation, tried again, refunds what is left, the webhook sent again counts
+    # the 6.80, and the ledger holds exactly what Stripe refunded
+    outcome = await worker.refund(cancel)
+    assert outcome.amount_cents == 2320
+    await deliver(sessions, temporal, task_queue, "refund.created", refund)
+    await adjustments_done(temporal, order.vendor_orders, [refund["id"]])
+    assert sorted(await refund_entries(sessions, order.order_id)) == sorted(
+        [
+            (vendor_order, f"{vendor_order}:refund:cancel", 2320),
+            (vendor_order, f"stripe-refund:{refund['id']}", 680),
+        ]
+    )
+    stripe_refunds = await gateway.list_refunds(order.charge.payment_intent_id)
+    assert sum(r["amount"] for r in stripe_refunds) == 3000
+    assert await refunded_of(sessions, order.order_id) == 3000
