@@ -219,7 +219,7 @@ class RefundActivities:
                     # Another refund of ours is on its way: this one waits for it (retried).
                     raise ApplicationError(
                         f"outside refund {waiting} waits for refunds in flight",
-                        type="refunds_in_flight",
+                        type="unavailable",
                     ) from waiting
         return refunds
 
