@@ -23,13 +23,18 @@ log = logging.getLogger("fulfillment.admission")
 HOLD_SECONDS = 60.0
 
 
-async def admit(app: FastAPI, order_id: str, lines: Sequence[OrderLineIn]) -> bool:
+async def admit(
+    app: FastAPI, order_id: str, lines: Sequence[OrderLineIn], fingerprint: str
+) -> bool:
     """Refuse (Problem insufficient_stock) what the gate knows is sold out; True when this
     request took a hold that `settle` must end."""
     gate: StockGate = app.state.gate
     try:
         admission = await gate.admit(
-            order_id, [GateLine(line.sku, line.quantity) for line in lines], HOLD_SECONDS
+            order_id,
+            [GateLine(line.sku, line.quantity) for line in lines],
+            HOLD_SECONDS,
+            fingerprint=fingerprint,
         )
         # A SKU the gate has no count for: rebuilt only if the gate lost its data, not for
         # every request naming a SKU that does not exist (the catalog check refuses those).
@@ -39,6 +44,8 @@ async def admit(app: FastAPI, order_id: str, lines: Sequence[OrderLineIn]) -> bo
         return False
     if lost:
         start_rebuild(app)
+    if admission.reused:
+        raise Problem("idempotency_key_reused", "this Idempotency-Key was used for another order")
     if not admission.admitted:
         raise Problem(
             "insufficient_stock",

@@ -29,6 +29,8 @@ Keys, under `namespace`:
     {ns}:qty:{sku}     hash  order_key -> units held
     {ns}:hold:{order}  hash  sku -> units held; expires with the hold; what `settle` undoes
     {ns}:admitted:{order}    this checkout was admitted once: its retries are admitted again
+    {ns}:refused:{order}     this checkout was refused (its fingerprint and shortages): its
+                             retries are refused the same way, even once stock is back
     {ns}:skus          set   SKUs with a count, so `rebuild` can drop the others
     {ns}:built         the marker `rebuild` writes; gone after FLUSHALL or a restart
 Scripts run by EVALSHA (`register_script`); redis-py loads them again when a restarted Redis
@@ -81,15 +83,16 @@ local function apply(skus, name, sku, exp, qty, available, version, now, recount
 end
 """
 
-# KEYS: hold record, then (sku, exp, qty) per SKU, then the admitted marker.
-# ARGV: ttl_ms, order_key, (sku, units)..., marker_ttl_ms
+# KEYS: hold record, then (sku, exp, qty) per SKU, then the admitted and refused markers.
+# ARGV: ttl_ms, order_key, (sku, units)..., marker_ttl_ms, request fingerprint
 _ADMIT = (
     _COMMON
     + """
 local now, ttl, order = now_ms(), tonumber(ARGV[1]), ARGV[2]
 local known, short, levels = 1, {}, {}
-local admitted = KEYS[#KEYS]
-for i = 1, (#KEYS - 2) / 3 do
+local admitted, refused = KEYS[#KEYS - 1], KEYS[#KEYS]
+local marker_ttl, fingerprint = tonumber(ARGV[#ARGV - 1]), ARGV[#ARGV]
+for i = 1, (#KEYS - 3) / 3 do
   local sku = KEYS[3 * i - 1]
   if redis.call('EXISTS', sku) == 1 then
     prune(sku, KEYS[3 * i], KEYS[3 * i + 1], now)
@@ -107,7 +110,18 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', admitted) == 1 then
   return {1, known, 0}
 end
-if #short > 0 then return {0, known, 0, unpack(short)} end
+-- Refused before: the same answer again, whatever the stock is now (the same key and body
+-- answer the same status, API.md); another body under the key is a reused key.
+local before = redis.call('GET', refused)
+if before then
+  local kept = cjson.decode(before)
+  if kept.f ~= fingerprint then return {2, known, 0} end
+  return {0, known, 0, unpack(kept.s)}
+end
+if #short > 0 then
+  redis.call('SET', refused, cjson.encode({f = fingerprint, s = short}), 'PX', marker_ttl)
+  return {0, known, 0, unpack(short)}
+end
 for i, _ in pairs(levels) do
   local units = tonumber(ARGV[2 + 2 * i])
   redis.call('HINCRBY', KEYS[3 * i - 1], 'avail', -units)
@@ -117,7 +131,7 @@ for i, _ in pairs(levels) do
   redis.call('HSET', KEYS[1], ARGV[1 + 2 * i], units)
   redis.call('PEXPIREAT', KEYS[1], now + ttl)
 end
-redis.call('SET', admitted, 1, 'PX', tonumber(ARGV[#ARGV]))
+redis.call('SET', admitted, 1, 'PX', marker_ttl)
 return {1, known, 1}
 """
 )
@@ -199,6 +213,8 @@ class Admission:
     # This call took a hold (a first checkout); a retry of an admitted one takes none, and must
     # not settle the hold its first request still counts on.
     held: bool = False
+    # The key was refused before for another request body: 422, not a refusal.
+    reused: bool = False
 
 
 def _text(value: Any) -> str:
@@ -222,7 +238,12 @@ class StockGate:
         return f"{self._ns}:hold:{order_key}"
 
     async def admit(
-        self, order_key: str, lines: Sequence[GateLine], hold_seconds: float = 30.0
+        self,
+        order_key: str,
+        lines: Sequence[GateLine],
+        hold_seconds: float = 30.0,
+        *,
+        fingerprint: str = "",
     ) -> Admission:
         wanted: dict[str, int] = {}
         for line in lines:
@@ -237,9 +258,11 @@ class StockGate:
         for sku, units in wanted.items():
             keys += self._sku_keys(sku)
             args += [sku, units]
-        keys.append(f"{self._ns}:admitted:{order_key}")
-        args.append(ADMITTED_MEMORY_MS)
+        keys += [f"{self._ns}:admitted:{order_key}", f"{self._ns}:refused:{order_key}"]
+        args += [ADMITTED_MEMORY_MS, fingerprint]
         result = await self._admit(keys=keys, args=args)
+        if int(result[0]) == 2:
+            return Admission(admitted=False, shortages=[], known=bool(result[1]), reused=True)
         skus = list(wanted)
         shortages = [
             GateShortage(skus[i - 1], wanted[skus[i - 1]], max(int(level), 0))

@@ -79,7 +79,7 @@ async def place_order(
     # admitted again and attaches to its saga below, never counted twice.
     held = False
     try:
-        held = await admission.admit(request.app, order_id, body.lines)
+        held = await admission.admit(request.app, order_id, body.lines, fingerprint)
     except Problem:
         # Never a refusal of an order that exists: past the gate's memory (or after Redis
         # lost it) a retry of a known key is answered from the order store. The read is

@@ -233,3 +233,28 @@ async def test_a_paid_vendor_order_temporal_no_longer_keeps_can_still_be_refunde
     assert refund.json()["refunded_cents"] == 700
     intent = (await stripe.list_payment_intents_for(f"order-{order['id']}"))[0]
     assert [r["amount"] for r in await stripe.list_refunds(intent["id"])] == [700]
+
+
+async def test_a_checkout_refused_for_stock_and_sent_again_with_its_key_is_refused_again(
+    api: httpx.AsyncClient,
+) -> None:
+    # Given a checkout of 3 refused while only 2 are on the shelf
+    seller = await onboard(api, "RefusedOnce")
+    sku = await stock_product(api, seller, price_cents=1000, on_hand=2)
+    key = uuid.uuid4().hex
+    body = order_body([(sku, 3)])
+    first = await place(api, body, key)
+    assert (first.status_code, first.json()["code"]) == (409, "insufficient_stock")
+    # When the vendor restocks and the storefront sends the same request again with its key
+    # (simulation seed 838: it was confirmed, a second answer to one key)
+    url = f"/v1/inventory/{sku}/{seller.warehouse_id}/adjustments"
+    added = await api.post(url, json={"delta": 5, "reason": "delivery"}, headers=seller.auth)
+    assert added.status_code == 200
+    again = await place(api, body, key)
+    # Then it gets the same refusal, nothing is reserved, and another body under the key is
+    # a reused key; a new key buys the units
+    assert (again.status_code, again.json()["code"]) == (409, "insufficient_stock")
+    other = await place(api, order_body([(sku, 1)]), key)
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+    assert (await inventory(api, sku))["reserved"] == 0
+    assert (await place(api, body)).status_code == 201

@@ -109,6 +109,28 @@ async def test_the_same_order_admitted_twice_holds_once(gate: StockGate) -> None
     assert await gate.available("MUG") == 6
 
 
+async def test_a_refused_checkout_sent_again_is_refused_the_same_even_once_stock_is_back(
+    gate: StockGate,
+) -> None:
+    # Given a checkout of 4 refused while only 3 are left (simulation seed 838: its retry with
+    # the same key was confirmed once stock came back, a second answer to one key)
+    await gate.rebuild({"MUG": (3, 1)})
+    key = order()
+    refused = await gate.admit(key, [GateLine("MUG", 4)], fingerprint="body-1")
+    assert refused == Admission(False, [GateShortage("MUG", 4, 3)], known=True, held=False)
+    # When stock comes back and the same request is sent again with its key
+    await gate.publish("MUG", 10, 2)
+    again = await gate.admit(key, [GateLine("MUG", 4)], fingerprint="body-1")
+    # Then it gets the first answer, and nothing is held for it
+    assert again == refused
+    assert await gate.available("MUG") == 10
+    # While another request under that key is a reused key, neither admitted nor refused
+    other = await gate.admit(key, [GateLine("MUG", 1)], fingerprint="body-2")
+    assert (other.admitted, other.reused, other.shortages) == (False, True, [])
+    # And a new key is admitted as usual
+    assert (await gate.admit(order(), [GateLine("MUG", 4)], fingerprint="body-1")).admitted
+
+
 async def test_three_hundred_buyers_racing_for_a_hundred_units_admit_exactly_a_hundred(
     gate: StockGate,
 ) -> None:
