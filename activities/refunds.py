@@ -32,7 +32,7 @@ from models.messages import (
 )
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderError, ProviderRejectedError
-from providers.stripe_adapter import RefundResult, StripeGateway
+from providers.stripe_adapter import RefundResult, ReversalResult, StripeGateway
 from stores import external_refunds, refunds_in_flight
 
 # Movements this system makes say so, so their webhooks are not taken for outside ones.
@@ -285,13 +285,19 @@ class RefundActivities:
                 return ReversalOutcome(reversed_cents=0, debt_cents=0)
             transfer_id = transfer.provider_id
         try:
-            result = await self._gateway.reverse_transfer(
+            # Made already (an attempt whose answer was lost): recorded as Stripe made it. Its
+            # amount was decided then; asked again under its key with today's amount, Stripe
+            # would refuse the key (simulation seed 840: a refund recorded between the two
+            # attempts changed the amount, the adjustment failed, the ledger fell short).
+            made = await self._reversal_made(transfer_id, reversal_key)
+            result = made or await self._gateway.reverse_transfer(
                 transfer_id=transfer_id,
                 amount_cents=amount,
                 metadata={
                     **SOURCE,
                     "vendor_order_id": vendor_order.id,
                     "order_id": command.order_id,
+                    "reversal_key": reversal_key,
                 },
                 idempotency_key=reversal_key,
             )
@@ -324,6 +330,20 @@ class RefundActivities:
             )
             await self._adjust_commission(session, locked, command.step)
         return ReversalOutcome(reversed_cents=result.amount_cents, debt_cents=0)
+
+    async def _reversal_made(self, transfer_id: str, reversal_key: str) -> ReversalResult | None:
+        try:
+            reversals = await self._gateway.list_reversals(transfer_id)
+        except ProviderError as error:
+            raise provider_error(error) from error
+        for found in reversals:
+            if (found.get("metadata") or {}).get("reversal_key") == reversal_key:
+                return ReversalResult(
+                    reversal_id=str(found["id"]),
+                    transfer_id=transfer_id,
+                    amount_cents=int(found["amount"]),
+                )
+        return None
 
     @activity.defn(name="payments.record_external_reversal")
     async def record_external_reversal(self, reversal: ExternalReversal) -> ReversalOutcome:

@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from models.ledger import LedgerEntry
-from models.messages import PayoutOutcome, PayoutRequest, RefundCommand
+from models.messages import PayoutOutcome, PayoutRequest, RefundCommand, ReversalCommand
 from providers.stripe_adapter import StripeGateway
 from tests.integration.money_helpers import (
     PaidOrder,
@@ -174,3 +174,54 @@ async def test_a_payout_with_no_earlier_transfer_is_made_once(
     [made] = await gateway.transfers_of(f"order-{order.order_id}", vendor_order)
     assert made.transfer_id == transfer_id
     assert await gateway.transfers_of(f"order-{order.order_id}", "vo_someone_else") == []
+
+
+async def test_a_reversal_whose_answer_was_lost_is_recorded_as_made_when_the_amount_changed(
+    emulator_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    gateway: StripeGateway,
+    faults_stopped: None,
+) -> None:
+    # Given a vendor paid 36.00, then a refund of 10.00: the vendor's share is to be reversed,
+    # and Stripe makes that reversal but its answer is lost
+    order, vendor_order = await vendor_order_to_pay(sessions, gateway, 4000)
+    payments = PaymentActivities(sessions, gateway)
+    refunds = RefundActivities(sessions, gateway)
+    paid = await payments.pay_vendor(
+        PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
+    )
+    goodwill = RefundCommand(
+        order_id=order.order_id,
+        vendor_order_id=vendor_order,
+        refund_key="goodwill",
+        amount_cents=1000,
+    )
+    await refunds.refund(goodwill)
+    plan = {
+        "rate": 1.0,
+        "modes": ["timeout_after"],
+        "methods": ["POST"],
+        "paths": [f"/v1/transfers/{paid.transfer_id}/reversals"],
+        "count": 1,
+        "timeout_seconds": 2.0,
+    }
+    await control(emulator_url, "POST", "/_emulator/faults", plan)
+    step = ReversalCommand(order_id=order.order_id, vendor_order_id=vendor_order, step="re_1")
+    with pytest.raises(ApplicationError):
+        await refunds.reverse_payout(step)
+    # When another refund is recorded before the reversal is tried again (the amount to
+    # reverse is no longer the same: simulation seed 840, where Stripe refused the key)
+    await refunds.refund(goodwill.model_copy(update={"refund_key": "more", "amount_cents": 500}))
+    outcome = await refunds.reverse_payout(step)
+    # Then the reversal Stripe made is recorded as it was made, once
+    reversals = await gateway.list_reversals(paid.transfer_id)
+    assert [int(r["amount"]) for r in reversals] == [outcome.reversed_cents]
+    assert outcome.reversed_cents == 900  # the vendor's share of the 10.00 (commission 10%)
+    async with sessions() as session:
+        entries = await session.exec(
+            select(LedgerEntry).where(
+                LedgerEntry.vendor_order_id == vendor_order,
+                LedgerEntry.kind == "transfer_reversal",
+            )
+        )
+        assert [(e.provider_id, e.amount_cents) for e in entries] == [(reversals[0]["id"], 900)]
