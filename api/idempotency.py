@@ -273,26 +273,21 @@ class _Sealing:
     key: str
 
     def seal(self, answer: Answer) -> Answer:
-        body = seal(
-            answer.body,
-            token=self.token,
-            scope=self.scope,
-            idempotency_key=self.key,
-            status=answer.status,
-            headers=answer.headers,
-        )
-        return Answer(answer.status, answer.headers, body)
+        return Answer(answer.status, answer.headers, seal(answer.body, **self._context(answer)))
 
     def open(self, answer: Answer) -> Answer:
-        body = open_sealed(
-            answer.body,
-            token=self.token,
-            scope=self.scope,
-            idempotency_key=self.key,
-            status=answer.status,
-            headers=answer.headers,
-        )
+        body = open_sealed(answer.body, **self._context(answer))
         return Answer(answer.status, answer.headers, body)
+
+    def _context(self, answer: Answer) -> dict[str, Any]:
+        # What the seal is bound to: the caller, its key, and the answer's status and headers.
+        return {
+            "token": self.token,
+            "scope": self.scope,
+            "idempotency_key": self.key,
+            "status": answer.status,
+            "headers": answer.headers,
+        }
 
 
 class _Capture:

@@ -403,24 +403,46 @@ async def test_a_cancellation_before_a_dashboard_refund_is_announced_never_refun
     await adjustments_done(
         temporal, order.vendor_orders, [f"{refund['id']}:{vo}" for vo in order.vendor_orders]
     )
-    assert sorted(await refund_entries(sessions, order.order_id)) == sorted(
+    await assert_ledger_is_stripe(
+        sessions,
+        gateway,
+        order,
         [
             (first, f"stripe-refund:{refund['id']}:{first}", 600),
             (second, f"stripe-refund:{refund['id']}:{second}", 400),
             (first, f"{first}:refund:cancel", 2400),
-        ]
+        ],
+        3400,
     )
+
+
+async def assert_ledger_is_stripe(
+    sessions: async_sessionmaker[AsyncSession],
+    gateway: StripeGateway,
+    order: PaidOrder,
+    entries: list[tuple[str, str, int]],
+    total: int,
+) -> None:
+    """The ledger holds exactly these refund entries, and they add up to what Stripe refunded."""
+    assert sorted(await refund_entries(sessions, order.order_id)) == sorted(entries)
     stripe_refunds = await gateway.list_refunds(order.charge.payment_intent_id)
-    assert sum(r["amount"] for r in stripe_refunds) == 3400
-    assert await refunded_of(sessions, order.order_id) == 3400
+    assert sum(r["amount"] for r in stripe_refunds) == total
+    assert await refunded_of(sessions, order.order_id) == total
 
 
-class PausedRefunds(StripeGateway):
+class WrappedGateway(StripeGateway):
+    """The real gateway (same client, same emulator) with one call changed by a subclass."""
+
+    def __init__(self, real: StripeGateway) -> None:
+        self.__dict__.update(real.__dict__)
+
+
+class PausedRefunds(WrappedGateway):
     """The real gateway, with our refund held just before it reaches Stripe: the moment a
     support agent's dashboard refund can slip in."""
 
     def __init__(self, real: StripeGateway) -> None:
-        self.__dict__.update(real.__dict__)
+        super().__init__(real)
         self.reached = asyncio.Event()
         self.go_on = asyncio.Event()
 
@@ -462,22 +484,20 @@ async def test_a_dashboard_refund_made_while_a_cancellation_refunds_is_taken_fro
     # Then the cancellation refunded all of its 30.00, the dashboard refund is taken from the
     # first vendor order, and the ledger holds exactly what Stripe refunded
     assert outcome.amount_cents == 3000
-    assert sorted(await refund_entries(sessions, order.order_id)) == sorted(
+    await assert_ledger_is_stripe(
+        sessions,
+        gateway,
+        order,
         [
             (second, f"{second}:refund:cancel", 3000),
             (first, f"stripe-refund:{refund['id']}", 3000),
-        ]
+        ],
+        6000,
     )
-    stripe_refunds = await gateway.list_refunds(order.charge.payment_intent_id)
-    assert sum(r["amount"] for r in stripe_refunds) == 6000
-    assert await refunded_of(sessions, order.order_id) == 6000
 
 
-class LostAnswers(StripeGateway):
+class LostAnswers(WrappedGateway):
     """The real gateway, but our refund's answer is lost after Stripe made it (a timeout)."""
-
-    def __init__(self, real: StripeGateway) -> None:
-        self.__dict__.update(real.__dict__)
 
     async def refund(self, **kwargs: Any) -> Any:
         await super().refund(**kwargs)
@@ -522,12 +542,9 @@ async def test_a_dashboard_refund_announced_while_our_refunds_answer_is_lost_goe
     assert await refunded_of(sessions, order.order_id) == 6000
 
 
-class RefusedBeforeMade(StripeGateway):
+class RefusedBeforeMade(WrappedGateway):
     """The real gateway, but Stripe fails our refund before making it (a 500): the activity
     will try again, its announcement left in flight meanwhile."""
-
-    def __init__(self, real: StripeGateway) -> None:
-        self.__dict__.update(real.__dict__)
 
     async def refund(self, **kwargs: Any) -> Any:
         raise ProviderUnavailableError("api_error", "an error on Stripe's side")
@@ -571,12 +588,13 @@ async def test_a_named_dashboard_refund_made_before_a_failed_attempt_of_ours_is_
     assert outcome.amount_cents == 2320
     await deliver(sessions, temporal, task_queue, "refund.created", refund)
     await adjustments_done(temporal, order.vendor_orders, [refund["id"]])
-    assert sorted(await refund_entries(sessions, order.order_id)) == sorted(
+    await assert_ledger_is_stripe(
+        sessions,
+        gateway,
+        order,
         [
             (vendor_order, f"{vendor_order}:refund:cancel", 2320),
             (vendor_order, f"stripe-refund:{refund['id']}", 680),
-        ]
+        ],
+        3000,
     )
-    stripe_refunds = await gateway.list_refunds(order.charge.payment_intent_id)
-    assert sum(r["amount"] for r in stripe_refunds) == 3000
-    assert await refunded_of(sessions, order.order_id) == 3000

@@ -44,13 +44,13 @@ async def vendor_order_to_pay(
     return order, order.vendor_orders[0]
 
 
-async def lose_the_next_transfer_answer(emulator_url: str) -> None:
-    """The next transfer is made, and its answer never reaches the caller."""
+async def lose_the_next_answer(emulator_url: str, path: str = "/v1/transfers") -> None:
+    """The next POST under `path` is made, and its answer never reaches the caller."""
     plan = {
         "rate": 1.0,
         "modes": ["timeout_after"],
         "methods": ["POST"],
-        "paths": ["/v1/transfers"],
+        "paths": [path],
         "count": 1,
         "timeout_seconds": 2.0,
     }
@@ -84,7 +84,7 @@ async def test_a_payout_tried_under_a_new_key_records_the_transfer_an_earlier_tr
     # made the transfer but lost its answer
     order, vendor_order = await vendor_order_to_pay(sessions, gateway, 4000)
     payments = PaymentActivities(sessions, gateway)
-    await lose_the_next_transfer_answer(emulator_url)
+    await lose_the_next_answer(emulator_url)
     with pytest.raises(ApplicationError) as lost:
         await payments.pay_vendor(
             PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
@@ -114,7 +114,7 @@ async def test_a_refund_recorded_between_a_lost_transfer_and_its_retry_is_to_be_
     order, vendor_order = await vendor_order_to_pay(sessions, gateway, 4000)
     payments = PaymentActivities(sessions, gateway)
     refunds = RefundActivities(sessions, gateway)
-    await lose_the_next_transfer_answer(emulator_url)
+    await lose_the_next_answer(emulator_url)
     with pytest.raises(ApplicationError):
         await payments.pay_vendor(
             PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
@@ -197,15 +197,7 @@ async def test_a_reversal_whose_answer_was_lost_is_recorded_as_made_when_the_amo
         amount_cents=1000,
     )
     await refunds.refund(goodwill)
-    plan = {
-        "rate": 1.0,
-        "modes": ["timeout_after"],
-        "methods": ["POST"],
-        "paths": [f"/v1/transfers/{paid.transfer_id}/reversals"],
-        "count": 1,
-        "timeout_seconds": 2.0,
-    }
-    await control(emulator_url, "POST", "/_emulator/faults", plan)
+    await lose_the_next_answer(emulator_url, f"/v1/transfers/{paid.transfer_id}/reversals")
     step = ReversalCommand(order_id=order.order_id, vendor_order_id=vendor_order, step="re_1")
     with pytest.raises(ApplicationError):
         await refunds.reverse_payout(step)
