@@ -131,6 +131,21 @@ async def test_a_refused_checkout_sent_again_is_refused_the_same_even_once_stock
     assert (await gate.admit(order(), [GateLine("MUG", 4)], fingerprint="body-1")).admitted
 
 
+async def test_one_refused_checkout_sent_many_times_at_once_gets_one_refusal_and_holds_nothing(
+    gate: StockGate,
+) -> None:
+    # Given 3 left, and one checkout of 4 sent ten times at once with its key
+    await gate.rebuild({"MUG": (3, 1)})
+    key = order()
+    answers = await asyncio.gather(
+        *(gate.admit(key, [GateLine("MUG", 4)], fingerprint="body-1") for _ in range(10))
+    )
+    # Then every copy is the same refusal, and nothing is held
+    assert {a.admitted for a in answers} == {False}
+    assert all(a == answers[0] for a in answers)
+    assert await gate.available("MUG") == 3
+
+
 async def test_three_hundred_buyers_racing_for_a_hundred_units_admit_exactly_a_hundred(
     gate: StockGate,
 ) -> None:
