@@ -57,7 +57,9 @@ class OrderStoreActivities:
             raise bad_data(error) from error
 
     @activity.defn(name="orders.create")
-    async def create(self, request: CreateOrderRequest) -> None:
+    async def create(self, request: CreateOrderRequest) -> dict[str, Any] | None:
+        """Record the order and its lines once; run again for an order already recorded, the
+        refusal it was given, if any (a saga whose steps run again after a crash answers it)."""
         order = request.order
         async with self._transaction() as session:
             inserted = await execute_sql(
@@ -85,7 +87,8 @@ class OrderStoreActivities:
                 .returning(col(Order.id)),
             )
             if inserted.first() is None:  # a retry: the order and its lines are there
-                return
+                kept = await session.get(Order, order.order_id)
+                return dict(kept.rejection) if kept and kept.rejection else None
             for line in request.lines:
                 session.add(
                     OrderLine(
@@ -101,6 +104,7 @@ class OrderStoreActivities:
             event = "order.rejected" if request.rejection else "order.placed"
             await record_event(session, order.order_id, event, request.rejection or {})
         await announce(self._events, order.order_id, event, request.rejection or {})
+        return None
 
     @activity.defn(name="orders.set_rejection")
     async def set_rejection(self, request: RejectOrderRequest) -> None:

@@ -199,13 +199,21 @@ class OrderWorkflow:
             sa.ORDER_TOTAL.value_set(total),
         )
         try:
-            await self._record(order, lines, totals=(subtotal, shipping, total))
+            refused_before = await self._record(order, lines, totals=(subtotal, shipping, total))
         except STEP_FAILED as error:
             refusal = refusal_of(error) if limits else None
             if refusal is None:
                 raise
             # The order store refused the data itself: nothing was written, nothing to undo.
             raise _Refused(*refusal) from None
+        if refused_before is not None:
+            # This saga refused the order before a crash lost its steps' markers (local
+            # activities are recorded when their workflow task completes): its steps run
+            # again, and the refusal the store kept is the answer, never a new one from a
+            # reservation already released. Whatever it still holds is released.
+            compensations.append(self._release)
+            kept = dict(refused_before)
+            raise _Refused(str(kept.pop("code")), str(kept.pop("detail", "")), kept)
         try:
             compensations.append(self._release)
             reserved = await self._step(
@@ -371,8 +379,9 @@ class OrderWorkflow:
         *,
         totals: tuple[int, int, int] = (0, 0, 0),
         rejection: dict[str, Any] | None = None,
-    ) -> None:
-        await self._step(
+    ) -> dict[str, Any] | None:
+        """Record the order; the refusal it already had if this saga recorded it before."""
+        return await self._step(  # type: ignore[no-any-return]
             "orders.create",
             CreateOrderRequest(
                 order=order,

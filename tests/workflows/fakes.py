@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -65,6 +66,7 @@ class FakeWorld:
     released: list[str] = field(default_factory=list)
     charges: list[ChargeRequest] = field(default_factory=list)
     orders: dict[str, CreateOrderRequest] = field(default_factory=dict)
+    rejections: dict[str, dict[str, Any]] = field(default_factory=dict)
     confirmed: dict[str, ConfirmOrderRequest] = field(default_factory=dict)
     statuses: list[tuple[str, str]] = field(default_factory=list)
     committed: list[str] = field(default_factory=list)
@@ -155,6 +157,10 @@ class FakeWorld:
 
     @activity.defn(name="inventory.reserve")
     async def reserve(self, request: ReserveRequest) -> ReserveResult:
+        if request.order_id in self.released:  # as the store: released stock is never re-held
+            raise ApplicationError(
+                "this order's stock was already released", type="invalid_state", non_retryable=True
+            )
         short = [
             {"sku": line.sku, "requested": line.quantity, "available": self.stock[line.sku]}
             for line in request.lines
@@ -200,16 +206,23 @@ class FakeWorld:
         return 1
 
     @activity.defn(name="orders.create")
-    async def create(self, request: CreateOrderRequest) -> None:
+    async def create(self, request: CreateOrderRequest) -> dict[str, Any] | None:
         if request.order.customer_id in self.unrecordable_customers:
             raise ApplicationError(
                 "the order store refused the data", type="validation_error", non_retryable=True
             )
-        self.orders.setdefault(request.order.order_id, request)
+        order_id = request.order.order_id
+        if order_id in self.orders:  # recorded before: the refusal it was given, as the store
+            return self.rejections.get(order_id)
+        self.orders[order_id] = request
+        if request.rejection:
+            self.rejections[order_id] = request.rejection
+        return None
 
     @activity.defn(name="orders.set_rejection")
     async def set_rejection(self, request: RejectOrderRequest) -> None:
         self.statuses.append((request.order_id, "rejected"))
+        self.rejections.setdefault(request.order_id, request.rejection)
 
     @activity.defn(name="orders.confirm")
     async def confirm(self, request: ConfirmOrderRequest) -> None:

@@ -16,6 +16,7 @@ from domain.ids import vendor_order_workflow_id
 from models import search_attributes as sa
 from models.messages import (
     CancelRequest,
+    CreateOrderRequest,
     DisputeSignal,
     ReceiveRequest,
     RefundCommand,
@@ -293,3 +294,32 @@ async def test_a_parcel_already_delivered_when_registered_for_tracking_is_delive
     assert await child.result() == "completed"
     assert [d.vendor_order_id for d in fake.deliveries] == [vendor_order_id]
     assert fake.payouts == {vendor_order_id: 5400}
+
+
+async def test_a_refused_checkout_run_again_after_a_crash_answers_its_first_refusal(
+    env: WorkflowEnvironment, task_queue: str, fake: FakeWorld
+) -> None:
+    """The saga's steps are local activities, recorded when their workflow task completes: a
+    worker killed after a declined charge, the refusal kept and the stock released, but before
+    that task completed, runs them all again (long run seed 907). The store then holds the
+    order refused and its stock released, as below; the answer must be the first refusal
+    (the API answers a retry from the store), never `invalid_state` from a second reservation."""
+    order = order_input(payment_method="pm_card_visa_chargeDeclined")
+    declined = {
+        "code": "payment_declined",
+        "detail": "Your card was declined.",
+        "decline_code": "generic_decline",
+    }
+    fake.orders[order.order_id] = CreateOrderRequest(
+        order=order, status="pending", lines=[], subtotal_cents=0, shipping_cents=0, total_cents=0
+    )
+    fake.rejections[order.order_id] = declined
+    fake.released.append(order.order_id)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await check_out(env, task_queue, order)
+    error = refusal(refused.value)
+    assert error.type == "payment_declined"
+    assert error.details[0] == {"decline_code": "generic_decline"}
+    assert fake.charges == []
+    assert fake.stock == {"BRAKE-01": 10, "TYRE-700": 5}
+    assert order.order_id not in fake.confirmed
