@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
-from prometheus_client import Counter, Histogram
+from fastapi import FastAPI
 
 from api import admission, errors, idempotency
+from api.request_metrics import RequestMetrics
 from api.routers import (
     catalog,
     health,
@@ -33,9 +32,6 @@ from models.stock_changes import StockAnnouncer
 from models.stock_gate import StockGate
 from providers.stripe_adapter import StripeGateway
 from temporal.client import connect
-
-REQUESTS = Counter("fulfillment_http_requests_total", "HTTP requests", ["route", "status"])
-LATENCY = Histogram("fulfillment_http_request_seconds", "HTTP request latency", ["route"])
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,17 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added after (so around) the idempotency middleware: text no column can hold is refused
     # before anything keeps the request.
     app.add_middleware(UnstorableTextGuard)
-
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        REQUESTS.labels(route, str(response.status_code)).inc()
-        LATENCY.labels(route).observe(time.perf_counter() - started)
-        return response
+    # Outermost: its timing covers every other middleware.
+    app.add_middleware(RequestMetrics)
 
     routers = (
         health.router,

@@ -30,7 +30,9 @@ from typing import Any
 
 import httpx
 
+from api.request_metrics import app_milliseconds
 from bench import format_latency, format_ratio, log, ratio, reproduce_command, summarize
+from bench.saga import BENCH, argv_of, cpu_ticks, read_processes, role_of
 from bench.shop import checked, order_body, set_up_seller
 from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY
 from temporal.devstack import DevStack, Ports
@@ -60,6 +62,9 @@ class Attempt:
     outcome: str = ""  # confirmed | refused | anything else: what went wrong
     seconds: float = 0.0
     final: bool = True
+    # What the API itself spent (its Server-Timing header): seconds minus this is time spent
+    # before the app saw the request (the load generator, connecting, the accept queue).
+    server_seconds: float | None = None
 
 
 async def stock_one_product(api: httpx.AsyncClient, units: int) -> str:
@@ -82,6 +87,8 @@ async def checkout(api: httpx.AsyncClient, attempt: Attempt) -> None:
         attempt.outcome, attempt.final = type(error).__name__, False
         return
     attempt.seconds = time.perf_counter() - started
+    spent = app_milliseconds(answer.headers.get("server-timing"))
+    attempt.server_seconds = None if spent is None else spent / 1000
     code = ""
     if answer.headers.get("content-type", "").startswith("application/problem+json"):
         code = str(answer.json().get("code", ""))
@@ -125,6 +132,28 @@ async def warm_up(api: httpx.AsyncClient, count: int) -> None:
             raise RuntimeError(f"warm-up checkout {n} was not confirmed: {attempt.outcome}")
 
 
+def stack_servers() -> dict[str, list[int]]:
+    """The stack's server processes (children of this one), by role (bench.saga.role_of)."""
+    me = os.getpid()
+    found: dict[str, list[int]] = {}
+    for stat in read_processes().values():
+        role = role_of(argv_of(stat.pid)) if stat.ppid == me else None
+        if role is not None:
+            found.setdefault(role, []).append(stat.pid)
+    return found
+
+
+async def connect_ahead(api: httpx.AsyncClient, count: int) -> None:
+    """Open `count` keep-alive connections before the crowd arrives (untimed): buyers of a
+    flash sale have their browser's connection to the storefront already, and a load
+    generator on the same two cores as the stack would otherwise spend the sale's first
+    seconds in TCP handshakes, timing its own slowness as the API's."""
+    answers = await asyncio.gather(*(api.get("/metrics") for _ in range(count)))
+    failed = [answer.status_code for answer in answers if answer.status_code != 200]
+    if failed:
+        raise RuntimeError(f"opening connections ahead of the sale: HTTP {failed[:5]}")
+
+
 @dataclass
 class Sale:
     """One sale of `units` units to `buyers` buyers, and what it answered."""
@@ -136,6 +165,7 @@ class Sale:
     wall: float  # first send to last answer, seconds
     unresolved: list[Attempt]
     inventory: dict[str, Any]
+    cpu_seconds: dict[str, float]  # each server's CPU from the first send to the last answer
 
     def of(self, outcome: str) -> list[Attempt]:
         return [a for a in self.attempts if self.first_answers[a.buyer] == outcome]
@@ -163,6 +193,8 @@ async def one_sale(api: httpx.AsyncClient, args: argparse.Namespace, number: int
     does, and unlike a closed loop of clients, which would slow its own arrivals down to the
     system's pace); at most `--concurrency` are in flight."""
     sku = await stock_one_product(api, args.units)
+    if args.connect_ahead:
+        await connect_ahead(api, min(args.buyers, args.concurrency))
     run = uuid.uuid4().hex[:8]
     attempts = [
         Attempt(n, f"flash-{run}-{n}", order_body(sku, "Flash")) for n in range(args.buyers)
@@ -185,8 +217,13 @@ async def one_sale(api: httpx.AsyncClient, args: argparse.Namespace, number: int
         f"sale {number}: {args.buyers} buyers within {args.window:g} s for {args.units} units "
         f"of {sku}, at most {args.concurrency} in flight"
     )
+    servers = stack_servers()
+    before = cpu_ticks(servers)
     await asyncio.gather(*(buyer(attempt) for attempt in attempts))
     ended = time.perf_counter()
+    after = cpu_ticks(servers)
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu_seconds = {role: (after.get(role, 0) - spent) / tick for role, spent in before.items()}
     first_answers = {a.buyer: a.outcome for a in attempts}
     unresolved = await resolve(api, attempts)
     inventory = checked(
@@ -200,6 +237,7 @@ async def one_sale(api: httpx.AsyncClient, args: argparse.Namespace, number: int
         wall=ended - min(sent),
         unresolved=unresolved,
         inventory=inventory,
+        cpu_seconds=cpu_seconds,
     )
 
 
@@ -230,6 +268,15 @@ def report_sale(sale: Sale, number: int, units: int) -> list[str]:
     )
     print(f"  latency confirmed  {format_latency(summarize([a.seconds for a in confirmed]))}")
     print(f"  latency refused    {format_latency(summarize([a.seconds for a in refused]))}")
+    for name, group in (("confirmed", confirmed), ("refused", refused)):
+        inside = [a.server_seconds for a in group if a.server_seconds is not None]
+        print(f"    of which in the API ({name}) {format_latency(summarize(inside))}")
+    busy = "  ".join(
+        f"{role} {seconds:.1f}"
+        for role, seconds in sorted(sale.cpu_seconds.items(), key=lambda item: -item[1])
+        if role != BENCH or seconds > 0
+    )
+    print(f"  CPU seconds    {busy}  (load generator: {BENCH}; {os.cpu_count()} CPUs)")
     print(
         f"  sent within    {sale.send_window:.2f} s; last answer after {sale.wall:.2f} s "
         f"({len(sale.attempts) / sale.wall:.1f} requests/s)"
@@ -322,6 +369,7 @@ async def sales(api_url: str, args: argparse.Namespace) -> int:
                 ("--checkout-timeout", args.checkout_timeout),
             ],
         )
+        + ("" if args.connect_ahead else " --no-connect-ahead")
     )
     if failures:
         print("FAILED: " + "; ".join(failures))
@@ -353,6 +401,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--warmup", type=int, default=5, help="checkouts of another product first (untimed)"
+    )
+    parser.add_argument(
+        "--no-connect-ahead",
+        dest="connect_ahead",
+        action="store_false",
+        help="let each buyer open its connection during the sale (timed)",
     )
     parser.add_argument(
         "--keep-data", action="store_true", help="keep the stack's folder (logs) afterwards"
