@@ -32,7 +32,6 @@ import httpx
 
 from api.request_metrics import app_milliseconds
 from bench import format_latency, format_ratio, log, ratio, reproduce_command, summarize
-from bench.saga import BENCH, argv_of, cpu_ticks, read_processes, role_of
 from bench.shop import checked, order_body, set_up_seller
 from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY
 from temporal.devstack import DevStack, Ports
@@ -134,6 +133,8 @@ async def warm_up(api: httpx.AsyncClient, count: int) -> None:
 
 def stack_servers() -> dict[str, list[int]]:
     """The stack's server processes (children of this one), by role (bench.saga.role_of)."""
+    from bench.saga import argv_of, read_processes, role_of  # bench.saga imports this module
+
     me = os.getpid()
     found: dict[str, list[int]] = {}
     for stat in read_processes().values():
@@ -217,6 +218,8 @@ async def one_sale(api: httpx.AsyncClient, args: argparse.Namespace, number: int
         f"sale {number}: {args.buyers} buyers within {args.window:g} s for {args.units} units "
         f"of {sku}, at most {args.concurrency} in flight"
     )
+    from bench.saga import cpu_ticks  # bench.saga imports this module
+
     servers = stack_servers()
     before = cpu_ticks(servers)
     await asyncio.gather(*(buyer(attempt) for attempt in attempts))
@@ -271,6 +274,8 @@ def report_sale(sale: Sale, number: int, units: int) -> list[str]:
     for name, group in (("confirmed", confirmed), ("refused", refused)):
         inside = [a.server_seconds for a in group if a.server_seconds is not None]
         print(f"    of which in the API ({name}) {format_latency(summarize(inside))}")
+    from bench.saga import BENCH  # bench.saga imports this module
+
     busy = "  ".join(
         f"{role} {seconds:.1f}"
         for role, seconds in sorted(sale.cpu_seconds.items(), key=lambda item: -item[1])
