@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -23,15 +24,18 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from api.request_metrics import app_milliseconds
 from bench import format_latency, format_ratio, log, ratio, reproduce_command, summarize
+from bench.lean_http import Pool, encode_request
 from bench.shop import checked, order_body, set_up_seller
 from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY
 from temporal.devstack import DevStack, Ports
@@ -73,7 +77,8 @@ async def stock_one_product(api: httpx.AsyncClient, units: int) -> str:
 
 
 async def checkout(api: httpx.AsyncClient, attempt: Attempt) -> None:
-    """One buyer's checkout; records its outcome and how long the API took to answer."""
+    """One buyer's checkout through httpx (asked again after the sale); records its outcome
+    and how long the API took to answer."""
     started = time.perf_counter()
     try:
         answer = await api.post(
@@ -86,19 +91,36 @@ async def checkout(api: httpx.AsyncClient, attempt: Attempt) -> None:
         attempt.outcome, attempt.final = type(error).__name__, False
         return
     attempt.seconds = time.perf_counter() - started
-    spent = app_milliseconds(answer.headers.get("server-timing"))
+    judge(attempt, answer.status_code, dict(answer.headers), answer.content)
+
+
+async def checkout_lean(pool: Pool, attempt: Attempt, request: bytes) -> None:
+    """One buyer's checkout in the crowd, its request encoded before the sale."""
+    try:
+        answer = await pool.exchange(request)
+    except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+        attempt.outcome, attempt.final = type(error).__name__, False
+        return
+    judge(attempt, answer.status, answer.headers, answer.body)
+
+
+def judge(attempt: Attempt, status: int, headers: Mapping[str, str], body: bytes) -> None:
+    """Whether an answer is final (201 confirmed, 409 refused, another 4xx) and what the API
+    itself spent on it (Server-Timing)."""
+    spent = app_milliseconds(headers.get("server-timing"))
     attempt.server_seconds = None if spent is None else spent / 1000
+    document = json.loads(body) if body else {}
     code = ""
-    if answer.headers.get("content-type", "").startswith("application/problem+json"):
-        code = str(answer.json().get("code", ""))
-    if answer.status_code == 201 and answer.json().get("status") == "confirmed":
+    if headers.get("content-type", "").startswith("application/problem+json"):
+        code = str(document.get("code", ""))
+    if status == 201 and document.get("status") == "confirmed":
         attempt.outcome, attempt.final = "confirmed", True
-    elif answer.status_code == 409 and code == "insufficient_stock":
+    elif status == 409 and code == "insufficient_stock":
         attempt.outcome, attempt.final = "refused", True
     else:
-        attempt.outcome = f"HTTP {answer.status_code} {code}".strip()
+        attempt.outcome = f"HTTP {status} {code}".strip()
         # 504: the saga had not answered in time; 5xx and transport errors say nothing final.
-        attempt.final = answer.status_code < 500
+        attempt.final = status < 500
 
 
 async def resolve(api: httpx.AsyncClient, attempts: list[Attempt]) -> list[Attempt]:
@@ -144,17 +166,6 @@ def stack_servers() -> dict[str, list[int]]:
     return found
 
 
-async def connect_ahead(api: httpx.AsyncClient, count: int) -> None:
-    """Open `count` keep-alive connections before the crowd arrives (untimed): buyers of a
-    flash sale have their browser's connection to the storefront already, and a load
-    generator on the same two cores as the stack would otherwise spend the sale's first
-    seconds in TCP handshakes, timing its own slowness as the API's."""
-    answers = await asyncio.gather(*(api.get("/metrics") for _ in range(count)))
-    failed = [answer.status_code for answer in answers if answer.status_code != 200]
-    if failed:
-        raise RuntimeError(f"opening connections ahead of the sale: HTTP {failed[:5]}")
-
-
 @dataclass
 class Sale:
     """One sale of `units` units to `buyers` buyers, and what it answered."""
@@ -188,18 +199,34 @@ class Sale:
         return len(self.of("confirmed")) + late
 
 
-async def one_sale(api: httpx.AsyncClient, args: argparse.Namespace, number: int) -> Sale:
+async def one_sale(
+    api: httpx.AsyncClient, api_url: str, args: argparse.Namespace, number: int
+) -> Sale:
     """`--buyers` checkouts of one unit of a fresh SKU. Buyer n is sent n * window / buyers
     after the first, so the whole crowd arrives within `--window` seconds (as a flash sale
     does, and unlike a closed loop of clients, which would slow its own arrivals down to the
-    system's pace); at most `--concurrency` are in flight."""
+    system's pace); at most `--concurrency` are in flight, each on a connection opened before
+    the sale (as a buyer's browser has one to the storefront already), its request encoded
+    before the sale too."""
     sku = await stock_one_product(api, args.units)
-    if args.connect_ahead:
-        await connect_ahead(api, min(args.buyers, args.concurrency))
     run = uuid.uuid4().hex[:8]
     attempts = [
         Attempt(n, f"flash-{run}-{n}", order_body(sku, "Flash")) for n in range(args.buyers)
     ]
+    address = urlsplit(api_url)
+    host, port = address.hostname or "127.0.0.1", address.port or 80
+    requests = [
+        encode_request(
+            "POST",
+            "/v1/orders",
+            f"{host}:{port}",
+            {**PLATFORM, "Idempotency-Key": a.key, "Content-Type": "application/json"},
+            json.dumps(a.body).encode(),
+        )
+        for a in attempts
+    ]
+    pool = Pool(host, port, min(args.buyers, args.concurrency))
+    await pool.open()
     gate = asyncio.Semaphore(args.concurrency)
     sent: list[float] = []
     spacing = args.window / args.buyers
@@ -210,7 +237,7 @@ async def one_sale(api: httpx.AsyncClient, args: argparse.Namespace, number: int
         await asyncio.sleep(max(0.0, arrives - time.perf_counter()))
         async with gate:
             sent.append(time.perf_counter())
-            await checkout(api, attempt)
+            await checkout_lean(pool, attempt, requests[attempt.buyer])
         # From the buyer's arrival: a wait for a free slot (--concurrency) is the buyer's too.
         attempt.seconds = time.perf_counter() - arrives
 
@@ -222,7 +249,10 @@ async def one_sale(api: httpx.AsyncClient, args: argparse.Namespace, number: int
 
     servers = stack_servers()
     before = cpu_ticks(servers)
-    await asyncio.gather(*(buyer(attempt) for attempt in attempts))
+    try:
+        await asyncio.gather(*(buyer(attempt) for attempt in attempts))
+    finally:
+        await pool.close()
     ended = time.perf_counter()
     after = cpu_ticks(servers)
     tick = os.sysconf("SC_CLK_TCK")
@@ -338,7 +368,7 @@ async def sales(api_url: str, args: argparse.Namespace) -> int:
         await warm_up(api, args.warmup)
         done = []
         for number in range(1, args.rounds + 1):
-            done.append(await one_sale(api, args, number))
+            done.append(await one_sale(api, api_url, args, number))
             if number < args.rounds:
                 # The confirmed orders' webhooks and children settle before the next crowd.
                 await asyncio.sleep(args.pause)
@@ -374,7 +404,6 @@ async def sales(api_url: str, args: argparse.Namespace) -> int:
                 ("--checkout-timeout", args.checkout_timeout),
             ],
         )
-        + ("" if args.connect_ahead else " --no-connect-ahead")
     )
     if failures:
         print("FAILED: " + "; ".join(failures))
@@ -406,12 +435,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--warmup", type=int, default=5, help="checkouts of another product first (untimed)"
-    )
-    parser.add_argument(
-        "--no-connect-ahead",
-        dest="connect_ahead",
-        action="store_false",
-        help="let each buyer open its connection during the sale (timed)",
     )
     parser.add_argument(
         "--keep-data", action="store_true", help="keep the stack's folder (logs) afterwards"
