@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import admission, errors, idempotency
+from api.known_orders import KnownOrders
 from api.request_metrics import RequestMetrics
 from api.routers import (
     catalog,
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url, pool_size=20)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
+        app.state.known_orders = KnownOrders(app.state.sessions)
         app.state.redis = connect_redis(settings.redis_url)
         app.state.gate = StockGate(app.state.redis)
         app.state.gate_rebuild = asyncio.Lock()
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.stripe.aclose()
             await app.state.redis.aclose()
+            await app.state.known_orders.close()
             await engine.dispose()
 
     app = FastAPI(

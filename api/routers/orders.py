@@ -24,7 +24,8 @@ from temporalio.service import RPCError
 
 from api import admission
 from api.deps import Platform, PlatformOrOps, SessionDep, SettingsDep, TemporalDep
-from api.errors import DATABASE_DOWN, Problem, from_application_error, from_update_failure
+from api.errors import Problem, from_application_error, from_update_failure
+from api.known_orders import KnownOrders
 from api.views import order_view
 from domain.ids import order_id_for_idempotency_key, order_workflow_id, request_fingerprint
 from models import search_attributes as sa
@@ -84,7 +85,8 @@ async def place_order(
         # Never a refusal of an order that exists: past the gate's memory (or after Redis
         # lost it) a retry of a known key is answered from the order store. The read is
         # bounded: with PostgreSQL down or slow the gate's refusal stands.
-        if await _known_order(session, order_id) is None:
+        known: KnownOrders = request.app.state.known_orders
+        if not await known.exists(order_id, within=REFUSAL_LOOKUP_SECONDS):
             raise
     try:
         return await _check_out(
@@ -93,16 +95,6 @@ async def place_order(
     finally:
         if held:
             await admission.settle(request.app, order_id)
-
-
-async def _known_order(session: SessionDep, order_id: str) -> Order | None:
-    try:
-        async with asyncio.timeout(REFUSAL_LOOKUP_SECONDS):
-            return await session.get(Order, order_id)
-    except TimeoutError:
-        return None
-    except DATABASE_DOWN:
-        return None
 
 
 async def _check_out(
