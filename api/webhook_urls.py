@@ -30,7 +30,7 @@ async def resolve_host(host: str, port: int) -> Sequence[str]:
     return [str(sockaddr[0]) for *_, sockaddr in answers]
 
 
-def _resolver() -> Resolver:
+async def _resolver() -> Resolver:
     return resolve_host
 
 
