@@ -33,7 +33,7 @@ from models.messages import (
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderError, ProviderRejectedError
 from providers.stripe_adapter import RefundResult, ReversalResult, StripeGateway
-from stores import external_refunds, refunds_in_flight
+from stores import external_refunds, refunds_in_flight, span_locks
 
 # Movements this system makes say so, so their webhooks are not taken for outside ones.
 SOURCE = {"source": "fulfillment"}
@@ -259,6 +259,14 @@ class RefundActivities:
     async def reverse_payout(self, command: ReversalCommand) -> ReversalOutcome:
         """After a refund that came after the payout: take the vendor's share back. If its
         balance cannot cover it, the debt is recorded and netted against its next payout."""
+        # One reversal of a vendor order at a time (simulation seed 935): two steps run at once
+        # (the vendor order's own and an adjustment's, retried together after a worker
+        # restart) both planned the whole amount still to reverse, and the second was asked
+        # of Stripe again (refused there only because the transfer was smaller than twice it).
+        async with span_locks.one_at_a_time(self._sessions, f"reversal:{command.vendor_order_id}"):
+            return await self._reverse_payout(command)
+
+    async def _reverse_payout(self, command: ReversalCommand) -> ReversalOutcome:
         reversal_key = f"{command.vendor_order_id}:reversal:{command.step}"
         debt_key = f"{command.vendor_order_id}:debt:{command.step}"
         async with self._sessions() as session, session.begin():

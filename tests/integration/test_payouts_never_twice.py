@@ -3,6 +3,7 @@ emulator that loses answers on purpose."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -217,3 +218,41 @@ async def test_a_reversal_whose_answer_was_lost_is_recorded_as_made_when_the_amo
             )
         )
         assert [(e.provider_id, e.amount_cents) for e in entries] == [(reversals[0]["id"], 900)]
+
+
+async def test_two_reversals_of_one_vendor_order_at_once_take_back_its_share_once(
+    sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway
+) -> None:
+    # Given a vendor paid 36.00, then a refund of 10.00 whose vendor share (9.00) is to be
+    # taken back, and two reversal steps asked at once (the vendor order's own and an
+    # adjustment's, both retried as a restarted worker came back: simulation seed 935)
+    order, vendor_order = await vendor_order_to_pay(sessions, gateway, 4000)
+    refunds = RefundActivities(sessions, gateway)
+    paid = await PaymentActivities(sessions, gateway).pay_vendor(
+        PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
+    )
+    await refunds.refund(
+        RefundCommand(
+            order_id=order.order_id,
+            vendor_order_id=vendor_order,
+            refund_key="goodwill",
+            amount_cents=1000,
+        )
+    )
+    steps = [
+        ReversalCommand(order_id=order.order_id, vendor_order_id=vendor_order, step=step)
+        for step in ("re_own", "re_adjustment")
+    ]
+    outcomes = await asyncio.gather(*(refunds.reverse_payout(step) for step in steps))
+    # Then the share is taken back once, by one of them, and the ledger says what Stripe did
+    reversals = await gateway.list_reversals(paid.transfer_id)
+    assert [int(r["amount"]) for r in reversals] == [900]
+    assert sorted(o.reversed_cents for o in outcomes) == [0, 900]
+    async with sessions() as session:
+        entries = await session.exec(
+            select(LedgerEntry).where(
+                LedgerEntry.vendor_order_id == vendor_order,
+                LedgerEntry.kind == "transfer_reversal",
+            )
+        )
+        assert [e.amount_cents for e in entries] == [900]
