@@ -430,7 +430,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--checkout-timeout",
         type=float,
-        default=30.0,
+        default=45.0,
         help="the API's checkout deadline in seconds (FULFILLMENT_CHECKOUT_TIMEOUT)",
     )
     parser.add_argument(
