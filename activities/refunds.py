@@ -32,7 +32,7 @@ from models.messages import (
 )
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderError, ProviderRejectedError
-from providers.stripe_adapter import RefundResult, ReversalResult, StripeGateway
+from providers.stripe_adapter import RefundResult, StripeGateway
 from stores import external_refunds, refunds_in_flight, span_locks
 
 # Movements this system makes say so, so their webhooks are not taken for outside ones.
@@ -270,6 +270,14 @@ class RefundActivities:
         reversal_key = f"{command.vendor_order_id}:reversal:{command.step}"
         debt_key = f"{command.vendor_order_id}:debt:{command.step}"
         async with self._sessions() as session, session.begin():
+            transfer = await ledger.entry(session, f"{command.vendor_order_id}:payout:transfer")
+        if transfer is not None and transfer.provider_id:
+            # Reversals Stripe made whose answers were lost (their steps wait for a retry) are
+            # recorded before anything is planned: planned without them, this step would take
+            # their share back again (simulation seed 940; and a step of our own made before is
+            # recorded as Stripe made it, at the amount decided then, seed 840).
+            await self._record_unanswered_reversals(command.vendor_order_id, transfer.provider_id)
+        async with self._sessions() as session, session.begin():
             vendor_order = await vendor_order_of(session, command.vendor_order_id, lock=True)
             for key, kind in ((reversal_key, "reversed"), (debt_key, "debt")):
                 done = await ledger.entry(session, key)
@@ -293,12 +301,7 @@ class RefundActivities:
                 return ReversalOutcome(reversed_cents=0, debt_cents=0)
             transfer_id = transfer.provider_id
         try:
-            # Made already (an attempt whose answer was lost): recorded as Stripe made it. Its
-            # amount was decided then; asked again under its key with today's amount, Stripe
-            # would refuse the key (simulation seed 840: a refund recorded between the two
-            # attempts changed the amount, the adjustment failed, the ledger fell short).
-            made = await self._reversal_made(transfer_id, reversal_key)
-            result = made or await self._gateway.reverse_transfer(
+            result = await self._gateway.reverse_transfer(
                 transfer_id=transfer_id,
                 amount_cents=amount,
                 metadata={
@@ -339,19 +342,36 @@ class RefundActivities:
             await self._adjust_commission(session, locked, command.step)
         return ReversalOutcome(reversed_cents=result.amount_cents, debt_cents=0)
 
-    async def _reversal_made(self, transfer_id: str, reversal_key: str) -> ReversalResult | None:
+    async def _record_unanswered_reversals(self, vendor_order_id: str, transfer_id: str) -> None:
+        """Record every reversal of ours Stripe shows on the transfer that the ledger lacks,
+        under its step's key, at the amount Stripe made it."""
         try:
-            reversals = await self._gateway.list_reversals(transfer_id)
+            found = await self._gateway.list_reversals(transfer_id)
         except ProviderError as error:
             raise provider_error(error) from error
-        for found in reversals:
-            if (found.get("metadata") or {}).get("reversal_key") == reversal_key:
-                return ReversalResult(
-                    reversal_id=str(found["id"]),
-                    transfer_id=transfer_id,
-                    amount_cents=int(found["amount"]),
-                )
-        return None
+        ours = [
+            (str(metadata["reversal_key"]), reversal)
+            for reversal in found
+            for metadata in [reversal.get("metadata") or {}]
+            if metadata.get("vendor_order_id") == vendor_order_id and metadata.get("reversal_key")
+        ]
+        if not ours:
+            return
+        async with self._sessions() as session, session.begin():
+            locked = await vendor_order_of(session, vendor_order_id, lock=True)
+            for key, reversal in ours:
+                if await ledger.entry(session, key) is None:
+                    await ledger.record(
+                        session,
+                        locked,
+                        EntryKind.TRANSFER_REVERSAL,
+                        int(reversal["amount"]),
+                        key,
+                        provider_id=str(reversal["id"]),
+                    )
+                    # As if its step had recorded it: commission kept on goods given back
+                    await self._adjust_commission(session, locked, f"found-{reversal['id']}")
+            await ledger.refresh(session, locked)
 
     @activity.defn(name="payments.record_external_reversal")
     async def record_external_reversal(self, reversal: ExternalReversal) -> ReversalOutcome:

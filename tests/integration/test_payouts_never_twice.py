@@ -12,6 +12,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
+from activities import ledger
+from activities.ledger import vendor_order_of
 from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from models.ledger import LedgerEntry
@@ -256,3 +258,52 @@ async def test_two_reversals_of_one_vendor_order_at_once_take_back_its_share_onc
             )
         )
         assert [e.amount_cents for e in entries] == [900]
+
+
+async def test_a_reversal_made_but_unanswered_is_counted_before_another_step_plans_its_own(
+    emulator_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    gateway: StripeGateway,
+    faults_stopped: None,
+) -> None:
+    # Given a vendor paid 36.00, then a refund of 10.00 whose vendor share (9.00) is to be
+    # taken back; one step's reversal is made by Stripe but its answer is lost, and that step
+    # waits for its retry (simulation seed 940)
+    order, vendor_order = await vendor_order_to_pay(sessions, gateway, 4000)
+    refunds = RefundActivities(sessions, gateway)
+    paid = await PaymentActivities(sessions, gateway).pay_vendor(
+        PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
+    )
+    await refunds.refund(
+        RefundCommand(
+            order_id=order.order_id,
+            vendor_order_id=vendor_order,
+            refund_key="goodwill",
+            amount_cents=1000,
+        )
+    )
+    first, second = (
+        ReversalCommand(order_id=order.order_id, vendor_order_id=vendor_order, step=step)
+        for step in ("re_lost", "re_next")
+    )
+    await lose_the_next_answer(emulator_url, f"/v1/transfers/{paid.transfer_id}/reversals")
+    with pytest.raises(ApplicationError):
+        await refunds.reverse_payout(first)
+    # When another step plans its reversal before that retry, and then the retry comes
+    later = await refunds.reverse_payout(second)
+    retried = await refunds.reverse_payout(first)
+    # Then the share was taken back once, and the ledger holds that one reversal
+    reversals = await gateway.list_reversals(paid.transfer_id)
+    assert [int(r["amount"]) for r in reversals] == [900]
+    assert (later.reversed_cents, retried.reversed_cents) == (0, 900)
+    async with sessions() as session:
+        entries = await session.exec(
+            select(LedgerEntry).where(
+                LedgerEntry.vendor_order_id == vendor_order,
+                LedgerEntry.kind == "transfer_reversal",
+            )
+        )
+        assert [(e.provider_id, e.amount_cents) for e in entries] == [(reversals[0]["id"], 900)]
+        # ... and nothing is left to take back or to give up in commission
+        money = await ledger.money_of(session, await vendor_order_of(session, vendor_order))
+        assert (money.to_reverse_cents, money.commission_to_record_cents) == (0, 0)
