@@ -36,21 +36,10 @@ import httpx
 from api.request_metrics import app_milliseconds
 from bench import format_latency, format_ratio, log, ratio, reproduce_command, summarize
 from bench.lean_http import Pool, encode_request
-from bench.shop import checked, order_body, set_up_seller
-from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY
+from bench.saga import BENCH, cpu_ticks, find_servers
+from bench.shop import CONFIGURED_SERVICES, PLATFORM, checked, order_body, set_up_seller
 from temporal.devstack import DevStack, Ports
 
-OPS = {"Authorization": f"Bearer {DEV_OPS_KEY}"}
-PLATFORM = {"Authorization": f"Bearer {DEV_PLATFORM_KEY}"}
-# Services the stack would take from the environment instead of starting its own: a load
-# test only ever targets the servers it started on this machine.
-CONFIGURED_SERVICES = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "TEMPORAL_ADDRESS",
-    "STRIPE_API_BASE",
-    "STRIPE_API_KEY",
-)
 REQUEST_TIMEOUT = 90.0
 # How long answers that said nothing final (504, a dropped connection) are asked again after
 # the sale, with the same key and body: the API replays the order's outcome.
@@ -153,19 +142,6 @@ async def warm_up(api: httpx.AsyncClient, count: int) -> None:
             raise RuntimeError(f"warm-up checkout {n} was not confirmed: {attempt.outcome}")
 
 
-def stack_servers() -> dict[str, list[int]]:
-    """The stack's server processes (children of this one), by role (bench.saga.role_of)."""
-    from bench.saga import argv_of, read_processes, role_of  # bench.saga imports this module
-
-    me = os.getpid()
-    found: dict[str, list[int]] = {}
-    for stat in read_processes().values():
-        role = role_of(argv_of(stat.pid)) if stat.ppid == me else None
-        if role is not None:
-            found.setdefault(role, []).append(stat.pid)
-    return found
-
-
 @dataclass
 class Sale:
     """One sale of `units` units to `buyers` buyers, and what it answered."""
@@ -245,9 +221,7 @@ async def one_sale(
         f"sale {number}: {args.buyers} buyers within {args.window:g} s for {args.units} units "
         f"of {sku}, at most {args.concurrency} in flight"
     )
-    from bench.saga import cpu_ticks  # bench.saga imports this module
-
-    servers = stack_servers()
+    servers = find_servers(required=())
     before = cpu_ticks(servers)
     try:
         await asyncio.gather(*(buyer(attempt) for attempt in attempts))
@@ -304,8 +278,6 @@ def report_sale(sale: Sale, number: int, units: int) -> list[str]:
     for name, group in (("confirmed", confirmed), ("refused", refused)):
         inside = [a.server_seconds for a in group if a.server_seconds is not None]
         print(f"    of which in the API ({name}) {format_latency(summarize(inside))}")
-    from bench.saga import BENCH  # bench.saga imports this module
-
     busy = "  ".join(
         f"{role} {seconds:.1f}"
         for role, seconds in sorted(sale.cpu_seconds.items(), key=lambda item: -item[1])

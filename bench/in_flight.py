@@ -41,7 +41,6 @@ import httpx
 from temporalio.client import Client
 
 from bench import format_ratio, log, ratio, reproduce_command, summarize
-from bench.flash_sale import CONFIGURED_SERVICES, PLATFORM
 from bench.saga import (
     REQUEST_TIMEOUT,
     Placed,
@@ -54,7 +53,7 @@ from bench.saga import (
     tree_ticks,
     verdict,
 )
-from bench.shop import order_body
+from bench.shop import CONFIGURED_SERVICES, PLATFORM, order_body
 from bench.shop import set_up_seller as set_up_seller_of
 from domain.ids import order_id_for_idempotency_key
 from temporal.client import connect

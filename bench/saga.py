@@ -54,8 +54,7 @@ from bench.bare_saga import (
     LOCAL_CHECKOUT_WORKFLOW,
 )
 from bench.bare_saga import vendor_order_id as bare_vendor_order_id
-from bench.flash_sale import CONFIGURED_SERVICES, PLATFORM
-from bench.shop import order_body
+from bench.shop import CONFIGURED_SERVICES, PLATFORM, order_body
 from bench.shop import set_up_seller as set_up_seller_of
 from domain.ids import (
     order_id_for_idempotency_key,
@@ -260,10 +259,10 @@ def argv_of(pid: int) -> list[str]:
     return [word.decode(errors="replace") for word in raw.split(b"\0") if word]
 
 
-def find_servers() -> dict[str, list[int]]:
-    """The PIDs of each server in ROLES: the stack and the bare worker are all children of
+def find_servers(required: Sequence[str] = ROLES) -> dict[str, list[int]]:
+    """The PIDs of each server by role: the stack (and the bare worker) are all children of
     this process (DevStack does not expose its PIDs), known by their command lines. A role
-    can have several processes (`--worker-processes`)."""
+    can have several processes (`--worker-processes`); each of `required` must be found."""
     me = os.getpid()
     found: dict[str, list[int]] = {}
     for stat in read_processes().values():
@@ -271,7 +270,7 @@ def find_servers() -> dict[str, list[int]]:
             role = role_of(argv_of(stat.pid))
             if role is not None:
                 found.setdefault(role, []).append(stat.pid)
-    missing = [role for role in ROLES if role not in found]
+    missing = [role for role in required if role not in found]
     if missing:
         raise RuntimeError(f"no process found for {missing} among this process's children")
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -72,6 +73,51 @@ async def transfer_in_ledger(
         entries = await session.exec(
             select(LedgerEntry).where(
                 LedgerEntry.vendor_order_id == vendor_order_id, LedgerEntry.kind == "transfer"
+            )
+        )
+        return [(e.provider_id, e.amount_cents) for e in entries]
+
+
+@dataclass
+class RefundedAfterPayout:
+    """A vendor paid 36.00, then a refund of 10.00: its share (9.00) is to be taken back."""
+
+    order_id: str
+    vendor_order: str
+    transfer_id: str
+    refunds: RefundActivities
+
+    def step(self, name: str) -> ReversalCommand:
+        return ReversalCommand(order_id=self.order_id, vendor_order_id=self.vendor_order, step=name)
+
+
+async def refunded_after_payout(
+    sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway
+) -> RefundedAfterPayout:
+    order, vendor_order = await vendor_order_to_pay(sessions, gateway, 4000)
+    refunds = RefundActivities(sessions, gateway)
+    paid = await PaymentActivities(sessions, gateway).pay_vendor(
+        PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
+    )
+    await refunds.refund(
+        RefundCommand(
+            order_id=order.order_id,
+            vendor_order_id=vendor_order,
+            refund_key="goodwill",
+            amount_cents=1000,
+        )
+    )
+    return RefundedAfterPayout(order.order_id, vendor_order, paid.transfer_id, refunds)
+
+
+async def reversals_in_ledger(
+    sessions: async_sessionmaker[AsyncSession], vendor_order_id: str
+) -> list[tuple[str | None, int]]:
+    async with sessions() as session:
+        entries = await session.exec(
+            select(LedgerEntry).where(
+                LedgerEntry.vendor_order_id == vendor_order_id,
+                LedgerEntry.kind == "transfer_reversal",
             )
         )
         return [(e.provider_id, e.amount_cents) for e in entries]
@@ -228,36 +274,15 @@ async def test_two_reversals_of_one_vendor_order_at_once_take_back_its_share_onc
     # Given a vendor paid 36.00, then a refund of 10.00 whose vendor share (9.00) is to be
     # taken back, and two reversal steps asked at once (the vendor order's own and an
     # adjustment's, both retried as a restarted worker came back: simulation seed 935)
-    order, vendor_order = await vendor_order_to_pay(sessions, gateway, 4000)
-    refunds = RefundActivities(sessions, gateway)
-    paid = await PaymentActivities(sessions, gateway).pay_vendor(
-        PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
-    )
-    await refunds.refund(
-        RefundCommand(
-            order_id=order.order_id,
-            vendor_order_id=vendor_order,
-            refund_key="goodwill",
-            amount_cents=1000,
-        )
-    )
-    steps = [
-        ReversalCommand(order_id=order.order_id, vendor_order_id=vendor_order, step=step)
-        for step in ("re_own", "re_adjustment")
-    ]
-    outcomes = await asyncio.gather(*(refunds.reverse_payout(step) for step in steps))
+    refunded = await refunded_after_payout(sessions, gateway)
+    steps = [refunded.step(name) for name in ("re_own", "re_adjustment")]
+    outcomes = await asyncio.gather(*(refunded.refunds.reverse_payout(s) for s in steps))
     # Then the share is taken back once, by one of them, and the ledger says what Stripe did
-    reversals = await gateway.list_reversals(paid.transfer_id)
+    reversals = await gateway.list_reversals(refunded.transfer_id)
     assert [int(r["amount"]) for r in reversals] == [900]
     assert sorted(o.reversed_cents for o in outcomes) == [0, 900]
-    async with sessions() as session:
-        entries = await session.exec(
-            select(LedgerEntry).where(
-                LedgerEntry.vendor_order_id == vendor_order,
-                LedgerEntry.kind == "transfer_reversal",
-            )
-        )
-        assert [e.amount_cents for e in entries] == [900]
+    entries = await reversals_in_ledger(sessions, refunded.vendor_order)
+    assert [amount for _, amount in entries] == [900]
 
 
 async def test_a_reversal_made_but_unanswered_is_counted_before_another_step_plans_its_own(
@@ -269,41 +294,23 @@ async def test_a_reversal_made_but_unanswered_is_counted_before_another_step_pla
     # Given a vendor paid 36.00, then a refund of 10.00 whose vendor share (9.00) is to be
     # taken back; one step's reversal is made by Stripe but its answer is lost, and that step
     # waits for its retry (simulation seed 940)
-    order, vendor_order = await vendor_order_to_pay(sessions, gateway, 4000)
-    refunds = RefundActivities(sessions, gateway)
-    paid = await PaymentActivities(sessions, gateway).pay_vendor(
-        PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
-    )
-    await refunds.refund(
-        RefundCommand(
-            order_id=order.order_id,
-            vendor_order_id=vendor_order,
-            refund_key="goodwill",
-            amount_cents=1000,
-        )
-    )
-    first, second = (
-        ReversalCommand(order_id=order.order_id, vendor_order_id=vendor_order, step=step)
-        for step in ("re_lost", "re_next")
-    )
-    await lose_the_next_answer(emulator_url, f"/v1/transfers/{paid.transfer_id}/reversals")
+    refunded = await refunded_after_payout(sessions, gateway)
+    first, second = refunded.step("re_lost"), refunded.step("re_next")
+    await lose_the_next_answer(emulator_url, f"/v1/transfers/{refunded.transfer_id}/reversals")
     with pytest.raises(ApplicationError):
-        await refunds.reverse_payout(first)
+        await refunded.refunds.reverse_payout(first)
     # When another step plans its reversal before that retry, and then the retry comes
-    later = await refunds.reverse_payout(second)
-    retried = await refunds.reverse_payout(first)
+    later = await refunded.refunds.reverse_payout(second)
+    retried = await refunded.refunds.reverse_payout(first)
     # Then the share was taken back once, and the ledger holds that one reversal
-    reversals = await gateway.list_reversals(paid.transfer_id)
+    reversals = await gateway.list_reversals(refunded.transfer_id)
     assert [int(r["amount"]) for r in reversals] == [900]
     assert (later.reversed_cents, retried.reversed_cents) == (0, 900)
+    entries = await reversals_in_ledger(sessions, refunded.vendor_order)
+    assert entries == [(reversals[0]["id"], 900)]
+    # ... and nothing is left to take back or to give up in commission
     async with sessions() as session:
-        entries = await session.exec(
-            select(LedgerEntry).where(
-                LedgerEntry.vendor_order_id == vendor_order,
-                LedgerEntry.kind == "transfer_reversal",
-            )
+        money = await ledger.money_of(
+            session, await vendor_order_of(session, refunded.vendor_order)
         )
-        assert [(e.provider_id, e.amount_cents) for e in entries] == [(reversals[0]["id"], 900)]
-        # ... and nothing is left to take back or to give up in commission
-        money = await ledger.money_of(session, await vendor_order_of(session, vendor_order))
         assert (money.to_reverse_cents, money.commission_to_record_cents) == (0, 0)
