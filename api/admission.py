@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from redis.exceptions import RedisError
 
 from api.errors import Problem
+from api.known_orders import KnownOrders
 from models.stock_changes import rebuild_gate
 from models.stock_gate import GateLine, StockGate
 from models.views import OrderLineIn
@@ -21,6 +22,25 @@ log = logging.getLogger("fulfillment.admission")
 
 # Long enough to cover a checkout; a crashed one's hold stops counting after this.
 HOLD_SECONDS = 60.0
+# A refusal looks the key up in the order store for at most this long (a retry of an order
+# the gate no longer remembers); past it the gate's refusal stands.
+REFUSAL_LOOKUP_SECONDS = 0.2
+
+
+async def admit_or_refuse(
+    app: FastAPI, order_id: str, lines: Sequence[OrderLineIn], fingerprint: str
+) -> bool:
+    """`admit`, except that an order that exists is never refused: past the gate's memory
+    (or after Redis lost it) a retry of a known key goes on to its saga. The store read is
+    bounded: with PostgreSQL down or slow the gate's refusal stands. True when a hold was
+    taken that `settle` must end."""
+    try:
+        return await admit(app, order_id, lines, fingerprint)
+    except Problem:
+        known: KnownOrders = app.state.known_orders
+        if not await known.exists(order_id, within=REFUSAL_LOOKUP_SECONDS):
+            raise
+        return False
 
 
 async def admit(

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import admission, errors, idempotency
+from api.checkout_lane import CheckoutLane
 from api.known_orders import KnownOrders
 from api.request_metrics import RequestMetrics
 from api.routers import (
@@ -71,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     idempotency.install(app)
+    # Around the idempotency middleware (which leaves checkout alone) and inside the text
+    # guard: a sold-out checkout is refused before the router, once its text is known sound.
+    app.add_middleware(CheckoutLane)
     # Added after (so around) the idempotency middleware: text no column can hold is refused
     # before anything keeps the request.
     app.add_middleware(UnstorableTextGuard)

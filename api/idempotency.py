@@ -38,6 +38,7 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.asgi import header, read_body, replaying
 from api.auth import Role
 from api.deps import _principal as resolve_principal
 from api.errors import Problem, problem_response
@@ -125,7 +126,7 @@ class IdempotencyMiddleware:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key = _header(scope, b"idempotency-key") if scope["type"] == "http" else None
+        key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
         mutating = key is not None and scope["method"] in MUTATING
         policy = self._policy(scope) if mutating else None
         if key is None or policy is None:
@@ -148,10 +149,10 @@ class IdempotencyMiddleware:
                 errors=[{"loc": ["header", HEADER], "msg": problem, "type": "value_error"}],
             )(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             return  # the client left before sending its request
-        await self._answer(scope, _replaying(body, receive), send, caller, key, policy, body)
+        await self._answer(scope, replaying(body, receive), send, caller, key, policy, body)
 
     async def _answer(
         self,
@@ -358,21 +359,14 @@ async def _quietly(write: Any) -> None:
         log.warning("idempotency: could not release a claim")
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for header, value in scope.get("headers", []):
-        if header == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 def _bearer_token(scope: Scope) -> str:
     # Only called once _caller has accepted this very token.
-    return get_authorization_scheme_param(_header(scope, b"authorization"))[1]
+    return get_authorization_scheme_param(header(scope, b"authorization"))[1]
 
 
 async def _caller(scope: Scope) -> str | None:
     """The key's owner: "platform", "ops" or "vendor:<id>" (api.deps decides who that is)."""
-    scheme, token = get_authorization_scheme_param(_header(scope, b"authorization"))
+    scheme, token = get_authorization_scheme_param(header(scope, b"authorization"))
     if scheme.lower() != "bearer" or not token:
         return None
     state = scope["app"].state
@@ -388,31 +382,6 @@ async def _caller(scope: Scope) -> str | None:
     if principal.role == Role.VENDOR:
         return f"vendor:{principal.vendor_id}"
     return str(principal.role)
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        body.extend(message.get("body", b""))
-        if not message.get("more_body", False):
-            return bytes(body)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """The body, once, to the route; then the client's own messages (a disconnect)."""
-    given = False
-
-    async def replay() -> Message:
-        nonlocal given
-        if given:
-            return await receive()
-        given = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
 
 
 def _printable(path: str) -> str:

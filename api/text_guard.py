@@ -18,8 +18,9 @@ from urllib.parse import parse_qsl
 
 from fastapi.routing import iter_route_contexts
 from starlette.routing import compile_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.asgi import read_body, replaying
 from api.errors import problem_response
 from models.text import unstorable
 
@@ -51,11 +52,11 @@ class UnstorableTextGuard:
             + _header_errors(scope)
         )
         if not errors and scope["method"] in WITH_BODY:
-            body = await _read_body(receive)
+            body = await read_body(receive)
             if body is None:
                 return  # the client left before sending its request
             errors = _body_errors(body)
-            receive = _replaying(body, receive)
+            receive = replaying(body, receive)
         if errors:
             fields = ", ".join(_where(error["loc"]) for error in errors)
             await problem_response(
@@ -149,27 +150,3 @@ def _unstorable_in(value: Any, loc: list[Any]) -> Iterator[tuple[list[Any], str]
             if (why := unstorable(key)) is not None:
                 yield [*loc, key], f"the key {why}"
             yield from _unstorable_in(item, [*loc, key])
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -22,10 +22,9 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api import admission
+from api import admission, checkout_lane
 from api.deps import Platform, PlatformOrOps, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, from_application_error, from_update_failure
-from api.known_orders import KnownOrders
 from api.views import order_view
 from domain.ids import order_id_for_idempotency_key, order_workflow_id, request_fingerprint
 from models import search_attributes as sa
@@ -39,10 +38,6 @@ router = APIRouter(prefix="/v1", tags=["orders"])
 # Addressed by their registered names: the API does not import workflow code (DESIGN.md).
 ORDER_WORKFLOW = "OrderWorkflow"
 CHECKOUT_UPDATE = "checkout"
-
-# A refusal looks the key up in the order store for at most this long (a retry of an order
-# the gate no longer remembers); past it the gate's refusal stands.
-REFUSAL_LOOKUP_SECONDS = 0.2
 
 IdempotencyKey = Annotated[
     str,
@@ -77,17 +72,11 @@ async def place_order(
     fingerprint = request_fingerprint(body.model_dump(mode="json"))
     # The gate first, before any database read (a flash sale's refusals take milliseconds).
     # It remembers every checkout it admitted for a day, so a retry of a known key is
-    # admitted again and attaches to its saga below, never counted twice.
+    # admitted again and attaches to its saga below, never counted twice. The checkout lane
+    # (api/checkout_lane.py) has asked it already for a well-formed request.
     held = False
-    try:
-        held = await admission.admit(request.app, order_id, body.lines, fingerprint)
-    except Problem:
-        # Never a refusal of an order that exists: past the gate's memory (or after Redis
-        # lost it) a retry of a known key is answered from the order store. The read is
-        # bounded: with PostgreSQL down or slow the gate's refusal stands.
-        known: KnownOrders = request.app.state.known_orders
-        if not await known.exists(order_id, within=REFUSAL_LOOKUP_SECONDS):
-            raise
+    if not checkout_lane.admitted(request):
+        held = await admission.admit_or_refuse(request.app, order_id, body.lines, fingerprint)
     try:
         return await _check_out(
             body, order_id, fingerprint, idempotency_key, session, temporal, settings
