@@ -295,6 +295,8 @@ class RefundActivities:
                     f"{vendor_order.id}:debt-again:{command.step}",
                 )
             amount = plan.reverse_cents
+            # Read again under the vendor order's lock: the read above only found what to
+            # record first; this one is what the reversal is made against.
             transfer = await ledger.entry(session, f"{vendor_order.id}:payout:transfer")
             if amount == 0 or transfer is None or not transfer.provider_id:
                 await self._adjust_commission(session, vendor_order, command.step)
