@@ -30,6 +30,18 @@ OURS = "fulfillment"  # metadata.source of the refunds this system makes itself
 # 2024-10-28; `charge.refund.updated` when a charge's refund changes status.
 REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
 DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.closed", "charge.dispute.updated")
+# Every type `handle` acts on. Stripe sends an endpoint every type unless it is limited to
+# some: the others (payment_intent.created, charge.succeeded, transfer.created: three per
+# checkout) are acknowledged without a database write (api/routers/webhooks.py).
+ACTED_ON = frozenset(
+    (
+        *REFUND_EVENTS,
+        *DISPUTE_EVENTS,
+        "charge.refunded",
+        "transfer.reversed",
+        "payment_intent.payment_failed",
+    )
+)
 
 
 async def handle(
@@ -37,6 +49,8 @@ async def handle(
 ) -> None:
     kind = event["type"]
     obj = event["data"]["object"]
+    if kind not in ACTED_ON:
+        return
     if kind in REFUND_EVENTS:
         await _refund(obj, session, temporal, task_queue)
     elif kind == "charge.refunded":

@@ -28,6 +28,9 @@ async def stripe_webhook(
         )
     except ProviderRejectedError as error:
         raise Problem("invalid_signature", f"webhook refused: {error.message}") from error
+    if event["type"] not in stripe_events.ACTED_ON:
+        # Nothing to do, so nothing to do once: no row, no transaction.
+        return {"received": True, "ignored": True}
     async with handling_once(session, event["id"], "stripe", event["type"]) as first:
         if not first:
             return {"received": True, "duplicate": True}

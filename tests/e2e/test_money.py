@@ -27,6 +27,7 @@ from tests.e2e.money import (
     vendor_order,
     wait_for_order,
 )
+from tests.e2e.snapshot import connect as connect_db
 
 
 async def ops_refund(
@@ -205,6 +206,34 @@ async def test_forged_tampered_unsigned_and_stale_webhooks_are_refused_and_chang
     twice = await api.post(url, content=payload, headers={"Stripe-Signature": signed})
     assert first.json() == {"received": True, "duplicate": False}
     assert twice.json() == {"received": True, "duplicate": True}
+
+
+async def test_a_stripe_event_nothing_acts_on_is_acknowledged_without_being_recorded(
+    api: httpx.AsyncClient, stack: DevStack
+) -> None:
+    # Three of these come with every checkout: each cost a row and a commit before.
+    event = {
+        "id": f"evt_{uuid.uuid4().hex[:16]}",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "created": int(time.time()),
+        "data": {"object": {"id": "pi_x", "object": "payment_intent"}},
+    }
+    payload = json.dumps(event)
+    signed = stripe.WebhookSignature.generate_signature_header(payload, DEV_WEBHOOK_SECRET)
+    forged = stripe.WebhookSignature.generate_signature_header(payload, "whsec_wrong")
+    url = "/v1/webhooks/stripe"
+
+    refused = await api.post(url, content=payload, headers={"Stripe-Signature": forged})
+    answers = [
+        await api.post(url, content=payload, headers={"Stripe-Signature": signed}) for _ in range(2)
+    ]
+
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_signature")
+    assert [a.json() for a in answers] == [{"received": True, "ignored": True}] * 2
+    with connect_db(stack.env["DATABASE_URL"]) as db:
+        seen = db.execute("SELECT count(*) FROM webhook_event WHERE id = %s", (event["id"],))
+        assert seen.fetchone() == (0,)
 
 
 async def test_a_dispute_holds_the_payout_and_winning_it_releases_the_payout(
