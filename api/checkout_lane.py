@@ -24,7 +24,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import admission
+from api import admission, request_metrics
 from api.asgi import header, read_body, replaying
 from api.auth import same_secret
 from api.errors import Problem, problem_response
@@ -71,6 +71,7 @@ class CheckoutLane:
         try:
             held = await admission.admit_or_refuse(app, order_id, order.lines, fingerprint)
         except Problem as refusal:
+            scope[request_metrics.ROUTE] = PATH  # counted with the route's own answers
             await problem_response(refusal.code, refusal.detail, **refusal.extra)(
                 scope, receive, send
             )

@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUESTS = Counter("fulfillment_http_requests_total", "HTTP requests", ["route", "status"])
 LATENCY = Histogram("fulfillment_http_request_seconds", "HTTP request latency", ["route"])
 SERVER_TIMING = b"server-timing"
+# The route template of an answer given before the router matched one (api/checkout_lane.py).
+ROUTE = "fulfillment.route"
 
 
 def server_timing(seconds: float) -> bytes:
@@ -63,6 +65,6 @@ class RequestMetrics:
             await self.app(scope, receive, timed)
         finally:
             # The router writes the matched route into the scope it was given (this one).
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = getattr(scope.get("route"), "path", None) or scope.get(ROUTE, "unmatched")
             REQUESTS.labels(route, str(status)).inc()
             LATENCY.labels(route).observe(time.perf_counter() - started)

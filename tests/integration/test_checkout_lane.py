@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,6 +24,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.orders import OrderStoreActivities
 from api.checkout_lane import ADMITTED, CheckoutLane
 from api.known_orders import KnownOrders
+from api.request_metrics import RequestMetrics
 from domain.ids import order_id_for_idempotency_key
 from models.db import connect_redis
 from models.stock_gate import StockGate
@@ -32,6 +34,8 @@ from tests.integration.test_bad_data_refused import create_request, order_store,
 __all__ = ["order_store", "sessions"]  # fixtures
 
 PLATFORM_KEY = "pk_lane_test"
+REFUSALS = "fulfillment_http_requests_total"
+REFUSAL_LABELS = {"route": "/v1/orders", "status": "409"}
 SKU = "LANE-MUG"
 
 
@@ -57,7 +61,7 @@ class Route:
 
 @dataclass
 class Lane:
-    lane: CheckoutLane
+    lane: RequestMetrics  # around the CheckoutLane, as in the app
     route: Route
     gate: StockGate
     app: Any  # what the lane finds as scope["app"]: its state, as the API's lifespan sets it
@@ -122,7 +126,7 @@ async def lane(redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> Asyn
     )
     route = Route(gate)
     try:
-        yield Lane(CheckoutLane(route), route, gate, SimpleNamespace(state=state))
+        yield Lane(RequestMetrics(CheckoutLane(route)), route, gate, SimpleNamespace(state=state))
     finally:
         await known.close()
 
@@ -148,6 +152,8 @@ def order(quantity: int = 1, customer: str = "cus_lane") -> dict[str, Any]:
 async def test_a_sold_out_checkout_is_refused_before_the_route_and_changes_nothing(
     lane: Lane,
 ) -> None:
+    counted = REGISTRY.get_sample_value(REFUSALS, REFUSAL_LABELS) or 0.0
+
     status, problem = await lane.post(order(quantity=5))
 
     assert status == 409
@@ -155,6 +161,8 @@ async def test_a_sold_out_checkout_is_refused_before_the_route_and_changes_nothi
     assert problem["items"] == [{"sku": SKU, "requested": 5, "available": 3}]
     assert lane.route.seen == []
     assert await lane.gate.available(SKU) == 3
+    # Counted under the checkout route, as a refusal by the route itself would be.
+    assert REGISTRY.get_sample_value(REFUSALS, REFUSAL_LABELS) == counted + 1
 
 
 async def test_an_admitted_checkout_reaches_the_route_holding_its_units_until_it_answers(
@@ -221,7 +229,8 @@ async def test_what_the_lane_cannot_judge_reaches_the_route_undecided(
     status, _ = await lane.post(body, **request_changes)
 
     # Five of three is refused by the lane when the request is one it judges (the first
-    # test): reaching the route proves the lane stood aside, and the route (which asks the gate itself) is told nothing was decided.
+    # test): reaching the route proves the lane stood aside, and the route (which asks the
+    # gate itself) is told nothing was decided.
     assert status == 201
     assert [seen["admitted"] for seen in lane.route.seen] == [False]
     assert await lane.gate.available(SKU) == 3
