@@ -83,24 +83,22 @@ def api(
     settings = get_settings()
     processes = workers or settings.api_workers
     keep_alive = max(1, int(settings.api_keep_alive.total_seconds()))
+    # h11, even where httptools is installed: httptools refuses a header value holding a
+    # control character (an Idempotency-Key with DEL) with a plain-text 400 before the app
+    # sees it; the contract answers every bad input with a problem (422, naming the header).
+    common = {"host": host, "port": port or settings.api_port, "http": "h11"}
     if processes == 1:
         from api.app import create_app
 
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port or settings.api_port,
-            timeout_keep_alive=keep_alive,
-        )
+        uvicorn.run(create_app(settings), timeout_keep_alive=keep_alive, **common)
         return
     # Several processes: each builds its own app from the environment (the factory).
     uvicorn.run(
         "api.app:create_app",
         factory=True,
-        host=host,
-        port=port or settings.api_port,
         workers=processes,
         timeout_keep_alive=keep_alive,
+        **common,
     )
 
 
