@@ -17,12 +17,12 @@ asks the gate as before.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import Request
 from fastapi.security.utils import get_authorization_scheme_param
-from pydantic import ValidationError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import admission, request_metrics
 from api.asgi import header, read_body, replaying
@@ -60,10 +60,9 @@ class CheckoutLane:
         if body is None:
             return  # the client left before sending its request
         receive = replaying(body, receive)
-        try:
-            order = OrderCreate.model_validate_json(body)
-        except ValidationError:
-            await self.app(scope, receive, send)  # the route answers its own 422
+        order = _as_the_route_reads_it(body)
+        if order is None:
+            await self.app(scope, receive, send)  # the route answers its own 400 or 422
             return
         order_id = order_id_for_idempotency_key("platform", key)
         fingerprint = request_fingerprint(order.model_dump(mode="json"))
@@ -81,11 +80,41 @@ class CheckoutLane:
             await self.app(scope, receive, send)
             return
         scope[ADMITTED] = True
-        try:
+        if not held:
             await self.app(scope, receive, send)
-        finally:
-            if held:
+            return
+        settled = False
+
+        async def settle() -> None:
+            nonlocal settled
+            if not settled:
+                settled = True
                 await admission.settle(app, order_id)
+
+        async def settle_then_send(message: Message) -> None:
+            # The hold ends before the answer starts, as when the route ended it: once the
+            # saga's reservation is published the hold counts its units a second time, and a
+            # buyer's next checkout must not meet that double count.
+            if message["type"] == "http.response.start":
+                await settle()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, settle_then_send)
+        finally:
+            await settle()  # no answer started (an error, a client gone)
+
+
+def _as_the_route_reads_it(body: bytes) -> OrderCreate | None:
+    """The order, parsed as FastAPI parses a body (`json.loads`, then the model on the
+    result), or None where the route would refuse it: the lane never judges a body the route
+    would not accept (a 5,000-digit number that `json.loads` refuses and pydantic's own JSON
+    parser accepts, say)."""
+    try:
+        document = json.loads(body)
+        return OrderCreate.model_validate(document)
+    except (ValueError, RecursionError):  # ValidationError is a ValueError
+        return None
 
 
 def _is_checkout(scope: Scope) -> bool:

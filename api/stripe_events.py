@@ -31,8 +31,9 @@ OURS = "fulfillment"  # metadata.source of the refunds this system makes itself
 REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
 DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.closed", "charge.dispute.updated")
 # Every type `handle` acts on. Stripe sends an endpoint every type unless it is limited to
-# some: the others (payment_intent.created, charge.succeeded, transfer.created: three per
-# checkout) are acknowledged without a database write (api/routers/webhooks.py).
+# some: the others (payment_intent.created, payment_intent.succeeded and charge.succeeded with
+# every checkout, transfer.created with every payout) are acknowledged without a database
+# write (api/routers/webhooks.py).
 ACTED_ON = frozenset(
     (
         *REFUND_EVENTS,
