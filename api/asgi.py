@@ -1,4 +1,5 @@
-"""What the pure-ASGI middlewares share: a header, and a body read once and handed on.
+"""What the pure-ASGI middlewares share: a header, the bearer token, and a body read once
+and handed on.
 
 Three middlewares look at a body before the route does (the text guard, the idempotency
 keeper, the checkout lane); each reads it once and gives the next one the same bytes, so a
@@ -7,6 +8,7 @@ webhook's signature still holds over what the route reads.
 
 from __future__ import annotations
 
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.types import Message, Receive, Scope
 
 
@@ -42,3 +44,12 @@ def header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of `Authorization: Bearer <token>`, read as FastAPI's HTTPBearer reads it,
+    or None when there is none."""
+    scheme, token = get_authorization_scheme_param(header(scope, b"authorization"))
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token

@@ -9,10 +9,10 @@ as can be told without a database (the platform's key, a valid Idempotency-Key, 
 that validates as OrderCreate), and answers a refusal at once.
 
 It never decides more than the gate would in the route: an admitted request goes on to the
-route, marked so the route does not ask again, and the hold it took is settled once the
-route has answered. Any request it cannot judge (another key, a body the route will refuse
-with its own 422, the gate failing in an unexpected way) goes on undecided, and the route
-asks the gate as before.
+route, marked so the route does not ask again, and the hold it took ends just before the
+route's answer starts, as when the route ended it. Any request it cannot judge (another key,
+a body the route will refuse with its own 400 or 422, the gate failing in an unexpected way)
+goes on undecided, and the route asks the gate as before.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ import json
 import logging
 
 from fastapi import Request
-from fastapi.security.utils import get_authorization_scheme_param
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import admission, request_metrics
-from api.asgi import header, read_body, replaying
+from api.asgi import bearer_token, header, read_body, replaying
 from api.auth import same_secret
 from api.errors import Problem, problem_response
 from domain.idempotency import key_problem
@@ -122,11 +121,8 @@ def _is_checkout(scope: Scope) -> bool:
 
 
 def _from_platform(scope: Scope) -> bool:
-    # Read as the route's HTTPBearer reads it.
-    scheme, token = get_authorization_scheme_param(header(scope, b"authorization"))
-    if scheme.lower() != "bearer" or not token:
-        return False
-    return same_secret(token, scope["app"].state.settings.platform_key)
+    token = bearer_token(scope)
+    return token is not None and same_secret(token, scope["app"].state.settings.platform_key)
 
 
 def _is_json(scope: Scope) -> bool:

@@ -31,14 +31,13 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials
-from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.asgi import header, read_body, replaying
+from api.asgi import bearer_token, header, read_body, replaying
 from api.auth import Role
 from api.deps import _principal as resolve_principal
 from api.errors import Problem, problem_response
@@ -361,13 +360,13 @@ async def _quietly(write: Any) -> None:
 
 def _bearer_token(scope: Scope) -> str:
     # Only called once _caller has accepted this very token.
-    return get_authorization_scheme_param(header(scope, b"authorization"))[1]
+    return bearer_token(scope) or ""
 
 
 async def _caller(scope: Scope) -> str | None:
     """The key's owner: "platform", "ops" or "vendor:<id>" (api.deps decides who that is)."""
-    scheme, token = get_authorization_scheme_param(header(scope, b"authorization"))
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(scope)
+    if token is None:
         return None
     state = scope["app"].state
     async with state.sessions() as session:
@@ -375,7 +374,7 @@ async def _caller(scope: Scope) -> str | None:
             principal = await resolve_principal(
                 state.settings,
                 session,
-                HTTPAuthorizationCredentials(scheme=scheme, credentials=token),
+                HTTPAuthorizationCredentials(scheme="Bearer", credentials=token),
             )
         except Problem:
             return None

@@ -50,8 +50,6 @@ async def handle(
 ) -> None:
     kind = event["type"]
     obj = event["data"]["object"]
-    if kind not in ACTED_ON:
-        return
     if kind in REFUND_EVENTS:
         await _refund(obj, session, temporal, task_queue)
     elif kind == "charge.refunded":

@@ -176,22 +176,29 @@ async def test_an_unnamed_outside_refund_is_shared_by_vendor_orders_by_what_they
     assert abs(shares[big.id] - 2000 * can[big.id] / sum(can.values())) <= 1
 
 
+def stripe_event(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"evt_{uuid.uuid4().hex[:16]}",
+        "object": "event",
+        "type": kind,
+        "created": int(time.time()),
+        "data": {"object": obj},
+    }
+
+
+def signature(payload: str, secret: str = DEV_WEBHOOK_SECRET, **when: int) -> str:
+    return str(stripe.WebhookSignature.generate_signature_header(payload, secret, **when))
+
+
 async def test_forged_tampered_unsigned_and_stale_webhooks_are_refused_and_change_nothing(
     api: httpx.AsyncClient,
 ) -> None:
-    event = {
-        "id": f"evt_{uuid.uuid4().hex[:16]}",
-        "object": "event",
-        "type": "charge.dispute.created",
-        "created": int(time.time()),
-        "data": {"object": {"id": "dp_x", "object": "dispute", "payment_intent": "pi_x"}},
-    }
-    payload = json.dumps(event)
-    signed = stripe.WebhookSignature.generate_signature_header(payload, DEV_WEBHOOK_SECRET)
-    forged = stripe.WebhookSignature.generate_signature_header(payload, "whsec_wrong")
-    stale = stripe.WebhookSignature.generate_signature_header(
-        payload, DEV_WEBHOOK_SECRET, timestamp=int(time.time()) - 3600
+    event = stripe_event(
+        "charge.dispute.created", {"id": "dp_x", "object": "dispute", "payment_intent": "pi_x"}
     )
+    payload = json.dumps(event)
+    signed, forged = signature(payload), signature(payload, "whsec_wrong")
+    stale = signature(payload, timestamp=int(time.time()) - 3600)
     url = "/v1/webhooks/stripe"
     for headers, body in (
         ({}, payload),
@@ -212,16 +219,9 @@ async def test_a_stripe_event_nothing_acts_on_is_acknowledged_without_being_reco
     api: httpx.AsyncClient, stack: DevStack
 ) -> None:
     # Three of these come with every checkout: each cost a row and a commit before.
-    event = {
-        "id": f"evt_{uuid.uuid4().hex[:16]}",
-        "object": "event",
-        "type": "payment_intent.succeeded",
-        "created": int(time.time()),
-        "data": {"object": {"id": "pi_x", "object": "payment_intent"}},
-    }
+    event = stripe_event("payment_intent.succeeded", {"id": "pi_x", "object": "payment_intent"})
     payload = json.dumps(event)
-    signed = stripe.WebhookSignature.generate_signature_header(payload, DEV_WEBHOOK_SECRET)
-    forged = stripe.WebhookSignature.generate_signature_header(payload, "whsec_wrong")
+    signed, forged = signature(payload), signature(payload, "whsec_wrong")
     url = "/v1/webhooks/stripe"
 
     refused = await api.post(url, content=payload, headers={"Stripe-Signature": forged})
