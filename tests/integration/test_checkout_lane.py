@@ -200,6 +200,20 @@ async def test_a_retry_of_a_known_order_is_never_refused_even_when_the_gate_forg
     assert await lane.gate.available(SKU) == 3
 
 
+async def test_the_same_checkout_sent_twice_at_once_holds_its_units_once(lane: Lane) -> None:
+    key = uuid.uuid4().hex
+
+    answers = await asyncio.gather(*(lane.post(order(quantity=2), key=key) for _ in range(2)))
+
+    # Both reach the route (which attaches both to one saga); only one of them held the
+    # units: the route saw 1 left, never less (3 if the other's hold had already ended), and
+    # nothing is left held afterwards.
+    assert [status for status, _ in answers] == [201, 201]
+    assert [seen["admitted"] for seen in lane.route.seen] == [True, True]
+    assert min(seen["available"] for seen in lane.route.seen) == 1
+    assert await lane.gate.available(SKU) == 3
+
+
 async def test_a_refused_key_sent_again_with_another_order_is_refused_as_a_reused_key(
     lane: Lane,
 ) -> None:
@@ -224,6 +238,12 @@ async def test_a_refused_key_sent_again_with_another_order_is_refused_as_a_reuse
         pytest.param({"content_type": "text/plain"}, id="not-json"),
         pytest.param({"body": {**order(quantity=5), "currency": "USD"}}, id="invalid-body"),
         pytest.param({"body": b"{not json"}, id="malformed-json"),
+        pytest.param({"body": b""}, id="empty-body"),
+        pytest.param({"body": {**order(quantity=5), "customer_id": "cus\x00"}}, id="nul-byte"),
+        pytest.param(
+            {"body": {**order(quantity=5), "lines": [{"sku": SKU, "quantity": 5}] * 101}},
+            id="too-many-lines",
+        ),
         # json.loads (FastAPI's parser) refuses more than 4,300 digits; pydantic's own would
         # not, and the lane must not judge a body the route answers with a 400.
         pytest.param(
