@@ -11,7 +11,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # The package's sources only, named one by one: there is no .dockerignore, and a plain
-# `COPY . .` would bring in .venv, the embedded servers' .data and the tests.
+# `COPY . .` would bring in .venv, the embedded servers' .data and the tests. Neither the dev
+# stack (devstack/) nor the emulators (emulators/) ship, nor the server wheels (the `dev`
+# extra): production talks to real PostgreSQL, Redis, Temporal, Stripe and Shippo.
 COPY pyproject.toml cli.py worker.py ./
 COPY domain/ domain/
 COPY models/ models/
@@ -20,6 +22,7 @@ COPY activities/ activities/
 COPY api/ api/
 COPY providers/ providers/
 COPY stores/ stores/
+COPY jobs/ jobs/
 COPY temporal/ temporal/
 COPY migrations/ migrations/
 

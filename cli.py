@@ -2,7 +2,7 @@
 each, the way a deployment runs them.
 
 In dev, every other command finds a running `fulfillment dev` through the file it writes in
-its data folder (temporal/devstack_file.py) for the servers whose variables are unset, and
+its data folder (temporal/stack_file.py) for the servers whose variables are unset, and
 says on stderr which servers it talks to.
 """
 
@@ -37,16 +37,20 @@ def main(
 def _servers(ctx: typer.Context) -> None:
     """Take the unset server variables from the running dev stack, and say which servers this
     command talks to (dev only: outside dev the file is never read and nothing is said)."""
-    from temporal import devstack_file
+    from models.settings import DEV_ENVS
 
-    folder = devstack_file.data_dir_of(os.environ, ctx.obj)
+    if os.environ.get("FULFILLMENT_ENV", "dev") not in DEV_ENVS:
+        return  # production images carry no devstack/ (Dockerfile)
+    from devstack import stack_file
+
+    folder = stack_file.data_dir_of(os.environ, ctx.obj)
     try:
-        chosen = devstack_file.use(os.environ, folder)
-    except devstack_file.DevStackNotRunning as error:
+        chosen = stack_file.use(os.environ, folder)
+    except stack_file.DevStackNotRunning as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(EXIT_NO_DEV_STACK) from None
     if chosen is not None:
-        typer.echo(devstack_file.describe(chosen, os.environ), err=True)
+        typer.echo(stack_file.describe(chosen, os.environ), err=True)
 
 
 @app.command()
@@ -58,10 +62,10 @@ def dev(
 ) -> None:
     """Run the embedded stack in the foreground: PostgreSQL, Redis, Temporal + UI, the Stripe
     and Shippo emulators, the API and the worker. Ctrl-C stops all of it."""
-    from temporal import devstack_file
-    from temporal.devstack import run_dev_stack
+    from devstack import stack_file
+    from devstack.stack import run_dev_stack
 
-    folder = devstack_file.data_dir_of(os.environ, data_dir or ctx.obj)
+    folder = stack_file.data_dir_of(os.environ, data_dir or ctx.obj)
     raise typer.Exit(run_dev_stack(str(folder)))
 
 
@@ -120,10 +124,10 @@ def reconcile(
     _servers(ctx)
     import asyncio
 
-    from activities.reconcile import Reconciler
-    from models.db import make_engine, make_sessionmaker
+    from jobs.reconcile import Reconciler
     from models.settings import get_settings
     from providers.stripe_adapter import StripeGateway
+    from stores.db import make_engine, make_sessionmaker
 
     async def run() -> int:
         settings = get_settings()

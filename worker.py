@@ -8,8 +8,6 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import uvloop
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activities.events import RedisEventPublisher
 from activities.inventory import InventoryActivities
@@ -22,12 +20,13 @@ from activities.shipping import ShippingActivities
 from activities.webhook_sender import WebhookSender
 from domain.outbound_urls import OutboundPolicy
 from domain.routing import RoutingWeights
-from models.db import connect_redis, make_engine, make_sessionmaker
+from jobs.reaper import reap
 from models.settings import Settings, get_settings
-from models.stock_changes import StockAnnouncer, rebuild_gate
-from models.stock_gate import StockGate
 from providers.shippo_adapter import ShippoGateway
 from providers.stripe_adapter import StripeGateway
+from stores.db import connect_redis, make_engine, make_sessionmaker
+from stores.stock_changes import StockAnnouncer
+from stores.stock_gate import StockGate
 from temporal.client import connect
 from temporal.worker import activity_methods, make_worker
 
@@ -90,34 +89,6 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         shippo.close()
         await redis.aclose()
         await engine.dispose()
-
-
-async def reap(
-    inventory: InventoryActivities,
-    sessions: async_sessionmaker[AsyncSession],
-    gate: StockGate,
-    every: float,
-    stop: asyncio.Event,
-) -> None:
-    """Give back stock whose workflow stopped renewing its hold (e.g. terminated by hand),
-    and refill the admission gate if Redis lost it. Safe with many workers: each takes the
-    expired reservations the others do not lock."""
-    while not stop.is_set():
-        try:
-            if not await gate.is_built():
-                async with sessions() as session:
-                    log.info(
-                        "rebuilt the admission gate (%d SKUs)", await rebuild_gate(session, gate)
-                    )
-            released = await inventory.release_expired()
-            if released:
-                log.info("released %d units whose hold expired", released)
-        except Exception:
-            log.exception("the reaper failed; it tries again")
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=every)
-        except TimeoutError:
-            pass
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Stock in PostgreSQL: the catalog the saga prices from, and reservations against stock.
 
-Every change goes through models.stock_changes (audited, versioned), and is announced after
+Every change goes through stores.stock_changes (audited, versioned), and is announced after
 commit (the Redis admission gate, low-stock alerts). Reservations expire unless their
 workflow renews them, so a workflow terminated by hand never keeps stock: the reaper
 (`release_expired`, run by the worker) gives it back.
@@ -32,7 +32,6 @@ from domain.routing import (
 )
 from models.base import utcnow
 from models.catalog import PriceTier, Product
-from models.db import execute_sql
 from models.messages import (
     Allocation,
     CatalogEntry,
@@ -47,9 +46,10 @@ from models.messages import (
 )
 from models.returns import OrderReturn
 from models.stock import Reservation
-from models.stock_changes import StockAnnouncer, StockChange, change_level
 from models.vendor import Vendor, Warehouse
 from models.vendor_order import VendorOrderLine
+from stores.db import execute_sql
+from stores.stock_changes import StockAnnouncer, StockChange, change_level
 
 # A warehouse's measured speed: average hours from order to shipment of what it shipped.
 _SHIP_HOURS = text(

@@ -18,8 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activities.events import EventPublisher
 from models.base import utcnow
-from models.db import execute_sql
 from models.order import OrderEvent
+from stores.db import execute_sql
 
 # What the running activity recorded last, by (order, type, vendor order): the announce that
 # follows a record_event publishes the identity the row got, including the instant that makes

@@ -15,12 +15,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import ledger
 from activities.events import EventPublisher
 from activities.order_events import announce, record_event
 from domain.status import PayoutStatus, VendorOrderStatus
 from models.base import utcnow
-from models.db import execute_sql
 from models.messages import (
     AttentionChange,
     CancellationRecord,
@@ -37,7 +35,8 @@ from models.order import Order, OrderLine
 from models.payment import Payment
 from models.vendor_order import VendorOrder, VendorOrderLine
 from models.views import OrderPublic
-from stores import order_views
+from stores import ledger, order_views
+from stores.db import execute_sql
 
 
 class OrderStoreActivities:

@@ -3,7 +3,7 @@ are in activities/refunds.py).
 
 Keys are derived from the order and the step (domain.ids), never random, so a retried
 activity replays the provider's first answer instead of moving money twice. Every movement is
-recorded in the ledger (activities.ledger) in the same transaction as the totals it changes.
+recorded in the ledger (stores.ledger) in the same transaction as the totals it changes.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import ledger
 from activities.errors import provider_error
-from activities.ledger import payment_of, vendor_order_of
 from domain.ids import charge_idempotency_key, order_workflow_id, payout_idempotency_key
 from domain.ledger import EntryKind
 from domain.refunds import plan_payout
@@ -29,6 +27,8 @@ from models.vendor import Vendor
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderError, ProviderRejectedError
 from providers.stripe_adapter import StripeGateway
+from stores import ledger
+from stores.ledger import payment_of, vendor_order_of
 
 
 class PaymentActivities:

@@ -15,9 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import ledger
 from activities.errors import business_error, provider_error
-from activities.ledger import payment_of, vendor_order_of
 from domain.errors import DomainError, InvalidState
 from domain.ids import refund_idempotency_key
 from domain.ledger import EntryKind, VendorOrderMoney
@@ -33,7 +31,8 @@ from models.messages import (
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderError, ProviderRejectedError
 from providers.stripe_adapter import RefundResult, StripeGateway
-from stores import external_refunds, refunds_in_flight, span_locks
+from stores import external_refunds, ledger, refunds_in_flight, span_locks
+from stores.ledger import payment_of, vendor_order_of
 
 # Movements this system makes say so, so their webhooks are not taken for outside ones.
 SOURCE = {"source": "fulfillment"}

@@ -19,7 +19,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.errors import business_error, provider_error
-from activities.ledger import refresh, vendor_order_of
 from domain.errors import DomainError, InvalidState
 from domain.shipping import choose_rate
 from models.base import utcnow
@@ -29,6 +28,7 @@ from models.vendor import Vendor, Warehouse
 from models.vendor_order import VendorOrderLine
 from providers.errors import ProviderError
 from providers.shippo_adapter import Address, Parcel, ShippoGateway
+from stores.ledger import refresh, vendor_order_of
 
 T = TypeVar("T")
 

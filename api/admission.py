@@ -14,9 +14,9 @@ from redis.exceptions import RedisError
 
 from api.errors import Problem
 from api.known_orders import KnownOrders
-from models.stock_changes import rebuild_gate
-from models.stock_gate import GateLine, StockGate
 from models.views import OrderLineIn
+from stores.stock_changes import rebuild_gate
+from stores.stock_gate import GateLine, StockGate
 
 log = logging.getLogger("fulfillment.admission")
 

@@ -28,11 +28,11 @@ from api.routers import (
     webhooks,
 )
 from api.text_guard import UnstorableTextGuard
-from models.db import connect_redis, make_engine, make_sessionmaker
 from models.settings import Settings, get_settings
-from models.stock_changes import StockAnnouncer
-from models.stock_gate import StockGate
 from providers.stripe_adapter import StripeGateway
+from stores.db import connect_redis, make_engine, make_sessionmaker
+from stores.stock_changes import StockAnnouncer
+from stores.stock_gate import StockGate
 from temporal.client import connect
 
 

@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import DATABASE_DOWN
-from models.db import execute_sql
 from models.order import Order
+from stores.db import execute_sql
 
 WINDOW_SECONDS = 0.002
 # A batch gives up after this long (a store that hangs): its waiters have given up already.

@@ -16,12 +16,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import Problem
 from domain.refunds import RefundShare
 from models.base import utcnow
-from models.db import execute_sql
 from models.messages import DisputeSignal, ExternalRefund, ExternalReversal, PayoutAdjustment
 from models.order import OrderEvent
 from models.payment import Payment
 from models.vendor_order import VendorOrder
 from stores import external_refunds
+from stores.db import execute_sql
 
 OURS = "fulfillment"  # metadata.source of the refunds this system makes itself
 

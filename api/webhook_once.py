@@ -19,8 +19,8 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import utcnow
-from models.db import execute_sql
 from models.ledger import WebhookEvent
+from stores.db import execute_sql
 
 
 @asynccontextmanager

@@ -1,6 +1,6 @@
 """Does the Stripe emulator slow down as its state grows? (issue 10, item 5)
 
-Starts two Stripe emulators as processes (``python -m providers.stripe_emulator``, as the dev
+Starts two Stripe emulators as processes (``python -m emulators.stripe``, as the dev
 stack does), each with a state file in a temporary folder: one fresh, one whose state already
 holds ``--preload`` paid orders of other customers. Each of those is a paid PaymentIntent with
 a transfer to a vendor and a partial refund; every fourth transfer is partly reversed and
@@ -39,11 +39,11 @@ from typing import Any
 import httpx
 
 from bench import format_ratio, log, ratio, reproduce_command, summarize
+from devstack.process import ManagedProcess, free_port
+from emulators.stripe import connect, disputes, payments, refunds, reversals
+from emulators.stripe import params as p
+from emulators.stripe.state import Store
 from providers.stripe_adapter import StripeGateway
-from providers.stripe_emulator import connect, disputes, payments, refunds, reversals
-from providers.stripe_emulator import params as p
-from providers.stripe_emulator.state import Store
-from temporal.embedded.process import ManagedProcess, free_port
 
 API_KEY = "sk_test_bench_emulator_state"
 CALLS = ("charge", "transfer", "reversal", "refund", "refund listing")
@@ -115,7 +115,7 @@ def preload(state_file: Path, count: int) -> dict[str, int]:
 
 def start(emulator: Emulator, folder: Path, checkout: Path) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "providers.stripe_emulator", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "emulators.stripe", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--state-file", str(emulator.state_file)]
     began = time.perf_counter()
     # The checkout's own package comes first on the path (its folder is the working one); no

@@ -38,7 +38,7 @@ from bench import format_latency, format_ratio, log, ratio, reproduce_command, s
 from bench.lean_http import Pool, encode_request
 from bench.saga import BENCH, cpu_ticks, find_servers
 from bench.shop import CONFIGURED_SERVICES, PLATFORM, checked, order_body, set_up_seller
-from temporal.devstack import DevStack, Ports
+from devstack.stack import DevStack, Ports
 
 REQUEST_TIMEOUT = 90.0
 # How long answers that said nothing final (504, a dropped connection) are asked again after

@@ -55,9 +55,9 @@ from bench.saga import (
 )
 from bench.shop import CONFIGURED_SERVICES, PLATFORM, order_body
 from bench.shop import set_up_seller as set_up_seller_of
+from devstack.stack import DevStack, Ports
 from domain.ids import order_id_for_idempotency_key
 from temporal.client import connect
-from temporal.devstack import DevStack, Ports
 
 # Each hold is renewed at half its length. The default (1 h) would renew the first orders'
 # holds 30 min into a 10,000-order run, that is during its fill or its probe: a burst of

@@ -44,12 +44,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.inventory import InventoryActivities
 from bench import format_latency, format_ratio, log, ratio, reproduce_command, summarize
+from devstack import free_port, start_postgres, start_redis
 from migrations import upgrade
-from models.db import execute_sql, make_engine, make_sessionmaker
 from models.messages import PricedLineMsg, ReserveRequest
-from models.stock_changes import StockAnnouncer
-from models.stock_gate import GateLine, StockGate
-from temporal.embedded import free_port, start_postgres, start_redis
+from stores.db import execute_sql, make_engine, make_sessionmaker
+from stores.stock_changes import StockAnnouncer
+from stores.stock_gate import GateLine, StockGate
 
 CONFIRMED, REFUSED, REFUSED_BY_PG = "confirmed", "refused", "refused by PostgreSQL"
 MODES = ("pg-only", "gated", "bare")

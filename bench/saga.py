@@ -56,6 +56,8 @@ from bench.bare_saga import (
 from bench.bare_saga import vendor_order_id as bare_vendor_order_id
 from bench.shop import CONFIGURED_SERVICES, PLATFORM, order_body
 from bench.shop import set_up_seller as set_up_seller_of
+from devstack import ManagedProcess
+from devstack.stack import ROOT, DevStack, Ports
 from domain.ids import (
     order_id_for_idempotency_key,
     order_workflow_id,
@@ -63,8 +65,6 @@ from domain.ids import (
     vendor_order_workflow_id,
 )
 from temporal.client import connect
-from temporal.devstack import ROOT, DevStack, Ports
-from temporal.embedded import ManagedProcess
 
 REQUEST_TIMEOUT = 90.0
 BARE_TASK_QUEUE = "bench-bare-saga"
@@ -163,7 +163,7 @@ def role_of(argv: Sequence[str]) -> str | None:
     # Redis rewrites its title to "…/redis-server 127.0.0.1:port" in one word.
     program = Path(argv[0].split(" ", 1)[0]).name
     words = list(argv)
-    if "providers.stripe_emulator" in words:
+    if "emulators.stripe" in words:
         return "stripe"
     if "bench.bare_saga" in words:
         return "bare worker"

@@ -35,6 +35,11 @@ Duration = Annotated[timedelta, BeforeValidator(_duration)]
 MIN_KEY_LENGTH = 32
 
 
+# The environments where the dev stack may exist: development defaults are accepted, and the
+# `fulfillment` commands may read a running dev stack's file (devstack/stack_file.py).
+DEV_ENVS = ("dev", "test")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
@@ -126,7 +131,7 @@ class Settings(BaseSettings):
 
     @property
     def is_dev(self) -> bool:
-        return self.env in ("dev", "test")
+        return self.env in DEV_ENVS
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_dev(self) -> Settings:

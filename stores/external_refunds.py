@@ -18,12 +18,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.ledger import EntryKind
 from domain.refunds import RefundShare, share_outside_refund
 from models.base import utcnow
-from models.db import execute_sql
 from models.external_refund import ExternalRefundRecord
 from models.ledger import LedgerEntry
 from models.payment import Payment
 from models.vendor_order import VendorOrder
 from stores import refunds_in_flight
+from stores.db import execute_sql
 
 LEDGER_PREFIX = "stripe-refund:"
 

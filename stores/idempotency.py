@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import execute_sql
+from stores.db import execute_sql
 
 # Rows purged per claim: enough to keep pace with the keys coming in, small enough that a
 # claim never waits on a large delete.

@@ -9,8 +9,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import utcnow
-from models.db import execute_sql
 from models.refund_in_flight import RefundInFlight
+from stores.db import execute_sql
 
 
 async def announce(

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import execute_sql
+from stores.db import execute_sql
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
 

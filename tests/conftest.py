@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from temporal.devstack import DevStack, Ports
-from temporal.embedded import free_port
+from devstack import free_port
+from devstack.stack import DevStack, Ports
 from tests.loopback_guard import loopback_only
 
 # The e2e stack uses a short return window so a whole lifecycle fits in a test.

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from api.errors import Problem
-from models.db import execute_sql
+from stores.db import execute_sql
 
 router = APIRouter(tags=["health"])
 

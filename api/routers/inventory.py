@@ -1,5 +1,5 @@
 """Stock per SKU per warehouse (API.md, "Catalog and stock"). Every change is audited and
-announced through models.stock_changes; a change that would leave on_hand below reserved is
+announced through stores.stock_changes; a change that would leave on_hand below reserved is
 refused and changes nothing."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from api.auth import Principal, Role
 from api.deps import AnyRole, OpsOrVendor, SessionDep, ensure_vendor_scope
 from api.errors import Problem
 from models.catalog import Product
-from models.db import execute_sql
 from models.stock import (
     MAX_ON_HAND,
     AdjustmentIn,
@@ -25,8 +24,9 @@ from models.stock import (
     StockMovement,
     StockMovementPublic,
 )
-from models.stock_changes import StockChange, change_level
 from models.vendor import Warehouse
+from stores.db import execute_sql
+from stores.stock_changes import StockChange, change_level
 
 router = APIRouter(prefix="/v1/inventory", tags=["catalog and stock"])
 

@@ -20,13 +20,13 @@ from api.routers.vendor_app import CLOSED_STATUSES, update_vendor_order
 from api.stripe_events import start_adjustment
 from api.views import vendor_order_view
 from models.base import utcnow
-from models.db import execute_sql
 from models.ledger import LedgerEntry
 from models.messages import PayoutAdjustment, RefundCommand, RefundOutcome
 from models.order import OrderEvent
 from models.text import StorableText
 from models.vendor_order import VendorOrder
 from models.views import VendorOrderPublic
+from stores.db import execute_sql
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
 

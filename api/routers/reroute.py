@@ -13,12 +13,12 @@ from sqlmodel import col, select
 from api.deps import Ops, SessionDep
 from api.errors import Problem
 from api.views import vendor_order_view
-from models.db import execute_sql
 from models.stock import Reservation
-from models.stock_changes import StockChange, change_level
 from models.vendor import Warehouse
 from models.vendor_order import VendorOrder, VendorOrderLine
 from models.views import VendorOrderPublic
+from stores.db import execute_sql
+from stores.stock_changes import StockChange, change_level
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
 

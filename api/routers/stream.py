@@ -15,8 +15,8 @@ from api.deps import CurrentVendor, PlatformOrOps, RedisDep, SessionDep
 from api.errors import Problem
 from domain.ids import order_events_channel
 from models.order import Order, OrderEvent
-from models.stock_changes import vendor_events_channel
 from models.views import OrderEventPublic
+from stores.stock_changes import vendor_events_channel
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 

@@ -165,7 +165,7 @@ async def stock_books_agree(database_url: str, *skus: str) -> None:
     exactly the units held for it, and never more than on hand."""
     from sqlalchemy import text
 
-    from models.db import execute_sql, make_engine, make_sessionmaker
+    from stores.db import execute_sql, make_engine, make_sessionmaker
 
     engine = make_engine(database_url, pool_size=1)
     try:

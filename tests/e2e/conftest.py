@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from devstack.stack import DevStack
 from providers.stripe_adapter import StripeGateway
-from temporal.devstack import DevStack
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
-from activities.reconcile import Mismatch, Reconciler
-from models.db import make_engine, make_sessionmaker
+from devstack.stack import DevStack
+from jobs.reconcile import Mismatch, Reconciler
 from providers.stripe_adapter import StripeGateway
-from temporal.devstack import DevStack
+from stores.db import make_engine, make_sessionmaker
 from tests.e2e.client import PLATFORM, Seller, onboard, order_body, place, stock_product
 from tests.e2e.client import wait_for_order as wait_for_order
 

@@ -18,11 +18,11 @@ import stripe
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from devstack.stack import DevStack
 from domain.ids import order_id_for_idempotency_key, order_workflow_id
 from models.settings import DEV_WEBHOOK_SECRET
 from models.stock import MAX_ON_HAND
 from providers.stripe_adapter import StripeGateway
-from temporal.devstack import DevStack
 from tests.e2e.client import (
     OPS,
     PLATFORM,

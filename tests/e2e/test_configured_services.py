@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from temporal.devstack import DevStack, Ports
+from devstack.stack import DevStack, Ports
 
 
 async def test_configured_services_are_used_instead_of_starting_embedded_ones(

@@ -7,9 +7,9 @@ import asyncio
 import httpx
 from temporalio.client import Client
 
+from devstack.stack import DevStack
 from domain.ids import order_id_for_idempotency_key
 from temporal.client import connect
-from temporal.devstack import DevStack
 from tests.e2e.client import (
     OPS,
     PLATFORM,

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from api.app import create_app
-from models.db import connect_redis
+from devstack import free_port
+from devstack.stack import DevStack
 from models.settings import Settings
-from temporal.devstack import DevStack
-from temporal.embedded import free_port
+from stores.db import connect_redis
 from tests.e2e.client import OPS, PLATFORM, inventory, onboard, order_body, place, stock_product
 from tests.e2e.snapshot import connect, snapshot
 from tests.e2e.tcp_proxy import proxy_to

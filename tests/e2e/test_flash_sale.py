@@ -12,10 +12,10 @@ import pytest
 from redis.asyncio import Redis
 from temporalio.service import RPCError
 
+from devstack.stack import DevStack
 from domain.ids import order_id_for_idempotency_key
-from models.stock_gate import StockGate
+from stores.stock_gate import StockGate
 from temporal.client import connect
-from temporal.devstack import DevStack
 from tests.e2e.client import (
     PLATFORM,
     add_warehouse,

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.stack import DevStack
 from domain.signing import verify
 from providers.stripe_adapter import StripeGateway
-from temporal.devstack import DevStack
 from tests.e2e.client import (
     OPS,
     PLATFORM,

@@ -41,9 +41,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
+from devstack.stack import DevStack
 from domain.ids import order_id_for_idempotency_key, order_workflow_id
 from models.settings import Settings
-from temporal.devstack import DevStack
 from tests.e2e.client import (
     OPS,
     PLATFORM,

@@ -14,9 +14,9 @@ import pytest
 import stripe as stripe_sdk
 from sqlalchemy import text
 
-from models.db import execute_sql, make_engine, make_sessionmaker
+from devstack.stack import DevStack
 from providers.stripe_adapter import StripeGateway
-from temporal.devstack import DevStack
+from stores.db import execute_sql, make_engine, make_sessionmaker
 from tests.e2e.client import (
     OPS,
     PLATFORM,

@@ -8,7 +8,7 @@ import json
 
 import httpx
 
-from temporal.devstack import DevStack
+from devstack.stack import DevStack
 from tests.e2e.client import (
     OPS,
     add_warehouse,

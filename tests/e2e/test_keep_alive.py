@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit
 
-from temporal.devstack import DevStack
+from devstack.stack import DevStack
 
 # uvicorn closes an idle connection after 5 s unless told otherwise.
 UVICORN_DEFAULT_SECONDS = 5

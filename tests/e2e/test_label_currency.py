@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from temporal.devstack import DevStack
+from devstack.stack import DevStack
 from tests.e2e.client import (
     inventory,
     onboard,

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import stripe
 
+from devstack.stack import DevStack
 from models.settings import DEV_WEBHOOK_SECRET
 from providers.stripe_adapter import StripeGateway
 from temporal.client import connect
-from temporal.devstack import DevStack
 from tests.e2e.client import OPS, PLATFORM, onboard, order_body, place, stock_product
 from tests.e2e.money import (
     emulator,

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.stack import DevStack
 from providers.stripe_adapter import StripeGateway
-from temporal.devstack import DevStack
 from tests.e2e.client import OPS, PLATFORM, Seller, onboard, order_body, stock_product
 from tests.e2e.money import emulator, reconcile, ship_and_deliver, wait_for_order
 

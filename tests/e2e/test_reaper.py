@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from devstack.stack import DevStack, Ports
 from temporal.client import connect
-from temporal.devstack import DevStack, Ports
 from tests.e2e.client import OPS, inventory, onboard, order_body, place, stock_product
 
 

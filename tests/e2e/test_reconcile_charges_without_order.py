@@ -11,10 +11,10 @@ import httpx
 from sqlalchemy import text
 from stripe import StripeClient
 
+from devstack.stack import DevStack
 from domain.ids import order_workflow_id
-from models.db import execute_sql, make_engine, make_sessionmaker
 from providers.stripe_adapter import StripeGateway
-from temporal.devstack import DevStack
+from stores.db import execute_sql, make_engine, make_sessionmaker
 from tests.e2e.client import onboard, order_body, place, stock_product
 from tests.e2e.money import reconcile
 from tests.integration.stripe_helpers import sdk_client

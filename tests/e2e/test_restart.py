@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from temporal.devstack import DevStack, Ports
+from devstack.stack import DevStack, Ports
 from tests.e2e.client import onboard, order_body, place, stock_product, wait_for_order
 
 

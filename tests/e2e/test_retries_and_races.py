@@ -13,11 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from devstack.stack import DevStack
 from domain.ids import order_id_for_idempotency_key
-from models.db import connect_redis, execute_sql, make_engine, make_sessionmaker
-from models.stock_gate import StockGate
 from providers.stripe_adapter import StripeGateway
-from temporal.devstack import DevStack
+from stores.db import connect_redis, execute_sql, make_engine, make_sessionmaker
+from stores.stock_gate import StockGate
 from tests.e2e.client import OPS, PLATFORM, inventory, onboard, order_body, place, stock_product
 from tests.e2e.money import emulator, paid_order
 

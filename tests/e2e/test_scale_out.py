@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from temporal.devstack import ROOT, DevStack
-from temporal.embedded import free_port
-from temporal.embedded.process import ManagedProcess
+from devstack import free_port
+from devstack.process import ManagedProcess
+from devstack.stack import ROOT, DevStack
 from tests.e2e.client import PLATFORM, onboard, order_body, place, stock_product
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
+from devstack.stack import DevStack
 from providers.stripe_adapter import StripeGateway
-from temporal.devstack import DevStack
 from tests.e2e.client import OPS, PLATFORM, inventory, onboard, order_body, place, stock_product
 from tests.e2e.money import emulator, paid_order, vendor_order, wait_for_order
 

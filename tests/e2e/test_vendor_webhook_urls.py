@@ -18,10 +18,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from devstack.stack import DevStack
 from domain.outbound_urls import MAX_URL_LENGTH
 from domain.signing import verify
-from models.db import execute_sql, make_engine, make_sessionmaker
-from temporal.devstack import DevStack
+from stores.db import execute_sql, make_engine, make_sessionmaker
 from tests.e2e.client import Seller, onboard, order_body, place, stock_product
 from tests.e2e.webhook_inbox import Inbox, allowed_webhook_port, running_inbox
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from temporal.devstack import DevStack
+from devstack.stack import DevStack
 
 
 def allowed_webhook_port(stack: DevStack) -> int:

@@ -52,7 +52,7 @@ def shippo_receiver() -> Iterator[WebhookReceiver]:
 def shippo_emulator(
     tmp_path_factory: pytest.TempPathFactory, shippo_receiver: WebhookReceiver
 ) -> Iterator[str]:
-    """The base URL of ``python -m providers.shippo_emulator``, started once per session."""
+    """The base URL of ``python -m emulators.shippo``, started once per session."""
     data_dir = tmp_path_factory.mktemp("shippo-emulator")
     with running_shippo_emulator(data_dir, webhook_url=shippo_receiver.url) as url:
         yield url

@@ -13,16 +13,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from models.db import make_engine, make_sessionmaker
+from devstack.stack import DevStack
+from emulators.stripe import create_app
 from models.ledger import LedgerEntry
 from models.order import Order
 from models.payment import Payment
 from models.vendor import Vendor
 from models.vendor_order import VendorOrder
 from providers.stripe_adapter import ChargeResult, StripeGateway
-from providers.stripe_emulator import create_app
+from stores.db import make_engine, make_sessionmaker
 from temporal.client import connect
-from temporal.devstack import DevStack
 from tests.integration.stripe_helpers import API_KEY, paid_order, running_emulator
 
 

@@ -20,9 +20,9 @@ import httpx
 import shippo
 from shippo.models import components
 
+from devstack import free_port
+from devstack.emulators import start_emulator
 from providers.shippo_adapter import Address, Parcel, TimeoutSession
-from temporal.embedded import free_port
-from temporal.embedded.emulator import start_emulator
 
 API_KEY = "shippo_test_emulator"
 WEBHOOK_TOKEN = "shippo-webhook-test-token"
@@ -43,11 +43,11 @@ def running_emulator(
     auto_advance_seconds: float = AUTO_ADVANCE_SECONDS,
     extra_args: Sequence[str] = (),
 ) -> Iterator[str]:
-    """``python -m providers.shippo_emulator`` on a free port; yields its base URL and stops
+    """``python -m emulators.shippo`` on a free port; yields its base URL and stops
     it on the way out. Its state lives in ``data_dir/state.json``."""
     port = free_port()
     process = start_emulator(
-        "providers.shippo_emulator",
+        "emulators.shippo",
         port,
         data_dir / "state.json",
         data_dir / "emulator.log",

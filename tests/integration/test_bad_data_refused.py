@@ -21,11 +21,11 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.events import RedisEventPublisher
 from activities.orders import OrderStoreActivities
-from models.db import connect_redis, execute_sql, make_engine, make_sessionmaker
+from devstack.stack import DevStack
 from models.messages import CreateOrderRequest, OrderInput, OrderStatusChange, PricedLineMsg
 from models.order import Order
-from models.stock_changes import LEVEL_LIMIT, StockLimitExceeded, change_level
-from temporal.devstack import DevStack
+from stores.db import connect_redis, execute_sql, make_engine, make_sessionmaker
+from stores.stock_changes import LEVEL_LIMIT, StockLimitExceeded, change_level
 from tests.integration.test_inventory_reservations import seed
 
 

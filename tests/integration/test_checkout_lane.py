@@ -25,10 +25,10 @@ from activities.orders import OrderStoreActivities
 from api.checkout_lane import ADMITTED, CheckoutLane
 from api.known_orders import KnownOrders
 from api.request_metrics import RequestMetrics
+from devstack.stack import DevStack
 from domain.ids import order_id_for_idempotency_key
-from models.db import connect_redis
-from models.stock_gate import StockGate
-from temporal.devstack import DevStack
+from stores.db import connect_redis
+from stores.stock_gate import StockGate
 from tests.integration.test_bad_data_refused import create_request, order_store, sessions
 
 __all__ = ["order_store", "sessions"]  # fixtures

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from temporal import devstack_file
-from temporal.devstack import DevStack
+from devstack import stack_file
+from devstack.stack import DevStack
 from tests.e2e.client import onboard, order_body, place, stock_product
 
 FULFILLMENT = str(Path(sys.executable).parent / "fulfillment")
@@ -152,7 +152,7 @@ def test_a_stopped_stack_removes_its_file(tmp_path: Path) -> None:
     stopped = DevStack(tmp_path)
     stopped.env = {"DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/fulfillment"}
     stopped._write_stack_file()
-    assert devstack_file.read(tmp_path) is not None
+    assert stack_file.read(tmp_path) is not None
 
     stopped.stop(log=lambda _: None)
 

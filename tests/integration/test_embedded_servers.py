@@ -24,7 +24,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from temporal.embedded import (
+from devstack import (
     ManagedProcess,
     ServerStartError,
     free_port,

@@ -11,14 +11,14 @@ from urllib.parse import urlencode
 
 import pytest
 
-from providers.emulator_journal import journal_path
-from providers.shippo_emulator.state import Store as ShippoStore
-from providers.shippo_emulator.state import new_id, page_of
-from providers.shippo_emulator.webhooks import WebhookDispatcher, WebhookSettings
-from providers.stripe_emulator import connect, create_app, disputes, payments, refunds, reversals
-from providers.stripe_emulator import params as p
-from providers.stripe_emulator.errors import ControlError, StripeAPIError
-from providers.stripe_emulator.state import Store, StripeObject
+from emulators.journal import journal_path
+from emulators.shippo.state import Store as ShippoStore
+from emulators.shippo.state import new_id, page_of
+from emulators.shippo.webhooks import WebhookDispatcher, WebhookSettings
+from emulators.stripe import connect, create_app, disputes, payments, refunds, reversals
+from emulators.stripe import params as p
+from emulators.stripe.errors import ControlError, StripeAPIError
+from emulators.stripe.state import Store, StripeObject
 from tests.integration.stripe_helpers import running_emulator, sdk_client
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")

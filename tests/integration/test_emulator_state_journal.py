@@ -1,4 +1,4 @@
-"""The emulators' state file and journal (providers/emulator_journal.py): every answered change
+"""The emulators' state file and journal (emulators/journal.py): every answered change
 survives a restart, a clean stop or a crash, while a request writes only what it changed."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from providers.emulator_journal import journal_path, replay
+from devstack import free_port
+from devstack.emulators import start_emulator
+from emulators.journal import journal_path, replay
+from emulators.stripe import create_app, payments
+from emulators.stripe import params as p
+from emulators.stripe.state import Store
 from providers.stripe_adapter import StripeGateway
-from providers.stripe_emulator import create_app, payments
-from providers.stripe_emulator import params as p
-from providers.stripe_emulator.state import Store
-from temporal.embedded import free_port
-from temporal.embedded.emulator import start_emulator
 from tests.integration import shippo_helpers
 from tests.integration.stripe_helpers import (
     API_KEY,
@@ -276,7 +276,7 @@ def test_a_killed_shippo_emulator_keeps_every_label_and_move_it_answered(tmp_pat
     port = free_port()
     # Parcels move a minute apart: nothing changes by itself during the test.
     process = start_emulator(
-        "providers.shippo_emulator",
+        "emulators.shippo",
         port,
         state,
         tmp_path / "killed.log",

@@ -24,11 +24,11 @@ from api import errors, idempotency
 from api.deps import AnyRole
 from api.errors import Problem
 from api.sealed_answers import MARK, open_sealed
+from devstack import free_port
+from devstack.stack import DevStack
 from domain.idempotency import request_fingerprint
-from models.db import execute_sql, make_engine, make_sessionmaker
 from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY, Settings
-from temporal.devstack import DevStack
-from temporal.embedded import free_port
+from stores.db import execute_sql, make_engine, make_sessionmaker
 
 OPS = {"Authorization": f"Bearer {DEV_OPS_KEY}"}
 PLATFORM = {"Authorization": f"Bearer {DEV_PLATFORM_KEY}"}

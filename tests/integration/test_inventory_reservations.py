@@ -13,10 +13,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
 from activities.inventory import InventoryActivities
-from models.db import execute_sql, make_engine, make_sessionmaker
+from devstack.stack import DevStack
 from models.messages import OrderRef, PricedLineMsg, ReserveRequest, VendorOrderRef
-from models.stock_changes import StockAnnouncer
-from temporal.devstack import DevStack
+from stores.db import execute_sql, make_engine, make_sessionmaker
+from stores.stock_changes import StockAnnouncer
 
 
 @pytest.fixture

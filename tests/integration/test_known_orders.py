@@ -14,7 +14,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.orders import OrderStoreActivities
 from api.known_orders import KnownOrders
-from models.db import make_engine, make_sessionmaker
+from stores.db import make_engine, make_sessionmaker
 from tests.integration.test_bad_data_refused import create_request, order_store, sessions
 
 __all__ = ["order_store", "sessions"]  # fixtures

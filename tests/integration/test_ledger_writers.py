@@ -9,9 +9,9 @@ import asyncio
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activities import ledger
 from domain.ledger import EntryKind
 from providers.stripe_adapter import StripeGateway
+from stores import ledger
 from tests.integration.money_helpers import (
     emulator_url,
     gateway,

@@ -13,13 +13,13 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
-from activities import ledger
-from activities.ledger import vendor_order_of
 from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from models.ledger import LedgerEntry
 from models.messages import PayoutOutcome, PayoutRequest, RefundCommand, ReversalCommand
 from providers.stripe_adapter import StripeGateway
+from stores import ledger
+from stores.ledger import vendor_order_of
 from tests.integration.money_helpers import (
     PaidOrder,
     emulator_url,

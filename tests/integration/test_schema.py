@@ -9,8 +9,8 @@ from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401  (every table on the metadata)
+from devstack.stack import DevStack
 from migrations import alembic_config
-from temporal.devstack import DevStack
 
 
 def test_the_migrated_database_matches_the_models_with_nothing_left_to_migrate(

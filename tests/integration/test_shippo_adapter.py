@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import pytest
 
+from devstack import free_port
 from providers.errors import ProviderRejectedError, ProviderUnavailableError
 from providers.shippo_adapter import Rate, ShippoGateway, TrackingUpdate, to_cents
-from temporal.embedded import free_port
 from tests.integration.shippo_helpers import (
     API_KEY,
     CUSTOMER,

@@ -13,8 +13,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from models.stock_gate import Admission, GateLine, GateShortage, StockGate
-from temporal.embedded import RedisServer, free_port, start_redis
+from devstack import RedisServer, free_port, start_redis
+from stores.stock_gate import Admission, GateLine, GateShortage, StockGate
 
 ADMITTED = Admission(admitted=True, shortages=[], known=True, held=True)
 

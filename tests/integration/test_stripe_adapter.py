@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from emulators.stripe import create_app
 from providers.errors import (
     IdempotencyConflictError,
     PaymentDeclinedError,
@@ -14,7 +15,6 @@ from providers.errors import (
     ProviderUnavailableError,
 )
 from providers.stripe_adapter import ChargeResult, StripeGateway, TransferResult
-from providers.stripe_emulator import create_app
 from tests.integration.stripe_helpers import (
     API_KEY,
     control,

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import stripe
 
+from emulators.stripe import create_app
 from providers.errors import ProviderRejectedError, sort_stripe_error
-from providers.stripe_emulator import create_app
 from tests.integration.stripe_helpers import control, running_emulator, sdk_client, unique
 
 # The SDK hands httpx its form body as text, which httpx 0.28 deprecates; not ours to fix.

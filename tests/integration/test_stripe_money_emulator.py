@@ -9,6 +9,7 @@ import httpx
 import pytest
 import stripe
 
+from emulators.stripe import create_app
 from providers.errors import (
     PaymentDeclinedError,
     ProviderRejectedError,
@@ -21,7 +22,6 @@ from providers.stripe_adapter import (
     StripeGateway,
     TransferResult,
 )
-from providers.stripe_emulator import create_app
 from tests.integration.stripe_helpers import (
     API_KEY,
     control,

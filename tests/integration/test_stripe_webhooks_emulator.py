@@ -13,9 +13,9 @@ import httpx
 import pytest
 import stripe
 
+from emulators.stripe import create_app
 from providers.errors import PaymentDeclinedError, ProviderRejectedError
 from providers.stripe_adapter import StripeGateway
-from providers.stripe_emulator import create_app
 from tests.integration.stripe_helpers import (
     API_KEY,
     FAST_RETRIES,

@@ -26,11 +26,11 @@ from temporalio.exceptions import ApplicationError
 from activities import notifications as notifications_module
 from activities.notifications import NotificationActivities
 from activities.webhook_sender import WebhookSender
+from devstack.stack import DevStack
 from domain.outbound_urls import OutboundPolicy, Resolver, parse_allowed_hosts
 from domain.signing import SIGNATURE_HEADER, InvalidSignature, new_secret, verify
-from models.db import execute_sql, make_engine, make_sessionmaker
 from models.messages import NotificationOutcome, VendorNotification
-from temporal.devstack import DevStack
+from stores.db import execute_sql, make_engine, make_sessionmaker
 
 NOW = 1_900_000_000
 

@@ -20,8 +20,8 @@ from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from activities.reconcile import Reconciler
-from models.db import make_sessionmaker
+from jobs.reconcile import Reconciler
+from stores.db import make_sessionmaker
 from tests.simulation.model import FINISHED, Violation
 from tests.simulation.world import PLATFORM, World
 

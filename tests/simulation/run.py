@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import stripe
 
-from models.db import make_engine
+from devstack.stack import DevStack
 from providers.stripe_adapter import StripeGateway
+from stores.db import make_engine
 from temporal.client import connect
-from temporal.devstack import DevStack
 from tests.e2e.client import onboard
 from tests.simulation.config import SimConfig
 from tests.simulation.drain import drive_to_ends, settle

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from temporal.devstack import DevStack, Ports
+from devstack.stack import DevStack, Ports
 from tests.simulation.relay import Relay, RelayPolicy, running_relay
 
 SETTINGS = {

@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from temporal.devstack import DevStack
+from devstack.stack import DevStack
 from tests.simulation.config import SimConfig
 from tests.simulation.run import RunReport, run_once
 from tests.simulation.stacks import SimStacks

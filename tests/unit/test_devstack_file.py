@@ -1,4 +1,4 @@
-"""The dev stack's file (temporal/devstack_file.py): variables always win, outside dev it is
+"""The dev stack's file (temporal/stack_file.py): variables always win, outside dev it is
 never read, a stack that is gone is refused clearly, and it never shows credentials."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from temporal import devstack_file
-from temporal.devstack_file import Chosen, DevStackNotRunning, StackFile
+from devstack import stack_file
+from devstack.stack_file import Chosen, DevStackNotRunning, StackFile
 
 EMULATED = {
     "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/fulfillment",
@@ -29,39 +29,39 @@ def dead_pid() -> int:
     return int(done.stdout)
 
 
-def stack_file(pid: int) -> StackFile:
+def a_stack_file(pid: int) -> StackFile:
     return StackFile("2026-12-01T10:00:00+00:00", pid, "http://127.0.0.1:3", dict(EMULATED))
 
 
 def test_the_file_is_written_for_its_owner_only_and_read_back_whole(tmp_path: Path) -> None:
-    path = devstack_file.write(tmp_path, stack_file(4242))
+    path = stack_file.write(tmp_path, a_stack_file(4242))
 
     assert path == tmp_path / "devstack.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert devstack_file.read(tmp_path) == stack_file(4242)
+    assert stack_file.read(tmp_path) == a_stack_file(4242)
 
 
 def test_a_stack_removes_only_its_own_file(tmp_path: Path) -> None:
-    devstack_file.write(tmp_path, stack_file(4242))
+    stack_file.write(tmp_path, a_stack_file(4242))
 
-    devstack_file.remove(tmp_path, 4343)
-    assert devstack_file.read(tmp_path) == stack_file(4242)
-    devstack_file.remove(tmp_path, 4242)
-    assert devstack_file.read(tmp_path) is None
+    stack_file.remove(tmp_path, 4343)
+    assert stack_file.read(tmp_path) == a_stack_file(4242)
+    stack_file.remove(tmp_path, 4242)
+    assert stack_file.read(tmp_path) is None
 
 
 def test_outside_dev_the_file_is_never_read_even_when_it_is_stale(tmp_path: Path) -> None:
-    devstack_file.write(tmp_path, stack_file(dead_pid()))
+    stack_file.write(tmp_path, a_stack_file(dead_pid()))
     environ = {"FULFILLMENT_ENV": "production"}
 
-    assert devstack_file.use(environ, tmp_path) is None
+    assert stack_file.use(environ, tmp_path) is None
     assert environ == {"FULFILLMENT_ENV": "production"}
 
 
 def test_variables_set_win_and_nothing_is_taken_so_a_stale_file_is_not_even_checked(
     tmp_path: Path,
 ) -> None:
-    devstack_file.write(tmp_path, stack_file(dead_pid()))
+    stack_file.write(tmp_path, a_stack_file(dead_pid()))
     # Half of the Stripe pair is set: the pair is not taken from the file.
     environ = {
         "DATABASE_URL": "postgresql+psycopg://me@db.internal:5432/x",
@@ -70,7 +70,7 @@ def test_variables_set_win_and_nothing_is_taken_so_a_stale_file_is_not_even_chec
     }
     before = dict(environ)
 
-    chosen = devstack_file.use(environ, tmp_path)
+    chosen = stack_file.use(environ, tmp_path)
 
     assert chosen is not None and chosen.taken == ()
     assert environ == before
@@ -78,11 +78,11 @@ def test_variables_set_win_and_nothing_is_taken_so_a_stale_file_is_not_even_chec
 
 def test_a_stack_whose_process_is_gone_is_refused_with_what_to_do(tmp_path: Path) -> None:
     pid = dead_pid()
-    devstack_file.write(tmp_path, stack_file(pid))
+    stack_file.write(tmp_path, a_stack_file(pid))
     environ: dict[str, str] = {}
 
     with pytest.raises(DevStackNotRunning) as refused:
-        devstack_file.use(environ, tmp_path)
+        stack_file.use(environ, tmp_path)
 
     message = str(refused.value)
     assert message.startswith("the dev stack is not running:")
@@ -93,10 +93,10 @@ def test_a_stack_whose_process_is_gone_is_refused_with_what_to_do(tmp_path: Path
 
 def test_a_live_stack_whose_server_does_not_answer_is_refused(tmp_path: Path) -> None:
     # This very process is alive; port 1 on loopback answers nothing.
-    devstack_file.write(tmp_path, stack_file(os.getpid()))
+    stack_file.write(tmp_path, a_stack_file(os.getpid()))
 
     with pytest.raises(DevStackNotRunning) as refused:
-        devstack_file.use({}, tmp_path)
+        stack_file.use({}, tmp_path)
 
     assert "PostgreSQL at 127.0.0.1:1 does not answer" in str(refused.value)
 
@@ -105,7 +105,7 @@ def test_a_file_that_is_not_a_stack_file_is_refused_not_a_traceback(tmp_path: Pa
     (tmp_path / "devstack.json").write_text("{not json")
 
     with pytest.raises(DevStackNotRunning, match="is not a dev stack file"):
-        devstack_file.use({}, tmp_path)
+        stack_file.use({}, tmp_path)
 
 
 def test_the_servers_line_never_shows_credentials_and_names_each_source(tmp_path: Path) -> None:
@@ -114,9 +114,9 @@ def test_the_servers_line_never_shows_credentials_and_names_each_source(tmp_path
         "REDIS_URL": "redis://:hunter2@cache:6380/0",
         "STRIPE_API_BASE": "http://127.0.0.1:2",
     }
-    chosen = Chosen(stack_file(1), tmp_path / "devstack.json", ("STRIPE_API_BASE",))
+    chosen = Chosen(a_stack_file(1), tmp_path / "devstack.json", ("STRIPE_API_BASE",))
 
-    line = devstack_file.describe(chosen, environ)
+    line = stack_file.describe(chosen, environ)
 
     assert "s3cret" not in line and "hunter2" not in line and "admin" not in line
     assert line == (

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.emulator_faults import FaultInjector, FaultPlan
+from emulators.faults import FaultInjector, FaultPlan
 
 
 class ControlError(Exception):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import redis
 
-from temporal.embedded.process import (
+from devstack.process import (
     ManagedProcess,
     ServerStartError,
     ensure_port_free,

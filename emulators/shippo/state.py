@@ -1,5 +1,5 @@
 """The emulator's memory: Shippo objects by kind, webhook deliveries, timed jobs, and the state
-file that keeps them (providers/emulator_journal.py)."""
+file that keeps them (emulators/journal.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from providers.emulator_journal import Journal
+from emulators.journal import Journal
 
 from .errors import invalid
 

@@ -1,4 +1,4 @@
-"""Run the Stripe emulator: ``python -m providers.stripe_emulator --port 12111``."""
+"""Run the Stripe emulator: ``python -m emulators.stripe --port 12111``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .webhooks import DEFAULT_RETRY_SCHEDULE, parse_schedule
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m providers.stripe_emulator")
+    parser = argparse.ArgumentParser(prog="python -m emulators.stripe")
     parser.add_argument("--host", default=os.environ.get("STRIPE_EMULATOR_HOST", "127.0.0.1"))
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("STRIPE_EMULATOR_PORT", "12111"))

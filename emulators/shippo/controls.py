@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.emulator_controls import (
+from emulators.controls import (
     FAULT_CONTROLS,
     Control,
     ControlError,

@@ -1,4 +1,4 @@
-"""Signed webhook delivery of events, retried like Stripe (providers/emulator_webhooks.py does
+"""Signed webhook delivery of events, retried like Stripe (emulators/webhooks.py does
 the sending, ordering and retries). Events about one object go out in the order they were
 created."""
 
@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from providers.emulator_webhooks import DEFAULT_TIMEOUT_SECONDS, DeliveryQueue, parse_schedule
-from providers.emulator_webhooks import WebhookSettings as _BaseSettings
+from emulators.webhooks import DEFAULT_TIMEOUT_SECONDS, DeliveryQueue, parse_schedule
+from emulators.webhooks import WebhookSettings as _BaseSettings
 
 from .errors import ControlError
 from .events import subject_id

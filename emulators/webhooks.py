@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import httpx
 
-log = logging.getLogger("providers.emulator_webhooks")
+log = logging.getLogger("emulators.webhooks")
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activities import ledger
 from domain.ids import order_workflow_id
 from domain.ledger import EntryKind, order_balance, vendor_order_money
 from domain.status import OrderStatus
@@ -28,6 +27,7 @@ from models.order import Order
 from models.payment import Payment
 from models.vendor_order import VendorOrder
 from providers.stripe_adapter import StripeGateway
+from stores import ledger
 
 _GROUP_PREFIX = order_workflow_id("")
 _UNCONFIRMED = (OrderStatus.PENDING, OrderStatus.REJECTED)

@@ -23,11 +23,11 @@ from domain.ledger import (
 )
 from domain.status import PayoutStatus, VendorOrderStatus
 from models.base import utcnow
-from models.db import execute_sql
 from models.ledger import LedgerEntry
 from models.order import Order
 from models.payment import Payment
 from models.vendor_order import VendorOrder
+from stores.db import execute_sql
 
 
 def movement(entry: LedgerEntry) -> Movement:

@@ -21,7 +21,7 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 
-from temporal.embedded.process import (
+from devstack.process import (
     ManagedProcess,
     ServerStartError,
     ensure_port_free,

@@ -43,9 +43,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from providers.atomic_file import fsync_directory, write_json
+from emulators.atomic_file import fsync_directory, write_json
 
-log = logging.getLogger("providers.emulator_journal")
+log = logging.getLogger("emulators.journal")
 
 RecordPath = tuple[str, ...]
 # The journal may grow to this size, or to the snapshot's if larger, before a save folds it.

@@ -14,9 +14,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from stripe._api_version import _ApiVersion
 
-from providers.emulator_faults import FaultInjector
+from emulators.faults import FaultInjector
+from stripe._api_version import _ApiVersion
 
 from . import connect, controls, disputes, events, payments, refunds, reversals
 from . import params as p
@@ -30,7 +30,7 @@ from .webhooks import (
     WebhookSettings,
 )
 
-log = logging.getLogger("providers.stripe_emulator")
+log = logging.getLogger("emulators.stripe")
 
 ENDPOINTS: list[Endpoint] = [
     *payments.ENDPOINTS,

@@ -1,5 +1,5 @@
 """The emulator's memory: Stripe objects by kind, idempotent answers, and the state file that
-keeps them (providers/emulator_journal.py)."""
+keeps them (emulators/journal.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from providers.emulator_journal import Journal
+from emulators.journal import Journal
 
 from . import params as p
 from .errors import invalid_request

@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from providers.atomic_file import write_json
+from models.settings import DEV_ENVS
 
 FILE_NAME = "devstack.json"
 DATA_DIR_VARIABLE = "FULFILLMENT_DATA_DIR"
 DEFAULT_DATA_DIR = ".data"
-DEV_ENVS = ("dev", "test")
 
 # What a command may take from the file. Each group is taken whole or not at all: a Stripe key
 # from the environment with the emulator's address from the file would be neither.
@@ -114,8 +113,13 @@ def path_in(data_dir: Path) -> Path:
 def write(data_dir: Path, stack: StackFile) -> Path:
     """Write the file whole (a reader never sees half of it), readable by its owner only."""
     path = path_in(data_dir)
-    # mkstemp creates the temporary file 0600 and the rename keeps that mode.
-    write_json(path, stack.to_json())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Created 0600 under a name of this process's own, then renamed over the old file.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(stack.to_json()))
+    os.replace(temporary, path)
     return path
 
 

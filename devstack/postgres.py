@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from temporal.embedded.process import (
+from devstack.process import (
     ManagedProcess,
     ServerStartError,
     ensure_port_free,

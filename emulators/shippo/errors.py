@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.emulator_controls import ControlError as ControlError
+from emulators.controls import ControlError as ControlError
 
 
 class ShippoAPIError(Exception):

@@ -1,4 +1,4 @@
-"""Webhook delivery of ``track_updated`` payloads (providers/emulator_webhooks.py does the
+"""Webhook delivery of ``track_updated`` payloads (emulators/webhooks.py does the
 sending, ordering and retries).
 
 Shippo does not sign webhooks; the URL carries a secret token (``?token=...``). The updates of
@@ -11,7 +11,7 @@ import json
 import time
 from typing import Any
 
-from providers.emulator_webhooks import (
+from emulators.webhooks import (
     DEFAULT_TIMEOUT_SECONDS,
     DeliveryQueue,
     WebhookSettings,

@@ -19,10 +19,10 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import ValidationFailed
-from models.db import execute_sql
+from stores.db import execute_sql
 
 if TYPE_CHECKING:
-    from models.stock_gate import StockGate
+    from stores.stock_gate import StockGate
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 Not for production: docker-compose.yml and docs/production.md describe that shape.
 """
 
-from temporal.embedded.postgres import PostgresServer, start_postgres
-from temporal.embedded.process import (
+from devstack.postgres import PostgresServer, start_postgres
+from devstack.process import (
     ManagedProcess,
     ServerStartError,
     ensure_port_free,
@@ -12,8 +12,8 @@ from temporal.embedded.process import (
     wait_for_port,
     wait_until,
 )
-from temporal.embedded.redis_server import RedisServer, start_redis
-from temporal.embedded.temporal_server import TemporalServer, start_temporal
+from devstack.redis_server import RedisServer, start_redis
+from devstack.temporal_server import TemporalServer, start_temporal
 
 __all__ = [
     "ManagedProcess",

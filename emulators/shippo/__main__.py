@@ -1,4 +1,4 @@
-"""Run the Shippo emulator: ``python -m providers.shippo_emulator --port 12112``."""
+"""Run the Shippo emulator: ``python -m emulators.shippo --port 12112``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .webhooks import DEFAULT_RETRY_SCHEDULE, parse_schedule
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m providers.shippo_emulator")
+    parser = argparse.ArgumentParser(prog="python -m emulators.shippo")
     parser.add_argument("--host", default=os.environ.get("SHIPPO_EMULATOR_HOST", "127.0.0.1"))
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("SHIPPO_EMULATOR_PORT", "12112"))

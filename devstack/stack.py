@@ -21,6 +21,17 @@ from urllib.parse import quote
 
 import httpx
 
+from devstack import (
+    ManagedProcess,
+    ServerStartError,
+    free_port,
+    stack_file,
+    start_postgres,
+    start_redis,
+    start_temporal,
+    wait_until,
+)
+from devstack.emulators import start_emulator
 from migrations import upgrade
 from models.settings import (
     DEV_OPS_KEY,
@@ -28,17 +39,6 @@ from models.settings import (
     DEV_SHIPPO_TOKEN,
     DEV_WEBHOOK_SECRET,
 )
-from temporal import devstack_file
-from temporal.embedded import (
-    ManagedProcess,
-    ServerStartError,
-    free_port,
-    start_postgres,
-    start_redis,
-    start_temporal,
-    wait_until,
-)
-from temporal.embedded.emulator import start_emulator
 from temporal.search_attributes import DEV_SERVER_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ class DevStack:
         env.setdefault("SHIPPO_WEBHOOK_TOKEN", DEV_SHIPPO_TOKEN)
         env["FULFILLMENT_API_PORT"] = str(self.ports.api)
         # The API and worker look for this stack's file, never another folder's.
-        env[devstack_file.DATA_DIR_VARIABLE] = str(self.data_dir)
+        env[stack_file.DATA_DIR_VARIABLE] = str(self.data_dir)
         try:
             if "DATABASE_URL" not in source:
                 log(f"starting PostgreSQL on 127.0.0.1:{self.ports.postgres}")
@@ -138,18 +138,18 @@ class DevStack:
             raise
 
     def _write_stack_file(self) -> None:
-        """Tell the `fulfillment` commands where this stack is (temporal/devstack_file.py):
+        """Tell the `fulfillment` commands where this stack is (temporal/stack_file.py):
         only what the stack chose itself (servers it started, dev keys, its overrides), never
         a variable the developer set, which may hold a real secret."""
         chosen = {
             name: self.env[name]
-            for group in devstack_file.GROUPS
+            for group in stack_file.GROUPS
             for name in group
             if name in self.env and name not in os.environ
         }
-        devstack_file.write(
+        stack_file.write(
             self.data_dir,
-            devstack_file.StackFile(
+            stack_file.StackFile(
                 started_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 pid=os.getpid(),
                 api_url=self.api_url,
@@ -160,7 +160,7 @@ class DevStack:
     def _start_stripe_emulator(self, env: dict[str, str]) -> None:
         port = self.ports.stripe
         process = start_emulator(
-            "providers.stripe_emulator",
+            "emulators.stripe",
             port,
             self.data_dir / "stripe" / "state.json",
             self.data_dir / "logs" / "stripe-emulator.log",
@@ -180,7 +180,7 @@ class DevStack:
         port = self.ports.shippo
         token = quote(env["SHIPPO_WEBHOOK_TOKEN"], safe="")
         process = start_emulator(
-            "providers.shippo_emulator",
+            "emulators.shippo",
             port,
             self.data_dir / "shippo" / "state.json",
             self.data_dir / "logs" / "shippo-emulator.log",
@@ -213,7 +213,7 @@ class DevStack:
 
     def stop(self, log: Callable[[str], None] = print) -> None:
         # First, so no command is sent to a stack on its way down.
-        devstack_file.remove(self.data_dir, os.getpid())
+        stack_file.remove(self.data_dir, os.getpid())
         while self._stops:
             name, stop = self._stops.pop()
             log(f"stopping {name}")
@@ -241,13 +241,13 @@ def _worker_name(n: int) -> str:
 def _forget_dead_stack(data_dir: Path) -> None:
     """A file left by a stack that crashed would only mislead; one of a live stack stays."""
     try:
-        found = devstack_file.read(data_dir)
-    except devstack_file.DevStackNotRunning:
+        found = stack_file.read(data_dir)
+    except stack_file.DevStackNotRunning:
         found = None
     else:
         if found is not None and found.why_not_running() is None:
             return
-    devstack_file.path_in(data_dir).unlink(missing_ok=True)
+    stack_file.path_in(data_dir).unlink(missing_ok=True)
 
 
 def _answers(url: str) -> bool:
@@ -273,7 +273,7 @@ Fulfillment dev stack is up. Ctrl-C stops all of it.
   Return window    {env.get("FULFILLMENT_RETURN_WINDOW", "P14D")}
   Data             {stack.data_dir.resolve()}   logs: {stack.data_dir.resolve() / "logs"}
   Commands         .venv/bin/fulfillment reconcile (and migrate, worker) find this stack
-                   through {devstack_file.path_in(stack.data_dir)}
+                   through {stack_file.path_in(stack.data_dir)}
 """
 
 

@@ -1,5 +1,5 @@
-"""The project's provider emulators (providers/*_emulator) as processes: the dev stack and the
-tests start them the same way."""
+"""The project's provider emulators (emulators/stripe, emulators/shippo) as processes: the dev
+stack and the tests start them the same way."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from temporal.embedded.process import ManagedProcess, wait_until
+from devstack.process import ManagedProcess, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_emulator(
@@ -25,7 +25,7 @@ def start_emulator(
 ) -> ManagedProcess:
     """``python -m <module> --host 127.0.0.1 --port <port> --state-file <state_file> <args>``,
     returned once its /healthz answers."""
-    name = module.rsplit(".", 1)[-1].replace("_", "-")
+    name = module.rsplit(".", 1)[-1].replace("_", "-") + " emulator"
     process = ManagedProcess.start(
         name,
         [

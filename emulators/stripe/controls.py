@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from providers.emulator_controls import (
+from emulators.controls import (
     FAULT_CONTROLS,
     Control,
     ControlError,

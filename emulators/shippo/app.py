@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.emulator_faults import FaultInjector
+from emulators.faults import FaultInjector
 
 from . import controls, shipments, tracks, transactions
 from .calls import Call
@@ -30,7 +30,7 @@ from .webhooks import (
     WebhookSettings,
 )
 
-log = logging.getLogger("providers.shippo_emulator")
+log = logging.getLogger("emulators.shippo")
 
 Handler = Callable[["Emulator", Call], tuple[int, Any]]
 Job = Callable[["Emulator", dict[str, Any]], None]
