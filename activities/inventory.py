@@ -50,6 +50,7 @@ from models.vendor import Vendor, Warehouse
 from models.vendor_order import VendorOrderLine
 from stores.db import execute_sql
 from stores.stock_changes import StockAnnouncer, StockChange, change_level
+from temporal.names import Activity
 
 # A warehouse's measured speed: average hours from order to shipment of what it shipped.
 _SHIP_HOURS = text(
@@ -134,7 +135,7 @@ class InventoryActivities:
             shortages += short
         return allocated, shortages
 
-    @activity.defn(name="inventory.load_catalog")
+    @activity.defn(name=Activity.LOAD_CATALOG)
     async def load_catalog(self, request: CatalogRequest) -> CatalogSnapshot:
         async with self._sessions() as session:
             rows = (
@@ -167,7 +168,7 @@ class InventoryActivities:
             ]
         )
 
-    @activity.defn(name="inventory.reserve")
+    @activity.defn(name=Activity.RESERVE)
     async def reserve(self, request: ReserveRequest) -> ReserveResult:
         """Hold every line or none, in one transaction, idempotent per order."""
         changes: list[StockChange] = []
@@ -272,7 +273,7 @@ class InventoryActivities:
             for vendor, parcels in sorted(by_vendor.items())
         }
 
-    @activity.defn(name="inventory.renew")
+    @activity.defn(name=Activity.RENEW_HOLD)
     async def renew(self, request: RenewRequest) -> int:
         """The workflow still owns its stock: push the reservations' expiry out."""
         async with self._sessions() as session, session.begin():
@@ -292,18 +293,18 @@ class InventoryActivities:
             )
             return len(result.all())
 
-    @activity.defn(name="inventory.release")
+    @activity.defn(name=Activity.RELEASE)
     async def release(self, request: OrderRef) -> int:
         """Compensation: give back every unit still held for the order. Returns units released."""
         return await self._settle(request.order_id, None, "released", "order refused")
 
-    @activity.defn(name="inventory.release_vendor_order")
+    @activity.defn(name=Activity.RELEASE_VENDOR_ORDER)
     async def release_vendor_order(self, request: VendorOrderRef) -> int:
         """A cancelled vendor order: its held units go back on sale. Returns units released."""
         skus = await self._skus_of(request.vendor_order_id)
         return await self._settle(request.order_id, skus, "released", "vendor order cancelled")
 
-    @activity.defn(name="inventory.restock_return")
+    @activity.defn(name=Activity.RESTOCK_RETURN)
     async def restock_return(self, request: RestockRequest) -> int:
         """Received returned units go back on the shelf of the warehouse they left from; once
         per return, however often retried. Returns units restocked."""
@@ -350,7 +351,7 @@ class InventoryActivities:
             )
             return sorted(set(found.all()))
 
-    @activity.defn(name="inventory.commit_vendor_order")
+    @activity.defn(name=Activity.COMMIT_VENDOR_ORDER)
     async def commit_vendor_order(self, request: VendorOrderRef) -> int:
         """Shipping: the held units leave the shelf (on_hand and reserved both drop)."""
         async with self._sessions() as session:

@@ -25,6 +25,7 @@ from domain.outbound_urls import ForbiddenUrl
 from domain.signing import SIGNATURE_HEADER, sign
 from models.messages import NotificationOutcome, VendorNotification
 from models.vendor import Vendor
+from temporal.names import Activity
 
 USER_AGENT = "fulfillment-webhooks/1"
 REQUEST_TIMEOUT_SECONDS = 10.0
@@ -57,7 +58,7 @@ class NotificationActivities:
         self._webhooks = webhooks
         self._clock = clock
 
-    @activity.defn(name="notifications.deliver")
+    @activity.defn(name=Activity.DELIVER_NOTIFICATION)
     async def deliver(self, notification: VendorNotification) -> NotificationOutcome:
         # Read on every attempt: a vendor who fixes or removes its URL is heard at once.
         async with self._sessions() as session:

@@ -37,6 +37,7 @@ from models.vendor_order import VendorOrder, VendorOrderLine
 from models.views import OrderPublic
 from stores import ledger, order_views
 from stores.db import execute_sql
+from temporal.names import Activity
 
 
 class OrderStoreActivities:
@@ -55,7 +56,7 @@ class OrderStoreActivities:
         except (DataError, psycopg.DataError, UnicodeEncodeError) as error:
             raise bad_data(error) from error
 
-    @activity.defn(name="orders.create")
+    @activity.defn(name=Activity.CREATE_ORDER)
     async def create(self, request: CreateOrderRequest) -> dict[str, Any] | None:
         """Record the order and its lines once; run again for an order already recorded, the
         refusal it was given, if any (a saga whose steps run again after a crash answers it)."""
@@ -105,7 +106,7 @@ class OrderStoreActivities:
         await announce(self._events, order.order_id, event, request.rejection or {})
         return None
 
-    @activity.defn(name="orders.set_rejection")
+    @activity.defn(name=Activity.SET_REJECTION)
     async def set_rejection(self, request: RejectOrderRequest) -> None:
         """A recorded order the saga then refused: keep why, so a retried key is answered the
         same way after the workflow has closed."""
@@ -120,7 +121,7 @@ class OrderStoreActivities:
             await record_event(session, order.id, "order.rejected", request.rejection)
         await announce(self._events, request.order_id, "order.rejected", request.rejection)
 
-    @activity.defn(name="orders.confirm")
+    @activity.defn(name=Activity.CONFIRM_ORDER)
     async def confirm(self, request: ConfirmOrderRequest) -> OrderPublic:
         """Confirm the order, and answer it as the API shows it, read in the same transaction
         (checkout's 201 is this answer: the API does not read the order again)."""
@@ -185,7 +186,7 @@ class OrderStoreActivities:
         await announce(self._events, request.order_id, "order.confirmed", {})
         return view
 
-    @activity.defn(name="orders.set_status")
+    @activity.defn(name=Activity.SET_ORDER_STATUS)
     async def set_status(self, request: OrderStatusChange) -> None:
         async with self._transaction() as session:
             order = await session.get(Order, request.order_id, with_for_update=True)
@@ -197,7 +198,7 @@ class OrderStoreActivities:
             await record_event(session, order.id, request.event_type, {})
         await announce(self._events, request.order_id, request.event_type, {})
 
-    @activity.defn(name="orders.record_shipment")
+    @activity.defn(name=Activity.RECORD_SHIPMENT)
     async def record_shipment(self, record: ShipmentRecord) -> None:
         await self._update_vendor_order(
             record.vendor_order_id,
@@ -210,7 +211,7 @@ class OrderStoreActivities:
             **({"label_url": record.label_url} if record.label_url else {}),
         )
 
-    @activity.defn(name="orders.set_totals")
+    @activity.defn(name=Activity.SET_TOTALS)
     async def set_totals(self, totals: OrderTotals) -> None:
         """Checkout's totals once postage is known (before the charge)."""
         async with self._transaction() as session:
@@ -223,7 +224,7 @@ class OrderStoreActivities:
             order.updated_at = utcnow()
             session.add(order)
 
-    @activity.defn(name="orders.record_cancellation")
+    @activity.defn(name=Activity.RECORD_CANCELLATION)
     async def record_cancellation(self, record: CancellationRecord) -> None:
         detail = {"reason": record.reason, "by": record.by, "refunded_cents": record.refunded_cents}
         async with self._transaction() as session:
@@ -244,7 +245,7 @@ class OrderStoreActivities:
             self._events, record.order_id, "vendor_order.cancelled", detail, record.vendor_order_id
         )
 
-    @activity.defn(name="orders.record_delivery")
+    @activity.defn(name=Activity.RECORD_DELIVERY)
     async def record_delivery(self, record: DeliveryRecord) -> None:
         await self._update_vendor_order(
             record.vendor_order_id,
@@ -255,7 +256,7 @@ class OrderStoreActivities:
             return_window_ends_at=record.return_window_ends_at,
         )
 
-    @activity.defn(name="orders.set_attention")
+    @activity.defn(name=Activity.SET_ATTENTION)
     async def set_attention(self, change: AttentionChange) -> None:
         """Why an operator should look at a vendor order (None: nothing any more)."""
         async with self._transaction() as session:
@@ -274,7 +275,7 @@ class OrderStoreActivities:
             order_id = vendor_order.order_id
         await announce(self._events, order_id, event, {}, change.vendor_order_id)
 
-    @activity.defn(name="orders.record_completion")
+    @activity.defn(name=Activity.RECORD_COMPLETION)
     async def record_completion(self, ref: VendorOrderRef) -> None:
         await self._update_vendor_order(
             ref.vendor_order_id,

@@ -29,6 +29,7 @@ from providers.errors import ProviderError, ProviderRejectedError
 from providers.stripe_adapter import StripeGateway
 from stores import ledger
 from stores.ledger import payment_of, vendor_order_of
+from temporal.names import Activity
 
 
 class PaymentActivities:
@@ -36,7 +37,7 @@ class PaymentActivities:
         self._sessions = sessions
         self._gateway = gateway
 
-    @activity.defn(name="payments.charge")
+    @activity.defn(name=Activity.CHARGE)
     async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         try:
             result = await self._gateway.charge(
@@ -56,7 +57,7 @@ class PaymentActivities:
             amount_cents=result.amount_cents,
         )
 
-    @activity.defn(name="payments.pay_vendor")
+    @activity.defn(name=Activity.PAY_VENDOR)
     async def pay_vendor(self, request: PayoutRequest) -> PayoutOutcome:
         """Transfer the vendor's payout, less any debt it owes from earlier reversals.
 

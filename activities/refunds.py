@@ -33,6 +33,7 @@ from providers.errors import ProviderError, ProviderRejectedError
 from providers.stripe_adapter import RefundResult, StripeGateway
 from stores import external_refunds, ledger, refunds_in_flight, span_locks
 from stores.ledger import payment_of, vendor_order_of
+from temporal.names import Activity
 
 # Movements this system makes say so, so their webhooks are not taken for outside ones.
 SOURCE = {"source": "fulfillment"}
@@ -57,7 +58,7 @@ class RefundActivities:
         self._sessions = sessions
         self._gateway = gateway
 
-    @activity.defn(name="payments.refund")
+    @activity.defn(name=Activity.REFUND)
     async def refund(self, command: RefundCommand) -> RefundOutcome:
         key = f"{command.vendor_order_id}:refund:{command.refund_key}"
         async with self._sessions() as session, session.begin():
@@ -222,7 +223,7 @@ class RefundActivities:
                     ) from waiting
         return refunds
 
-    @activity.defn(name="payments.record_external_refund")
+    @activity.defn(name=Activity.RECORD_EXTERNAL_REFUND)
     async def record_external_refund(self, refund: ExternalRefund) -> RefundOutcome:
         """A refund made in the Stripe dashboard or API: it reduces this vendor order's payout.
 
@@ -254,7 +255,7 @@ class RefundActivities:
             return _refund_outcome(refund.provider_refund_id, 0, money)
         return _refund_outcome(share.provider_refund_id, share.amount_cents, money)
 
-    @activity.defn(name="payments.reverse_payout")
+    @activity.defn(name=Activity.REVERSE_PAYOUT)
     async def reverse_payout(self, command: ReversalCommand) -> ReversalOutcome:
         """After a refund that came after the payout: take the vendor's share back. If its
         balance cannot cover it, the debt is recorded and netted against its next payout."""
@@ -374,7 +375,7 @@ class RefundActivities:
                     await self._adjust_commission(session, locked, f"found-{reversal['id']}")
             await ledger.refresh(session, locked)
 
-    @activity.defn(name="payments.record_external_reversal")
+    @activity.defn(name=Activity.RECORD_EXTERNAL_REVERSAL)
     async def record_external_reversal(self, reversal: ExternalReversal) -> ReversalOutcome:
         """A reversal made outside the system: the ledger follows what the provider did."""
         async with self._sessions() as session, session.begin():

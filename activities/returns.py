@@ -16,6 +16,7 @@ from models.base import utcnow
 from models.messages import ReturnClosing, ReturnRecord
 from models.returns import OrderReturn, OrderReturnLine
 from stores.db import execute_sql
+from temporal.names import Activity
 
 
 class ReturnActivities:
@@ -23,7 +24,7 @@ class ReturnActivities:
         self._sessions = sessions
         self._events = events
 
-    @activity.defn(name="returns.record")
+    @activity.defn(name=Activity.RECORD_RETURN)
     async def record(self, record: ReturnRecord) -> None:
         detail: dict[str, Any] = {
             "return_id": record.return_id,
@@ -72,7 +73,7 @@ class ReturnActivities:
             self._events, record.order_id, "return.requested", detail, record.vendor_order_id
         )
 
-    @activity.defn(name="returns.close")
+    @activity.defn(name=Activity.CLOSE_RETURN)
     async def close(self, closing: ReturnClosing) -> None:
         """A return refunded (received) or expired (never received in time)."""
         detail: dict[str, Any] = {"return_id": closing.return_id}

@@ -29,6 +29,7 @@ from models.vendor_order import VendorOrderLine
 from providers.errors import ProviderError
 from providers.shippo_adapter import Address, Parcel, ShippoGateway
 from stores.ledger import refresh, vendor_order_of
+from temporal.names import Activity
 
 T = TypeVar("T")
 
@@ -48,7 +49,7 @@ class ShippingActivities:
         self._gateway = gateway
         self._executor = executor
 
-    @activity.defn(name="shipping.buy_label")
+    @activity.defn(name=Activity.BUY_LABEL)
     async def buy_label(self, request: LabelRequest) -> LabelResult:
         async with self._sessions() as session:
             vendor_order = await vendor_order_of(session, request.vendor_order_id)
@@ -124,7 +125,7 @@ class ShippingActivities:
                 await refresh(session, vendor_order)
             return _stored(vendor_order)
 
-    @activity.defn(name="shipping.track")
+    @activity.defn(name=Activity.TRACK_PARCEL)
     async def track(self, request: TrackRequest) -> str:
         """Register a vendor's own tracking number so Shippo reports the parcel's progress."""
         update = await self._call(

@@ -22,6 +22,7 @@ from models.payment import Payment
 from models.vendor_order import VendorOrder
 from stores import external_refunds
 from stores.db import execute_sql
+from temporal.names import Signal, Workflow
 
 OURS = "fulfillment"  # metadata.source of the refunds this system makes itself
 
@@ -182,7 +183,7 @@ async def _external_refund(
     to signal propagates: the webhook answers 5xx and Stripe sends it again."""
     try:
         await temporal.get_workflow_handle(vendor_order.workflow_id).signal(
-            "external_refund", refund
+            Signal.EXTERNAL_REFUND, refund
         )
         return
     except RPCError as error:
@@ -205,7 +206,7 @@ async def start_adjustment(
     refused (a dispute open at the time) may be asked for again: its steps are idempotent."""
     try:
         await temporal.start_workflow(
-            "PayoutAdjustmentWorkflow",
+            Workflow.PAYOUT_ADJUSTMENT,
             adjustment,
             id=f"adjust-{adjustment.vendor_order_id}-{name}",
             task_queue=task_queue,
@@ -263,7 +264,9 @@ async def _dispute(
         )
     for vendor_order in vendor_orders:
         try:
-            await temporal.get_workflow_handle(vendor_order.workflow_id).signal("dispute", signal)
+            await temporal.get_workflow_handle(vendor_order.workflow_id).signal(
+                Signal.DISPUTE, signal
+            )
         except RPCError:
             pass  # already paid and closed: nothing unpaid left to hold
 

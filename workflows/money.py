@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         ReversalCommand,
         ReversalOutcome,
     )
+    from temporal.names import Activity
     from workflows.options import PAYOUT, STEP, refusal_of
 
 # A failed payout is tried again later (domain.payout.next_payout_wait): before issue 9 the
@@ -74,7 +75,7 @@ class MoneyDesk:
     async def refund(self, command: RefundCommand) -> RefundOutcome:
         async with self._lock:
             outcome = await workflow.execute_activity(
-                "payments.refund", command, result_type=RefundOutcome, **STEP
+                Activity.REFUND, command, result_type=RefundOutcome, **STEP
             )
             await self._reverse_if_paid(outcome.provider_refund_id, outcome.to_reverse_cents)
             return outcome
@@ -82,7 +83,7 @@ class MoneyDesk:
     async def external_refund(self, refund: ExternalRefund) -> None:
         async with self._lock:
             outcome = await workflow.execute_activity(
-                "payments.record_external_refund", refund, result_type=RefundOutcome, **STEP
+                Activity.RECORD_EXTERNAL_REFUND, refund, result_type=RefundOutcome, **STEP
             )
             await self._reverse_if_paid(outcome.provider_refund_id, outcome.to_reverse_cents)
 
@@ -101,7 +102,7 @@ class MoneyDesk:
             async with self._lock:
                 try:
                     outcome = await workflow.execute_activity(
-                        "payments.pay_vendor",
+                        Activity.PAY_VENDOR,
                         PayoutRequest(
                             vendor_order_id=self._vendor_order_id,
                             order_id=self._order_id,
@@ -146,7 +147,7 @@ class MoneyDesk:
             return
         self._steps += 1
         reversal = await workflow.execute_activity(
-            "payments.reverse_payout",
+            Activity.REVERSE_PAYOUT,
             ReversalCommand(
                 order_id=self._order_id,
                 vendor_order_id=self._vendor_order_id,

@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from models.messages import NotificationOutcome, VendorNotification
+    from temporal.names import Activity, Workflow
 
 DELIVERY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -27,13 +28,13 @@ DELIVERY_WINDOW = timedelta(days=3)
 ATTEMPT_TIMEOUT = timedelta(seconds=30)
 
 
-@workflow.defn(name="VendorNotificationWorkflow")
+@workflow.defn(name=Workflow.VENDOR_NOTIFICATION)
 class VendorNotificationWorkflow:
     @workflow.run
     async def run(self, notification: VendorNotification) -> NotificationOutcome:
         try:
             return await workflow.execute_activity(
-                "notifications.deliver",
+                Activity.DELIVER_NOTIFICATION,
                 notification,
                 result_type=NotificationOutcome,
                 start_to_close_timeout=ATTEMPT_TIMEOUT,

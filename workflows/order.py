@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         VendorOrderStatusSignal,
     )
     from models.views import OrderPublic
+    from temporal.names import Activity, Query, Signal, Update, Workflow
     from workflows.options import (
         CHARGE,
         LOCAL_STEP,
@@ -76,7 +77,7 @@ LIMITS_PATCH = "charge-limits"
 LEAN_PATCH = "lean-checkout"
 
 
-@workflow.defn(name="OrderWorkflow")
+@workflow.defn(name=Workflow.ORDER)
 class OrderWorkflow:
     @workflow.init
     def __init__(self, order: OrderInput) -> None:
@@ -124,7 +125,7 @@ class OrderWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
 
-    @workflow.update(name="checkout")
+    @workflow.update(name=Update.CHECKOUT)
     async def checkout(self, request: CheckoutRequest) -> CheckoutResult:
         """Answers the storefront as soon as the order is confirmed or refused."""
         await workflow.wait_condition(lambda: self._result is not None or self._refusal is not None)
@@ -146,12 +147,12 @@ class OrderWorkflow:
                 type="idempotency_key_reused",
             )
 
-    @workflow.signal(name="vendor_order_changed")
+    @workflow.signal(name=Signal.VENDOR_ORDER_CHANGED)
     def vendor_order_changed(self, change: VendorOrderStatusSignal) -> None:
         self._vendor_status[change.vendor_order_id] = VendorOrderStatus(change.status)
         self._changed = True
 
-    @workflow.query(name="status")
+    @workflow.query(name=Query.ORDER_STATUS)
     def status(self) -> str:
         return self._status
 
@@ -160,7 +161,7 @@ class OrderWorkflow:
     ) -> list[VendorOrderPlan]:
         order = self._order
         catalog = await self._step(
-            "inventory.load_catalog",
+            Activity.LOAD_CATALOG,
             CatalogRequest(skus=sorted({line.sku for line in order.lines})),
             CatalogSnapshot,
         )
@@ -217,7 +218,7 @@ class OrderWorkflow:
         try:
             compensations.append(self._release)
             reserved = await self._step(
-                "inventory.reserve",
+                Activity.RESERVE,
                 ReserveRequest(
                     order_id=order.order_id,
                     lines=lines,
@@ -240,7 +241,7 @@ class OrderWorkflow:
                         raise _Refused(*refused) from None
                 self._upsert(sa.ORDER_TOTAL.value_set(total))
                 await self._step(
-                    "orders.set_totals",
+                    Activity.SET_TOTALS,
                     OrderTotals(
                         order_id=order.order_id,
                         subtotal_cents=subtotal,
@@ -251,7 +252,7 @@ class OrderWorkflow:
             # Local in lean runs too: its Stripe key is the order's, so a run again after a
             # crash (no marker recorded) gets Stripe's first answer, never a second charge.
             charge = await self._step(
-                "payments.charge",
+                Activity.CHARGE,
                 ChargeRequest(
                     order_id=order.order_id,
                     amount_cents=total,
@@ -273,7 +274,7 @@ class OrderWorkflow:
         plans = _plans(order.order_id, splits, reserved.allocations, commission, slas)
         self._notifies = {entry.vendor_id: entry.notifies for entry in catalog.entries}
         confirmed = await self._step(
-            "orders.confirm",
+            Activity.CONFIRM_ORDER,
             ConfirmOrderRequest(order_id=order.order_id, charge=charge, vendor_orders=plans),
             OrderPublic if self._lean else None,
         )
@@ -365,7 +366,7 @@ class OrderWorkflow:
             return
         self._status = target
         await self._step(
-            "orders.set_status",
+            Activity.SET_ORDER_STATUS,
             OrderStatusChange(
                 order_id=self._order.order_id, status=target, event_type=f"order.{target}"
             ),
@@ -382,7 +383,7 @@ class OrderWorkflow:
     ) -> dict[str, Any] | None:
         """Record the order; the refusal it already had if this saga recorded it before."""
         return await self._step(  # type: ignore[no-any-return]
-            "orders.create",
+            Activity.CREATE_ORDER,
             CreateOrderRequest(
                 order=order,
                 status=OrderStatus.REJECTED if rejection else OrderStatus.PENDING,
@@ -396,12 +397,12 @@ class OrderWorkflow:
 
     async def _reject(self, rejection: dict[str, Any]) -> None:
         await self._step(
-            "orders.set_rejection",
+            Activity.SET_REJECTION,
             RejectOrderRequest(order_id=self._order.order_id, rejection=rejection),
         )
 
     async def _release(self) -> None:
-        await self._step("inventory.release", OrderRef(order_id=self._order.order_id))
+        await self._step(Activity.RELEASE, OrderRef(order_id=self._order.order_id))
 
     async def _step(
         self,

@@ -20,17 +20,18 @@ with workflow.unsafe.imports_passed_through():
         ReversalCommand,
         ReversalOutcome,
     )
+    from temporal.names import Activity, Workflow
     from workflows.options import STEP
 
 
-@workflow.defn(name="PayoutAdjustmentWorkflow")
+@workflow.defn(name=Workflow.PAYOUT_ADJUSTMENT)
 class PayoutAdjustmentWorkflow:
     @workflow.run
     async def run(self, adjustment: PayoutAdjustment) -> ReversalOutcome:
         if adjustment.external_reversal is not None:
             # The vendor gave money back without a refund: it may now be owed that much.
             outcome = await workflow.execute_activity(
-                "payments.record_external_reversal",
+                Activity.RECORD_EXTERNAL_REVERSAL,
                 adjustment.external_reversal,
                 result_type=ReversalOutcome,
                 **STEP,
@@ -39,11 +40,11 @@ class PayoutAdjustmentWorkflow:
             return outcome
         if adjustment.refund is not None:
             outcome = await workflow.execute_activity(
-                "payments.refund", adjustment.refund, result_type=RefundOutcome, **STEP
+                Activity.REFUND, adjustment.refund, result_type=RefundOutcome, **STEP
             )
         elif adjustment.external is not None:
             outcome = await workflow.execute_activity(
-                "payments.record_external_refund",
+                Activity.RECORD_EXTERNAL_REFUND,
                 adjustment.external,
                 result_type=RefundOutcome,
                 **STEP,
@@ -53,7 +54,7 @@ class PayoutAdjustmentWorkflow:
         reversal = ReversalOutcome(reversed_cents=0, debt_cents=0)
         if outcome.to_reverse_cents > 0:
             reversal = await workflow.execute_activity(
-                "payments.reverse_payout",
+                Activity.REVERSE_PAYOUT,
                 ReversalCommand(
                     order_id=adjustment.order_id,
                     vendor_order_id=adjustment.vendor_order_id,
@@ -69,7 +70,7 @@ class PayoutAdjustmentWorkflow:
     async def _flag(self, vendor_order_id: str, attention: str) -> None:
         workflow.upsert_search_attributes([sa.ATTENTION_NEEDED.value_set(attention)])
         await workflow.execute_activity(
-            "orders.set_attention",
+            Activity.SET_ATTENTION,
             AttentionChange(vendor_order_id=vendor_order_id, attention=attention),
             **STEP,
         )

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         ReturnState,
         SoldLine,
     )
+    from temporal.names import Activity
     from workflows.money import MoneyDesk
     from workflows.options import STEP
 
@@ -94,7 +95,7 @@ class ReturnDesk:
         self._returns[request.return_id] = entry
         prices = {line.sku: line.unit_price_cents for line in self._lines}
         await workflow.execute_activity(
-            "returns.record",
+            Activity.RECORD_RETURN,
             ReturnRecord(
                 return_id=request.return_id,
                 order_id=self._order_id,
@@ -138,7 +139,7 @@ class ReturnDesk:
             )
             if request.restock:
                 await workflow.execute_activity(
-                    "inventory.restock_return",
+                    Activity.RESTOCK_RETURN,
                     RestockRequest(
                         return_id=request.return_id,
                         order_id=self._order_id,
@@ -173,7 +174,7 @@ class ReturnDesk:
         self, entry: _Return, status: str, refund_id: str | None, *, restocked: bool = False
     ) -> None:
         await workflow.execute_activity(
-            "returns.close",
+            Activity.CLOSE_RETURN,
             ReturnClosing(
                 return_id=entry.request.return_id,
                 order_id=self._order_id,

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         VendorOrderState,
         VendorOrderStatusSignal,
     )
+    from temporal.names import Activity, Query, Signal, Update, Workflow
     from workflows.money import PATCH as MONEY_PATCH
     from workflows.money import MoneyDesk
     from workflows.notification import notify_vendor
@@ -68,7 +69,7 @@ _SHIPPING_ATTENTION = frozenset({"ship_sla_breached"})
 _DELIVERY_ATTENTION = frozenset({"delivery_overdue", "delivery_failed", "parcel_returned"})
 
 
-@workflow.defn(name="VendorOrderWorkflow")
+@workflow.defn(name=Workflow.VENDOR_ORDER)
 class VendorOrderWorkflow:
     @workflow.init
     def __init__(self, data: VendorOrderInput) -> None:
@@ -135,7 +136,7 @@ class VendorOrderWorkflow:
             await workflow.wait_condition(lambda: not self._open_disputes)
         await self._money.pay(hold=self._no_open_dispute, between=self._renew_history_if_long)
         ref = VendorOrderRef(vendor_order_id=data.vendor_order_id, order_id=data.order_id)
-        await workflow.execute_activity("orders.record_completion", ref, **STEP)
+        await workflow.execute_activity(Activity.RECORD_COMPLETION, ref, **STEP)
         await self._moved_to(VendorOrderStatus.COMPLETED)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
@@ -155,9 +156,9 @@ class VendorOrderWorkflow:
                     lambda: self._status != VendorOrderStatus.AWAITING_SHIPMENT, timeout=every
                 )
             except TimeoutError:
-                await workflow.execute_activity("inventory.renew", renew, **STEP)
+                await workflow.execute_activity(Activity.RENEW_HOLD, renew, **STEP)
 
-    @workflow.update(name="ship")
+    @workflow.update(name=Update.SHIP)
     async def ship(self, request: ShipRequest) -> VendorOrderState:
         self._require(VendorOrderStatus.AWAITING_SHIPMENT, "shipped")
         self._busy = True
@@ -169,7 +170,7 @@ class VendorOrderWorkflow:
             if request.purchase_label:
                 assert request.parcel is not None
                 label = await workflow.execute_activity(
-                    "shipping.buy_label",
+                    Activity.BUY_LABEL,
                     LabelRequest(
                         order_id=ref.order_id,
                         vendor_order_id=ref.vendor_order_id,
@@ -179,9 +180,9 @@ class VendorOrderWorkflow:
                     **LABEL,
                 )
                 carrier, tracking, label_url = label.carrier, label.tracking_number, label.label_url
-            await workflow.execute_activity("inventory.commit_vendor_order", ref, **STEP)
+            await workflow.execute_activity(Activity.COMMIT_VENDOR_ORDER, ref, **STEP)
             await workflow.execute_activity(
-                "orders.record_shipment",
+                Activity.RECORD_SHIPMENT,
                 ShipmentRecord(
                     vendor_order_id=ref.vendor_order_id,
                     order_id=ref.order_id,
@@ -214,7 +215,7 @@ class VendorOrderWorkflow:
             )
         self._require(VendorOrderStatus.AWAITING_SHIPMENT, "shipped")
 
-    @workflow.update(name="deliver")
+    @workflow.update(name=Update.DELIVER)
     async def deliver(self) -> VendorOrderState:
         self._require(VendorOrderStatus.SHIPPED, "delivered")
         await self._deliver()
@@ -226,7 +227,7 @@ class VendorOrderWorkflow:
             now = workflow.now()
             ends = now + timedelta(seconds=self._input.return_window_seconds)
             await workflow.execute_activity(
-                "orders.record_delivery",
+                Activity.RECORD_DELIVERY,
                 DeliveryRecord(
                     vendor_order_id=self._input.vendor_order_id,
                     order_id=self._input.order_id,
@@ -246,7 +247,7 @@ class VendorOrderWorkflow:
     def _can_deliver(self) -> None:
         self._require(VendorOrderStatus.SHIPPED, "delivered")
 
-    @workflow.update(name="cancel")
+    @workflow.update(name=Update.CANCEL)
     async def cancel(self, request: CancelRequest) -> VendorOrderState:
         """Cancel before shipping: stock released, the buyer refunded, the vendor told.
         Racing a ship, exactly one wins: whichever handler starts first holds `_busy`."""
@@ -258,7 +259,7 @@ class VendorOrderWorkflow:
     def _can_cancel(self, request: CancelRequest) -> None:
         self._require(VendorOrderStatus.AWAITING_SHIPMENT, "cancelled")
 
-    @workflow.update(name="open_return")
+    @workflow.update(name=Update.OPEN_RETURN)
     async def open_return(self, request: ReturnRequest) -> ReturnState:
         state = await self._returns.open_return(request, self._window_ends)
         await self._notify(
@@ -277,7 +278,7 @@ class VendorOrderWorkflow:
     def _can_open_return(self, request: ReturnRequest) -> None:
         self._returns.check_open(request, self._window_ends)
 
-    @workflow.update(name="receive_return")
+    @workflow.update(name=Update.RECEIVE_RETURN)
     async def receive_return(self, request: ReceiveRequest) -> ReturnState:
         return await self._returns.receive(request)
 
@@ -285,7 +286,7 @@ class VendorOrderWorkflow:
     def _can_receive_return(self, request: ReceiveRequest) -> None:
         self._returns.check_receive(request)
 
-    @workflow.signal(name="tracking_problem")
+    @workflow.signal(name=Signal.TRACKING_PROBLEM)
     async def tracking_problem(self, problem: TrackingProblem) -> None:
         """The carrier reports a failed or returning parcel: an operator must look."""
         if self._status != VendorOrderStatus.SHIPPED:
@@ -294,7 +295,7 @@ class VendorOrderWorkflow:
         if self._attention != attention:
             await self._set_attention(attention)
 
-    @workflow.update(name="refund")
+    @workflow.update(name=Update.REFUND)
     async def refund(self, command: RefundCommand) -> RefundOutcome:
         """Give money back to the buyer (cancellations, returns, ops); after the payout the
         vendor's share is reversed."""
@@ -305,11 +306,11 @@ class VendorOrderWorkflow:
         if command.amount_cents < 1:
             raise ApplicationError("a refund is at least one cent", type="validation_error")
 
-    @workflow.signal(name="external_refund")
+    @workflow.signal(name=Signal.EXTERNAL_REFUND)
     async def external_refund(self, refund: ExternalRefund) -> None:
         await self._money.external_refund(refund)
 
-    @workflow.signal(name="dispute")
+    @workflow.signal(name=Signal.DISPUTE)
     async def dispute(self, change: DisputeSignal) -> None:
         if change.status in _CLOSING_DISPUTE:
             self._open_disputes.discard(change.dispute_id)
@@ -325,7 +326,7 @@ class VendorOrderWorkflow:
         elif self._attention == "dispute":
             await self._set_attention(None)
 
-    @workflow.signal(name="retry_payout")
+    @workflow.signal(name=Signal.RETRY_PAYOUT)
     def retry_payout(self) -> None:
         """Operators fixed the cause of a failed payout: try again now, not after the backoff."""
         self._money.retry_requested = True
@@ -367,7 +368,7 @@ class VendorOrderWorkflow:
                     vendor_order_id=data.vendor_order_id,
                     hold_seconds=data.hold_seconds,
                 )
-                await workflow.execute_activity("inventory.renew", renew, **STEP)
+                await workflow.execute_activity(Activity.RENEW_HOLD, renew, **STEP)
                 self._next_renewal = workflow.now() + renew_every
             if self._status != VendorOrderStatus.AWAITING_SHIPMENT:
                 return
@@ -489,12 +490,12 @@ class VendorOrderWorkflow:
                 # Refund first: a refused refund leaves the order as it was, stock still held
                 # (freeing it first sold the units again while the vendor could still ship).
                 outcome = await self._money.refund(refund)
-                await workflow.execute_activity("inventory.release_vendor_order", ref, **STEP)
+                await workflow.execute_activity(Activity.RELEASE_VENDOR_ORDER, ref, **STEP)
             else:
-                await workflow.execute_activity("inventory.release_vendor_order", ref, **STEP)
+                await workflow.execute_activity(Activity.RELEASE_VENDOR_ORDER, ref, **STEP)
                 outcome = await self._money.refund(refund)
             await workflow.execute_activity(
-                "orders.record_cancellation",
+                Activity.RECORD_CANCELLATION,
                 CancellationRecord(
                     vendor_order_id=data.vendor_order_id,
                     order_id=data.order_id,
@@ -519,7 +520,7 @@ class VendorOrderWorkflow:
         vendor (or an operator) marks delivery."""
         try:
             status = await workflow.execute_activity(
-                "shipping.track",
+                Activity.TRACK_PARCEL,
                 TrackRequest(
                     vendor_order_id=self._input.vendor_order_id,
                     carrier=carrier,
@@ -551,7 +552,7 @@ class VendorOrderWorkflow:
     def _sold(self) -> list[dict[str, Any]]:
         return [line.model_dump() for line in self._input.lines]
 
-    @workflow.query(name="state")
+    @workflow.query(name=Query.VENDOR_ORDER_STATE)
     def state(self) -> VendorOrderState:
         return VendorOrderState(vendor_order_id=self._input.vendor_order_id, status=self._status)
 
@@ -569,7 +570,7 @@ class VendorOrderWorkflow:
         parent = workflow.get_external_workflow_handle(self._input.parent_workflow_id)
         try:
             await parent.signal(
-                "vendor_order_changed",
+                Signal.VENDOR_ORDER_CHANGED,
                 VendorOrderStatusSignal(
                     vendor_order_id=self._input.vendor_order_id,
                     vendor_id=self._input.vendor_id,
@@ -586,7 +587,7 @@ class VendorOrderWorkflow:
     async def _set_attention(self, attention: str | None) -> None:
         self._attention = attention
         await workflow.execute_activity(
-            "orders.set_attention",
+            Activity.SET_ATTENTION,
             AttentionChange(vendor_order_id=self._input.vendor_order_id, attention=attention),
             **STEP,
         )

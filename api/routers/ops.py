@@ -27,6 +27,7 @@ from models.text import StorableText
 from models.vendor_order import VendorOrder
 from models.views import VendorOrderPublic
 from stores.db import execute_sql
+from temporal.names import Update
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
 
@@ -150,7 +151,7 @@ async def _refund(
         await update_vendor_order(
             temporal,
             vendor_order,
-            "refund",
+            Update.REFUND,
             command,
             RefundOutcome,
             update_id=f"refund-{command.refund_key}",

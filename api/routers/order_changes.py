@@ -20,6 +20,7 @@ from models.order import Order
 from models.returns import OrderReturn, ReturnCreate, ReturnPublic
 from models.vendor_order import VendorOrder
 from models.views import CancelBody, OrderPublic
+from temporal.names import Update
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -60,7 +61,10 @@ async def cancel_order(
     await session.rollback()
     request = CancelRequest(reason=reason, by=str(principal.role))
     outcomes = await asyncio.gather(
-        *(update_vendor_order(temporal, vo, "cancel", request, VendorOrderState) for vo in waiting),
+        *(
+            update_vendor_order(temporal, vo, Update.CANCEL, request, VendorOrderState)
+            for vo in waiting
+        ),
         return_exceptions=True,
     )
     if not any(isinstance(outcome, VendorOrderState) for outcome in outcomes):
@@ -121,7 +125,7 @@ async def open_return(
     await update_vendor_order(
         temporal,
         vendor_order,
-        "open_return",
+        Update.OPEN_RETURN,
         ReturnRequest(
             return_id=return_id,
             lines=[ReturnUnits(sku=sku, quantity=count) for sku, count in sorted(units.items())],

@@ -32,12 +32,9 @@ from models.catalog import Product
 from models.messages import CheckoutRequest, CheckoutResult, LineRequest, OrderInput
 from models.order import Order
 from models.views import OrderCreate, OrderPublic
+from temporal.names import Update, Workflow
 
 router = APIRouter(prefix="/v1", tags=["orders"])
-
-# Addressed by their registered names: the API does not import workflow code (DESIGN.md).
-ORDER_WORKFLOW = "OrderWorkflow"
-CHECKOUT_UPDATE = "checkout"
 
 IdempotencyKey = Annotated[
     str,
@@ -125,7 +122,7 @@ async def _check_out(
         return_expires_seconds=settings.return_expires_after.total_seconds(),
     )
     start: WithStartWorkflowOperation[Any, str] = WithStartWorkflowOperation(
-        ORDER_WORKFLOW,
+        Workflow.ORDER,
         order,
         id=order_workflow_id(order_id),
         task_queue=settings.task_queue,
@@ -142,7 +139,7 @@ async def _check_out(
     try:
         async with asyncio.timeout(settings.checkout_timeout.total_seconds()):
             result: CheckoutResult = await temporal.execute_update_with_start_workflow(
-                CHECKOUT_UPDATE,
+                Update.CHECKOUT,
                 CheckoutRequest(request_fingerprint=fingerprint),
                 start_workflow_operation=start,
                 # One update per body: Temporal answers a repeated one from its first run.

@@ -20,6 +20,7 @@ from api.webhook_once import handling_once
 from models.messages import TrackingProblem, VendorOrderState
 from models.vendor_order import VendorOrder
 from providers.shippo_adapter import ShippoGateway, TrackingUpdate
+from temporal.names import Signal, Update
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -70,7 +71,7 @@ async def _act(temporal: Client, vendor_order: VendorOrder, update: TrackingUpda
     handle = temporal.get_workflow_handle(vendor_order.workflow_id)
     try:
         await handle.signal(
-            "tracking_problem",
+            Signal.TRACKING_PROBLEM,
             TrackingProblem(
                 status=update.status, detail=f"{update.carrier} {update.tracking_number}"
             ),
@@ -94,7 +95,9 @@ async def _deliver(temporal: Client, vendor_order: VendorOrder) -> None:
     deadline = loop.time() + DELIVERY_WAIT_SECONDS
     while True:
         try:
-            await update_vendor_order(temporal, vendor_order, "deliver", None, VendorOrderState)
+            await update_vendor_order(
+                temporal, vendor_order, Update.DELIVER, None, VendorOrderState
+            )
             return
         except Problem as problem:
             if problem.code != "invalid_state":

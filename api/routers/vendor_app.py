@@ -29,6 +29,7 @@ from models.messages import (
 from models.returns import OrderReturn, ReceiveBody, ReturnPublic
 from models.vendor_order import VendorOrder
 from models.views import ShipBody, VendorOrderPublic
+from temporal.names import Update
 
 router = APIRouter(prefix="/v1/vendor", tags=["vendor app"])
 
@@ -80,7 +81,7 @@ async def ship(
         purchase_label=body.purchase_label,
         parcel=ParcelMsg(**body.parcel.model_dump()) if body.parcel else None,
     )
-    await update_vendor_order(temporal, vendor_order, "ship", request, VendorOrderState)
+    await update_vendor_order(temporal, vendor_order, Update.SHIP, request, VendorOrderState)
     return await vendor_order_view(session, vendor_order_id)
 
 
@@ -92,7 +93,7 @@ async def deliver(
     # Hold no connection while the workflow works (detached first: a rollback expires rows).
     session.expunge(vendor_order)
     await session.rollback()
-    await update_vendor_order(temporal, vendor_order, "deliver", None, VendorOrderState)
+    await update_vendor_order(temporal, vendor_order, Update.DELIVER, None, VendorOrderState)
     return await vendor_order_view(session, vendor_order_id)
 
 
@@ -202,7 +203,7 @@ async def receive_return(
     await update_vendor_order(
         temporal,
         vendor_order,
-        "receive_return",
+        Update.RECEIVE_RETURN,
         ReceiveRequest(return_id=return_id, restock=restock),
         ReturnState,
     )

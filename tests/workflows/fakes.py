@@ -55,6 +55,7 @@ from models.messages import (
     VendorNotification,
     VendorOrderRef,
 )
+from temporal.names import Activity
 
 
 @dataclass
@@ -151,11 +152,11 @@ class FakeWorld:
             self.terms(order_id, vendor_order_id), self.movements.get(vendor_order_id, [])
         )
 
-    @activity.defn(name="inventory.load_catalog")
+    @activity.defn(name=Activity.LOAD_CATALOG)
     async def load_catalog(self, request: CatalogRequest) -> CatalogSnapshot:
         return CatalogSnapshot(entries=[self.catalog[s] for s in request.skus if s in self.catalog])
 
-    @activity.defn(name="inventory.reserve")
+    @activity.defn(name=Activity.RESERVE)
     async def reserve(self, request: ReserveRequest) -> ReserveResult:
         if request.order_id in self.released:  # as the store: released stock is never re-held
             raise ApplicationError(
@@ -186,7 +187,7 @@ class FakeWorld:
         shipping = {v: cents for v, cents in self.shipping.items() if v in vendors}
         return ReserveResult(allocations=allocations, shipping_cents=shipping)
 
-    @activity.defn(name="inventory.release")
+    @activity.defn(name=Activity.RELEASE)
     async def release(self, request: OrderRef) -> int:
         units = 0
         for allocation in self.held.pop(request.order_id, []):
@@ -195,17 +196,17 @@ class FakeWorld:
         self.released.append(request.order_id)
         return units
 
-    @activity.defn(name="inventory.commit_vendor_order")
+    @activity.defn(name=Activity.COMMIT_VENDOR_ORDER)
     async def commit(self, request: VendorOrderRef) -> int:
         self.committed.append(request.vendor_order_id)
         return 0
 
-    @activity.defn(name="inventory.renew")
+    @activity.defn(name=Activity.RENEW_HOLD)
     async def renew(self, request: RenewRequest) -> int:
         self.renewals.append(request.vendor_order_id)
         return 1
 
-    @activity.defn(name="orders.create")
+    @activity.defn(name=Activity.CREATE_ORDER)
     async def create(self, request: CreateOrderRequest) -> dict[str, Any] | None:
         if request.order.customer_id in self.unrecordable_customers:
             raise ApplicationError(
@@ -219,34 +220,34 @@ class FakeWorld:
             self.rejections[order_id] = request.rejection
         return None
 
-    @activity.defn(name="orders.set_rejection")
+    @activity.defn(name=Activity.SET_REJECTION)
     async def set_rejection(self, request: RejectOrderRequest) -> None:
         self.statuses.append((request.order_id, "rejected"))
         self.rejections.setdefault(request.order_id, request.rejection)
 
-    @activity.defn(name="orders.confirm")
+    @activity.defn(name=Activity.CONFIRM_ORDER)
     async def confirm(self, request: ConfirmOrderRequest) -> None:
         self.confirmed[request.order_id] = request
 
-    @activity.defn(name="orders.set_status")
+    @activity.defn(name=Activity.SET_ORDER_STATUS)
     async def set_status(self, request: OrderStatusChange) -> None:
         self.statuses.append((request.order_id, request.status))
 
-    @activity.defn(name="orders.record_shipment")
+    @activity.defn(name=Activity.RECORD_SHIPMENT)
     async def record_shipment(self, record: ShipmentRecord) -> None:
         self.shipments.append(record)
 
-    @activity.defn(name="orders.record_delivery")
+    @activity.defn(name=Activity.RECORD_DELIVERY)
     async def record_delivery(self, record: DeliveryRecord) -> None:
         self.deliveries.append(record)
 
-    @activity.defn(name="orders.record_completion")
+    @activity.defn(name=Activity.RECORD_COMPLETION)
     async def record_completion(self, ref: VendorOrderRef) -> None:
         if ref.vendor_order_id in self.failing_completion:
             raise ApplicationError("the store is broken", type="bug", non_retryable=True)
         self.completed.append(ref.vendor_order_id)
 
-    @activity.defn(name="payments.charge")
+    @activity.defn(name=Activity.CHARGE)
     async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         if request.payment_method in self.declined:
             raise ApplicationError(
@@ -262,7 +263,7 @@ class FakeWorld:
             amount_cents=request.amount_cents,
         )
 
-    @activity.defn(name="payments.pay_vendor")
+    @activity.defn(name=Activity.PAY_VENDOR)
     async def pay_vendor(self, request: PayoutRequest) -> PayoutOutcome:
         self.payout_attempts += 1
         if self.refusing_payouts:
@@ -289,7 +290,7 @@ class FakeWorld:
             to_reverse_cents=to_reverse,
         )
 
-    @activity.defn(name="payments.refund")
+    @activity.defn(name=Activity.REFUND)
     async def refund(self, command: RefundCommand) -> RefundOutcome:
         if self.refusing_refunds:
             raise ApplicationError(
@@ -320,7 +321,7 @@ class FakeWorld:
             to_reverse_cents=after.to_reverse_cents,
         )
 
-    @activity.defn(name="payments.record_external_refund")
+    @activity.defn(name=Activity.RECORD_EXTERNAL_REFUND)
     async def record_external_refund(self, refund: ExternalRefund) -> RefundOutcome:
         return await self.refund(
             RefundCommand(
@@ -331,7 +332,7 @@ class FakeWorld:
             )
         )
 
-    @activity.defn(name="payments.reverse_payout")
+    @activity.defn(name=Activity.REVERSE_PAYOUT)
     async def reverse_payout(self, command: ReversalCommand) -> ReversalOutcome:
         self.reversals.append(command)
         amount = self.money(command.order_id, command.vendor_order_id).to_reverse_cents
@@ -340,40 +341,40 @@ class FakeWorld:
         )
         return ReversalOutcome(reversed_cents=amount, debt_cents=0)
 
-    @activity.defn(name="orders.set_attention")
+    @activity.defn(name=Activity.SET_ATTENTION)
     async def set_attention(self, change: AttentionChange) -> None:
         self.attention.append((change.vendor_order_id, change.attention))
 
-    @activity.defn(name="inventory.release_vendor_order")
+    @activity.defn(name=Activity.RELEASE_VENDOR_ORDER)
     async def release_vendor_order(self, request: VendorOrderRef) -> int:
         self.released_vendor_orders.append(request.vendor_order_id)
         return 1
 
-    @activity.defn(name="inventory.restock_return")
+    @activity.defn(name=Activity.RESTOCK_RETURN)
     async def restock_return(self, request: RestockRequest) -> int:
         self.restocked.append(request)
         return sum(line.quantity for line in request.lines)
 
-    @activity.defn(name="orders.set_totals")
+    @activity.defn(name=Activity.SET_TOTALS)
     async def set_totals(self, totals: OrderTotals) -> None:
         self.totals.append(totals)
 
-    @activity.defn(name="orders.record_cancellation")
+    @activity.defn(name=Activity.RECORD_CANCELLATION)
     async def record_cancellation(self, record: CancellationRecord) -> None:
         self.cancellations.append(record)
 
-    @activity.defn(name="returns.record")
+    @activity.defn(name=Activity.RECORD_RETURN)
     async def record_return(self, record: ReturnRecord) -> None:
         self.returns[record.return_id] = record
 
-    @activity.defn(name="returns.close")
+    @activity.defn(name=Activity.CLOSE_RETURN)
     async def close_return(self, closing: ReturnClosing) -> None:
         if closing.status == "expired" and self.expiry_gate is not None:
             self.expiring.set()  # a test holds the expiry here, between decision and record
             await self.expiry_gate.wait()
         self.closed_returns.append(closing)
 
-    @activity.defn(name="shipping.buy_label")
+    @activity.defn(name=Activity.BUY_LABEL)
     async def buy_label(self, request: LabelRequest) -> LabelResult:
         self.labels.append(request)
         return LabelResult(
@@ -384,12 +385,12 @@ class FakeWorld:
             cost_cents=self.label_cost_cents,
         )
 
-    @activity.defn(name="shipping.track")
+    @activity.defn(name=Activity.TRACK_PARCEL)
     async def track(self, request: TrackRequest) -> str:
         self.tracked.append(request)
         return self.track_status
 
-    @activity.defn(name="notifications.deliver")
+    @activity.defn(name=Activity.DELIVER_NOTIFICATION)
     async def deliver_notification(self, notification: VendorNotification) -> NotificationOutcome:
         self.notifications.append(notification)
         return NotificationOutcome(delivered=True, status_code=200)

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from models.messages import NotificationOutcome, VendorNotification
+from temporal.names import Activity
 from workflows.notification import VendorNotificationWorkflow, notify_vendor
 
 
@@ -36,7 +37,7 @@ class FakeReceiver:
     def delivered(self) -> list[str]:
         return self.attempts[self.failures :] if self.failures is not None else []
 
-    @activity.defn(name="notifications.deliver")
+    @activity.defn(name=Activity.DELIVER_NOTIFICATION)
     async def deliver(self, notification: VendorNotification) -> NotificationOutcome:
         self.attempts.append(notification.event_id)
         self.infos.append(activity.info())
