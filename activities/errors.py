@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError
 
-from domain.errors import DomainError
+from domain.errors import DomainError, ErrorCode
 from providers.errors import PaymentDeclinedError, ProviderError
 
 
@@ -22,14 +22,14 @@ def provider_error(error: ProviderError) -> ApplicationError:
         return ApplicationError(
             error.message or "the card was declined",
             {"decline_code": error.decline_code},
-            type="payment_declined",
+            type=ErrorCode.PAYMENT_DECLINED,
             non_retryable=True,
         )
     if error.retryable:
         # Retryable: Temporal runs the activity again, with the same idempotency key. A new
         # error, never the caught one: `raise error from error` would make its own cause.
         return ApplicationError(
-            error.message, {"provider_code": error.code}, type="provider_unavailable"
+            error.message, {"provider_code": error.code}, type=ErrorCode.PROVIDER_UNAVAILABLE
         )
     if error.code in _STATE_REFUSALS:
         # The money's state forbids it for now (a dispute is open): the caller's request is
@@ -37,11 +37,14 @@ def provider_error(error: ProviderError) -> ApplicationError:
         return ApplicationError(
             _STATE_REFUSALS[error.code],
             {"provider_code": error.code},
-            type="invalid_state",
+            type=ErrorCode.INVALID_STATE,
             non_retryable=True,
         )
     return ApplicationError(
-        error.message, {"provider_code": error.code}, type="provider_rejected", non_retryable=True
+        error.message,
+        {"provider_code": error.code},
+        type=ErrorCode.PROVIDER_REJECTED,
+        non_retryable=True,
     )
 
 

@@ -21,6 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.webhook_sender import WebhookSender
+from domain.errors import ErrorCode
 from domain.outbound_urls import ForbiddenUrl
 from domain.signing import SIGNATURE_HEADER, sign
 from models.messages import NotificationOutcome, VendorNotification
@@ -29,9 +30,9 @@ from temporal.names import Activity
 
 USER_AGENT = "fulfillment-webhooks/1"
 REQUEST_TIMEOUT_SECONDS = 10.0
-FAILED = "vendor_webhook_failed"
-UNUSABLE_URL = "vendor_webhook_url_invalid"
-FORBIDDEN_URL = "vendor_webhook_url_forbidden"
+FAILED = ErrorCode.VENDOR_WEBHOOK_FAILED
+UNUSABLE_URL = ErrorCode.VENDOR_WEBHOOK_URL_INVALID
+FORBIDDEN_URL = ErrorCode.VENDOR_WEBHOOK_URL_FORBIDDEN
 
 
 def payload(notification: VendorNotification) -> bytes:

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.events import EventPublisher
 from activities.order_events import announce, record_event
+from domain.errors import ErrorCode
 from domain.status import PayoutStatus, VendorOrderStatus
 from models.base import utcnow
 from models.messages import (
@@ -310,7 +311,7 @@ def bad_data(error: Exception) -> ApplicationError:
     return ApplicationError(
         f"the database cannot store this order's data: {reason}",
         {"reason": reason},
-        type="validation_error",
+        type=ErrorCode.VALIDATION_ERROR,
         non_retryable=True,
     )
 

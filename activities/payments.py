@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import provider_error
+from domain.errors import ErrorCode
 from domain.ids import charge_idempotency_key, order_workflow_id, payout_idempotency_key
 from domain.ledger import EntryKind
 from domain.refunds import plan_payout
@@ -159,4 +160,6 @@ async def _charge_id(session: AsyncSession, vendor_order: VendorOrder) -> str:
 
 def _payout_failed(message: str, reason: str) -> ApplicationError:
     # Final for this attempt; the workflow flags the vendor order and tries again later.
-    return ApplicationError(message, {"reason": reason}, type="payout_failed", non_retryable=True)
+    return ApplicationError(
+        message, {"reason": reason}, type=ErrorCode.PAYOUT_FAILED, non_retryable=True
+    )

@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import business_error, provider_error
-from domain.errors import DomainError, InvalidState
+from domain.errors import DomainError, ErrorCode, InvalidState
 from domain.ids import refund_idempotency_key
 from domain.ledger import EntryKind, VendorOrderMoney
 from domain.refunds import RefundShare, plan_reversal, split_refund
@@ -219,7 +219,7 @@ class RefundActivities:
                     # Another refund of ours is on its way: this one waits for it (retried).
                     raise ApplicationError(
                         f"outside refund {waiting} waits for refunds in flight",
-                        type="unavailable",
+                        type=ErrorCode.UNAVAILABLE,
                     ) from waiting
         return refunds
 

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from api.errors import Problem
 from api.known_orders import KnownOrders
+from domain.errors import ErrorCode
 from models.views import OrderLineIn
 from stores.stock_changes import rebuild_gate
 from stores.stock_gate import GateLine, StockGate
@@ -65,10 +66,12 @@ async def admit(
     if lost:
         start_rebuild(app)
     if admission.reused:
-        raise Problem("idempotency_key_reused", "this Idempotency-Key was used for another order")
+        raise Problem(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED, "this Idempotency-Key was used for another order"
+        )
     if not admission.admitted:
         raise Problem(
-            "insufficient_stock",
+            ErrorCode.INSUFFICIENT_STOCK,
             "not enough stock",
             items=[
                 {"sku": s.sku, "requested": s.requested, "available": s.available}

@@ -19,6 +19,7 @@ from temporalio.client import Client
 
 from api.auth import Principal, Role, hash_key, same_secret
 from api.errors import Problem
+from domain.errors import ErrorCode
 from models.settings import Settings
 from models.vendor import ApiKey, Vendor
 from providers.stripe_adapter import StripeGateway
@@ -60,7 +61,7 @@ async def _principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
-        raise Problem("unauthorized", "send an API key as 'Authorization: Bearer <key>'")
+        raise Problem(ErrorCode.UNAUTHORIZED, "send an API key as 'Authorization: Bearer <key>'")
     key = credentials.credentials
     if same_secret(key, settings.platform_key):
         return Principal(Role.PLATFORM)
@@ -68,7 +69,7 @@ async def _principal(
         return Principal(Role.OPS)
     stored = (await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))).first()
     if stored is None:
-        raise Problem("unauthorized", "this API key is not valid")
+        raise Problem(ErrorCode.UNAUTHORIZED, "this API key is not valid")
     return Principal(Role.VENDOR, stored.vendor_id)
 
 
@@ -79,7 +80,7 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     async def check(principal: AnyRole) -> Principal:
         if principal.role not in roles:
             allowed = ", ".join(roles)
-            raise Problem("forbidden", f"this call is for the {allowed} role(s)")
+            raise Problem(ErrorCode.FORBIDDEN, f"this call is for the {allowed} role(s)")
         return principal
 
     return check
@@ -102,7 +103,7 @@ CurrentVendor = Annotated[str, Depends(_current_vendor)]
 def ensure_vendor_scope(principal: Principal, vendor_id: str, what: str = "vendor") -> None:
     """Ops see everything; a vendor sees only its own (others are 404: no existence leak)."""
     if principal.role == Role.VENDOR and principal.vendor_id != vendor_id:
-        raise Problem("not_found", f"no such {what}")
+        raise Problem(ErrorCode.NOT_FOUND, f"no such {what}")
 
 
 async def vendor_in_scope(
@@ -112,5 +113,5 @@ async def vendor_in_scope(
     ensure_vendor_scope(principal, vendor_id)
     vendor = await session.get(Vendor, vendor_id, with_for_update=lock)
     if vendor is None:
-        raise Problem("not_found", "no such vendor")
+        raise Problem(ErrorCode.NOT_FOUND, "no such vendor")
     return vendor

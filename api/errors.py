@@ -22,46 +22,47 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.errors import DomainError
+from domain.errors import DomainError, ErrorCode
 
 log = logging.getLogger("fulfillment.api")
 
-STATUS_BY_CODE = {
-    "bad_request": 400,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "method_not_allowed": 405,
-    "payload_too_large": 413,
-    "validation_error": 422,
-    "insufficient_stock": 409,
-    "payment_declined": 402,
-    "invalid_state": 409,
-    "idempotency_key_reused": 422,
-    "rate_limited": 429,
-    "provider_rejected": 502,
-    "provider_unavailable": 503,
-    "payout_failed": 502,
-    "vendor_webhook_failed": 502,
-    "vendor_webhook_url_invalid": 422,
-    "vendor_webhook_url_forbidden": 422,
-    "invalid_signature": 400,
-    "unavailable": 503,
-    "timeout": 504,
-    "internal_error": 500,
+# The one table from code to HTTP status: every ErrorCode is in it (tests/unit/test_error_codes.py).
+STATUS_BY_CODE: dict[ErrorCode, int] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.INSUFFICIENT_STOCK: 409,
+    ErrorCode.PAYMENT_DECLINED: 402,
+    ErrorCode.INVALID_STATE: 409,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.PROVIDER_REJECTED: 502,
+    ErrorCode.PROVIDER_UNAVAILABLE: 503,
+    ErrorCode.PAYOUT_FAILED: 502,
+    ErrorCode.VENDOR_WEBHOOK_FAILED: 502,
+    ErrorCode.VENDOR_WEBHOOK_URL_INVALID: 422,
+    ErrorCode.VENDOR_WEBHOOK_URL_FORBIDDEN: 422,
+    ErrorCode.INVALID_SIGNATURE: 400,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.TIMEOUT: 504,
+    ErrorCode.INTERNAL_ERROR: 500,
 }
 # HTTP errors raised before any route runs (Starlette's, FastAPI's body parsing).
-_CODE_BY_STATUS = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    422: "validation_error",
-    429: "rate_limited",
-    503: "unavailable",
-    504: "timeout",
+_CODE_BY_STATUS: dict[int, ErrorCode] = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    422: ErrorCode.VALIDATION_ERROR,
+    429: ErrorCode.RATE_LIMITED,
+    503: ErrorCode.UNAVAILABLE,
+    504: ErrorCode.TIMEOUT,
 }
 # How long a client should wait before trying again when a dependency is down.
 RETRY_AFTER_SECONDS = 5
@@ -86,7 +87,7 @@ REDIS_DOWN: tuple[type[Exception], ...] = (
 
 
 class Problem(Exception):
-    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+    def __init__(self, code: ErrorCode, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.code, self.detail, self.extra = code, detail, extra
 
@@ -102,8 +103,8 @@ class ProblemResponse(JSONResponse):
         ).encode("utf-8", "replace")
 
 
-def problem_response(code: str, detail: str, **extra: Any) -> JSONResponse:
-    return _respond(code, detail, STATUS_BY_CODE.get(code, 500), extra)
+def problem_response(code: ErrorCode, detail: str, **extra: Any) -> JSONResponse:
+    return _respond(code, detail, STATUS_BY_CODE[code], extra)
 
 
 def _respond(
@@ -130,7 +131,10 @@ def _respond(
 
 def from_application_error(error: ApplicationError) -> Problem:
     extra = error.details[0] if error.details and isinstance(error.details[0], dict) else {}
-    code = error.type if error.type in STATUS_BY_CODE else "internal_error"
+    try:
+        code = ErrorCode(error.type or "")
+    except ValueError:  # not ours to explain (a bug, or an SDK's own type): a 500
+        code = ErrorCode.INTERNAL_ERROR
     return Problem(code, error.message, **extra)
 
 
@@ -141,13 +145,13 @@ def from_update_failure(error: WorkflowUpdateFailedError | WorkflowFailureError)
         cause = cause.__cause__
     if isinstance(cause, ApplicationError):
         return from_application_error(cause)
-    return Problem("internal_error", "the workflow failed to apply the change")
+    return Problem(ErrorCode.INTERNAL_ERROR, "the workflow failed to apply the change")
 
 
 def _unavailable(what: str, exc: Exception) -> JSONResponse:
     log.warning("%s is not answering: %s: %s", what, type(exc).__name__, exc)
     return problem_response(
-        "unavailable",
+        ErrorCode.UNAVAILABLE,
         f"{what} is not answering; retry in a few seconds",
         retry_after=RETRY_AFTER_SECONDS,
     )
@@ -160,7 +164,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(str(exc.code), exc.detail, **dict(exc.extra))
+        return problem_response(exc.code, exc.detail, **dict(exc.extra))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -168,18 +172,22 @@ def install(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
-        return problem_response("validation_error", "the request is not valid", errors=errors)
+        return problem_response(
+            ErrorCode.VALIDATION_ERROR, "the request is not valid", errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         status = exc.status_code
-        code = _CODE_BY_STATUS.get(status, "internal_error" if status >= 500 else "bad_request")
+        code = _CODE_BY_STATUS.get(
+            status, ErrorCode.INTERNAL_ERROR if status >= 500 else ErrorCode.BAD_REQUEST
+        )
         # The HTTP status stays what Starlette chose; the problem says the same.
         return _respond(code, str(exc.detail), status, {}, exc.headers)
 
     @app.exception_handler(WorkflowAlreadyStartedError)
     async def _already(_: Request, exc: WorkflowAlreadyStartedError) -> JSONResponse:
-        return problem_response("invalid_state", "this workflow already exists")
+        return problem_response(ErrorCode.INVALID_STATE, "this workflow already exists")
 
     # Handled here, not by the catch-all below: Starlette's last-resort handler re-raises,
     # and the server then drops the connection after the 500.
@@ -200,9 +208,9 @@ def install(app: FastAPI) -> None:
         if exc.status in _TEMPORAL_DOWN:
             return _unavailable("Temporal", exc)
         log.error("Temporal refused a request", exc_info=exc)
-        return problem_response("internal_error", "an unexpected error occurred")
+        return problem_response(ErrorCode.INTERNAL_ERROR, "an unexpected error occurred")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return problem_response("internal_error", "an unexpected error occurred")
+        return problem_response(ErrorCode.INTERNAL_ERROR, "an unexpected error occurred")

@@ -42,6 +42,7 @@ from api.auth import Role
 from api.deps import _principal as resolve_principal
 from api.errors import Problem, problem_response
 from api.sealed_answers import Unsealable, open_sealed, seal
+from domain.errors import ErrorCode
 from domain.idempotency import MAX_KEY_LENGTH, key_problem, request_fingerprint
 from stores.idempotency import Answer, Claim, IdempotencyStore
 
@@ -143,7 +144,7 @@ class IdempotencyMiddleware:
         problem = key_problem(key)
         if problem is not None:
             await problem_response(
-                "validation_error",
+                ErrorCode.VALIDATION_ERROR,
                 f"{HEADER} {problem}",
                 errors=[{"loc": ["header", HEADER], "msg": problem, "type": "value_error"}],
             )(scope, receive, send)
@@ -192,7 +193,7 @@ class IdempotencyMiddleware:
                 return
             if record is not None and record.fingerprint != fingerprint:
                 await problem_response(
-                    "idempotency_key_reused",
+                    ErrorCode.IDEMPOTENCY_KEY_REUSED,
                     f"this {HEADER} was used for another request",
                     first_request=f"{record.method} {record.path}",
                 )(scope, receive, send)
@@ -202,7 +203,7 @@ class IdempotencyMiddleware:
                     first = sealing.open(record.answer)
                 except Unsealable:
                     await problem_response(
-                        "idempotency_key_reused",
+                        ErrorCode.IDEMPOTENCY_KEY_REUSED,
                         f"this {HEADER} was answered to another API key of yours (was it "
                         f"rotated?); its answer cannot be given again: use a new {HEADER}",
                     )(scope, receive, send)
@@ -336,7 +337,7 @@ async def _database_down(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def _problem_503(detail: str, retry_after: int) -> Response:
-    response = problem_response("unavailable", detail, retry_after=retry_after)
+    response = problem_response(ErrorCode.UNAVAILABLE, detail, retry_after=retry_after)
     response.headers["Retry-After"] = str(retry_after)
     return response
 

@@ -14,6 +14,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Problem
+from domain.errors import ErrorCode
 from domain.refunds import RefundShare
 from models.base import utcnow
 from models.messages import DisputeSignal, ExternalRefund, ExternalReversal, PayoutAdjustment
@@ -169,7 +170,7 @@ async def _shares_once(
         # Nothing kept: Stripe sends the event again, and by then the refunds of ours have
         # been recorded or refused.
         raise Problem(
-            "unavailable",
+            ErrorCode.UNAVAILABLE,
             f"refund {waiting} waits for refunds in flight; send the event again",
             retry_after=IN_FLIGHT_RETRY_SECONDS,
         ) from waiting

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.asgi import read_body, replaying
 from api.errors import problem_response
+from domain.errors import ErrorCode
 from models.text import unstorable
 
 WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -60,7 +61,7 @@ class UnstorableTextGuard:
         if errors:
             fields = ", ".join(_where(error["loc"]) for error in errors)
             await problem_response(
-                "validation_error",
+                ErrorCode.VALIDATION_ERROR,
                 f"the request holds text that cannot be stored: {fields}",
                 errors=errors,
             )(scope, receive, send)

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from api.errors import Problem
+from domain.errors import ErrorCode
 from domain.outbound_urls import ForbiddenUrl, OutboundPolicy, Resolver, vet_url
 from models.settings import Settings
 
@@ -47,16 +48,16 @@ async def vet_webhook_url(url: str, settings: Settings, resolve: Resolver) -> st
         await vet_url(url, policy_of(settings), resolve)
     except ForbiddenUrl as refused:
         raise Problem(
-            "validation_error", f"webhook url refused: {refused.detail}", rule=refused.rule
+            ErrorCode.VALIDATION_ERROR, f"webhook url refused: {refused.detail}", rule=refused.rule
         ) from refused
     except OSError as error:
         if isinstance(error, socket.gaierror) and error.errno in _NO_SUCH_NAME:
             raise Problem(
-                "validation_error",
+                ErrorCode.VALIDATION_ERROR,
                 "webhook url refused: its host name does not resolve",
                 rule="unresolvable",
             ) from error
         raise Problem(
-            "unavailable", f"could not resolve the webhook's host now: {error}"
+            ErrorCode.UNAVAILABLE, f"could not resolve the webhook's host now: {error}"
         ) from error
     return url

@@ -13,15 +13,42 @@ from typing import Any
 
 
 class ErrorCode(StrEnum):
+    """Every code a caller can meet: a Problem's `code`, an ApplicationError's `type`.
+
+    api/errors.py maps each to one HTTP status (tests/unit/test_error_codes.py holds the two
+    together and checks that no code is raised that is not listed here)."""
+
+    # The caller's request.
+    BAD_REQUEST = "bad_request"  # HTTP-level refusals before any route runs
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
     VALIDATION_ERROR = "validation_error"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    RATE_LIMITED = "rate_limited"
+    # The business refusing.
     INSUFFICIENT_STOCK = "insufficient_stock"
     PAYMENT_DECLINED = "payment_declined"
     INVALID_STATE = "invalid_state"
-    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
-    RATE_LIMITED = "rate_limited"
+    # Webhooks whose signature or token does not hold.
+    INVALID_SIGNATURE = "invalid_signature"
+    # A provider (Stripe, Shippo) is down, slow or rate limited: retried, then 503.
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    # A provider refused the request for good (bad parameters, an account that cannot be paid).
+    PROVIDER_REJECTED = "provider_rejected"
+    # A payout the vendor's Connect account refused; the workflow flags it and tries again.
+    PAYOUT_FAILED = "payout_failed"
+    # A vendor's notification endpoint failed, or its URL cannot be used.
+    VENDOR_WEBHOOK_FAILED = "vendor_webhook_failed"
+    VENDOR_WEBHOOK_URL_INVALID = "vendor_webhook_url_invalid"
+    VENDOR_WEBHOOK_URL_FORBIDDEN = "vendor_webhook_url_forbidden"
+    # A dependency (PostgreSQL, Redis, Temporal, a provider) is not answering: retry later.
+    UNAVAILABLE = "unavailable"
+    # Our own deadline passed while the work goes on: the same request again attaches to it.
+    TIMEOUT = "timeout"
+    INTERNAL_ERROR = "internal_error"
 
 
 def _rebuild(cls: type[DomainError], detail: str, extra: dict[str, object]) -> DomainError:

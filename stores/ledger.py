@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
+from domain.errors import ErrorCode
 from domain.ledger import (
     EntryKind,
     Movement,
@@ -156,7 +157,9 @@ async def vendor_order_of(
     vendor_order = await session.get(VendorOrder, vendor_order_id, with_for_update=lock)
     if vendor_order is None:
         raise ApplicationError(
-            f"vendor order {vendor_order_id} does not exist", type="not_found", non_retryable=True
+            f"vendor order {vendor_order_id} does not exist",
+            type=ErrorCode.NOT_FOUND,
+            non_retryable=True,
         )
     return vendor_order
 

@@ -14,6 +14,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.attention import AttentionReason
+    from domain.errors import ErrorCode
     from domain.payout import next_payout_wait
     from models.messages import (
         ExternalRefund,
@@ -113,7 +115,7 @@ class MoneyDesk:
                     )
                 except ActivityError as error:
                     refusal = refusal_of(error)
-                    if refusal is None or refusal[0] != "payout_failed":
+                    if refusal is None or refusal[0] != ErrorCode.PAYOUT_FAILED:
                         raise
                 else:
                     self.paid = True
@@ -127,7 +129,7 @@ class MoneyDesk:
             self.attempt += 1
             self.failures += 1
             if not self.flagged:
-                await self._flag("payout_failed")
+                await self._flag(AttentionReason.PAYOUT_FAILED)
                 self.flagged = True
             self.retry_requested = False
             try:
@@ -157,4 +159,4 @@ class MoneyDesk:
             **STEP,
         )
         if reversal.debt_cents:
-            await self._flag("payout_reversal_pending")
+            await self._flag(AttentionReason.PAYOUT_REVERSAL_PENDING)

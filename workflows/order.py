@@ -16,7 +16,8 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.errors import DomainError
+    from domain.attention import AttentionReason
+    from domain.errors import DomainError, ErrorCode
     from domain.ids import vendor_order_id, vendor_order_workflow_id
     from domain.money import commission_cents, ensure_chargeable
     from domain.payout import payout_breakdown
@@ -144,7 +145,7 @@ class OrderWorkflow:
         if request.request_fingerprint != self._order.request_fingerprint:
             raise ApplicationError(
                 "this Idempotency-Key was used for a different order",
-                type="idempotency_key_reused",
+                type=ErrorCode.IDEMPOTENCY_KEY_REUSED,
             )
 
     @workflow.signal(name=Signal.VENDOR_ORDER_CHANGED)
@@ -352,7 +353,9 @@ class OrderWorkflow:
                         workflow.logger.error(
                             "vendor order %s failed: %s", plan.vendor_order_id, final
                         )
-                        self._upsert(sa.ATTENTION_NEEDED.value_set("vendor_order_failed"))
+                        self._upsert(
+                            sa.ATTENTION_NEEDED.value_set(AttentionReason.VENDOR_ORDER_FAILED)
+                        )
                         continue
                     self._vendor_status[plan.vendor_order_id] = VendorOrderStatus(final)
                 await self._apply_status()

@@ -12,6 +12,8 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.attention import AttentionReason
+    from domain.errors import ErrorCode
     from models import search_attributes as sa
     from models.messages import (
         AttentionChange,
@@ -36,7 +38,7 @@ class PayoutAdjustmentWorkflow:
                 result_type=ReversalOutcome,
                 **STEP,
             )
-            await self._flag(adjustment.vendor_order_id, "payout_reversed_outside")
+            await self._flag(adjustment.vendor_order_id, AttentionReason.PAYOUT_REVERSED_OUTSIDE)
             return outcome
         if adjustment.refund is not None:
             outcome = await workflow.execute_activity(
@@ -50,7 +52,7 @@ class PayoutAdjustmentWorkflow:
                 **STEP,
             )
         else:
-            raise ApplicationError("nothing to adjust", type="validation_error")
+            raise ApplicationError("nothing to adjust", type=ErrorCode.VALIDATION_ERROR)
         reversal = ReversalOutcome(reversed_cents=0, debt_cents=0)
         if outcome.to_reverse_cents > 0:
             reversal = await workflow.execute_activity(
@@ -64,7 +66,7 @@ class PayoutAdjustmentWorkflow:
                 **STEP,
             )
         if reversal.debt_cents:
-            await self._flag(adjustment.vendor_order_id, "payout_reversal_pending")
+            await self._flag(adjustment.vendor_order_id, AttentionReason.PAYOUT_REVERSAL_PENDING)
         return reversal
 
     async def _flag(self, vendor_order_id: str, attention: str) -> None:

@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.errors import DomainError
+    from domain.errors import DomainError, ErrorCode
     from domain.pricing import PricedLine
     from domain.refunds import refund_for_units
     from models.messages import (
@@ -118,7 +118,7 @@ class ReturnDesk:
         entry = self._returns.get(request.return_id)
         if entry is None:
             raise ApplicationError(
-                "no such return on this vendor order", type="not_found", non_retryable=True
+                "no such return on this vendor order", type=ErrorCode.NOT_FOUND, non_retryable=True
             )
         if entry.status != "requested" or entry.receiving:
             raise _invalid(f"the return is {entry.status}; it cannot be received now")
@@ -220,4 +220,4 @@ class ReturnDesk:
 
 
 def _invalid(detail: str) -> ApplicationError:
-    return ApplicationError(detail, type="invalid_state", non_retryable=True)
+    return ApplicationError(detail, type=ErrorCode.INVALID_STATE, non_retryable=True)

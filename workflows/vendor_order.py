@@ -18,6 +18,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.attention import DELIVERY_REASONS, SHIPPING_REASONS, AttentionReason
+    from domain.errors import ErrorCode
     from domain.status import VendorOrderStatus
     from models import search_attributes as sa
     from models.messages import (
@@ -65,8 +67,6 @@ LEAN = "lean-vendor-order"
 BEFORE_LEAN = frozenset({"renew-reservations", PATCH, HARDENING, MONEY_PATCH, EXPIRY_PATCH})
 _CLOSING_DISPUTE = frozenset({"won", "lost", "warning_closed", "charge_refunded"})
 # Attention that shipping or delivering resolves.
-_SHIPPING_ATTENTION = frozenset({"ship_sla_breached"})
-_DELIVERY_ATTENTION = frozenset({"delivery_overdue", "delivery_failed", "parcel_returned"})
 
 
 @workflow.defn(name=Workflow.VENDOR_ORDER)
@@ -194,7 +194,7 @@ class VendorOrderWorkflow:
                 **STEP,
             )
             await self._moved_to(VendorOrderStatus.SHIPPED)
-            if self._attention in _SHIPPING_ATTENTION:
+            if self._attention in SHIPPING_REASONS:
                 await self._set_attention(None)
             if not request.purchase_label and self._patched(PATCH):
                 await self._follow_parcel(carrier, tracking)
@@ -207,11 +207,11 @@ class VendorOrderWorkflow:
         if request.purchase_label:
             if request.parcel is None:
                 raise ApplicationError(
-                    "a parcel is required to buy a label", type="validation_error"
+                    "a parcel is required to buy a label", type=ErrorCode.VALIDATION_ERROR
                 )
         elif not request.carrier.strip() or not request.tracking_number.strip():
             raise ApplicationError(
-                "carrier and tracking_number are required", type="validation_error"
+                "carrier and tracking_number are required", type=ErrorCode.VALIDATION_ERROR
             )
         self._require(VendorOrderStatus.AWAITING_SHIPMENT, "shipped")
 
@@ -238,7 +238,7 @@ class VendorOrderWorkflow:
             )
             self._window_ends = ends
             await self._moved_to(VendorOrderStatus.DELIVERED)
-            if self._attention in _DELIVERY_ATTENTION:
+            if self._attention in DELIVERY_REASONS:
                 await self._set_attention(None)
         finally:
             self._busy = False
@@ -291,7 +291,11 @@ class VendorOrderWorkflow:
         """The carrier reports a failed or returning parcel: an operator must look."""
         if self._status != VendorOrderStatus.SHIPPED:
             return
-        attention = "parcel_returned" if problem.status == "RETURNED" else "delivery_failed"
+        attention = (
+            AttentionReason.PARCEL_RETURNED
+            if problem.status == "RETURNED"
+            else AttentionReason.DELIVERY_FAILED
+        )
         if self._attention != attention:
             await self._set_attention(attention)
 
@@ -304,7 +308,7 @@ class VendorOrderWorkflow:
     @refund.validator
     def _can_refund(self, command: RefundCommand) -> None:
         if command.amount_cents < 1:
-            raise ApplicationError("a refund is at least one cent", type="validation_error")
+            raise ApplicationError("a refund is at least one cent", type=ErrorCode.VALIDATION_ERROR)
 
     @workflow.signal(name=Signal.EXTERNAL_REFUND)
     async def external_refund(self, refund: ExternalRefund) -> None:
@@ -322,8 +326,8 @@ class VendorOrderWorkflow:
         if self._money.paid:
             return
         if self._open_disputes:
-            await self._set_attention("dispute")
-        elif self._attention == "dispute":
+            await self._set_attention(AttentionReason.DISPUTE)
+        elif self._attention == AttentionReason.DISPUTE:
             await self._set_attention(None)
 
     @workflow.signal(name=Signal.RETRY_PAYOUT)
@@ -374,7 +378,7 @@ class VendorOrderWorkflow:
                 return
             if breach_at is not None and not self._breached and now >= breach_at:
                 self._breached = True
-                await self._set_attention("ship_sla_breached")
+                await self._set_attention(AttentionReason.SHIP_SLA_BREACHED)
                 await self._notify(
                     "vendor_order.ship_reminder",
                     {"ship_by": breach_at.isoformat(), "cancels_at": _iso(cancel_at)},
@@ -395,7 +399,7 @@ class VendorOrderWorkflow:
             await self._cancel(CancelRequest(reason="ship_sla_expired", by="system"))
         except ActivityError:
             workflow.logger.warning("auto-cancel of %s failed", self._input.vendor_order_id)
-            await self._set_attention("auto_cancel_failed")
+            await self._set_attention(AttentionReason.AUTO_CANCEL_FAILED)
             return False
         return True
 
@@ -459,7 +463,7 @@ class VendorOrderWorkflow:
             )
         except TimeoutError:
             if self._attention is None:
-                await self._set_attention("delivery_overdue")
+                await self._set_attention(AttentionReason.DELIVERY_OVERDUE)
             await workflow.wait_condition(arrived)
         if self._carrier_delivered():
             await self._deliver()
@@ -507,7 +511,7 @@ class VendorOrderWorkflow:
                 **STEP,
             )
             await self._moved_to(VendorOrderStatus.CANCELLED)
-            if self._attention in _SHIPPING_ATTENTION:
+            if self._attention in SHIPPING_REASONS:
                 await self._set_attention(None)
             await self._notify(
                 "vendor_order.cancelled", {"reason": request.reason, "by": request.by}
@@ -561,7 +565,7 @@ class VendorOrderWorkflow:
             raise ApplicationError(
                 f"vendor order is {self._status}; it cannot be {target} now",
                 {"current_status": str(self._status)},
-                type="invalid_state",
+                type=ErrorCode.INVALID_STATE,
             )
 
     async def _moved_to(self, status: VendorOrderStatus) -> None:

@@ -20,6 +20,7 @@ from api.deps import (
 from api.errors import Problem
 from api.webhook_urls import ResolverDep, vet_webhook_url
 from domain.durations import parse_duration
+from domain.errors import ErrorCode
 from domain.pricing import PriceTier as DomainTier
 from domain.pricing import validate_tiers
 from domain.signing import new_secret
@@ -65,7 +66,9 @@ async def create_vendor(
                 metadata={"vendor_id": vendor_id},
             )
         except ProviderError as error:
-            raise Problem("unavailable", f"could not open a Stripe account: {error}") from error
+            raise Problem(
+                ErrorCode.UNAVAILABLE, f"could not open a Stripe account: {error}"
+            ) from error
     vendor = Vendor(
         id=vendor_id,
         name=body.name,
@@ -134,14 +137,14 @@ async def create_product(
     body: ProductCreate, principal: OpsOrVendor, session: SessionDep
 ) -> ProductPublic:
     if principal.role == Role.VENDOR and principal.vendor_id != body.vendor_id:
-        raise Problem("forbidden", "a vendor creates products only under its own vendor_id")
+        raise Problem(ErrorCode.FORBIDDEN, "a vendor creates products only under its own vendor_id")
     if await session.get(Vendor, body.vendor_id) is None:
-        raise Problem("validation_error", "vendor_id names no vendor", field="vendor_id")
+        raise Problem(ErrorCode.VALIDATION_ERROR, "vendor_id names no vendor", field="vendor_id")
     tiers = validate_tiers(
         body.price_cents, [DomainTier(t.min_quantity, t.price_cents) for t in body.price_tiers]
     )
     if await session.get(Product, body.sku) is not None:
-        raise Problem("invalid_state", f"a product with sku {body.sku} already exists")
+        raise Problem(ErrorCode.INVALID_STATE, f"a product with sku {body.sku} already exists")
     product = Product(
         sku=body.sku,
         vendor_id=body.vendor_id,
@@ -165,5 +168,5 @@ async def create_product(
 async def get_product(sku: str, _: AnyRole, session: SessionDep) -> ProductPublic:
     product = await session.get(Product, sku)
     if product is None:
-        raise Problem("not_found", "no such product")
+        raise Problem(ErrorCode.NOT_FOUND, "no such product")
     return await _product_public(session, product)

@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from api.errors import Problem
+from domain.errors import ErrorCode
 from stores.db import execute_sql
 
 router = APIRouter(tags=["health"])
@@ -28,7 +29,9 @@ async def healthz(request: Request) -> dict[str, str]:
         except Exception:
             failing.append(name)
     if failing:
-        raise Problem("unavailable", f"not answering: {', '.join(failing)}", failing=failing)
+        raise Problem(
+            ErrorCode.UNAVAILABLE, f"not answering: {', '.join(failing)}", failing=failing
+        )
     return {"status": "ok"}
 
 

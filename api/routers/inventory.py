@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from api.auth import Principal, Role
 from api.deps import AnyRole, OpsOrVendor, SessionDep, ensure_vendor_scope
 from api.errors import Problem
+from domain.errors import ErrorCode
 from models.catalog import Product
 from models.stock import (
     MAX_ON_HAND,
@@ -40,11 +41,11 @@ async def _locked_level(
 ) -> StockLevel:
     product = await session.get(Product, sku)
     if product is None:
-        raise Problem("not_found", "no such product")
+        raise Problem(ErrorCode.NOT_FOUND, "no such product")
     ensure_vendor_scope(principal, product.vendor_id, "product")
     warehouse = await session.get(Warehouse, warehouse_id)
     if warehouse is None or warehouse.vendor_id != product.vendor_id:
-        raise Problem("not_found", "no such warehouse of this product's vendor")
+        raise Problem(ErrorCode.NOT_FOUND, "no such warehouse of this product's vendor")
     # The insert creates the row if missing; the lock then holds it against reservations.
     await execute_sql(
         session,
@@ -74,7 +75,7 @@ async def _apply(
     if on_hand + change > MAX_ON_HAND:
         await session.rollback()
         raise Problem(
-            "validation_error",
+            ErrorCode.VALIDATION_ERROR,
             f"on_hand would be {on_hand + change}, above the limit of {MAX_ON_HAND}",
             field="on_hand" if target_on_hand is not None else "delta",
             limit=MAX_ON_HAND,
@@ -83,7 +84,7 @@ async def _apply(
     if on_hand + change < reserved:
         await session.rollback()
         raise Problem(
-            "invalid_state",
+            ErrorCode.INVALID_STATE,
             f"on_hand would be {on_hand + change}, below the {reserved} units reserved",
             on_hand=on_hand,
             reserved=reserved,
@@ -133,7 +134,7 @@ async def adjust_stock(
 @router.get("/{sku}", response_model=InventoryPublic)
 async def get_inventory(sku: str, _: AnyRole, session: SessionDep) -> InventoryPublic:
     if await session.get(Product, sku) is None:
-        raise Problem("not_found", "no such product")
+        raise Problem(ErrorCode.NOT_FOUND, "no such product")
     levels = [
         StockLevelPublic.of(level)
         for level in await session.exec(
@@ -164,7 +165,7 @@ async def list_movements(
     """Who changed this SKU's stock, why, by how much, before and after: newest first."""
     product = await session.get(Product, sku)
     if product is None:
-        raise Problem("not_found", "no such product")
+        raise Problem(ErrorCode.NOT_FOUND, "no such product")
     ensure_vendor_scope(principal, product.vendor_id, "product")
     rows = await session.exec(
         select(StockMovement)

@@ -19,6 +19,7 @@ from api.errors import Problem, from_update_failure
 from api.routers.vendor_app import CLOSED_STATUSES, update_vendor_order
 from api.stripe_events import start_adjustment
 from api.views import vendor_order_view
+from domain.errors import ErrorCode
 from models.base import utcnow
 from models.ledger import LedgerEntry
 from models.messages import PayoutAdjustment, RefundCommand, RefundOutcome
@@ -62,7 +63,7 @@ async def refund_vendor_order(
     vendor's share is reversed (or, if its balance cannot cover it, netted later)."""
     vendor_order = await session.get(VendorOrder, vendor_order_id)
     if vendor_order is None:
-        raise Problem("not_found", "no such vendor order")
+        raise Problem(ErrorCode.NOT_FOUND, "no such vendor order")
     key = hashlib.sha256(f"ops\0{idempotency_key}".encode()).hexdigest()[:32]
     done = (
         await session.exec(
@@ -76,7 +77,7 @@ async def refund_vendor_order(
     )
     if done is None and body.amount_cents > refundable:
         raise Problem(
-            "validation_error",
+            ErrorCode.VALIDATION_ERROR,
             f"at most {refundable} cents are left to refund",
             refundable_cents=refundable,
         )

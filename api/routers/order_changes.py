@@ -14,6 +14,7 @@ from api.deps import Platform, PlatformOrOps, SessionDep, TemporalDep
 from api.errors import Problem
 from api.routers.vendor_app import update_vendor_order
 from api.views import order_view, return_view, return_views
+from domain.errors import ErrorCode
 from domain.status import VendorOrderStatus, order_status_for
 from models.messages import CancelRequest, ReturnRequest, ReturnState, ReturnUnits, VendorOrderState
 from models.order import Order
@@ -41,7 +42,7 @@ async def cancel_order(
     reason = (body or CancelBody()).reason
     order = await session.get(Order, order_id)
     if order is None:
-        raise Problem("not_found", "no such order")
+        raise Problem(ErrorCode.NOT_FOUND, "no such order")
     waiting = list(
         await session.exec(
             select(VendorOrder).where(
@@ -52,7 +53,7 @@ async def cancel_order(
     )
     if not waiting:
         raise Problem(
-            "invalid_state",
+            ErrorCode.INVALID_STATE,
             f"nothing left to cancel: the order is {order.status}",
             current_status=order.status,
         )
@@ -108,7 +109,7 @@ async def open_return(
     priced now and paid when the vendor receives them."""
     vendor_order = await session.get(VendorOrder, body.vendor_order_id)
     if vendor_order is None or vendor_order.order_id != order_id:
-        raise Problem("not_found", "no such vendor order on this order")
+        raise Problem(ErrorCode.NOT_FOUND, "no such vendor order on this order")
     # With an Idempotency-Key, sending the request again answers the same return.
     return_id = (
         "ret_" + hashlib.sha256(f"{order_id}\0{idempotency_key}".encode()).hexdigest()[:16]
@@ -139,7 +140,7 @@ async def open_return(
 @router.get("/{order_id}/returns", response_model=list[ReturnPublic])
 async def list_returns(order_id: str, _: PlatformOrOps, session: SessionDep) -> list[ReturnPublic]:
     if await session.get(Order, order_id) is None:
-        raise Problem("not_found", "no such order")
+        raise Problem(ErrorCode.NOT_FOUND, "no such order")
     found = await session.exec(
         select(OrderReturn)
         .where(OrderReturn.order_id == order_id)

@@ -26,6 +26,7 @@ from api import admission, checkout_lane
 from api.deps import Platform, PlatformOrOps, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, from_application_error, from_update_failure
 from api.views import order_view
+from domain.errors import ErrorCode
 from domain.ids import order_id_for_idempotency_key, order_workflow_id, request_fingerprint
 from models import search_attributes as sa
 from models.catalog import Product
@@ -99,7 +100,9 @@ async def _check_out(
         # Done (whatever Temporal still keeps of its workflow): never a second saga.
         return await _replay_finished(session, existing, fingerprint)
     if existing is not None and existing.request_fingerprint != fingerprint:
-        raise Problem("idempotency_key_reused", "this Idempotency-Key was used for another order")
+        raise Problem(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED, "this Idempotency-Key was used for another order"
+        )
     if existing is None:
         await _check_catalog(session, body)
     # End the read transaction: the wait for the saga below must not hold a connection
@@ -154,11 +157,11 @@ async def _check_out(
         if replay is not None:
             return replay
         await _refusal_from_workflow(temporal, order_id)
-        raise Problem("unavailable", "the order could not be placed; retry") from error
+        raise Problem(ErrorCode.UNAVAILABLE, "the order could not be placed; retry") from error
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
         # Our deadline, or Temporal's: the saga goes on, and the same request attaches to it.
         raise Problem(
-            "timeout",
+            ErrorCode.TIMEOUT,
             "the order is still being processed; retry with the same Idempotency-Key",
         ) from error
     if result.order is not None:
@@ -189,7 +192,9 @@ async def _replay(session: SessionDep, order_id: str, fingerprint: str) -> Order
 
 async def _replay_finished(session: SessionDep, existing: Order, fingerprint: str) -> OrderPublic:
     if existing.request_fingerprint != fingerprint:
-        raise Problem("idempotency_key_reused", "this Idempotency-Key was used for another order")
+        raise Problem(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED, "this Idempotency-Key was used for another order"
+        )
     if existing.rejection:
         rejection: dict[str, Any] = dict(existing.rejection)
         raise Problem(rejection.pop("code"), rejection.pop("detail", ""), **rejection)
@@ -204,11 +209,13 @@ async def _check_catalog(session: SessionDep, body: OrderCreate) -> None:
     }
     unknown = [sku for sku in skus if sku not in products]
     if unknown:
-        raise Problem("validation_error", "unknown sku(s)", skus=unknown)
+        raise Problem(ErrorCode.VALIDATION_ERROR, "unknown sku(s)", skus=unknown)
     foreign = [sku for sku, p in products.items() if p.currency != body.currency]
     if foreign:
         raise Problem(
-            "validation_error", f"product(s) not sold in {body.currency}", skus=sorted(foreign)
+            ErrorCode.VALIDATION_ERROR,
+            f"product(s) not sold in {body.currency}",
+            skus=sorted(foreign),
         )
 
 

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from api.deps import Ops, SessionDep
 from api.errors import Problem
 from api.views import vendor_order_view
+from domain.errors import ErrorCode
 from models.stock import Reservation
 from models.vendor import Warehouse
 from models.vendor_order import VendorOrder, VendorOrderLine
@@ -33,10 +34,10 @@ async def reroute(
 ) -> VendorOrderPublic:
     vendor_order = await session.get(VendorOrder, vendor_order_id, with_for_update=True)
     if vendor_order is None:
-        raise Problem("not_found", "no such vendor order")
+        raise Problem(ErrorCode.NOT_FOUND, "no such vendor order")
     target = await session.get(Warehouse, body.warehouse_id)
     if target is None or target.vendor_id != vendor_order.vendor_id:
-        raise Problem("not_found", "no such warehouse of this vendor")
+        raise Problem(ErrorCode.NOT_FOUND, "no such warehouse of this vendor")
     skus = sorted(
         set(
             (
@@ -63,7 +64,7 @@ async def reroute(
     status, target_id = vendor_order.status, target.id
     if status != "awaiting_shipment" or not held:
         await session.rollback()
-        raise Problem("invalid_state", f"vendor order is {status}: nothing to move")
+        raise Problem(ErrorCode.INVALID_STATE, f"vendor order is {status}: nothing to move")
     # Same lock order as every other stock writer: all the SKUs' levels, sorted.
     levels = await execute_sql(
         session,
@@ -85,7 +86,9 @@ async def reroute(
     ]
     if short:
         await session.rollback()
-        raise Problem("insufficient_stock", f"{target_id} cannot hold this order", items=short)
+        raise Problem(
+            ErrorCode.INSUFFICIENT_STOCK, f"{target_id} cannot hold this order", items=short
+        )
     changes: list[StockChange] = []
     lines: dict[tuple[int, str], int] = defaultdict(int)
     for reservation in sorted(held, key=lambda r: (r.sku, r.warehouse_id)):

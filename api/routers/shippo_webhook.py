@@ -17,6 +17,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem
 from api.routers.vendor_app import update_vendor_order
 from api.webhook_once import handling_once
+from domain.errors import ErrorCode
 from models.messages import TrackingProblem, VendorOrderState
 from models.vendor_order import VendorOrder
 from providers.shippo_adapter import ShippoGateway, TrackingUpdate
@@ -36,11 +37,11 @@ async def shippo_webhook(
     token: str = Query(default="", max_length=200),
 ) -> dict[str, object]:
     if not hmac.compare_digest(token.encode(), settings.shippo_webhook_token.encode()):
-        raise Problem("unauthorized", "wrong or missing webhook token")
+        raise Problem(ErrorCode.UNAUTHORIZED, "wrong or missing webhook token")
     try:
         update = ShippoGateway.parse_webhook(await request.body())
     except ValueError as error:
-        raise Problem("validation_error", f"not a Shippo webhook: {error}") from error
+        raise Problem(ErrorCode.VALIDATION_ERROR, f"not a Shippo webhook: {error}") from error
     if update is None or (update.status != "DELIVERED" and update.status not in _PROBLEMS):
         return {"received": True, "acted": False}
     vendor_order = (
@@ -106,7 +107,7 @@ async def _deliver(temporal: Client, vendor_order: VendorOrder) -> None:
                 return  # delivered already (by the vendor or an earlier event): same outcome
             if loop.time() >= deadline:
                 raise Problem(
-                    "unavailable",
+                    ErrorCode.UNAVAILABLE,
                     "the parcel's shipment is still being recorded; send the event again",
                     retry_after=5,
                 ) from problem

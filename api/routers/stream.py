@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import CurrentVendor, PlatformOrOps, RedisDep, SessionDep
 from api.errors import Problem
+from domain.errors import ErrorCode
 from domain.ids import order_events_channel
 from models.order import Order, OrderEvent
 from models.views import OrderEventPublic
@@ -45,7 +46,7 @@ async def stream_order_events(
 async def _history(session: AsyncSession, order_id: str) -> dict[str, dict[str, Any]]:
     """The order's recorded events in order, by identity (the row's dedup_key)."""
     if await session.get(Order, order_id) is None:
-        raise Problem("not_found", "no such order")
+        raise Problem(ErrorCode.NOT_FOUND, "no such order")
     rows = await session.exec(
         select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(col(OrderEvent.id))
     )

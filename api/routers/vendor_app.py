@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import CurrentVendor, SessionDep, TemporalDep
 from api.errors import Problem, from_update_failure
 from api.views import return_view, return_views, vendor_order_view, vendor_order_views
+from domain.errors import ErrorCode
 from domain.status import VendorOrderStatus
 from models.messages import (
     ParcelMsg,
@@ -51,7 +52,7 @@ async def list_vendor_orders(
 async def _own(session: SessionDep, vendor_id: str, vendor_order_id: str) -> VendorOrder:
     vendor_order = await session.get(VendorOrder, vendor_order_id)
     if vendor_order is None or vendor_order.vendor_id != vendor_id:
-        raise Problem("not_found", "no such vendor order")
+        raise Problem(ErrorCode.NOT_FOUND, "no such vendor order")
     return vendor_order
 
 
@@ -129,7 +130,7 @@ async def update_vendor_order(
             raise from_update_failure(error) from error
         except WorkflowUpdateRPCTimeoutOrCancelledError as error:
             raise Problem(
-                "timeout", "the change is still being applied; send the same request again"
+                ErrorCode.TIMEOUT, "the change is still being applied; send the same request again"
             ) from error
         except RPCError as error:
             if error.status != RPCStatusCode.NOT_FOUND:
@@ -137,13 +138,13 @@ async def update_vendor_order(
             if vendor_order.status in CLOSED_STATUSES or await _has_closed(handle):
                 # The workflow finished: nothing can change this vendor order any more.
                 raise Problem(
-                    "invalid_state",
+                    ErrorCode.INVALID_STATE,
                     f"vendor order is {vendor_order.status}",
                     current_status=vendor_order.status,
                 ) from error
             if loop.time() >= deadline:
                 raise Problem(
-                    "unavailable",
+                    ErrorCode.UNAVAILABLE,
                     "this vendor order is still being set up; send the same request again",
                     retry_after=2,
                 ) from error
@@ -194,7 +195,7 @@ async def receive_return(
     vendor_order = await _own(session, vendor_id, vendor_order_id)
     found = await session.get(OrderReturn, return_id)
     if found is None or found.vendor_order_id != vendor_order_id:
-        raise Problem("not_found", "no such return on this vendor order")
+        raise Problem(ErrorCode.NOT_FOUND, "no such return on this vendor order")
     if found.status == "refunded":
         return await return_view(session, return_id)
     restock = (body or ReceiveBody()).restock

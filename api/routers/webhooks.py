@@ -8,6 +8,7 @@ from api import stripe_events
 from api.deps import SessionDep, SettingsDep, StripeDep, TemporalDep
 from api.errors import Problem
 from api.webhook_once import handling_once
+from domain.errors import ErrorCode
 from providers.errors import ProviderRejectedError
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -27,7 +28,7 @@ async def stripe_webhook(
             payload, request.headers.get("Stripe-Signature"), settings.stripe_webhook_secret
         )
     except ProviderRejectedError as error:
-        raise Problem("invalid_signature", f"webhook refused: {error.message}") from error
+        raise Problem(ErrorCode.INVALID_SIGNATURE, f"webhook refused: {error.message}") from error
     if event["type"] not in stripe_events.ACTED_ON:
         # Nothing to do, so nothing to do once: no row, no transaction.
         return {"received": True, "ignored": True}
