@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from activities.events import EventPublisher
 from activities.order_events import announce, record_event
 from domain.errors import ErrorCode
+from domain.ids import charge_idempotency_key, order_workflow_id
 from domain.status import PayoutStatus, VendorOrderStatus
 from models.base import utcnow
 from models.messages import (
@@ -79,7 +80,7 @@ class OrderStoreActivities:
                     shipping_address=order.shipping_address,
                     payment_method=order.payment_method,
                     rejection=request.rejection,
-                    workflow_id=f"order-{order.order_id}",
+                    workflow_id=order_workflow_id(order.order_id),
                     created_at=utcnow(),
                     updated_at=utcnow(),
                 )
@@ -141,7 +142,7 @@ class OrderStoreActivities:
                     amount_cents=charge.amount_cents,
                     currency=order.currency,
                     status="succeeded",
-                    idempotency_key=f"{order.id}:charge",
+                    idempotency_key=charge_idempotency_key(order.id),
                 )
             )
             for plan in request.vendor_orders:

@@ -13,20 +13,18 @@ from api.checkout_lane import CheckoutLane
 from api.known_orders import KnownOrders
 from api.request_metrics import RequestMetrics
 from api.routers import (
-    catalog,
+    checkout,
     health,
     inventory,
     ops,
-    ops_orders,
-    order_changes,
+    ops_reroute,
     orders,
-    reroute,
-    shippo_webhook,
     stream,
     vendor_app,
     vendors,
-    webhooks,
 )
+from api.routers.webhooks import shippo as shippo_webhook
+from api.routers.webhooks import stripe as stripe_webhook
 from api.text_guard import UnstorableTextGuard
 from models.settings import Settings, get_settings
 from providers.stripe_adapter import StripeGateway
@@ -83,18 +81,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     routers = (
         health.router,
-        catalog.router,
-        inventory.router,
+        # By audience: the storefront, vendors (their app, their account), stock, ops, providers.
+        checkout.router,
         orders.router,
-        order_changes.router,
         stream.router,
         vendor_app.router,
         vendors.router,
-        webhooks.router,
-        shippo_webhook.router,
+        inventory.router,
         ops.router,
-        ops_orders.router,
-        reroute.router,
+        ops_reroute.router,
+        stripe_webhook.router,
+        shippo_webhook.router,
     )
     for router in routers:
         app.include_router(router)

@@ -22,6 +22,7 @@ from api.errors import Problem
 from domain.errors import ErrorCode
 from models.settings import Settings
 from models.vendor import ApiKey, Vendor
+from models.vendor_order import VendorOrder
 from providers.stripe_adapter import StripeGateway
 
 _bearer = HTTPBearer(auto_error=False, description="API key of the platform, ops or a vendor")
@@ -115,3 +116,15 @@ async def vendor_in_scope(
     if vendor is None:
         raise Problem(ErrorCode.NOT_FOUND, "no such vendor")
     return vendor
+
+
+async def vendor_order_in_scope(
+    session: AsyncSession, vendor_order_id: str, vendor_id: str | None, *, lock: bool = False
+) -> VendorOrder:
+    """The vendor order the caller may see: `vendor_id` is the calling vendor's (only its own
+    sub-orders), None for ops and the platform (any). Another vendor's is 404, as one that does
+    not exist: no existence leak. `lock` to change it."""
+    vendor_order = await session.get(VendorOrder, vendor_order_id, with_for_update=lock)
+    if vendor_order is None or (vendor_id is not None and vendor_order.vendor_id != vendor_id):
+        raise Problem(ErrorCode.NOT_FOUND, "no such vendor order")
+    return vendor_order

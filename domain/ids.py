@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 
 _ID_HEX_CHARS = 24
@@ -41,6 +42,68 @@ def vendor_order_id(order_id: str, vendor_id: str) -> str:
     return "vo_" + _digest(order_id, vendor_id)[:_ID_HEX_CHARS]
 
 
+def checkout_update_id(fingerprint: str) -> str:
+    """One checkout update per body: Temporal answers a repeated one from its first run."""
+    return f"checkout-{fingerprint[:40]}"
+
+
+def return_id_for(order_id: str, idempotency_key: str | None) -> str:
+    """The same return for the same key on the same order; a new one without a key."""
+    if idempotency_key is None:
+        return "ret_" + secrets.token_hex(8)
+    return "ret_" + _digest(order_id, idempotency_key)[:16]
+
+
+def return_refund_key(return_id: str) -> str:
+    return f"return-{return_id}"
+
+
+def ops_refund_key(idempotency_key: str) -> str:
+    """An operator's refund: the same Idempotency-Key is the same refund."""
+    return _digest("ops", idempotency_key)[:32]
+
+
+def refund_update_id(refund_key: str) -> str:
+    return f"refund-{refund_key}"
+
+
+def payout_adjustment_workflow_id(vendor_order_id: str, refund_key: str) -> str:
+    """One adjustment of a closed vendor order's payout per refund."""
+    return f"adjust-{vendor_order_id}-{refund_key}"
+
+
+def payout_reversal_key(transfer_id: str | None) -> str:
+    """The reversal of what a refund recorded during the payout took from the transfer."""
+    return f"payout-{transfer_id or 'none'}"
+
+
+def notification_workflow_id(event_id: str) -> str:
+    return f"notify-{event_id}"
+
+
+def shippo_event_id(carrier: str, tracking_number: str, status: str, status_id: str) -> str:
+    """Shippo sends no event ids: a tracking update is known by what it says."""
+    seen = "\0".join((carrier, tracking_number, status, status_id))
+    return "shippo_" + hashlib.sha256(seen.encode()).hexdigest()[:40]
+
+
+def stripe_event_dedup_key(event_id: str) -> str:
+    return f"stripe:{event_id}"
+
+
+# Random ids for what has no natural key (created once, answered with its id).
+def new_vendor_id() -> str:
+    return "ven_" + secrets.token_hex(8)
+
+
+def new_warehouse_id() -> str:
+    return "wh_" + secrets.token_hex(8)
+
+
+def new_api_key_id() -> str:
+    return "key_" + secrets.token_hex(8)
+
+
 def request_fingerprint(payload: Mapping[str, object]) -> str:
     """SHA-256 hex of the payload as canonical JSON (sorted keys, compact separators).
 
@@ -59,6 +122,10 @@ def charge_idempotency_key(order_id: str) -> str:
 
 def payout_idempotency_key(vendor_order_id: str) -> str:
     return f"{vendor_order_id}:payout"
+
+
+def connected_account_idempotency_key(vendor_id: str) -> str:
+    return f"vendor:{vendor_id}:account"
 
 
 def refund_idempotency_key(ledger_key: str, amount_cents: int, refused_before: int = 0) -> str:

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import ErrorCode
+from domain.ids import charge_idempotency_key
 from domain.ledger import (
     EntryKind,
     Movement,
@@ -117,7 +118,7 @@ async def record_charge(session: AsyncSession, order: Order, payment_intent_id: 
             amount_cents=order.total_cents,
             currency=order.currency,
             provider_id=payment_intent_id,
-            idempotency_key=f"{order.id}:charge",
+            idempotency_key=charge_idempotency_key(order.id),
             detail={},
             created_at=utcnow(),
         )

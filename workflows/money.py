@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from domain.attention import AttentionReason
     from domain.errors import ErrorCode
+    from domain.ids import payout_reversal_key
     from domain.payout import next_payout_wait
     from models.messages import (
         ExternalRefund,
@@ -123,7 +124,7 @@ class MoneyDesk:
                         await self._flag(None)
                     # A refund recorded while the transfer was under way was paid out too.
                     await self._reverse_if_paid(
-                        f"payout-{outcome.transfer_id or 'none'}", outcome.to_reverse_cents
+                        payout_reversal_key(outcome.transfer_id), outcome.to_reverse_cents
                     )
                     return
             self.attempt += 1

@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.ids import notification_workflow_id
     from models.messages import NotificationOutcome, VendorNotification
     from temporal.names import Activity, Workflow
 
@@ -60,7 +61,7 @@ async def notify_vendor(notification: VendorNotification) -> None:
         await workflow.start_child_workflow(
             VendorNotificationWorkflow.run,
             notification,
-            id=f"notify-{notification.event_id}",
+            id=notification_workflow_id(notification.event_id),
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )

@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError, ErrorCode
+    from domain.ids import return_refund_key
     from domain.pricing import PricedLine
     from domain.refunds import refund_for_units
     from models.messages import (
@@ -132,7 +133,7 @@ class ReturnDesk:
                 RefundCommand(
                     order_id=self._order_id,
                     vendor_order_id=self._vendor_order_id,
-                    refund_key=f"return-{request.return_id}",
+                    refund_key=return_refund_key(request.return_id),
                     amount_cents=entry.refund_cents,
                     at_most=True,
                 )

@@ -1,20 +1,22 @@
-"""Stock per SKU per warehouse (API.md, "Catalog and stock"). Every change is audited and
-announced through stores.stock_changes; a change that would leave on_hand below reserved is
-refused and changes nothing."""
+"""Products and their stock per SKU per warehouse (API.md, "Catalog and stock"). Every stock
+change is audited and announced through stores.stock_changes; a change that would leave
+on_hand below reserved is refused and changes nothing."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import text
 from sqlmodel import col, select
 
 from api.auth import Principal, Role
-from api.deps import AnyRole, OpsOrVendor, SessionDep, ensure_vendor_scope
+from api.deps import AnyRole, OpsOrVendor, SessionDep, ensure_vendor_scope, vendor_in_scope
 from api.errors import Problem
 from domain.errors import ErrorCode
-from models.catalog import Product
+from domain.pricing import PriceTier as DomainTier
+from domain.pricing import validate_tiers
+from models.catalog import PriceTier, PriceTierIn, Product, ProductCreate, ProductPublic
 from models.stock import (
     MAX_ON_HAND,
     AdjustmentIn,
@@ -29,7 +31,7 @@ from models.vendor import Warehouse
 from stores.db import execute_sql
 from stores.stock_changes import StockChange, change_level
 
-router = APIRouter(prefix="/v1/inventory", tags=["catalog and stock"])
+router = APIRouter(prefix="/v1", tags=["catalog and stock"])
 
 
 def _actor(principal: Principal) -> str:
@@ -103,7 +105,7 @@ async def _apply(
     )
 
 
-@router.put("/{sku}/{warehouse_id}", response_model=StockLevelPublic)
+@router.put("/inventory/{sku}/{warehouse_id}", response_model=StockLevelPublic)
 async def put_stock(
     sku: str,
     warehouse_id: str,
@@ -117,7 +119,7 @@ async def put_stock(
     )
 
 
-@router.post("/{sku}/{warehouse_id}/adjustments", response_model=StockLevelPublic)
+@router.post("/inventory/{sku}/{warehouse_id}/adjustments", response_model=StockLevelPublic)
 async def adjust_stock(
     sku: str,
     warehouse_id: str,
@@ -131,7 +133,7 @@ async def adjust_stock(
     )
 
 
-@router.get("/{sku}", response_model=InventoryPublic)
+@router.get("/inventory/{sku}", response_model=InventoryPublic)
 async def get_inventory(sku: str, _: AnyRole, session: SessionDep) -> InventoryPublic:
     if await session.get(Product, sku) is None:
         raise Problem(ErrorCode.NOT_FOUND, "no such product")
@@ -155,7 +157,7 @@ async def get_inventory(sku: str, _: AnyRole, session: SessionDep) -> InventoryP
     )
 
 
-@router.get("/{sku}/movements", response_model=list[StockMovementPublic])
+@router.get("/inventory/{sku}/movements", response_model=list[StockMovementPublic])
 async def list_movements(
     sku: str,
     principal: OpsOrVendor,
@@ -174,3 +176,53 @@ async def list_movements(
         .limit(limit)
     )
     return [StockMovementPublic.model_validate(row) for row in rows]
+
+
+async def _product_public(session: SessionDep, product: Product) -> ProductPublic:
+    tiers = await session.exec(
+        select(PriceTier).where(PriceTier.sku == product.sku).order_by(col(PriceTier.min_quantity))
+    )
+    return ProductPublic(
+        **product.model_dump(exclude={"created_at"}),
+        price_tiers=[
+            PriceTierIn(min_quantity=t.min_quantity, price_cents=t.price_cents) for t in tiers
+        ],
+    )
+
+
+@router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
+async def create_product(
+    body: ProductCreate, principal: OpsOrVendor, session: SessionDep
+) -> ProductPublic:
+    # Another vendor's id is 404, as everywhere a vendor reaches beyond its own.
+    await vendor_in_scope(session, principal, body.vendor_id)
+    tiers = validate_tiers(
+        body.price_cents, [DomainTier(t.min_quantity, t.price_cents) for t in body.price_tiers]
+    )
+    if await session.get(Product, body.sku) is not None:
+        raise Problem(ErrorCode.INVALID_STATE, f"a product with sku {body.sku} already exists")
+    product = Product(
+        sku=body.sku,
+        vendor_id=body.vendor_id,
+        title=body.title,
+        price_cents=body.price_cents,
+        currency=body.currency.lower(),
+        weight_grams=body.weight_grams,
+        low_stock_threshold=body.low_stock_threshold,
+    )
+    session.add(product)
+    await session.flush()
+    for tier in tiers:
+        session.add(
+            PriceTier(sku=body.sku, min_quantity=tier.min_quantity, price_cents=tier.price_cents)
+        )
+    await session.commit()
+    return await _product_public(session, product)
+
+
+@router.get("/products/{sku}", response_model=ProductPublic)
+async def get_product(sku: str, _: AnyRole, session: SessionDep) -> ProductPublic:
+    product = await session.get(Product, sku)
+    if product is None:
+        raise Problem(ErrorCode.NOT_FOUND, "no such product")
+    return await _product_public(session, product)

@@ -1,36 +1,73 @@
-"""Operators' calls beyond the storefront's (API.md, "Operators"; extended compatibly)."""
+"""Operators' calls (API.md, "Operators"; extended compatibly): the orders that need a look,
+and refunds of a vendor order. Moving a vendor order to another warehouse is ops_reroute.py.
+
+`GET /v1/ops/orders` reads PostgreSQL, which the workflows keep current; the Temporal Web UI
+answers the same questions through search attributes (README, "Finding stuck orders")."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import Ops, SessionDep, SettingsDep, TemporalDep
+from api.deps import Ops, SessionDep, SettingsDep, TemporalDep, vendor_order_in_scope
 from api.errors import Problem, from_update_failure
-from api.routers.vendor_app import CLOSED_STATUSES, update_vendor_order
-from api.stripe_events import start_adjustment
-from api.views import vendor_order_view
+from api.routers.webhooks.stripe_events import start_adjustment
+from api.vendor_order_updates import CLOSED_STATUSES, update_vendor_order
+from api.views import order_view, vendor_order_view
 from domain.errors import ErrorCode
+from domain.ids import ops_refund_key, payout_adjustment_workflow_id, refund_update_id
+from domain.status import OrderStatus
 from models.base import utcnow
 from models.ledger import LedgerEntry
 from models.messages import PayoutAdjustment, RefundCommand, RefundOutcome
-from models.order import OrderEvent
+from models.order import Order, OrderEvent
 from models.text import StorableText
 from models.vendor_order import VendorOrder
-from models.views import VendorOrderPublic
+from models.views import OrderPublic, VendorOrderPublic
 from stores.db import execute_sql
 from temporal.names import Update
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
+
+
+@router.get("/orders", response_model=list[OrderPublic])
+async def orders_needing_a_look(
+    _: Ops,
+    session: SessionDep,
+    attention: str | None = Query(
+        default=None,
+        max_length=60,
+        description="a reason (ship_sla_breached, delivery_overdue, payout_failed, ...) or "
+        "`any`; when neither this nor `status` is given, `any`",
+    ),
+    status: OrderStatus | None = Query(default=None),
+    vendor_id: str | None = Query(default=None, max_length=40),
+    limit: int = Query(default=50, ge=1, le=200),
+) -> list[OrderPublic]:
+    if attention is None and status is None:
+        attention = "any"
+    query = select(Order.id, Order.created_at).distinct()
+    if attention is not None or vendor_id is not None:
+        query = query.join(VendorOrder, col(VendorOrder.order_id) == col(Order.id))
+    if attention == "any":
+        query = query.where(col(VendorOrder.attention).is_not(None))
+    elif attention is not None:
+        query = query.where(VendorOrder.attention == attention)
+    if vendor_id is not None:
+        query = query.where(VendorOrder.vendor_id == vendor_id)
+    if status is not None:
+        query = query.where(Order.status == status)
+    query = query.order_by(col(Order.created_at).desc(), col(Order.id).desc()).limit(limit)
+    ids = [row[0] for row in await session.exec(query)]
+    return [await order_view(session, order_id) for order_id in ids]
 
 
 # The only refund reasons Stripe takes; any other is refused by Stripe (502 to the operator).
@@ -61,10 +98,8 @@ async def refund_vendor_order(
 ) -> VendorOrderPublic | JSONResponse:
     """Give part of a vendor order's money back to the buyer. After the vendor was paid, the
     vendor's share is reversed (or, if its balance cannot cover it, netted later)."""
-    vendor_order = await session.get(VendorOrder, vendor_order_id)
-    if vendor_order is None:
-        raise Problem(ErrorCode.NOT_FOUND, "no such vendor order")
-    key = hashlib.sha256(f"ops\0{idempotency_key}".encode()).hexdigest()[:32]
+    vendor_order = await vendor_order_in_scope(session, vendor_order_id, None)
+    key = ops_refund_key(idempotency_key)
     done = (
         await session.exec(
             select(LedgerEntry).where(
@@ -155,7 +190,7 @@ async def _refund(
             Update.REFUND,
             command,
             RefundOutcome,
-            update_id=f"refund-{command.refund_key}",
+            update_id=refund_update_id(command.refund_key),
         )
         return
     # Paid and closed: refund, then take the vendor's share back, in a workflow of its own.
@@ -163,7 +198,9 @@ async def _refund(
         order_id=vendor_order.order_id, vendor_order_id=vendor_order.id, refund=command
     )
     await start_adjustment(temporal, task_queue, adjustment, command.refund_key)
-    handle = temporal.get_workflow_handle(f"adjust-{vendor_order.id}-{command.refund_key}")
+    handle = temporal.get_workflow_handle(
+        payout_adjustment_workflow_id(vendor_order.id, command.refund_key)
+    )
     try:
         await handle.result()
     except WorkflowFailureError as error:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 from sqlmodel import col, select
-from temporalio.client import (
-    Client,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import CurrentVendor, SessionDep, TemporalDep
-from api.errors import Problem, from_update_failure
+from api.deps import CurrentVendor, SessionDep, TemporalDep, vendor_order_in_scope
+from api.errors import Problem
+from api.vendor_order_updates import update_vendor_order
 from api.views import return_view, return_views, vendor_order_view, vendor_order_views
 from domain.errors import ErrorCode
 from domain.status import VendorOrderStatus
@@ -49,18 +42,11 @@ async def list_vendor_orders(
     return await vendor_order_views(session, list(await session.exec(query)))
 
 
-async def _own(session: SessionDep, vendor_id: str, vendor_order_id: str) -> VendorOrder:
-    vendor_order = await session.get(VendorOrder, vendor_order_id)
-    if vendor_order is None or vendor_order.vendor_id != vendor_id:
-        raise Problem(ErrorCode.NOT_FOUND, "no such vendor order")
-    return vendor_order
-
-
 @router.get("/orders/{vendor_order_id}", response_model=VendorOrderPublic)
 async def get_vendor_order(
     vendor_order_id: str, vendor_id: CurrentVendor, session: SessionDep
 ) -> VendorOrderPublic:
-    await _own(session, vendor_id, vendor_order_id)
+    await vendor_order_in_scope(session, vendor_order_id, vendor_id)
     return await vendor_order_view(session, vendor_order_id)
 
 
@@ -72,7 +58,7 @@ async def ship(
     session: SessionDep,
     temporal: TemporalDep,
 ) -> VendorOrderPublic:
-    vendor_order = await _own(session, vendor_id, vendor_order_id)
+    vendor_order = await vendor_order_in_scope(session, vendor_order_id, vendor_id)
     # Hold no connection while the workflow works (detached first: a rollback expires rows).
     session.expunge(vendor_order)
     await session.rollback()
@@ -90,76 +76,12 @@ async def ship(
 async def deliver(
     vendor_order_id: str, vendor_id: CurrentVendor, session: SessionDep, temporal: TemporalDep
 ) -> VendorOrderPublic:
-    vendor_order = await _own(session, vendor_id, vendor_order_id)
+    vendor_order = await vendor_order_in_scope(session, vendor_order_id, vendor_id)
     # Hold no connection while the workflow works (detached first: a rollback expires rows).
     session.expunge(vendor_order)
     await session.rollback()
     await update_vendor_order(temporal, vendor_order, Update.DELIVER, None, VendorOrderState)
     return await vendor_order_view(session, vendor_order_id)
-
-
-# Statuses after which a vendor order's workflow has closed for good.
-CLOSED_STATUSES = frozenset({VendorOrderStatus.COMPLETED, VendorOrderStatus.CANCELLED})
-# A confirmed order's vendor-order workflows start right after the order row is confirmed; a
-# worker crash in between delays them by seconds. Wait that long before telling the caller
-# to come back (503), never a 409 for a state that is in fact correct.
-WORKFLOW_START_WAIT_SECONDS = 8.0
-_POLL_SECONDS = 0.25
-
-
-async def update_vendor_order(
-    client: Client,
-    vendor_order: VendorOrder,
-    name: str,
-    arg: Any,
-    result_type: type,
-    *,
-    update_id: str | None = None,
-) -> Any:
-    """Apply a change through the vendor order's workflow, which decides whether it may."""
-    handle = client.get_workflow_handle(vendor_order.workflow_id)
-    args = [] if arg is None else [arg]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WORKFLOW_START_WAIT_SECONDS
-    while True:
-        try:
-            return await handle.execute_update(
-                name, args=args, id=update_id, result_type=result_type
-            )
-        except WorkflowUpdateFailedError as error:
-            raise from_update_failure(error) from error
-        except WorkflowUpdateRPCTimeoutOrCancelledError as error:
-            raise Problem(
-                ErrorCode.TIMEOUT, "the change is still being applied; send the same request again"
-            ) from error
-        except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND:
-                raise
-            if vendor_order.status in CLOSED_STATUSES or await _has_closed(handle):
-                # The workflow finished: nothing can change this vendor order any more.
-                raise Problem(
-                    ErrorCode.INVALID_STATE,
-                    f"vendor order is {vendor_order.status}",
-                    current_status=vendor_order.status,
-                ) from error
-            if loop.time() >= deadline:
-                raise Problem(
-                    ErrorCode.UNAVAILABLE,
-                    "this vendor order is still being set up; send the same request again",
-                    retry_after=2,
-                ) from error
-        await asyncio.sleep(_POLL_SECONDS)
-
-
-async def _has_closed(handle: WorkflowHandle[Any, Any]) -> bool:
-    """True when the workflow ran and is over; False when it has not started yet."""
-    try:
-        await handle.describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
 
 
 @router.get("/returns", response_model=list[ReturnPublic])
@@ -192,7 +114,7 @@ async def receive_return(
 ) -> ReturnPublic:
     """The returned units arrived: the buyer is refunded for them, and they are restocked
     unless the body says `{"restock": false}`."""
-    vendor_order = await _own(session, vendor_id, vendor_order_id)
+    vendor_order = await vendor_order_in_scope(session, vendor_order_id, vendor_id)
     found = await session.get(OrderReturn, return_id)
     if found is None or found.vendor_order_id != vendor_order_id:
         raise Problem(ErrorCode.NOT_FOUND, "no such return on this vendor order")

@@ -1,22 +1,128 @@
-"""A vendor's own settings beyond onboarding: service level and notification endpoint
-(extensions of API.md's vendor calls)."""
+"""Vendors: onboarding by ops (a Stripe Connect account and an API key), warehouses, and a
+vendor's own settings: service level and notification endpoint (API.md, "Catalog and stock",
+and its extensions)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import OpsOrVendor, SessionDep, SettingsDep, ensure_vendor_scope, vendor_in_scope
+from api.auth import Role, hash_key, mint_vendor_key
+from api.deps import (
+    Ops,
+    OpsOrVendor,
+    SessionDep,
+    SettingsDep,
+    StripeDep,
+    ensure_vendor_scope,
+    vendor_in_scope,
+)
+from api.errors import Problem
 from api.webhook_urls import ResolverDep, vet_webhook_url
 from domain.durations import parse_duration
+from domain.errors import ErrorCode
+from domain.ids import (
+    connected_account_idempotency_key,
+    new_api_key_id,
+    new_vendor_id,
+    new_warehouse_id,
+)
 from domain.signing import new_secret
 from models.vendor import (
+    ApiKey,
+    Vendor,
+    VendorCreate,
     VendorPublic,
     VendorUpdate,
+    VendorWithKey,
+    Warehouse,
+    WarehouseCreate,
+    WarehousePublic,
     WebhookEndpoint,
     WebhookEndpointPublic,
 )
+from providers.errors import ProviderError
 
 router = APIRouter(prefix="/v1/vendors", tags=["catalog and stock"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=VendorWithKey)
+async def create_vendor(
+    body: VendorCreate,
+    _: Ops,
+    session: SessionDep,
+    stripe: StripeDep,
+    settings: SettingsDep,
+    resolve: ResolverDep,
+) -> VendorWithKey:
+    # The webhook URL is judged like PUT .../webhook (never loopback, private, metadata...),
+    # before a Stripe account is opened for a vendor that would then be refused.
+    webhook_url = (
+        await vet_webhook_url(str(body.webhook_url), settings, resolve)
+        if body.webhook_url
+        else None
+    )
+    vendor_id = new_vendor_id()
+    account = body.stripe_account_id
+    if account is None:
+        try:
+            account = await stripe.create_connected_account(
+                email=str(body.email),
+                idempotency_key=connected_account_idempotency_key(vendor_id),
+                metadata={"vendor_id": vendor_id},
+            )
+        except ProviderError as error:
+            raise Problem(
+                ErrorCode.UNAVAILABLE, f"could not open a Stripe account: {error}"
+            ) from error
+    vendor = Vendor(
+        id=vendor_id,
+        name=body.name,
+        email=str(body.email),
+        commission_bps=(
+            settings.default_commission_bps if body.commission_bps is None else body.commission_bps
+        ),
+        ship_sla_seconds=int(parse_duration(body.ship_sla).total_seconds()),
+        stripe_account_id=account,
+        max_transit_days=body.max_transit_days,
+        webhook_url=webhook_url,
+        webhook_secret=new_secret() if webhook_url else None,
+    )
+    key = mint_vendor_key()
+    session.add(vendor)
+    await session.flush()
+    session.add(
+        ApiKey(
+            id=new_api_key_id(),
+            key_hash=hash_key(key),
+            prefix=key[:10],
+            role=Role.VENDOR,
+            vendor_id=vendor_id,
+        )
+    )
+    await session.commit()
+    return VendorWithKey(
+        **VendorPublic.of(vendor).model_dump(), api_key=key, webhook_secret=vendor.webhook_secret
+    )
+
+
+@router.get("/{vendor_id}", response_model=VendorPublic)
+async def get_vendor(vendor_id: str, principal: OpsOrVendor, session: SessionDep) -> VendorPublic:
+    return VendorPublic.of(await vendor_in_scope(session, principal, vendor_id))
+
+
+@router.post(
+    "/{vendor_id}/warehouses",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WarehousePublic,
+)
+async def create_warehouse(
+    vendor_id: str, body: WarehouseCreate, principal: OpsOrVendor, session: SessionDep
+) -> WarehousePublic:
+    await vendor_in_scope(session, principal, vendor_id)
+    warehouse = Warehouse(id=new_warehouse_id(), vendor_id=vendor_id, **body.model_dump())
+    session.add(warehouse)
+    await session.commit()
+    return WarehousePublic(**warehouse.model_dump())
 
 
 @router.patch("/{vendor_id}", response_model=VendorPublic)

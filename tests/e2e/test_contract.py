@@ -134,7 +134,8 @@ async def test_a_vendor_cannot_see_or_touch_another_vendors_stock_or_sub_orders(
         },
         headers=other.auth,
     )
-    assert is_problem(impostor, 403, "forbidden")
+    # 404 as for every other vendor's resource: the answer does not say the vendor exists.
+    assert is_problem(impostor, 404, "not_found")
     assert is_problem(await api.get("/v1/products/IMPOSTOR-1", headers=OPS), 404, "not_found")
     assert is_problem(
         await api.put(

@@ -2,9 +2,9 @@
 whatever else happens to the order, and reach the vendor order through its own workflow
 while it runs.
 
-The Stripe event handler (api.stripe_events) runs against the real database and Temporal; the
-adjustments it starts run on a worker of this module with the real refund activities; the
-money is made at a Stripe emulator of this module's own.
+The Stripe event handler (api.routers.webhooks.stripe_events) runs against the real database
+and Temporal; the adjustments it starts run on a worker of this module with the real refund
+activities; the money is made at a Stripe emulator of this module's own.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.refunds import RefundActivities
-from api import stripe_events
 from api.errors import Problem
+from api.routers.webhooks import stripe_events
 from models.external_refund import ExternalRefundRecord
 from models.messages import ExternalRefund, RefundCommand
 from models.vendor_order import VendorOrder

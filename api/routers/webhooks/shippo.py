@@ -5,7 +5,6 @@ webhooks: the URL carries a secret token instead."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 
 from fastapi import APIRouter, Query, Request
@@ -15,9 +14,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem
-from api.routers.vendor_app import update_vendor_order
-from api.webhook_once import handling_once
+from api.routers.webhooks.once import handling_once
+from api.vendor_order_updates import update_vendor_order
 from domain.errors import ErrorCode
+from domain.ids import shippo_event_id
 from models.messages import TrackingProblem, VendorOrderState
 from models.vendor_order import VendorOrder
 from providers.shippo_adapter import ShippoGateway, TrackingUpdate
@@ -55,8 +55,9 @@ async def shippo_webhook(
     if vendor_order is None:
         # Not a parcel of ours (or not yet recorded): nothing to do, and nothing to retry.
         return {"received": True, "acted": False}
-    seen = f"{update.carrier}\0{update.tracking_number}\0{update.status}\0{update.status_id}"
-    event_id = "shippo_" + hashlib.sha256(seen.encode()).hexdigest()[:40]
+    event_id = shippo_event_id(
+        update.carrier, update.tracking_number, update.status, update.status_id
+    )
     session.expunge(vendor_order)
     async with handling_once(session, event_id, "shippo", update.status) as first:
         if not first:

@@ -10,13 +10,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from api.deps import Ops, SessionDep
+from api.deps import Ops, SessionDep, vendor_order_in_scope
 from api.errors import Problem
 from api.views import vendor_order_view
 from domain.errors import ErrorCode
 from models.stock import Reservation
 from models.vendor import Warehouse
-from models.vendor_order import VendorOrder, VendorOrderLine
+from models.vendor_order import VendorOrderLine
 from models.views import VendorOrderPublic
 from stores.db import execute_sql
 from stores.stock_changes import StockChange, change_level
@@ -32,9 +32,7 @@ class RerouteBody(BaseModel):
 async def reroute(
     vendor_order_id: str, body: RerouteBody, request: Request, _: Ops, session: SessionDep
 ) -> VendorOrderPublic:
-    vendor_order = await session.get(VendorOrder, vendor_order_id, with_for_update=True)
-    if vendor_order is None:
-        raise Problem(ErrorCode.NOT_FOUND, "no such vendor order")
+    vendor_order = await vendor_order_in_scope(session, vendor_order_id, None, lock=True)
     target = await session.get(Warehouse, body.warehouse_id)
     if target is None or target.vendor_id != vendor_order.vendor_id:
         raise Problem(ErrorCode.NOT_FOUND, "no such warehouse of this vendor")

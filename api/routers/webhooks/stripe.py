@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api import stripe_events
 from api.deps import SessionDep, SettingsDep, StripeDep, TemporalDep
 from api.errors import Problem
-from api.webhook_once import handling_once
+from api.routers.webhooks import stripe_events
+from api.routers.webhooks.once import handling_once
 from domain.errors import ErrorCode
 from providers.errors import ProviderRejectedError
 

@@ -15,6 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Problem
 from domain.errors import ErrorCode
+from domain.ids import payout_adjustment_workflow_id, stripe_event_dedup_key
 from domain.refunds import RefundShare
 from models.base import utcnow
 from models.messages import DisputeSignal, ExternalRefund, ExternalReversal, PayoutAdjustment
@@ -35,7 +36,7 @@ DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.closed", "charge.dis
 # Every type `handle` acts on. Stripe sends an endpoint every type unless it is limited to
 # some: the others (payment_intent.created, payment_intent.succeeded and charge.succeeded with
 # every checkout, transfer.created with every payout) are acknowledged without a database
-# write (api/routers/webhooks.py).
+# write (api/routers/webhooks/stripe.py).
 ACTED_ON = frozenset(
     (
         *REFUND_EVENTS,
@@ -209,7 +210,7 @@ async def start_adjustment(
         await temporal.start_workflow(
             Workflow.PAYOUT_ADJUSTMENT,
             adjustment,
-            id=f"adjust-{adjustment.vendor_order_id}-{name}",
+            id=payout_adjustment_workflow_id(adjustment.vendor_order_id, name),
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         )
@@ -292,7 +293,7 @@ async def _note(event: dict[str, Any], session: AsyncSession) -> None:
             vendor_order_id=(obj.get("metadata") or {}).get("vendor_order_id"),
             type=f"stripe.{event['type']}",
             detail={"event": event["id"], "object": obj.get("id")},
-            dedup_key=f"stripe:{event['id']}",
+            dedup_key=stripe_event_dedup_key(event["id"]),
             at=utcnow(),
         )
         .on_conflict_do_nothing(),
