@@ -296,6 +296,11 @@ class TrackingProblem(BaseModel):
     status: str
     detail: str = ""
 
+    @property
+    def parcel_returned(self) -> bool:
+        """Coming back to the vendor, rather than failed on the way (Shippo's own word)."""
+        return self.status == "RETURNED"
+
 
 class ReturnUnits(BaseModel):
     sku: str
@@ -438,6 +443,14 @@ class AttentionChange(BaseModel):
 class DisputeSignal(BaseModel):
     dispute_id: str
     status: str  # needs_response | warning_needs_response | under_review | won | lost
+
+    @property
+    def closed(self) -> bool:
+        """The dispute is over, whatever its outcome (Stripe's own statuses)."""
+        return self.status in _CLOSED_DISPUTE_STATUSES
+
+
+_CLOSED_DISPUTE_STATUSES = frozenset({"won", "lost", "warning_closed", "charge_refunded"})
 
 
 class ExternalReversal(BaseModel):

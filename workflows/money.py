@@ -28,7 +28,8 @@ with workflow.unsafe.imports_passed_through():
         ReversalOutcome,
     )
     from temporal.names import Activity
-    from workflows.options import PAYOUT, STEP, refusal_of
+    from workflows.options import PAYOUT, STEP
+    from workflows.refusal import Refusal
 
 # A failed payout is tried again later (domain.payout.next_payout_wait): before issue 9 the
 # wait doubled to an hour and stayed there; older histories replay that.
@@ -115,8 +116,8 @@ class MoneyDesk:
                         **PAYOUT,
                     )
                 except ActivityError as error:
-                    refusal = refusal_of(error)
-                    if refusal is None or refusal[0] != ErrorCode.PAYOUT_FAILED:
+                    refusal = Refusal.of_step(error)
+                    if refusal is None or refusal.code != ErrorCode.PAYOUT_FAILED:
                         raise
                 else:
                     self.paid = True

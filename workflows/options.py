@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -68,16 +68,6 @@ PAYOUT = ActivityOptions(
 # What a failed step raises in the workflow: an activity's failure comes wrapped in an
 # ActivityError; a local activity's non-retryable ApplicationError comes as it was raised.
 STEP_FAILED = (ActivityError, ApplicationError)
-
-
-def refusal_of(error: BaseException) -> tuple[str, str, dict[str, Any]] | None:
-    """(code, detail, extra) of a business refusal that came back from an activity, or None
-    for anything else (which is left to fail the workflow task and be retried)."""
-    cause = error.cause if isinstance(error, ActivityError) else error
-    if isinstance(cause, ApplicationError) and cause.non_retryable and cause.type:
-        extra = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-        return cause.type, cause.message, dict(extra)
-    return None
 
 
 # Registering a parcel for tracking is a nicety: a few tries, then shipping goes on without.

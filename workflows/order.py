@@ -56,15 +56,9 @@ with workflow.unsafe.imports_passed_through():
         STEP,
         STEP_FAILED,
         LocalActivityOptions,
-        refusal_of,
     )
+    from workflows.refusal import Refusal
     from workflows.vendor_order import VendorOrderWorkflow
-
-
-class _Refused(Exception):
-    def __init__(self, code: str, detail: str, extra: dict[str, Any]) -> None:
-        super().__init__(detail)
-        self.code, self.detail, self.extra = code, detail, extra
 
 
 # Postage charged at checkout (issue 5); histories from before it replay without.
@@ -85,13 +79,14 @@ class OrderWorkflow:
         self._order = order
         self._status = OrderStatus.PENDING
         self._result: CheckoutResult | None = None
-        self._refusal: _Refused | None = None
+        self._refusal: Refusal | None = None
         self._vendor_status: dict[str, VendorOrderStatus] = {}
         self._changed = False
         self._lean = False
         self._buffering = False
         self._view: OrderPublic | None = None
         self._notifies: dict[str, bool] = {}
+        self._checks_limits: bool | None = None  # decided the first time it is asked
         # Search attribute changes not sent yet (lean: one upsert per step, not per field).
         self._pending_attributes: dict[str, Any] = {}
 
@@ -106,17 +101,15 @@ class OrderWorkflow:
         compensations: list[Callable[[], Awaitable[Any]]] = []
         try:
             plans = await self._check_out(compensations)
-        except _Refused as refused:
+        except Refusal as refusal:
             for compensate in reversed(compensations):
                 await compensate()
-            self._refusal = refused
+            self._refusal = refusal
             self._status = OrderStatus.REJECTED
             self._upsert(sa.ORDER_STATUS.value_set(self._status))
             self._flush_attributes()
             await workflow.wait_condition(workflow.all_handlers_finished)
-            raise ApplicationError(
-                refused.detail, refused.extra, type=refused.code, non_retryable=True
-            ) from None
+            raise refusal.application_error() from None
         # Children exist before checkout answers: a vendor may ship the moment it is told.
         children = await self._start_children(plans)
         self._result = CheckoutResult(
@@ -131,12 +124,7 @@ class OrderWorkflow:
         """Answers the storefront as soon as the order is confirmed or refused."""
         await workflow.wait_condition(lambda: self._result is not None or self._refusal is not None)
         if self._refusal is not None:
-            raise ApplicationError(
-                self._refusal.detail,
-                self._refusal.extra,
-                type=self._refusal.code,
-                non_retryable=True,
-            )
+            raise self._refusal.application_error()
         assert self._result is not None
         return self._result
 
@@ -160,22 +148,37 @@ class OrderWorkflow:
     async def _check_out(
         self, compensations: list[Callable[[], Awaitable[Any]]]
     ) -> list[VendorOrderPlan]:
-        order = self._order
+        """Price, record, reserve, charge, confirm. A refusal is raised as a Refusal once the
+        order store has it; what was done before it is undone by `compensations`."""
         catalog = await self._step(
             Activity.LOAD_CATALOG,
-            CatalogRequest(skus=sorted({line.sku for line in order.lines})),
+            CatalogRequest(skus=sorted({line.sku for line in self._order.lines})),
             CatalogSnapshot,
         )
+        priced, lines = await self._price(catalog)
+        splits = await self._record(priced, lines, compensations)
+        compensations.append(self._release)
         try:
-            priced = _price(order, catalog)
+            reserved, splits = await self._reserve(priced, lines, splits)
+            charge = await self._charge(order_totals(splits)[2])
+        except STEP_FAILED as error:
+            refusal = Refusal.of_step(error)
+            if refusal is None:
+                raise
+            await self._reject(refusal)
+            raise refusal from None
+        return await self._confirm(catalog, splits, reserved, charge)
+
+    async def _price(
+        self, catalog: CatalogSnapshot
+    ) -> tuple[list[PricedLine], list[PricedLineMsg]]:
+        """Each line at its quantity's price tier; a line the catalog cannot price is refused."""
+        try:
+            priced = _priced_lines(self._order, catalog)
         except DomainError as error:
-            await self._record(
-                order, [], rejection=_rejection(error.code, error.detail, error.extra)
-            )
-            raise _Refused(str(error.code), error.detail, dict(error.extra)) from None
-        commission = {entry.sku: entry.commission_bps for entry in catalog.entries}
-        splits = split_by_vendor(priced)
-        subtotal, shipping, total = order_totals(splits)
+            refusal = Refusal.of_domain(error)
+            await self._create_order([], rejection=refusal.rejection())
+            raise refusal from None
         lines = [
             PricedLineMsg(
                 line_no=n,
@@ -187,90 +190,116 @@ class OrderWorkflow:
             )
             for n, p in enumerate(priced, start=1)
         ]
-        limits = self._lean or workflow.patched(LIMITS_PATCH)
-        if limits:
+        return priced, lines
+
+    async def _record(
+        self,
+        priced: list[PricedLine],
+        lines: list[PricedLineMsg],
+        compensations: list[Callable[[], Awaitable[Any]]],
+    ) -> list[VendorSplit]:
+        """Record the order, split by vendor, before any stock is held: an amount no provider
+        would charge is refused here; a refusal an earlier run of this saga kept is the
+        answer again."""
+        splits = split_by_vendor(priced)
+        subtotal, shipping, total = order_totals(splits)
+        if self._limits():
             try:
-                ensure_chargeable(total, order.currency)
+                ensure_chargeable(total, self._order.currency)
             except DomainError as error:
-                await self._record(
-                    order, lines, rejection=_rejection(error.code, error.detail, error.extra)
-                )
-                raise _Refused(str(error.code), error.detail, dict(error.extra)) from None
+                refusal = Refusal.of_domain(error)
+                await self._create_order(lines, rejection=refusal.rejection())
+                raise refusal from None
         self._upsert(
             sa.VENDOR_IDS.value_set([s.vendor_id for s in splits]),
             sa.ORDER_TOTAL.value_set(total),
         )
         try:
-            refused_before = await self._record(order, lines, totals=(subtotal, shipping, total))
+            refused_before = await self._create_order(lines, totals=(subtotal, shipping, total))
         except STEP_FAILED as error:
-            refusal = refusal_of(error) if limits else None
-            if refusal is None:
+            refused = Refusal.of_step(error) if self._limits() else None
+            if refused is None:
                 raise
             # The order store refused the data itself: nothing was written, nothing to undo.
-            raise _Refused(*refusal) from None
+            raise refused from None
         if refused_before is not None:
             # This saga refused the order before a crash lost its steps' markers (local
             # activities are recorded when their workflow task completes): its steps run
             # again, and the refusal the store kept is the answer, never a new one from a
             # reservation already released. Whatever it still holds is released.
             compensations.append(self._release)
-            kept = dict(refused_before)
-            raise _Refused(str(kept.pop("code")), str(kept.pop("detail", "")), kept)
-        try:
-            compensations.append(self._release)
-            reserved = await self._step(
-                Activity.RESERVE,
-                ReserveRequest(
+            raise Refusal.kept(refused_before)
+        return splits
+
+    async def _reserve(
+        self, priced: list[PricedLine], lines: list[PricedLineMsg], splits: list[VendorSplit]
+    ) -> tuple[ReserveResult, list[VendorSplit]]:
+        """Hold every line's units in the warehouses the routing chooses, or none; postage is
+        known once the parcels are, and the order's totals follow it."""
+        order = self._order
+        reserved = await self._step(
+            Activity.RESERVE,
+            ReserveRequest(
+                order_id=order.order_id,
+                lines=lines,
+                hold_seconds=order.hold_seconds,
+                latitude=order.shipping_address.get("latitude"),
+                longitude=order.shipping_address.get("longitude"),
+            ),
+            ReserveResult,
+        )
+        if reserved.shipping_cents and (self._lean or workflow.patched(SHIPPING_PATCH)):
+            splits = split_by_vendor(priced, reserved.shipping_cents)
+            subtotal, shipping, total = order_totals(splits)
+            if self._limits():
+                try:
+                    ensure_chargeable(total, order.currency)
+                except DomainError as error:
+                    refusal = Refusal.of_domain(error)
+                    await self._reject(refusal)
+                    raise refusal from None
+            self._upsert(sa.ORDER_TOTAL.value_set(total))
+            await self._step(
+                Activity.SET_TOTALS,
+                OrderTotals(
                     order_id=order.order_id,
-                    lines=lines,
-                    hold_seconds=order.hold_seconds,
-                    latitude=order.shipping_address.get("latitude"),
-                    longitude=order.shipping_address.get("longitude"),
+                    subtotal_cents=subtotal,
+                    shipping_cents=shipping,
+                    total_cents=total,
                 ),
-                ReserveResult,
             )
-            if reserved.shipping_cents and (self._lean or workflow.patched(SHIPPING_PATCH)):
-                # Postage is estimated for the parcels the routing chose: known only now.
-                splits = split_by_vendor(priced, reserved.shipping_cents)
-                subtotal, shipping, total = order_totals(splits)
-                if limits:
-                    try:
-                        ensure_chargeable(total, order.currency)
-                    except DomainError as error:
-                        refused = (str(error.code), error.detail, dict(error.extra))
-                        await self._reject(_rejection(*refused))
-                        raise _Refused(*refused) from None
-                self._upsert(sa.ORDER_TOTAL.value_set(total))
-                await self._step(
-                    Activity.SET_TOTALS,
-                    OrderTotals(
-                        order_id=order.order_id,
-                        subtotal_cents=subtotal,
-                        shipping_cents=shipping,
-                        total_cents=total,
-                    ),
-                )
-            # Local in lean runs too: its Stripe key is the order's, so a run again after a
-            # crash (no marker recorded) gets Stripe's first answer, never a second charge.
-            charge = await self._step(
-                Activity.CHARGE,
-                ChargeRequest(
-                    order_id=order.order_id,
-                    amount_cents=total,
-                    currency=order.currency,
-                    payment_method=order.payment_method,
-                    transfer_group=workflow.info().workflow_id,
-                    customer_id=order.customer_id,
-                ),
-                ChargeOutcome,
-                options=CHARGE,
-            )
-        except STEP_FAILED as error:
-            refusal = refusal_of(error)
-            if refusal is None:
-                raise
-            await self._reject(_rejection(*refusal))
-            raise _Refused(*refusal) from None
+        return reserved, splits
+
+    async def _charge(self, total: int) -> ChargeOutcome:
+        """One PaymentIntent for the whole order. Local in lean runs too: its Stripe key is the
+        order's, so a run again after a crash (no marker recorded) gets Stripe's first answer,
+        never a second charge."""
+        order = self._order
+        return await self._step(  # type: ignore[no-any-return]
+            Activity.CHARGE,
+            ChargeRequest(
+                order_id=order.order_id,
+                amount_cents=total,
+                currency=order.currency,
+                payment_method=order.payment_method,
+                transfer_group=workflow.info().workflow_id,
+                customer_id=order.customer_id,
+            ),
+            ChargeOutcome,
+            options=CHARGE,
+        )
+
+    async def _confirm(
+        self,
+        catalog: CatalogSnapshot,
+        splits: list[VendorSplit],
+        reserved: ReserveResult,
+        charge: ChargeOutcome,
+    ) -> list[VendorOrderPlan]:
+        """The order is confirmed with one plan per vendor (its lines, payout, commission);
+        checkout answers with the confirmed order."""
+        order = self._order
+        commission = {entry.sku: entry.commission_bps for entry in catalog.entries}
         slas = {entry.vendor_id: entry.ship_sla_seconds for entry in catalog.entries}
         plans = _plans(order.order_id, splits, reserved.allocations, commission, slas)
         self._notifies = {entry.vendor_id: entry.notifies for entry in catalog.entries}
@@ -289,6 +318,12 @@ class OrderWorkflow:
         )
         self._flush_attributes()
         return plans
+
+    def _limits(self) -> bool:
+        """Totals are checked against the provider's largest charge (issue 9)."""
+        if self._checks_limits is None:
+            self._checks_limits = self._lean or workflow.patched(LIMITS_PATCH)
+        return self._checks_limits
 
     async def _start_children(self, plans: list[VendorOrderPlan]) -> list[Any]:
         starts = [self._start_child(plan) for plan in plans]
@@ -376,9 +411,8 @@ class OrderWorkflow:
         )
         self._upsert(sa.ORDER_STATUS.value_set(target), sa.WAITING_SINCE.value_set(workflow.now()))
 
-    async def _record(
+    async def _create_order(
         self,
-        order: OrderInput,
         lines: list[PricedLineMsg],
         *,
         totals: tuple[int, int, int] = (0, 0, 0),
@@ -388,7 +422,7 @@ class OrderWorkflow:
         return await self._step(  # type: ignore[no-any-return]
             Activity.CREATE_ORDER,
             CreateOrderRequest(
-                order=order,
+                order=self._order,
                 status=OrderStatus.REJECTED if rejection else OrderStatus.PENDING,
                 lines=lines,
                 subtotal_cents=totals[0],
@@ -398,10 +432,10 @@ class OrderWorkflow:
             ),
         )
 
-    async def _reject(self, rejection: dict[str, Any]) -> None:
+    async def _reject(self, refusal: Refusal) -> None:
         await self._step(
             Activity.SET_REJECTION,
-            RejectOrderRequest(order_id=self._order.order_id, rejection=rejection),
+            RejectOrderRequest(order_id=self._order.order_id, rejection=refusal.rejection()),
         )
 
     async def _release(self) -> None:
@@ -437,11 +471,7 @@ class OrderWorkflow:
             self._pending_attributes = {}
 
 
-def _rejection(code: str, detail: str, extra: Any) -> dict[str, Any]:
-    return {"code": str(code), "detail": detail, **dict(extra or {})}
-
-
-def _price(order: OrderInput, snapshot: CatalogSnapshot) -> list[PricedLine]:
+def _priced_lines(order: OrderInput, snapshot: CatalogSnapshot) -> list[PricedLine]:
     catalog = {
         entry.sku: CatalogItem(
             sku=entry.sku,

@@ -11,6 +11,7 @@ returns, labels and notifications came with PATCH: histories from before it repl
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,8 +66,6 @@ HARDENING = "cancel-refund-first"
 LEAN = "lean-vendor-order"
 # What lean runs include. Nothing may be added here once lean histories exist.
 BEFORE_LEAN = frozenset({"renew-reservations", PATCH, HARDENING, MONEY_PATCH, EXPIRY_PATCH})
-_CLOSING_DISPUTE = frozenset({"won", "lost", "warning_closed", "charge_refunded"})
-# Attention that shipping or delivering resolves.
 
 
 @workflow.defn(name=Workflow.VENDOR_ORDER)
@@ -75,9 +74,9 @@ class VendorOrderWorkflow:
     def __init__(self, data: VendorOrderInput) -> None:
         self._input = data
         self._status = VendorOrderStatus.AWAITING_SHIPMENT
-        # Set while an update's activities run: a second ship or deliver racing the first
-        # must lose cleanly instead of both passing the status check.
-        self._busy = False
+        # Held while a change's activities run (ship, deliver, cancel): a second one racing
+        # the first must lose cleanly instead of both passing the status check.
+        self._changing = asyncio.Lock()
         self._window_ends: datetime | None = None
         self._attention: str | None = None
         self._open_disputes: set[str] = set()
@@ -101,43 +100,70 @@ class VendorOrderWorkflow:
 
     @workflow.run
     async def run(self, data: VendorOrderInput) -> str:
-        resume = data.resume
-        if resume is None:
-            if not (self._is_lean() and data.attributes_at_start):
-                self._upsert(
-                    sa.VENDOR_ID.value_set(data.vendor_id),
-                    sa.ORDER_STATUS.value_set(self._status),
-                    sa.WAITING_SINCE.value_set(workflow.now()),
-                )
-            if self._patched("renew-reservations"):
-                if self._patched(PATCH):
-                    await self._notify("vendor_order.created", {"lines": self._sold()})
-                    await self._await_shipment()
-                else:
-                    await self._hold_stock_until_shipped()
-        elif resume.phase == "awaiting_shipment":
+        """The vendor ships (or the order is cancelled), the parcel is delivered, the return
+        window runs out, the vendor is paid. A run continued as new resumes where it was."""
+        resumed = data.resume
+        if resumed is None:
+            self._set_attributes_unless_given_at_start()
+        if resumed is None or resumed.phase == "awaiting_shipment":
+            await self._ship_or_cancel(resumed is not None)
+            if self._status == VendorOrderStatus.CANCELLED:
+                return await self._closed()
+            await self._await_delivery()
+            await self._hold_return_window()
+        await self._pay()
+        ref = VendorOrderRef(vendor_order_id=data.vendor_order_id, order_id=data.order_id)
+        await workflow.execute_activity(Activity.RECORD_COMPLETION, ref, **STEP)
+        await self._moved_to(VendorOrderStatus.COMPLETED)
+        return await self._closed()
+
+    def _set_attributes_unless_given_at_start(self) -> None:
+        data = self._input
+        if not (self._is_lean() and data.attributes_at_start):
+            self._upsert(
+                sa.VENDOR_ID.value_set(data.vendor_id),
+                sa.ORDER_STATUS.value_set(self._status),
+                sa.WAITING_SINCE.value_set(workflow.now()),
+            )
+
+    async def _ship_or_cancel(self, resumed: bool) -> None:
+        """Tell the vendor, then wait for its shipment under the ship SLA, keeping the stock
+        held. Ends shipped or cancelled (by the buyer, ops, or the SLA's auto-cancel)."""
+        if resumed:
             await self._await_shipment()
-        if self._status == VendorOrderStatus.CANCELLED:
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            return self._status
-        if resume is None or resume.phase == "awaiting_shipment":
+        elif self._patched("renew-reservations"):
             if self._patched(PATCH):
-                await self._await_delivery()
-            await workflow.wait_condition(lambda: self._status == VendorOrderStatus.DELIVERED)
-            assert self._window_ends is not None
-            remaining = self._window_ends - workflow.now()
-            if remaining > timedelta(0):
-                await workflow.sleep(remaining)
-            if self._patched(PATCH):
-                expires = self._input.return_expires_seconds
-                await self._returns.settle(None if expires is None else timedelta(seconds=expires))
+                await self._notify("vendor_order.created", {"lines": self._sold()})
+                await self._await_shipment()
+            else:
+                await self._hold_stock_until_shipped()
+        # The oldest runs simply waited for the ship update (in _await_delivery).
+
+    async def _await_delivery(self) -> None:
+        """Until delivered (vendor, carrier webhook or ops); flagged when overdue."""
+        if self._patched(PATCH):
+            await self._delivered_or_flagged_overdue()
+        await workflow.wait_condition(lambda: self._status == VendorOrderStatus.DELIVERED)
+
+    async def _hold_return_window(self) -> None:
+        """The buyer may open returns until the window ends; open ones are settled (received
+        or expired) before the vendor is paid."""
+        assert self._window_ends is not None
+        remaining = self._window_ends - workflow.now()
+        if remaining > timedelta(0):
+            await workflow.sleep(remaining)
+        if self._patched(PATCH):
+            expires = self._input.return_expires_seconds
+            await self._returns.settle(None if expires is None else timedelta(seconds=expires))
+
+    async def _pay(self) -> None:
+        """Transfer the vendor's share, net of refunds; an open dispute holds it."""
         if self._open_disputes:
             # A disputed charge may be taken back: its unpaid payouts wait for the outcome.
             await workflow.wait_condition(lambda: not self._open_disputes)
         await self._money.pay(hold=self._no_open_dispute, between=self._renew_history_if_long)
-        ref = VendorOrderRef(vendor_order_id=data.vendor_order_id, order_id=data.order_id)
-        await workflow.execute_activity(Activity.RECORD_COMPLETION, ref, **STEP)
-        await self._moved_to(VendorOrderStatus.COMPLETED)
+
+    async def _closed(self) -> str:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
 
@@ -145,24 +171,27 @@ class VendorOrderWorkflow:
         """Reservations expire unless renewed: while this workflow waits for the vendor, it
         renews them, so only a workflow that is gone (terminated by hand) loses its stock."""
         every = timedelta(seconds=self._input.hold_seconds / 2)
-        renew = RenewRequest(
-            order_id=self._input.order_id,
-            vendor_order_id=self._input.vendor_order_id,
-            hold_seconds=self._input.hold_seconds,
-        )
         while self._status == VendorOrderStatus.AWAITING_SHIPMENT:
             try:
                 await workflow.wait_condition(
                     lambda: self._status != VendorOrderStatus.AWAITING_SHIPMENT, timeout=every
                 )
             except TimeoutError:
-                await workflow.execute_activity(Activity.RENEW_HOLD, renew, **STEP)
+                await self._renew_hold()
+
+    async def _renew_hold(self) -> None:
+        data = self._input
+        renew = RenewRequest(
+            order_id=data.order_id,
+            vendor_order_id=data.vendor_order_id,
+            hold_seconds=data.hold_seconds,
+        )
+        await workflow.execute_activity(Activity.RENEW_HOLD, renew, **STEP)
 
     @workflow.update(name=Update.SHIP)
     async def ship(self, request: ShipRequest) -> VendorOrderState:
         self._require(VendorOrderStatus.AWAITING_SHIPMENT, "shipped")
-        self._busy = True
-        try:
+        async with self._changing:
             ref = VendorOrderRef(
                 vendor_order_id=self._input.vendor_order_id, order_id=self._input.order_id
             )
@@ -198,8 +227,6 @@ class VendorOrderWorkflow:
                 await self._set_attention(None)
             if not request.purchase_label and self._patched(PATCH):
                 await self._follow_parcel(carrier, tracking)
-        finally:
-            self._busy = False
         return self.state()
 
     @ship.validator
@@ -222,8 +249,7 @@ class VendorOrderWorkflow:
         return self.state()
 
     async def _deliver(self) -> None:
-        self._busy = True
-        try:
+        async with self._changing:
             now = workflow.now()
             ends = now + timedelta(seconds=self._input.return_window_seconds)
             await workflow.execute_activity(
@@ -240,8 +266,6 @@ class VendorOrderWorkflow:
             await self._moved_to(VendorOrderStatus.DELIVERED)
             if self._attention in DELIVERY_REASONS:
                 await self._set_attention(None)
-        finally:
-            self._busy = False
 
     @deliver.validator
     def _can_deliver(self) -> None:
@@ -250,7 +274,7 @@ class VendorOrderWorkflow:
     @workflow.update(name=Update.CANCEL)
     async def cancel(self, request: CancelRequest) -> VendorOrderState:
         """Cancel before shipping: stock released, the buyer refunded, the vendor told.
-        Racing a ship, exactly one wins: whichever handler starts first holds `_busy`."""
+        Racing a ship, exactly one wins: whichever handler starts first holds `_changing`."""
         self._require(VendorOrderStatus.AWAITING_SHIPMENT, "cancelled")
         await self._cancel(request)
         return self.state()
@@ -293,7 +317,7 @@ class VendorOrderWorkflow:
             return
         attention = (
             AttentionReason.PARCEL_RETURNED
-            if problem.status == "RETURNED"
+            if problem.parcel_returned
             else AttentionReason.DELIVERY_FAILED
         )
         if self._attention != attention:
@@ -316,7 +340,7 @@ class VendorOrderWorkflow:
 
     @workflow.signal(name=Signal.DISPUTE)
     async def dispute(self, change: DisputeSignal) -> None:
-        if change.status in _CLOSING_DISPUTE:
+        if change.closed:
             self._open_disputes.discard(change.dispute_id)
             self._closed_disputes.add(change.dispute_id)
         elif change.dispute_id in self._closed_disputes and self._patched(HARDENING):
@@ -351,14 +375,15 @@ class VendorOrderWorkflow:
             due = [self._next_renewal]
             if breach_at is not None and not self._breached:
                 due.append(breach_at)
-            if cancel_at is not None and self._breached and not self._busy:
+            if cancel_at is not None and self._breached and not self._changing.locked():
                 due.append(cancel_at)
             wait = max(min(due) - workflow.now(), timedelta(milliseconds=1))
-            busy = self._busy
+            busy = self._changing.locked()
             try:
                 await workflow.wait_condition(
                     lambda b=busy: (  # type: ignore[misc]
-                        self._status != VendorOrderStatus.AWAITING_SHIPMENT or self._busy != b
+                        self._status != VendorOrderStatus.AWAITING_SHIPMENT
+                        or self._changing.locked() != b
                     ),
                     timeout=wait,
                 )
@@ -367,12 +392,7 @@ class VendorOrderWorkflow:
                 pass
             now = workflow.now()
             if now >= self._next_renewal:
-                renew = RenewRequest(
-                    order_id=data.order_id,
-                    vendor_order_id=data.vendor_order_id,
-                    hold_seconds=data.hold_seconds,
-                )
-                await workflow.execute_activity(Activity.RENEW_HOLD, renew, **STEP)
+                await self._renew_hold()
                 self._next_renewal = workflow.now() + renew_every
             if self._status != VendorOrderStatus.AWAITING_SHIPMENT:
                 return
@@ -383,7 +403,12 @@ class VendorOrderWorkflow:
                     "vendor_order.ship_reminder",
                     {"ship_by": breach_at.isoformat(), "cancels_at": _iso(cancel_at)},
                 )
-            elif cancel_at is not None and self._breached and now >= cancel_at and not self._busy:
+            elif (
+                cancel_at is not None
+                and self._breached
+                and now >= cancel_at
+                and not self._changing.locked()
+            ):
                 if not await self._auto_cancel():
                     cancel_at = None  # flagged for a person; the vendor may still ship
             if self._status == VendorOrderStatus.AWAITING_SHIPMENT:
@@ -414,7 +439,7 @@ class VendorOrderWorkflow:
         full = info.get_current_history_length() >= self._input.history_limit
         if not (full or info.is_continue_as_new_suggested()):
             return
-        if self._busy or not workflow.all_handlers_finished():
+        if self._changing.locked() or not workflow.all_handlers_finished():
             return  # next time round: an update at work must finish in this run
         money = self._money
         workflow.continue_as_new(
@@ -454,7 +479,7 @@ class VendorOrderWorkflow:
             steps=resume.reversal_steps,
         )
 
-    async def _await_delivery(self) -> None:
+    async def _delivered_or_flagged_overdue(self) -> None:
         overdue = self._input.delivery_overdue_seconds
         arrived = lambda: self._status == VendorOrderStatus.DELIVERED or self._carrier_delivered()  # noqa: E731
         try:
@@ -474,12 +499,11 @@ class VendorOrderWorkflow:
         return (
             self._registered_delivered
             and self._status == VendorOrderStatus.SHIPPED
-            and not self._busy
+            and not self._changing.locked()
         )
 
     async def _cancel(self, request: CancelRequest) -> None:
-        self._busy = True
-        try:
+        async with self._changing:
             data = self._input
             ref = VendorOrderRef(vendor_order_id=data.vendor_order_id, order_id=data.order_id)
             refund = RefundCommand(
@@ -516,8 +540,6 @@ class VendorOrderWorkflow:
             await self._notify(
                 "vendor_order.cancelled", {"reason": request.reason, "by": request.by}
             )
-        finally:
-            self._busy = False
 
     async def _follow_parcel(self, carrier: str, tracking_number: str) -> None:
         """Ask Shippo to report this parcel's tracking. Never blocks shipping: without it the
@@ -561,7 +583,7 @@ class VendorOrderWorkflow:
         return VendorOrderState(vendor_order_id=self._input.vendor_order_id, status=self._status)
 
     def _require(self, status: VendorOrderStatus, target: str) -> None:
-        if self._busy or self._status != status:
+        if self._changing.locked() or self._status != status:
             raise ApplicationError(
                 f"vendor order is {self._status}; it cannot be {target} now",
                 {"current_status": str(self._status)},
