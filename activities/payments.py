@@ -17,7 +17,7 @@ from activities.errors import provider_error
 from domain.errors import ErrorCode
 from domain.ids import charge_idempotency_key, order_workflow_id, payout_idempotency_key
 from domain.ledger import EntryKind
-from domain.refunds import plan_payout
+from domain.payout import plan_payout
 from models.messages import (
     ChargeOutcome,
     ChargeRequest,

@@ -19,7 +19,8 @@ from activities.errors import business_error, provider_error
 from domain.errors import DomainError, ErrorCode, InvalidState
 from domain.ids import refund_idempotency_key
 from domain.ledger import EntryKind, VendorOrderMoney
-from domain.refunds import RefundShare, plan_reversal, split_refund
+from domain.payout import plan_reversal
+from domain.refunds import RefundShare, split_refund
 from models.messages import (
     ExternalRefund,
     ExternalReversal,

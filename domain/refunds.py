@@ -1,4 +1,5 @@
-"""Decisions about refunds and payouts, made from a vendor order's money (domain.ledger).
+"""What a refund gives back and to whom: split between goods and shipping, shared across
+vendor orders, priced per returned unit; made from a vendor order's money (domain.ledger).
 
 Each function says what to do; recording it and calling the provider is the caller's job.
 All of them are exact integer arithmetic, so a workflow replaying them decides the same.
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from domain.errors import ValidationFailed
 from domain.ledger import VendorOrderMoney, VendorOrderTerms
 from domain.money import allocate
-from domain.payout import refund_of_units_after
 from domain.pricing import PricedLine
 
 
@@ -135,59 +135,6 @@ def share_outside_refund(
     ]
 
 
-@dataclass(frozen=True)
-class PayoutPlan:
-    transfer_cents: int  # to transfer now; 0 means no Transfer is made
-    debt_settled_cents: int  # the vendor's outstanding debt netted against this payout
-    payout_cents: int  # the vendor order's payout (entitlement) the plan is for
-
-
-def plan_payout(money: VendorOrderMoney, vendor_debt_outstanding_cents: int) -> PayoutPlan:
-    """What to pay the vendor now for this vendor order.
-
-    What is still due is ``payout - paid`` (``money.unpaid_cents``: the payout less what was
-    already transferred net of reversals, or netted, for it). The vendor's outstanding debt
-    (from reversals it could not cover, on any of its vendor orders) is netted first, up to
-    what is due; the rest is transferred. Nothing is due once the payout is recorded (or
-    when the vendor was overpaid: that is :func:`plan_reversal`'s case).
-
-    The netted debt becomes a DEBT_SETTLED movement on this vendor order; record it before
-    calling the provider, so a retried transfer is sent with the same amount and key.
-    Refused with ``ValidationFailed`` for a negative debt.
-    """
-    if vendor_debt_outstanding_cents < 0:
-        raise ValidationFailed(
-            f"a vendor's debt must not be negative, got {vendor_debt_outstanding_cents}",
-            field="vendor_debt_outstanding_cents",
-        )
-    due = max(0, money.unpaid_cents)
-    settled = min(vendor_debt_outstanding_cents, due)
-    return PayoutPlan(
-        transfer_cents=due - settled, debt_settled_cents=settled, payout_cents=money.payout_cents
-    )
-
-
-@dataclass(frozen=True)
-class ReversalPlan:
-    reverse_cents: int  # to take back from this vendor order's transfer (transfers.reversals)
-    # The part that no transfer of this vendor order can give back, because it was paid by
-    # netting an earlier debt rather than transferred: the vendor owes it again, so record it
-    # as VENDOR_DEBT at once. 0 unless this vendor order's payout settled a debt.
-    debt_cents: int = 0
-
-
-def plan_reversal(money: VendorOrderMoney) -> ReversalPlan:
-    """After a refund that came after the payout: how much to take back from the vendor.
-
-    All of ``money.to_reverse_cents``, from the vendor order's transfer, as far as what is
-    left of that transfer allows; the rest (only possible when this payout settled a debt)
-    is owed again as ``debt_cents``. A reversal the provider refuses (the vendor's balance
-    cannot cover it) is recorded as VENDOR_DEBT of ``reverse_cents`` by the caller.
-    """
-    reverse = min(money.to_reverse_cents, money.net_transferred_cents)
-    return ReversalPlan(reverse_cents=reverse, debt_cents=money.to_reverse_cents - reverse)
-
-
 def refund_for_units(
     lines: Sequence[PricedLine],
     already_refunded_units: Mapping[str, int],
@@ -195,7 +142,7 @@ def refund_for_units(
 ) -> int:
     """The refund, in cents, for returning or cancelling ``units`` (per SKU) of ``lines``.
 
-    Each SKU's share comes from :func:`domain.payout.refund_of_units_after`, given the units
+    Each SKU's share comes from :func:`refund_of_units_after`, given the units
     of that SKU already refunded, so successive returns of one line sum exactly to its total
     once every unit is back. Refused with ``ValidationFailed``: a SKU not among the lines
     (field ``lines``, ``extra["skus"]``), a SKU on two lines (field ``lines``), negative units or
@@ -217,3 +164,51 @@ def refund_for_units(
         refund_of_units_after(by_sku[sku], already_refunded_units.get(sku, 0), count)
         for sku, count in units.items()
     )
+
+
+def _refunded_after(line: PricedLine, units: int) -> int:
+    # Cumulative refund of the first `units` units: floor of the exact share, and exactly the
+    # line total once every unit is back. Differences of this sequence never lose a cent.
+    if units == line.quantity:
+        return line.line_total_cents
+    return units * line.line_total_cents // line.quantity
+
+
+def refund_of_units_after(line: PricedLine, already_refunded_units: int, units: int) -> int:
+    """The refund for ``units`` more units of ``line`` after ``already_refunded_units``.
+
+    Rule: after ``k`` units in total have been refunded, the customer has got back
+    ``k * line_total // quantity`` (the exact share, rounded down), and all of ``line_total``
+    once ``k == quantity``: the last unit takes the remainder. Each refund is the difference
+    of that running total, so refunding units one at a time, in any grouping, sums to the same
+    amount as refunding them all at once, and never to more than the line total.
+    """
+    if already_refunded_units < 0 or units < 0:
+        raise ValidationFailed(
+            f"units to refund must not be negative (already {already_refunded_units}, now {units})",
+            field="quantity",
+            sku=line.sku,
+        )
+    refundable = line.quantity - already_refunded_units
+    if units > refundable:
+        raise ValidationFailed(
+            f"cannot refund {units} units of {line.sku}: {max(refundable, 0)} of "
+            f"{line.quantity} are left to refund",
+            field="quantity",
+            sku=line.sku,
+            requested=units,
+            refundable=max(refundable, 0),
+        )
+    return _refunded_after(line, already_refunded_units + units) - _refunded_after(
+        line, already_refunded_units
+    )
+
+
+def refund_of_units(line: PricedLine, units: int) -> int:
+    """The refund for the first ``units`` units returned of ``line``.
+
+    ``units * line_total // quantity`` (rounded down), except that refunding all units
+    refunds exactly ``line_total``. Use :func:`refund_of_units_after` for later returns of
+    the same line, so the running total stays exact.
+    """
+    return refund_of_units_after(line, 0, units)

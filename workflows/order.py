@@ -17,9 +17,10 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.attention import AttentionReason
+    from domain.commission import commission_cents
     from domain.errors import DomainError, ErrorCode
     from domain.ids import vendor_order_id, vendor_order_workflow_id
-    from domain.money import commission_cents, ensure_chargeable
+    from domain.money import ensure_chargeable
     from domain.payout import payout_breakdown
     from domain.pricing import CatalogItem, PricedLine, PriceTier, RequestedLine, price_lines
     from domain.splitting import VendorSplit, order_totals, split_by_vendor

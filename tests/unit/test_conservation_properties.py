@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from domain.durations import format_duration, parse_duration
 from domain.money import allocate
-from domain.payout import PayoutBreakdown, payout_breakdown, refund_of_units, refund_of_units_after
+from domain.payout import PayoutBreakdown, payout_breakdown
 from domain.pricing import (
     CatalogItem,
     PricedLine,
@@ -24,6 +24,7 @@ from domain.pricing import (
     price_lines,
     validate_tiers,
 )
+from domain.refunds import refund_of_units, refund_of_units_after
 from domain.splitting import VendorSplit, order_totals, split_by_vendor
 
 PROPERTY = settings(max_examples=200, deadline=None)

@@ -4,6 +4,7 @@ import pickle
 
 import pytest
 
+from domain.commission import commission_cents
 from domain.errors import (
     DomainError,
     ErrorCode,
@@ -14,7 +15,7 @@ from domain.errors import (
     PaymentDeclined,
     ValidationFailed,
 )
-from domain.money import allocate, commission_cents, div_round_half_up
+from domain.money import allocate, div_round_half_up
 
 
 class TestDivRoundHalfUp:

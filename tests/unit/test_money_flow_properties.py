@@ -27,14 +27,9 @@ from domain.ledger import (
     vendor_debt_outstanding,
     vendor_order_money,
 )
+from domain.payout import plan_payout, plan_reversal
 from domain.pricing import PricedLine
-from domain.refunds import (
-    attribute_unnamed_refund,
-    plan_payout,
-    plan_reversal,
-    refund_for_units,
-    split_refund,
-)
+from domain.refunds import attribute_unnamed_refund, refund_for_units, split_refund
 
 PROPERTY = settings(max_examples=200, deadline=None)
 

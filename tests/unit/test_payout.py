@@ -3,14 +3,9 @@
 import pytest
 
 from domain.errors import ValidationFailed
-from domain.payout import (
-    PayoutBreakdown,
-    label_recovered_cents,
-    payout_breakdown,
-    refund_of_units,
-    refund_of_units_after,
-)
+from domain.payout import PayoutBreakdown, label_recovered_cents, payout_breakdown
 from domain.pricing import PricedLine
+from domain.refunds import refund_of_units, refund_of_units_after
 
 
 class TestPayoutBreakdown:

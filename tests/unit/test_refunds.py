@@ -11,14 +11,11 @@ from domain.ledger import (
     vendor_debt_outstanding,
     vendor_order_money,
 )
+from domain.payout import PayoutPlan, ReversalPlan, plan_payout, plan_reversal
 from domain.pricing import PricedLine
 from domain.refunds import (
-    PayoutPlan,
     RefundShare,
-    ReversalPlan,
     attribute_unnamed_refund,
-    plan_payout,
-    plan_reversal,
     refund_for_units,
     share_outside_refund,
     split_refund,
