@@ -1,8 +1,11 @@
 """OrderWorkflow: the saga of one order.
 
-reserve -> price -> charge -> confirm (checkout's update answers here) -> one child
-VendorOrderWorkflow per vendor -> completed. A refusal compensates in reverse and fails the
-workflow with an ApplicationError whose type is the API's error code.
+price -> record -> reserve -> charge -> confirm (checkout's update answers here) -> one child
+VendorOrderWorkflow per vendor -> follow them to completed. A refusal compensates in reverse
+and fails the workflow with an ApplicationError whose type is the API's error code.
+
+Here the story; the steps' plumbing is workflows/order_base.py, the pricing and per-vendor
+plans workflows/order_plan.py.
 """
 
 from __future__ import annotations
@@ -12,22 +15,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.attention import AttentionReason
-    from domain.commission import commission_cents
     from domain.errors import DomainError, ErrorCode
-    from domain.ids import vendor_order_id, vendor_order_workflow_id
     from domain.money import ensure_chargeable
-    from domain.payout import payout_breakdown
-    from domain.pricing import CatalogItem, PricedLine, PriceTier, RequestedLine, price_lines
+    from domain.pricing import PricedLine
     from domain.splitting import VendorSplit, order_totals, split_by_vendor
     from domain.status import OrderStatus, VendorOrderStatus, order_status_for
     from models import search_attributes as sa
     from models.messages import (
-        Allocation,
         CatalogRequest,
         CatalogSnapshot,
         ChargeOutcome,
@@ -35,17 +33,12 @@ with workflow.unsafe.imports_passed_through():
         CheckoutRequest,
         CheckoutResult,
         ConfirmOrderRequest,
-        CreateOrderRequest,
         OrderInput,
-        OrderRef,
         OrderStatusChange,
         OrderTotals,
         PricedLineMsg,
-        RejectOrderRequest,
         ReserveRequest,
         ReserveResult,
-        SoldLine,
-        VendorOrderInput,
         VendorOrderPlan,
         VendorOrderStatusSignal,
     )
@@ -53,28 +46,15 @@ with workflow.unsafe.imports_passed_through():
     from temporal.names import Activity, Query, Signal, Update, Workflow
     from workflows.options import (
         CHARGE,
-        LOCAL_STEP,
-        STEP,
         STEP_FAILED,
-        LocalActivityOptions,
     )
+    from workflows.order_base import LEAN_PATCH, SHIPPING_PATCH, OrderBase
+    from workflows.order_plan import priced_lines, vendor_order_plans
     from workflows.refusal import Refusal
-    from workflows.vendor_order import VendorOrderWorkflow
-
-
-# Postage charged at checkout (issue 5); histories from before it replay without.
-SHIPPING_PATCH = "shipping-estimates"
-# Issue 9: totals beyond the provider's largest charge are refused; an order the store cannot
-# record (bad data) is refused instead of retried for ever.
-LIMITS_PATCH = "charge-limits"
-# Issue 10: the checkout's database steps and its charge run as local activities (one
-# marker event each instead of a task round trip and three events), search attributes are
-# upserted once per step, children are started with theirs. Older histories replay without.
-LEAN_PATCH = "lean-checkout"
 
 
 @workflow.defn(name=Workflow.ORDER)
-class OrderWorkflow:
+class OrderWorkflow(OrderBase):
     @workflow.init
     def __init__(self, order: OrderInput) -> None:
         self._order = order
@@ -112,7 +92,7 @@ class OrderWorkflow:
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise refusal.application_error() from None
         # Children exist before checkout answers: a vendor may ship the moment it is told.
-        children = await self._start_children(plans)
+        children = await self._start_vendor_orders(plans)
         self._result = CheckoutResult(
             order_id=order.order_id, status=self._status, order=self._view
         )
@@ -175,7 +155,7 @@ class OrderWorkflow:
     ) -> tuple[list[PricedLine], list[PricedLineMsg]]:
         """Each line at its quantity's price tier; a line the catalog cannot price is refused."""
         try:
-            priced = _priced_lines(self._order, catalog)
+            priced = priced_lines(self._order, catalog)
         except DomainError as error:
             refusal = Refusal.of_domain(error)
             await self._create_order([], rejection=refusal.rejection())
@@ -302,7 +282,7 @@ class OrderWorkflow:
         order = self._order
         commission = {entry.sku: entry.commission_bps for entry in catalog.entries}
         slas = {entry.vendor_id: entry.ship_sla_seconds for entry in catalog.entries}
-        plans = _plans(order.order_id, splits, reserved.allocations, commission, slas)
+        plans = vendor_order_plans(order.order_id, splits, reserved.allocations, commission, slas)
         self._notifies = {entry.vendor_id: entry.notifies for entry in catalog.entries}
         confirmed = await self._step(
             Activity.CONFIRM_ORDER,
@@ -320,63 +300,12 @@ class OrderWorkflow:
         self._flush_attributes()
         return plans
 
-    def _limits(self) -> bool:
-        """Totals are checked against the provider's largest charge (issue 9)."""
-        if self._checks_limits is None:
-            self._checks_limits = self._lean or workflow.patched(LIMITS_PATCH)
-        return self._checks_limits
-
-    async def _start_children(self, plans: list[VendorOrderPlan]) -> list[Any]:
+    async def _start_vendor_orders(self, plans: list[VendorOrderPlan]) -> list[Any]:
         starts = [self._start_child(plan) for plan in plans]
         if self._lean:
             # All at once: one workflow task for all their starts, not one per vendor.
             return list(await asyncio.gather(*starts))
         return [await start for start in starts]
-
-    async def _start_child(self, plan: VendorOrderPlan) -> Any:
-        order = self._order
-        lean: dict[str, Any] = {}
-        if self._lean:
-            # Its search attributes come with its start (no upsert of its own).
-            lean = {
-                "search_attributes": TypedSearchAttributes(
-                    [
-                        SearchAttributePair(sa.VENDOR_ID, plan.vendor_id),
-                        SearchAttributePair(
-                            sa.ORDER_STATUS, str(VendorOrderStatus.AWAITING_SHIPMENT)
-                        ),
-                        SearchAttributePair(sa.WAITING_SINCE, workflow.now()),
-                    ]
-                )
-            }
-        return await workflow.start_child_workflow(
-            VendorOrderWorkflow.run,
-            VendorOrderInput(
-                order_id=order.order_id,
-                vendor_order_id=plan.vendor_order_id,
-                vendor_id=plan.vendor_id,
-                parent_workflow_id=workflow.info().workflow_id,
-                currency=order.currency,
-                return_window_seconds=order.return_window_seconds,
-                payout_retry_seconds=order.payout_retry_seconds,
-                hold_seconds=order.hold_seconds,
-                created_at=workflow.now(),
-                ship_sla_seconds=plan.ship_sla_seconds,
-                auto_cancel_seconds=order.auto_cancel_seconds,
-                delivery_overdue_seconds=order.delivery_overdue_seconds,
-                return_expires_seconds=order.return_expires_seconds,
-                lines=_sold_lines(plan),
-                history_limit=order.history_limit,
-                attributes_at_start=self._lean,
-                # A vendor without a webhook URL gets no notification workflows.
-                notify_vendor=self._notifies.get(plan.vendor_id, True),
-            ),
-            id=plan.workflow_id,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            # Vendors are paid even if an operator terminates the parent by hand.
-            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            **lean,
-        )
 
     async def _follow(self, plans: list[VendorOrderPlan], children: list[Any]) -> None:
         # One child failing must not fail this workflow and, through it, its siblings.
@@ -411,121 +340,3 @@ class OrderWorkflow:
             ),
         )
         self._upsert(sa.ORDER_STATUS.value_set(target), sa.WAITING_SINCE.value_set(workflow.now()))
-
-    async def _create_order(
-        self,
-        lines: list[PricedLineMsg],
-        *,
-        totals: tuple[int, int, int] = (0, 0, 0),
-        rejection: dict[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
-        """Record the order; the refusal it already had if this saga recorded it before."""
-        return await self._step(  # type: ignore[no-any-return]
-            Activity.CREATE_ORDER,
-            CreateOrderRequest(
-                order=self._order,
-                status=OrderStatus.REJECTED if rejection else OrderStatus.PENDING,
-                lines=lines,
-                subtotal_cents=totals[0],
-                shipping_cents=totals[1],
-                total_cents=totals[2],
-                rejection=rejection,
-            ),
-        )
-
-    async def _reject(self, refusal: Refusal) -> None:
-        await self._step(
-            Activity.SET_REJECTION,
-            RejectOrderRequest(order_id=self._order.order_id, rejection=refusal.rejection()),
-        )
-
-    async def _release(self) -> None:
-        await self._step(Activity.RELEASE, OrderRef(order_id=self._order.order_id))
-
-    async def _step(
-        self,
-        name: str,
-        arg: Any,
-        result_type: type | None = None,
-        *,
-        options: LocalActivityOptions = LOCAL_STEP,
-    ) -> Any:
-        """One step of the saga: a local activity in lean runs (milliseconds of database
-        work, idempotent per order), an activity in older ones."""
-        if self._lean:
-            return await workflow.execute_local_activity(
-                name, arg, result_type=result_type, **options
-            )
-        return await workflow.execute_activity(name, arg, result_type=result_type, **STEP)
-
-    def _upsert(self, *updates: Any) -> None:
-        if not self._buffering:
-            workflow.upsert_search_attributes(list(updates))
-            return
-        for update in updates:  # sent together when the checkout ends (_flush_attributes)
-            self._pending_attributes[update.key.name] = update
-
-    def _flush_attributes(self) -> None:
-        self._buffering = False
-        if self._pending_attributes:
-            workflow.upsert_search_attributes(list(self._pending_attributes.values()))
-            self._pending_attributes = {}
-
-
-def _priced_lines(order: OrderInput, snapshot: CatalogSnapshot) -> list[PricedLine]:
-    catalog = {
-        entry.sku: CatalogItem(
-            sku=entry.sku,
-            vendor_id=entry.vendor_id,
-            price_cents=entry.price_cents,
-            currency=entry.currency,
-            tiers=tuple(PriceTier(q, p) for q, p in entry.tiers),
-        )
-        for entry in snapshot.entries
-    }
-    requested = [RequestedLine(line.sku, line.quantity) for line in order.lines]
-    return price_lines(requested, catalog, order.currency)
-
-
-def _plans(
-    order_id: str,
-    splits: list[VendorSplit],
-    allocations: list[Allocation],
-    commission_bps: dict[str, int],
-    ship_slas: dict[str, float | None],
-) -> list[VendorOrderPlan]:
-    plans = []
-    for split in splits:
-        skus = {line.sku for line in split.lines}
-        bps = commission_bps[split.lines[0].sku]
-        breakdown = payout_breakdown(
-            subtotal_cents=split.subtotal_cents,
-            shipping_cents=split.shipping_cents,
-            commission_bps=bps,
-        )
-        plans.append(
-            VendorOrderPlan(
-                vendor_order_id=vendor_order_id(order_id, split.vendor_id),
-                vendor_id=split.vendor_id,
-                workflow_id=vendor_order_workflow_id(order_id, split.vendor_id),
-                subtotal_cents=split.subtotal_cents,
-                shipping_cents=split.shipping_cents,
-                commission_bps=bps,
-                commission_cents=commission_cents(split.subtotal_cents, bps),
-                payout_cents=breakdown.payout_cents,
-                lines=[a for a in allocations if a.sku in skus],
-                unit_prices={line.sku: line.unit_price_cents for line in split.lines},
-                ship_sla_seconds=ship_slas.get(split.vendor_id),
-            )
-        )
-    return plans
-
-
-def _sold_lines(plan: VendorOrderPlan) -> list[SoldLine]:
-    units: dict[str, int] = {}
-    for allocation in plan.lines:
-        units[allocation.sku] = units.get(allocation.sku, 0) + allocation.quantity
-    return [
-        SoldLine(sku=sku, quantity=count, unit_price_cents=plan.unit_prices[sku])
-        for sku, count in sorted(units.items())
-    ]

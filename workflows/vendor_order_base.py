@@ -1,0 +1,190 @@
+"""What every step of a vendor order's workflow shares: its state, how a change is recorded
+(status, attention, search attributes, the parent told), the vendor's notifications, the
+continue-as-new of a long wait, and the patches older histories replay with.
+
+workflows/vendor_order.py tells the story; workflows/shipment.py waits for the shipment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.errors import ErrorCode
+    from domain.status import VendorOrderStatus
+    from models import search_attributes as sa
+    from models.messages import (
+        AttentionChange,
+        VendorNotification,
+        VendorOrderInput,
+        VendorOrderResume,
+        VendorOrderStatusSignal,
+    )
+    from temporal.names import Activity, Signal
+    from workflows.money import PATCH as MONEY_PATCH
+    from workflows.money import MoneyDesk
+    from workflows.notification import notify_vendor
+    from workflows.options import STEP
+    from workflows.returns import EXPIRY_PATCH, ReturnDesk
+
+PATCH = "sla-cancel-returns"
+# Issue 9: a cancellation refunds before it frees the stock, a failed auto-cancel is flagged
+# instead of failing the workflow, and a dispute closed before it was opened stays closed.
+HARDENING = "cancel-refund-first"
+# Issue 10: one patch in place of all the above (each patch costs a marker and a search
+# attribute event); its runs also take their search attributes from their start and start
+# no notification workflow for a vendor without a webhook URL.
+LEAN = "lean-vendor-order"
+# What lean runs include. Nothing may be added here once lean histories exist.
+BEFORE_LEAN = frozenset({"renew-reservations", PATCH, HARDENING, MONEY_PATCH, EXPIRY_PATCH})
+
+
+class VendorOrderBase:
+    # Set by VendorOrderWorkflow.__init__.
+    _input: VendorOrderInput
+    _status: VendorOrderStatus
+    # Held while a change's activities run (ship, deliver, cancel): a second one racing the
+    # first must lose cleanly instead of both passing the status check.
+    _changing: asyncio.Lock
+    _window_ends: datetime | None
+    _attention: str | None
+    _open_disputes: set[str]
+    _closed_disputes: set[str]
+    _lean: bool | None  # decided the first time a patch is asked about
+    _money: MoneyDesk
+    _returns: ReturnDesk
+    _registered_delivered: bool
+    _breached: bool
+    _next_renewal: datetime | None
+
+    async def _renew_history_if_long(self, phase: str = "payout") -> None:
+        """Continue as new when the history grows long (a wait of months), carrying what
+        this run knows. Only between steps, with no handler at work."""
+        info = workflow.info()
+        full = info.get_current_history_length() >= self._input.history_limit
+        if not (full or info.is_continue_as_new_suggested()):
+            return
+        if self._changing.locked() or not workflow.all_handlers_finished():
+            return  # next time round: an update at work must finish in this run
+        money = self._money
+        workflow.continue_as_new(
+            self._input.model_copy(
+                update={
+                    "resume": VendorOrderResume(
+                        phase=phase,
+                        status=self._status,
+                        attention=self._attention,
+                        breached=self._breached,
+                        next_renewal=self._next_renewal,
+                        open_disputes=sorted(self._open_disputes),
+                        closed_disputes=sorted(self._closed_disputes),
+                        payout_attempt=money.attempt,
+                        payout_wait_seconds=money.wait.total_seconds() if money.wait else None,
+                        payout_failures=money.failures,
+                        payout_flagged=money.flagged,
+                        reversal_steps=money.steps,
+                    )
+                }
+            )
+        )
+
+    def _restore(self, resume: VendorOrderResume) -> None:
+        self._status = VendorOrderStatus(resume.status)
+        self._attention = resume.attention
+        self._breached = resume.breached
+        self._next_renewal = resume.next_renewal
+        self._open_disputes = set(resume.open_disputes)
+        self._closed_disputes = set(resume.closed_disputes)
+        wait = resume.payout_wait_seconds
+        self._money.restore(
+            attempt=resume.payout_attempt,
+            failures=resume.payout_failures,
+            flagged=resume.payout_flagged,
+            wait=None if wait is None else timedelta(seconds=wait),
+            steps=resume.reversal_steps,
+        )
+
+    async def _no_open_dispute(self) -> None:
+        if self._open_disputes:
+            await workflow.wait_condition(lambda: not self._open_disputes)
+
+    async def _notify(self, kind: str, data: dict[str, Any], *, key: str = "") -> None:
+        if not self._input.notify_vendor and self._is_lean():
+            return  # no webhook URL at checkout: no workflow to find that out each time
+        vo = self._input.vendor_order_id
+        await notify_vendor(
+            VendorNotification(
+                event_id=f"{vo}.{kind}{'.' + key if key else ''}",
+                vendor_id=self._input.vendor_id,
+                type=kind,
+                created_at=workflow.now(),
+                vendor_order_id=vo,
+                data={"order_id": self._input.order_id, **data},
+            )
+        )
+
+    def _sold(self) -> list[dict[str, Any]]:
+        return [line.model_dump() for line in self._input.lines]
+
+    def _require(self, status: VendorOrderStatus, target: str) -> None:
+        if self._changing.locked() or self._status != status:
+            raise ApplicationError(
+                f"vendor order is {self._status}; it cannot be {target} now",
+                {"current_status": str(self._status)},
+                type=ErrorCode.INVALID_STATE,
+            )
+
+    async def _moved_to(self, status: VendorOrderStatus) -> None:
+        self._status = status
+        self._upsert(sa.ORDER_STATUS.value_set(status), sa.WAITING_SINCE.value_set(workflow.now()))
+        parent = workflow.get_external_workflow_handle(self._input.parent_workflow_id)
+        try:
+            await parent.signal(
+                Signal.VENDOR_ORDER_CHANGED,
+                VendorOrderStatusSignal(
+                    vendor_order_id=self._input.vendor_order_id,
+                    vendor_id=self._input.vendor_id,
+                    status=status,
+                ),
+            )
+        except FailureError:
+            # The order's workflow was closed by hand (terminated): this vendor order goes on
+            # (it was started to be abandoned), and the database already says where it is.
+            workflow.logger.warning(
+                "order workflow gone; %s is %s", self._input.vendor_order_id, status
+            )
+
+    async def _set_attention(self, attention: str | None) -> None:
+        self._attention = attention
+        await workflow.execute_activity(
+            Activity.SET_ATTENTION,
+            AttentionChange(vendor_order_id=self._input.vendor_order_id, attention=attention),
+            **STEP,
+        )
+        if attention is None:
+            self._upsert(sa.ATTENTION_NEEDED.value_unset())
+        else:
+            self._upsert(
+                sa.ATTENTION_NEEDED.value_set(attention), sa.WAITING_SINCE.value_set(workflow.now())
+            )
+
+    def _upsert(self, *updates: Any) -> None:
+        workflow.upsert_search_attributes(list(updates))
+
+    def _is_lean(self) -> bool:
+        if self._lean is None:
+            self._lean = workflow.patched(LEAN)
+        return self._lean
+
+    def _patched(self, patch_id: str) -> bool:
+        """A patch that came before LEAN: applied in every lean run without its own marker.
+        A later patch must call `workflow.patched` itself, in lean runs too (lean runs
+        recorded before it exists took the old path)."""
+        if patch_id not in BEFORE_LEAN:
+            raise ValueError(f"{patch_id} is not one of the patches lean runs include")
+        return True if self._is_lean() else workflow.patched(patch_id)
