@@ -202,13 +202,3 @@ def refund_of_units_after(line: PricedLine, already_refunded_units: int, units: 
     return _refunded_after(line, already_refunded_units + units) - _refunded_after(
         line, already_refunded_units
     )
-
-
-def refund_of_units(line: PricedLine, units: int) -> int:
-    """The refund for the first ``units`` units returned of ``line``.
-
-    ``units * line_total // quantity`` (rounded down), except that refunding all units
-    refunds exactly ``line_total``. Use :func:`refund_of_units_after` for later returns of
-    the same line, so the running total stays exact.
-    """
-    return refund_of_units_after(line, 0, units)

@@ -153,7 +153,7 @@ class VendorOrderWorkflow(ShipmentWait):
 
     @workflow.update(name=Update.SHIP)
     async def ship(self, request: ShipRequest) -> VendorOrderState:
-        self._require(VendorOrderStatus.AWAITING_SHIPMENT, "shipped")
+        self._require(VendorOrderStatus.SHIPPED)
         async with self._changing:
             ref = VendorOrderRef(
                 vendor_order_id=self._input.vendor_order_id, order_id=self._input.order_id
@@ -203,11 +203,11 @@ class VendorOrderWorkflow(ShipmentWait):
             raise ApplicationError(
                 "carrier and tracking_number are required", type=ErrorCode.VALIDATION_ERROR
             )
-        self._require(VendorOrderStatus.AWAITING_SHIPMENT, "shipped")
+        self._require(VendorOrderStatus.SHIPPED)
 
     @workflow.update(name=Update.DELIVER)
     async def deliver(self) -> VendorOrderState:
-        self._require(VendorOrderStatus.SHIPPED, "delivered")
+        self._require(VendorOrderStatus.DELIVERED)
         await self._deliver()
         return self.state()
 
@@ -232,19 +232,19 @@ class VendorOrderWorkflow(ShipmentWait):
 
     @deliver.validator
     def _can_deliver(self) -> None:
-        self._require(VendorOrderStatus.SHIPPED, "delivered")
+        self._require(VendorOrderStatus.DELIVERED)
 
     @workflow.update(name=Update.CANCEL)
     async def cancel(self, request: CancelRequest) -> VendorOrderState:
         """Cancel before shipping: stock released, the buyer refunded, the vendor told.
         Racing a ship, exactly one wins: whichever handler starts first holds `_changing`."""
-        self._require(VendorOrderStatus.AWAITING_SHIPMENT, "cancelled")
+        self._require(VendorOrderStatus.CANCELLED)
         await self._cancel(request)
         return self.state()
 
     @cancel.validator
     def _can_cancel(self, request: CancelRequest) -> None:
-        self._require(VendorOrderStatus.AWAITING_SHIPMENT, "cancelled")
+        self._require(VendorOrderStatus.CANCELLED)
 
     @workflow.update(name=Update.OPEN_RETURN)
     async def open_return(self, request: ReturnRequest) -> ReturnState:

@@ -15,8 +15,8 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.errors import ErrorCode
-    from domain.status import VendorOrderStatus
+    from domain.errors import ErrorCode, InvalidState
+    from domain.status import VendorOrderStatus, ensure_vendor_transition
     from models import search_attributes as sa
     from models.messages import (
         AttentionChange,
@@ -131,13 +131,19 @@ class VendorOrderBase:
     def _sold(self) -> list[dict[str, Any]]:
         return [line.model_dump() for line in self._input.lines]
 
-    def _require(self, status: VendorOrderStatus, target: str) -> None:
-        if self._changing.locked() or self._status != status:
+    def _require(self, target: VendorOrderStatus) -> None:
+        """Refuse a move the status does not allow (domain.status), or any move while another
+        change is at work."""
+        try:
+            if self._changing.locked():
+                raise InvalidState("another change is at work")
+            ensure_vendor_transition(self._status, target)
+        except InvalidState:
             raise ApplicationError(
                 f"vendor order is {self._status}; it cannot be {target} now",
                 {"current_status": str(self._status)},
                 type=ErrorCode.INVALID_STATE,
-            )
+            ) from None
 
     async def _moved_to(self, status: VendorOrderStatus) -> None:
         self._status = status

@@ -24,7 +24,7 @@ from domain.pricing import (
     price_lines,
     validate_tiers,
 )
-from domain.refunds import refund_of_units, refund_of_units_after
+from domain.refunds import refund_of_units_after
 from domain.splitting import VendorSplit, order_totals, split_by_vendor
 
 PROPERTY = settings(max_examples=200, deadline=None)
@@ -216,7 +216,7 @@ def test_refunding_units_in_any_batches_sums_to_refunding_them_at_once(
         refunds.append(refund_of_units_after(line, already, batch))
         already += batch
 
-    assert sum(refunds) == refund_of_units(line, units)
+    assert sum(refunds) == refund_of_units_after(line, 0, units)
     assert all(refund >= 0 for refund in refunds)
     assert sum(refunds) <= line.line_total_cents
 
@@ -226,7 +226,7 @@ def test_refunding_units_in_any_batches_sums_to_refunding_them_at_once(
 def test_refunding_units_one_at_a_time_refunds_exactly_the_line_total(line: PricedLine) -> None:
     one_by_one = [refund_of_units_after(line, already, 1) for already in range(line.quantity)]
 
-    assert sum(one_by_one) == line.line_total_cents == refund_of_units(line, line.quantity)
+    assert sum(one_by_one) == line.line_total_cents == refund_of_units_after(line, 0, line.quantity)
 
 
 @PROPERTY

@@ -5,7 +5,7 @@ import pytest
 from domain.errors import ValidationFailed
 from domain.payout import PayoutBreakdown, label_recovered_cents, payout_breakdown
 from domain.pricing import PricedLine
-from domain.refunds import refund_of_units, refund_of_units_after
+from domain.refunds import refund_of_units_after
 
 
 class TestPayoutBreakdown:
@@ -145,18 +145,18 @@ ODD = PricedLine("MUG", "ven_a", quantity=3, unit_price_cents=33, line_total_cen
 
 class TestRefundOfUnits:
     def test_refunding_units_refunds_their_unit_price(self) -> None:
-        assert refund_of_units(LINE, 2) == 1_998
+        assert refund_of_units_after(LINE, 0, 2) == 1_998
 
     def test_refunding_every_unit_refunds_exactly_the_line_total(self) -> None:
-        assert refund_of_units(LINE, 3) == 2_997
-        assert refund_of_units(ODD, 3) == 100
+        assert refund_of_units_after(LINE, 0, 3) == 2_997
+        assert refund_of_units_after(ODD, 0, 3) == 100
 
     def test_a_share_that_is_not_whole_cents_is_rounded_down(self) -> None:
-        assert refund_of_units(ODD, 1) == 33
-        assert refund_of_units(ODD, 2) == 66
+        assert refund_of_units_after(ODD, 0, 1) == 33
+        assert refund_of_units_after(ODD, 0, 2) == 66
 
     def test_refunding_no_units_refunds_nothing(self) -> None:
-        assert refund_of_units(LINE, 0) == 0
+        assert refund_of_units_after(LINE, 0, 0) == 0
 
     def test_the_last_unit_returned_takes_the_remainder(self) -> None:
         assert [refund_of_units_after(ODD, already, 1) for already in range(3)] == [33, 33, 34]
@@ -170,7 +170,7 @@ class TestRefundOfUnits:
 
     def test_refunding_more_units_than_bought_is_refused(self) -> None:
         with pytest.raises(ValidationFailed, match="cannot refund 4 units of MUG") as refused:
-            refund_of_units(LINE, 4)
+            refund_of_units_after(LINE, 0, 4)
         assert refused.value.extra == {
             "field": "quantity",
             "sku": "MUG",
