@@ -1,5 +1,6 @@
 """Shipping labels and tracking on the official Shippo SDK: rates for a parcel, one label per
-reference, tracking registration, and the ``track_updated`` webhook read into plain data.
+reference, tracking registration, and the ``track_updated`` webhook (read into plain data by
+providers/shippo_tracking.py).
 
 Shippo takes no idempotency key for a label, so this adapter makes buying one idempotent by
 itself: the label carries the caller's reference as its metadata, and a purchase first looks for
@@ -11,12 +12,10 @@ thread gets its own HTTP session.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -26,10 +25,13 @@ from shippo.models import components, operations
 from shippo.models.errors import SDKError
 
 from providers.errors import ProviderRejectedError, ProviderUnavailableError, sort_shippo_error
-
-TRACKING_STATUSES = frozenset(
-    {"PRE_TRANSIT", "TRANSIT", "DELIVERED", "RETURNED", "FAILURE", "UNKNOWN"}
+from providers.shippo_tracking import (
+    TrackingUpdate,
+    parse_track_updated,
+    status_text,
+    tracking_update,
 )
+
 # How far back a purchase looks for a label already bought with its reference: a retry comes
 # soon after the first attempt, so its label is among the newest.
 FIND_PAGES = 5
@@ -76,15 +78,6 @@ class Label:
     label_url: str
     cost_cents: int
     currency: str
-
-
-@dataclass(frozen=True)
-class TrackingUpdate:
-    carrier: str
-    tracking_number: str
-    status: str  # PRE_TRANSIT, TRANSIT, DELIVERED, RETURNED, FAILURE or UNKNOWN
-    status_id: str  # the tracking event's object_id: the same event always has the same one
-    status_date: datetime | None
 
 
 class TimeoutSession(requests.Session):
@@ -189,7 +182,7 @@ class ShippoGateway:
             if pending.status == components.TransactionStatusEnum.SUCCESS:
                 return self._label(pending)
             raise ProviderUnavailableError(
-                "label_pending", f"the label for {reference} is still {_value(pending.status)}"
+                "label_pending", f"the label for {reference} is still {status_text(pending.status)}"
             )
         request = components.TransactionCreateRequest(
             rate=choose_rate(),
@@ -207,7 +200,7 @@ class ShippoGateway:
         if status != components.TransactionStatusEnum.SUCCESS:
             # Not ready yet: a retry finds this transaction by its reference and waits for it.
             raise ProviderUnavailableError(
-                "label_pending", f"the label for {reference} is still {_value(status)}"
+                "label_pending", f"the label for {reference} is still {status_text(status)}"
             )
         return self._label(transaction)
 
@@ -224,7 +217,9 @@ class ShippoGateway:
             track = self._sdk().tracking_status.create(
                 carrier=carrier, tracking_number=tracking_number, metadata=reference
             )
-        return _tracking(track.carrier or carrier, track.tracking_number, track.tracking_status)
+        return tracking_update(
+            track.carrier or carrier, track.tracking_number, track.tracking_status
+        )
 
     def tracking_status(self, carrier: str, tracking_number: str) -> TrackingUpdate:
         """The parcel's status now, without registering it."""
@@ -232,42 +227,15 @@ class ShippoGateway:
             track = self._sdk().tracking_status.get(
                 tracking_number=tracking_number, carrier=carrier
             )
-        return _tracking(track.carrier or carrier, track.tracking_number, track.tracking_status)
+        return tracking_update(
+            track.carrier or carrier, track.tracking_number, track.tracking_status
+        )
 
     @staticmethod
     def parse_webhook(body: bytes) -> TrackingUpdate | None:
-        """The tracking update a Shippo webhook carries; None for other events. Read by hand,
-        not by the SDK's models, so a field Shippo leaves out does not lose a delivery."""
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ValueError(f"the webhook body is not JSON: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise ValueError("the webhook body is not a JSON object")
-        if payload.get("event") != "track_updated":
-            return None
-        data = payload.get("data")
-        if not isinstance(data, dict):
-            raise ValueError("a track_updated webhook without a track in data")
-        carrier, number = data.get("carrier"), data.get("tracking_number")
-        if not isinstance(carrier, str) or not carrier or not isinstance(number, str) or not number:
-            raise ValueError("a track_updated webhook without carrier and tracking_number")
-        status = data.get("tracking_status")
-        if status is None:
-            return TrackingUpdate(carrier, number, "UNKNOWN", "", None)
-        if not isinstance(status, dict):
-            raise ValueError("tracking_status is not an object")
-        name = status.get("status") or "UNKNOWN"
-        if not isinstance(name, str):
-            raise ValueError("tracking_status.status is not a string")
-        when = _parse_time(status.get("status_date") or status.get("object_updated"))
-        status_id = status.get("object_id")
-        if not isinstance(status_id, str) or not status_id:
-            # Without Shippo's id, the event is named by what it says, which repeats with it.
-            status_id = f"{name}@{when.isoformat() if when else ''}"
-        return TrackingUpdate(
-            carrier, number, name if name in TRACKING_STATUSES else "UNKNOWN", status_id, when
-        )
+        """The tracking update a Shippo webhook carries; None for other events
+        (:func:`providers.shippo_tracking.parse_track_updated`)."""
+        return parse_track_updated(body)
 
     def close(self) -> None:
         with self._lock:
@@ -371,41 +339,3 @@ def _rate(rate: components.Rate) -> Rate:
         currency=rate.currency.lower(),
         estimated_days=rate.estimated_days,
     )
-
-
-def _tracking(
-    carrier: str, tracking_number: str, status: components.TrackingStatus | None
-) -> TrackingUpdate:
-    if status is None:
-        return TrackingUpdate(carrier, tracking_number, "UNKNOWN", "", None)
-    return TrackingUpdate(
-        carrier,
-        tracking_number,
-        _value(status.status),
-        status.object_id,
-        _utc(status.status_date or status.object_updated),
-    )
-
-
-def _value(status: Any) -> str:
-    return str(getattr(status, "value", status))
-
-
-def _parse_time(raw: Any) -> datetime | None:
-    if raw is None or raw == "":
-        return None
-    if not isinstance(raw, str):
-        raise ValueError("a tracking time is not a string")
-    try:
-        return _utc(datetime.fromisoformat(raw))
-    except ValueError as exc:
-        raise ValueError(f"a tracking time is not ISO 8601: {raw!r}") from exc
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """In UTC, which Shippo's times are in even when they do not say so."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)

@@ -20,7 +20,8 @@ from domain.errors import ErrorCode
 from domain.ids import shippo_event_id
 from models.messages import TrackingProblem, VendorOrderState
 from models.vendor_order import VendorOrder
-from providers.shippo_adapter import ShippoGateway, TrackingUpdate
+from providers.shippo_adapter import ShippoGateway
+from providers.shippo_tracking import TrackingUpdate
 from temporal.names import Signal, Update
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
