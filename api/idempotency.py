@@ -13,46 +13,40 @@ Routes left out: the provider webhooks (idempotent by event id) and checkout (it
 the order and its saga; it is also the flash-sale hot path). Routes that declare the header
 themselves (returns, operators' refunds) answer their own retries; here their key is only
 bound to its first request, so another request under it is 422 as everywhere else.
+
+Here: the middleware, which claims the key, runs the route and keeps its answer. Which routes
+take a key and how: api/idempotency_routes.py; the answer kept, sealed and sent again:
+api/idempotency_answers.py; the header in the OpenAPI document: api/idempotency_openapi.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from enum import Enum
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.responses import Response
-from starlette.routing import compile_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.asgi import bearer_token, header, read_body, replaying
 from api.auth import Role
 from api.deps import _principal as resolve_principal
 from api.errors import Problem, problem_response
-from api.sealed_answers import Unsealable, open_sealed, seal
+from api.idempotency_answers import Capture, Sealing, send_answer
+from api.idempotency_openapi import document
+from api.idempotency_routes import HEADER, MUTATING, Policy, Route, routes_of
+from api.sealed_answers import Unsealable
 from domain.errors import ErrorCode
-from domain.idempotency import MAX_KEY_LENGTH, key_problem, request_fingerprint
-from stores.idempotency import Answer, Claim, IdempotencyStore
+from domain.idempotency import key_problem, request_fingerprint
+from stores.idempotency import Claim, IdempotencyStore
 
 log = logging.getLogger("fulfillment.api")
-
-HEADER = "Idempotency-Key"
-MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Checkout keys its order by the key itself (domain.ids.order_id_for_idempotency_key).
-OWN_KEYS = frozenset({("POST", "/v1/orders")})
-WEBHOOKS = "/v1/webhooks/"
 
 # A retry that meets its first request still running waits this long for its answer: a
 # ship or a cancel takes a second or two, a label purchase a few more.
@@ -65,46 +59,6 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 LEASE = timedelta(seconds=60)
 RENEW_EVERY_SECONDS = 20.0
 _DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeoutError, OSError)
-
-
-class Policy(Enum):
-    REPLAY = "replay"  # keep the answer and give it to every retry
-    BIND = "bind"  # the route answers its retries itself: only refuse another request
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path_format: str
-    pattern: re.Pattern[str]
-    policy: Policy | None
-
-
-def routes_of(app: FastAPI) -> list[Route]:
-    """The app's mutating routes, in the order FastAPI tries them, with their policy."""
-    found: list[Route] = []
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        if not isinstance(route, APIRoute) or context.path_format is None:
-            continue
-        pattern, path_format, _ = compile_path(context.path_format)
-        for method in sorted((context.methods or set()) & MUTATING):
-            found.append(Route(method, path_format, pattern, _policy(route, method, path_format)))
-    return found
-
-
-def _policy(route: APIRoute, method: str, path_format: str) -> Policy | None:
-    if not path_format.startswith("/v1/") or path_format.startswith(WEBHOOKS):
-        return None
-    if (method, path_format) in OWN_KEYS:
-        return None
-    return Policy.BIND if _declares_key(route.dependant) else Policy.REPLAY
-
-
-def _declares_key(dependant: Dependant) -> bool:
-    if any(field.alias.lower() == HEADER.lower() for field in dependant.header_params):
-        return True
-    return any(_declares_key(sub) for sub in dependant.dependencies)
 
 
 class IdempotencyMiddleware:
@@ -170,7 +124,7 @@ class IdempotencyMiddleware:
         query = scope.get("query_string", b"").decode("latin-1")
         fingerprint = request_fingerprint(method, path, query, body)
         claim = Claim(caller, key, secrets.token_hex(16))
-        sealing = _Sealing(_bearer_token(scope), caller, key)
+        sealing = Sealing(_bearer_token(scope), caller, key)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.in_flight_wait
         pause = 0.02
@@ -208,7 +162,7 @@ class IdempotencyMiddleware:
                         f"rotated?); its answer cannot be given again: use a new {HEADER}",
                     )(scope, receive, send)
                     return
-                await _send_answer(send, first, replayed=True)
+                await send_answer(send, first, replayed=True)
                 return
             if record is not None and (record.completed or policy is Policy.BIND):
                 await self.app(scope, receive, send)
@@ -235,9 +189,9 @@ class IdempotencyMiddleware:
         scope: Scope,
         receive: Receive,
         send: Send,
-        sealing: _Sealing,
+        sealing: Sealing,
     ) -> None:
-        captured = _Capture()
+        captured = Capture()
         keeper = asyncio.create_task(_keep(store, claim))
         try:
             await self.app(scope, receive, captured.send)
@@ -261,67 +215,7 @@ class IdempotencyMiddleware:
             # The work is done: its answer still goes out. The claim runs out after LEASE and
             # the routes' own state checks stand behind a retry after that.
             log.warning("idempotency: could not keep the answer for %s", claim.key)
-        await _send_answer(send, answer, replayed=False)
-
-
-@dataclass(frozen=True)
-class _Sealing:
-    """Seals the answers kept for one caller's key, and opens them for its retries
-    (api/sealed_answers.py)."""
-
-    token: str
-    scope: str
-    key: str
-
-    def seal(self, answer: Answer) -> Answer:
-        return Answer(answer.status, answer.headers, seal(answer.body, **self._context(answer)))
-
-    def open(self, answer: Answer) -> Answer:
-        body = open_sealed(answer.body, **self._context(answer))
-        return Answer(answer.status, answer.headers, body)
-
-    def _context(self, answer: Answer) -> dict[str, Any]:
-        # What the seal is bound to: the caller, its key, and the answer's status and headers.
-        return {
-            "token": self.token,
-            "scope": self.scope,
-            "idempotency_key": self.key,
-            "status": answer.status,
-            "headers": answer.headers,
-        }
-
-
-class _Capture:
-    """Holds the route's answer until it is kept: a client that has seen an answer and
-    retries is then sure to be given that answer."""
-
-    def __init__(self) -> None:
-        self.start: Message | None = None
-        self.body = bytearray()
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.start = message
-        elif message["type"] == "http.response.body":
-            self.body.extend(message.get("body", b""))
-
-    def answer(self) -> Answer | None:
-        if self.start is None:
-            return None
-        headers = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in self.start.get("headers", [])
-        ]
-        return Answer(int(self.start["status"]), headers, bytes(self.body))
-
-
-async def _send_answer(send: Send, answer: Answer, *, replayed: bool) -> None:
-    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
-    if replayed:
-        # As Stripe does: the client can tell a replay from a fresh answer.
-        headers.append((b"idempotent-replayed", b"true"))
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-    await send({"type": "http.response.body", "body": answer.body})
+        await send_answer(send, answer, replayed=False)
 
 
 async def _unavailable(detail: str, scope: Scope, receive: Receive, send: Send) -> None:
@@ -389,53 +283,8 @@ def _printable(path: str) -> str:
     return path.replace("\0", "\\x00")[:1000]
 
 
-# --- OpenAPI: integrators see the header on every route that takes it ---
-
-PARAMETER: dict[str, Any] = {
-    "name": HEADER,
-    "in": "header",
-    "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "title": HEADER},
-    "description": (
-        "Optional. Sending the same request again with the same key answers the first answer"
-        " again (status, body and headers, marked `Idempotent-Replayed: true`) for"
-        " FULFILLMENT_IDEMPOTENCY_RETENTION (24 h by default); the same key with another"
-        " request is 422 `idempotency_key_reused`; while the first is still running, a retry"
-        " waits for it, or is 503 `unavailable` with Retry-After. Keys are per caller; 5xx"
-        " and 429 answers are not kept."
-    ),
-}
-
-
-# What a retry with the key means where it matters most (issue 9, item 13).
-NOTES = {
-    ("POST", "/v1/vendors"): (
-        " Onboarding sent again with the same key answers the same vendor, API key and Stripe"
-        " account, and opens no second account; without a key, a retry is a new vendor."
-    ),
-}
-
-
-def _document(app: FastAPI) -> None:
-    build: Callable[[], dict[str, Any]] = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = build()
-        for route in routes_of(app):
-            operation = schema.get("paths", {}).get(route.path_format, {}).get(route.method.lower())
-            if operation is not None and route.policy is Policy.REPLAY:
-                parameter = dict(PARAMETER)
-                parameter["description"] += NOTES.get((route.method, route.path_format), "")
-                operation.setdefault("parameters", []).append(parameter)
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def install(app: FastAPI, *, in_flight_wait: float = IN_FLIGHT_WAIT_SECONDS) -> None:
     """Add the middleware and document the header. Call it before other middleware is added:
     those added later wrap it and see its replays too (the request metrics do)."""
     app.add_middleware(IdempotencyMiddleware, in_flight_wait=in_flight_wait)
-    _document(app)
+    document(app)
