@@ -11,9 +11,10 @@ to the destination::
 
 ``km`` is the great-circle (haversine) distance, ``hours`` the warehouse's measured average time
 from order to shipment (``weights.default_ship_hours`` when it has not been measured yet, so a
-new warehouse is neither favoured nor punished), and ``shipping_cents`` is
-:func:`estimate_shipping_cents` for that distance and weight. A plan of several parcels costs
-the sum of its parcels' scores plus ``weights.split_penalty`` per parcel beyond the first.
+new warehouse is neither favoured nor punished), and ``shipping_cents`` is the postage estimate
+for that distance and weight (:func:`domain.postage.estimate_shipping_cents`). A plan of several
+parcels costs the sum of its parcels' scores plus ``weights.split_penalty`` per parcel beyond
+the first.
 
 1. One warehouse that can fill every line ships everything (one parcel): the lowest score for
    the whole order's weight, ties to the lowest ``warehouse_id``.
@@ -36,79 +37,12 @@ The result does not depend on the order of ``needs`` or ``warehouses``: lines ar
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from domain.errors import ValidationFailed
-
-EARTH_RADIUS_KM = 6371.0
-
-# The shipping estimate: a flat base for any parcel, then distance and weight, so it grows with
-# both and never goes down. Integer cents, because it becomes the order's shipping_cents.
-SHIPPING_BASE_CENTS = 499
-SHIPPING_CENTS_PER_10_KM = 1  # per 10 km started
-SHIPPING_CENTS_PER_KG = 100  # per kilogram started
-
-
-def _finite(value: float, field: str) -> None:
-    if not math.isfinite(value):
-        raise ValidationFailed(f"{field} must be a finite number, got {value!r}", field=field)
-
-
-def _not_negative(value: float, field: str) -> None:
-    _finite(value, field)
-    if value < 0:
-        raise ValidationFailed(f"{field} must not be negative, got {value!r}", field=field)
-
-
-@dataclass(frozen=True)
-class Point:
-    latitude: float
-    longitude: float
-
-    def __post_init__(self) -> None:
-        _finite(self.latitude, "latitude")
-        _finite(self.longitude, "longitude")
-        if not -90.0 <= self.latitude <= 90.0:
-            raise ValidationFailed(
-                f"latitude must be within [-90, 90], got {self.latitude!r}", field="latitude"
-            )
-        if not -180.0 <= self.longitude <= 180.0:
-            raise ValidationFailed(
-                f"longitude must be within [-180, 180], got {self.longitude!r}", field="longitude"
-            )
-
-
-def distance_km(a: Point, b: Point) -> float:
-    """Great-circle distance on a sphere of radius 6371 km (haversine formula)."""
-    lat_a = math.radians(a.latitude)
-    lat_b = math.radians(b.latitude)
-    half_dlat = (lat_b - lat_a) / 2
-    half_dlon = math.radians(b.longitude - a.longitude) / 2
-    h = math.sin(half_dlat) ** 2 + math.cos(lat_a) * math.cos(lat_b) * math.sin(half_dlon) ** 2
-    # Rounding can push h a hair above 1 for antipodal points, where asin would fail.
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
-def estimate_shipping_cents(distance_km: float, weight_grams: int) -> int:
-    """499 cents, plus 1 cent per 10 km started, plus 100 cents per kilogram started.
-
-    Monotonic (non-decreasing) in both distance and weight, so a nearer or lighter parcel is
-    never estimated dearer.
-    """
-    _not_negative(distance_km, "distance_km")
-    if weight_grams < 0:
-        raise ValidationFailed(
-            f"weight_grams must not be negative, got {weight_grams}", field="weight_grams"
-        )
-    tens_of_km = math.ceil(distance_km / 10)
-    kilograms = -(-weight_grams // 1000)
-    return (
-        SHIPPING_BASE_CENTS
-        + SHIPPING_CENTS_PER_10_KM * tens_of_km
-        + SHIPPING_CENTS_PER_KG * kilograms
-    )
+from domain.number_checks import not_negative
+from domain.postage import Point, distance_km, estimate_shipping_cents
 
 
 @dataclass(frozen=True)
@@ -129,7 +63,7 @@ class WarehouseStock:
                     field="available",
                 )
         if self.ship_hours is not None:
-            _not_negative(self.ship_hours, "ship_hours")
+            not_negative(self.ship_hours, "ship_hours")
 
 
 @dataclass(frozen=True)
@@ -148,7 +82,7 @@ class RoutingWeights:
 
     def __post_init__(self) -> None:
         for field in ("distance", "speed", "cost", "split_penalty", "default_ship_hours"):
-            _not_negative(getattr(self, field), field)
+            not_negative(getattr(self, field), field)
 
 
 @dataclass(frozen=True)

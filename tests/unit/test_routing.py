@@ -9,15 +9,13 @@ import math
 import pytest
 
 from domain.errors import ValidationFailed
+from domain.postage import Point, distance_km, estimate_shipping_cents
 from domain.routing import (
     Allocated,
     Need,
-    Point,
     RoutingWeights,
     Shortage,
     WarehouseStock,
-    distance_km,
-    estimate_shipping_cents,
     parcels,
     route,
     score,

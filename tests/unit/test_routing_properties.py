@@ -10,10 +10,10 @@ from collections import Counter, defaultdict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.postage import Point
 from domain.routing import (
     Allocated,
     Need,
-    Point,
     RoutingWeights,
     Shortage,
     WarehouseStock,
