@@ -32,18 +32,17 @@ from domain.routing import (
 )
 from models.base import utcnow
 from models.catalog import PriceTier, Product
-from models.messages import (
+from models.messages.checkout import (
     Allocation,
     CatalogEntry,
     CatalogRequest,
     CatalogSnapshot,
     OrderRef,
-    RenewRequest,
     ReserveRequest,
     ReserveResult,
-    RestockRequest,
-    VendorOrderRef,
 )
+from models.messages.returns import RestockRequest
+from models.messages.vendor_order import RenewRequest, VendorOrderRef
 from models.returns import OrderReturn
 from models.stock import Reservation
 from models.vendor import Vendor, Warehouse

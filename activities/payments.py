@@ -18,12 +18,7 @@ from domain.errors import ErrorCode
 from domain.ids import charge_idempotency_key, order_workflow_id, payout_idempotency_key
 from domain.ledger import EntryKind
 from domain.payout import plan_payout
-from models.messages import (
-    ChargeOutcome,
-    ChargeRequest,
-    PayoutOutcome,
-    PayoutRequest,
-)
+from models.messages.money import ChargeOutcome, ChargeRequest, PayoutOutcome, PayoutRequest
 from models.vendor import Vendor
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderError, ProviderRejectedError

@@ -21,7 +21,7 @@ from domain.ids import refund_idempotency_key
 from domain.ledger import EntryKind, VendorOrderMoney
 from domain.payout import plan_reversal
 from domain.refunds import RefundShare, split_refund
-from models.messages import (
+from models.messages.money import (
     ExternalRefund,
     ExternalReversal,
     RefundCommand,
