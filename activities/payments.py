@@ -1,5 +1,5 @@
 """Money through Stripe: the buyer's charge and the vendors' payouts (refunds and reversals
-are in activities/refunds.py).
+are in activities/refunds.py and activities/payout_reversals.py).
 
 Keys are derived from the order and the step (domain.ids), never random, so a retried
 activity replays the provider's first answer instead of moving money twice. Every movement is
