@@ -25,6 +25,7 @@ from models.settings import Settings, get_settings
 from providers.shippo_adapter import ShippoGateway
 from providers.stripe_adapter import StripeGateway
 from stores.db import connect_redis, make_engine, make_sessionmaker
+from stores.reservations import Reservations
 from stores.stock_changes import StockAnnouncer
 from stores.stock_gate import StockGate
 from temporal.client import connect
@@ -57,10 +58,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         cost=settings.routing_cost_weight,
         split_penalty=settings.routing_split_penalty,
     )
-    inventory = InventoryActivities(sessions, StockAnnouncer(redis, gate), weights)
+    announcer = StockAnnouncer(redis, gate)
     events = RedisEventPublisher(redis)
     activities = activity_methods(
-        inventory,
+        InventoryActivities(sessions, announcer, weights),
         OrderStoreActivities(sessions, events),
         PaymentActivities(sessions, gateway),
         RefundActivities(sessions, gateway),
@@ -75,7 +76,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
     reaper = asyncio.create_task(
-        reap(inventory, sessions, gate, settings.reaper_interval.total_seconds(), stop)
+        reap(
+            Reservations(sessions, announcer),
+            sessions,
+            gate,
+            settings.reaper_interval.total_seconds(),
+            stop,
+        )
     )
     try:
         async with worker:

@@ -24,7 +24,7 @@ from activities.webhook_sender import WebhookSender
 from domain.errors import ErrorCode
 from domain.outbound_urls import ForbiddenUrl
 from domain.signing import SIGNATURE_HEADER, sign
-from models.messages import NotificationOutcome, VendorNotification
+from models.messages.notifications import NotificationOutcome, VendorNotification
 from models.vendor import Vendor
 from temporal.names import Activity
 

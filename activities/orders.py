@@ -21,18 +21,15 @@ from domain.errors import ErrorCode
 from domain.ids import charge_idempotency_key, order_workflow_id
 from domain.status import PayoutStatus, VendorOrderStatus
 from models.base import utcnow
-from models.messages import (
-    AttentionChange,
-    CancellationRecord,
+from models.messages.checkout import (
     ConfirmOrderRequest,
     CreateOrderRequest,
-    DeliveryRecord,
     OrderStatusChange,
     OrderTotals,
     RejectOrderRequest,
-    ShipmentRecord,
-    VendorOrderRef,
 )
+from models.messages.shipping import DeliveryRecord, ShipmentRecord
+from models.messages.vendor_order import AttentionChange, CancellationRecord, VendorOrderRef
 from models.order import Order, OrderLine
 from models.payment import Payment
 from models.vendor_order import VendorOrder, VendorOrderLine

@@ -1,5 +1,5 @@
 """Money through Stripe: the buyer's charge and the vendors' payouts (refunds and reversals
-are in activities/refunds.py).
+are in activities/refunds.py and activities/payout_reversals.py).
 
 Keys are derived from the order and the step (domain.ids), never random, so a retried
 activity replays the provider's first answer instead of moving money twice. Every movement is
@@ -18,12 +18,7 @@ from domain.errors import ErrorCode
 from domain.ids import charge_idempotency_key, order_workflow_id, payout_idempotency_key
 from domain.ledger import EntryKind
 from domain.payout import plan_payout
-from models.messages import (
-    ChargeOutcome,
-    ChargeRequest,
-    PayoutOutcome,
-    PayoutRequest,
-)
+from models.messages.money import ChargeOutcome, ChargeRequest, PayoutOutcome, PayoutRequest
 from models.vendor import Vendor
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderError, ProviderRejectedError

@@ -3,7 +3,8 @@
 Keys are derived from the vendor order and the refund, never random: a retried activity
 replays the provider's first answer. Each movement is recorded in the ledger in the same
 transaction as the totals it changes; a reversal the vendor cannot cover becomes a debt
-netted against its next payout (activities.payments).
+netted against its next payout (activities.payments). How a reversal is made is
+activities/payout_reversals.py.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import business_error, provider_error
+from activities.payout_reversals import PayoutReversals
 from domain.errors import DomainError, ErrorCode, InvalidState
-from domain.ids import refund_idempotency_key
+from domain.ids import SOURCE_METADATA, refund_idempotency_key
 from domain.ledger import EntryKind, VendorOrderMoney
-from domain.payout import plan_reversal
 from domain.refunds import RefundShare, split_refund
-from models.messages import (
+from models.messages.money import (
     ExternalRefund,
     ExternalReversal,
     RefundCommand,
@@ -29,15 +30,12 @@ from models.messages import (
     ReversalCommand,
     ReversalOutcome,
 )
-from models.vendor_order import VendorOrder
 from providers.errors import ProviderError, ProviderRejectedError
 from providers.stripe_adapter import RefundResult, StripeGateway
 from stores import external_refunds, ledger, refunds_in_flight, span_locks
 from stores.ledger import payment_of, vendor_order_of
 from temporal.names import Activity
 
-# Movements this system makes say so, so their webhooks are not taken for outside ones.
-SOURCE = {"source": "fulfillment"}
 # A refund asked for again after this many refusals is refused for good (each one is a
 # request to Stripe that replays its kept refusal before the next key is tried).
 MOST_KEPT_REFUSALS = 50
@@ -47,7 +45,7 @@ def _is_ours(refund: dict[str, Any], command: RefundCommand) -> bool:
     """This very refund (vendor order and refund key), made at Stripe and not failed."""
     metadata = refund.get("metadata") or {}
     return (
-        metadata.get("source") == SOURCE["source"]
+        metadata.get("source") == SOURCE_METADATA["source"]
         and metadata.get("vendor_order_id") == command.vendor_order_id
         and metadata.get("refund_key") == command.refund_key
         and refund.get("status") not in ("failed", "canceled")
@@ -58,6 +56,7 @@ class RefundActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway) -> None:
         self._sessions = sessions
         self._gateway = gateway
+        self._reversals = PayoutReversals(sessions, gateway)
 
     @activity.defn(name=Activity.REFUND)
     async def refund(self, command: RefundCommand) -> RefundOutcome:
@@ -164,7 +163,7 @@ class RefundActivities:
                     payment_intent_id=payment_intent_id,
                     amount_cents=amount,
                     metadata={
-                        **SOURCE,
+                        **SOURCE_METADATA,
                         "order_id": command.order_id,
                         "vendor_order_id": command.vendor_order_id,
                         "refund_key": command.refund_key,
@@ -204,7 +203,10 @@ class RefundActivities:
         ours_made = any(_is_ours(found, command) for found in refunds)
         for found in refunds:
             metadata = found.get("metadata") or {}
-            if metadata.get("source") == SOURCE["source"] or found.get("status") != "succeeded":
+            if (
+                metadata.get("source") == SOURCE_METADATA["source"]
+                or found.get("status") != "succeeded"
+            ):
                 continue
             async with self._sessions() as session, session.begin():
                 try:
@@ -265,116 +267,7 @@ class RefundActivities:
         # restart) both planned the whole amount still to reverse, and the second was asked
         # of Stripe again (refused there only because the transfer was smaller than twice it).
         async with span_locks.one_at_a_time(self._sessions, f"reversal:{command.vendor_order_id}"):
-            return await self._reverse_payout(command)
-
-    async def _reverse_payout(self, command: ReversalCommand) -> ReversalOutcome:
-        reversal_key = f"{command.vendor_order_id}:reversal:{command.step}"
-        debt_key = f"{command.vendor_order_id}:debt:{command.step}"
-        async with self._sessions() as session, session.begin():
-            transfer = await ledger.entry(session, f"{command.vendor_order_id}:payout:transfer")
-        if transfer is not None and transfer.provider_id:
-            # Reversals Stripe made whose answers were lost (their steps wait for a retry) are
-            # recorded before anything is planned: planned without them, this step would take
-            # their share back again (simulation seed 940; and a step of our own made before is
-            # recorded as Stripe made it, at the amount decided then, seed 840).
-            await self._record_unanswered_reversals(command.vendor_order_id, transfer.provider_id)
-        async with self._sessions() as session, session.begin():
-            vendor_order = await vendor_order_of(session, command.vendor_order_id, lock=True)
-            for key, kind in ((reversal_key, "reversed"), (debt_key, "debt")):
-                done = await ledger.entry(session, key)
-                if done is not None:
-                    return _reversal_outcome(kind, done.amount_cents)
-            money = await ledger.money_of(session, vendor_order)
-            plan = plan_reversal(money)
-            if plan.debt_cents:
-                # Paid by netting an earlier debt, not by a transfer: owed again at once.
-                await ledger.record(
-                    session,
-                    vendor_order,
-                    EntryKind.VENDOR_DEBT,
-                    plan.debt_cents,
-                    f"{vendor_order.id}:debt-again:{command.step}",
-                )
-            amount = plan.reverse_cents
-            # Read again under the vendor order's lock: the read above only found what to
-            # record first; this one is what the reversal is made against.
-            transfer = await ledger.entry(session, f"{vendor_order.id}:payout:transfer")
-            if amount == 0 or transfer is None or not transfer.provider_id:
-                await self._adjust_commission(session, vendor_order, command.step)
-                return ReversalOutcome(reversed_cents=0, debt_cents=0)
-            transfer_id = transfer.provider_id
-        try:
-            result = await self._gateway.reverse_transfer(
-                transfer_id=transfer_id,
-                amount_cents=amount,
-                metadata={
-                    **SOURCE,
-                    "vendor_order_id": vendor_order.id,
-                    "order_id": command.order_id,
-                    "reversal_key": reversal_key,
-                },
-                idempotency_key=reversal_key,
-            )
-        except ProviderRejectedError as error:
-            if error.code != "balance_insufficient":
-                raise provider_error(error) from error
-            async with self._sessions() as session, session.begin():
-                locked = await vendor_order_of(session, command.vendor_order_id, lock=True)
-                await ledger.record(
-                    session,
-                    locked,
-                    EntryKind.VENDOR_DEBT,
-                    amount,
-                    debt_key,
-                    detail={"reason": error.message},
-                )
-                await self._adjust_commission(session, locked, command.step)
-            return ReversalOutcome(reversed_cents=0, debt_cents=amount)
-        except ProviderError as error:
-            raise provider_error(error) from error
-        async with self._sessions() as session, session.begin():
-            locked = await vendor_order_of(session, command.vendor_order_id, lock=True)
-            await ledger.record(
-                session,
-                locked,
-                EntryKind.TRANSFER_REVERSAL,
-                result.amount_cents,
-                reversal_key,
-                provider_id=result.reversal_id,
-            )
-            await self._adjust_commission(session, locked, command.step)
-        return ReversalOutcome(reversed_cents=result.amount_cents, debt_cents=0)
-
-    async def _record_unanswered_reversals(self, vendor_order_id: str, transfer_id: str) -> None:
-        """Record every reversal of ours Stripe shows on the transfer that the ledger lacks,
-        under its step's key, at the amount Stripe made it."""
-        try:
-            found = await self._gateway.list_reversals(transfer_id)
-        except ProviderError as error:
-            raise provider_error(error) from error
-        ours = [
-            (str(metadata["reversal_key"]), reversal)
-            for reversal in found
-            for metadata in [reversal.get("metadata") or {}]
-            if metadata.get("vendor_order_id") == vendor_order_id and metadata.get("reversal_key")
-        ]
-        if not ours:
-            return
-        async with self._sessions() as session, session.begin():
-            locked = await vendor_order_of(session, vendor_order_id, lock=True)
-            for key, reversal in ours:
-                if await ledger.entry(session, key) is None:
-                    await ledger.record(
-                        session,
-                        locked,
-                        EntryKind.TRANSFER_REVERSAL,
-                        int(reversal["amount"]),
-                        key,
-                        provider_id=str(reversal["id"]),
-                    )
-                    # As if its step had recorded it: commission kept on goods given back
-                    await self._adjust_commission(session, locked, f"found-{reversal['id']}")
-            await ledger.refresh(session, locked)
+            return await self._reversals.reverse(command)
 
     @activity.defn(name=Activity.RECORD_EXTERNAL_REVERSAL)
     async def record_external_reversal(self, reversal: ExternalReversal) -> ReversalOutcome:
@@ -392,24 +285,6 @@ class RefundActivities:
             )
             await ledger.refresh(session, vendor_order)
         return ReversalOutcome(reversed_cents=reversal.amount_cents, debt_cents=0)
-
-    @staticmethod
-    async def _adjust_commission(
-        session: AsyncSession, vendor_order: VendorOrder, step: str
-    ) -> None:
-        """Commission is earned only on goods kept: a refund after payout gives some back."""
-        entries = await ledger.entries_of(session, vendor_order.id)
-        if any(e.kind == EntryKind.TRANSFER for e in entries):
-            delta = (await ledger.money_of(session, vendor_order)).commission_to_record_cents
-            if delta:
-                await ledger.record(
-                    session,
-                    vendor_order,
-                    EntryKind.COMMISSION,
-                    delta,
-                    f"{vendor_order.id}:commission:{step}",
-                )
-        await ledger.refresh(session, vendor_order)
 
 
 async def _kept_share(session: AsyncSession, refund: ExternalRefund) -> RefundShare | None:
@@ -430,9 +305,3 @@ def _refund_outcome(provider_id: str | None, amount: int, money: VendorOrderMone
         refunded_cents=money.refunded_cents,
         to_reverse_cents=money.to_reverse_cents,
     )
-
-
-def _reversal_outcome(kind: str, amount: int) -> ReversalOutcome:
-    if kind == "reversed":
-        return ReversalOutcome(reversed_cents=amount, debt_cents=0)
-    return ReversalOutcome(reversed_cents=0, debt_cents=amount)

@@ -13,7 +13,7 @@ from temporalio import activity
 from activities.events import EventPublisher
 from activities.order_events import announce, record_event
 from models.base import utcnow
-from models.messages import ReturnClosing, ReturnRecord
+from models.messages.returns import ReturnClosing, ReturnRecord
 from models.returns import OrderReturn, OrderReturnLine
 from stores.db import execute_sql
 from temporal.names import Activity

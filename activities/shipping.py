@@ -22,7 +22,7 @@ from activities.errors import business_error, provider_error
 from domain.errors import DomainError, InvalidState
 from domain.shipping import choose_rate
 from models.base import utcnow
-from models.messages import LabelRequest, LabelResult, TrackRequest
+from models.messages.shipping import LabelRequest, LabelResult, TrackRequest
 from models.order import Order
 from models.vendor import Vendor, Warehouse
 from models.vendor_order import VendorOrderLine

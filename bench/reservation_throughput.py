@@ -46,7 +46,7 @@ from activities.inventory import InventoryActivities
 from bench import format_latency, format_ratio, log, ratio, reproduce_command, summarize
 from devstack import free_port, start_postgres, start_redis
 from migrations import upgrade
-from models.messages import PricedLineMsg, ReserveRequest
+from models.messages.checkout import PricedLineMsg, ReserveRequest
 from stores.db import execute_sql, make_engine, make_sessionmaker
 from stores.stock_changes import StockAnnouncer
 from stores.stock_gate import GateLine, StockGate

@@ -14,6 +14,10 @@ from collections.abc import Mapping
 
 _ID_HEX_CHARS = 24
 
+# Metadata on the refunds and transfer reversals this system makes at Stripe: their webhooks
+# are then not taken for outside ones.
+SOURCE_METADATA = {"source": "fulfillment"}
+
 
 def _digest(*parts: str) -> str:
     # A separator keeps ("ab", "c") and ("a", "bc") apart; NUL never occurs in HTTP

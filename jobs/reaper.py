@@ -13,7 +13,7 @@ import logging
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activities.inventory import InventoryActivities
+from stores.reservations import Reservations
 from stores.stock_changes import rebuild_gate
 from stores.stock_gate import StockGate
 
@@ -21,7 +21,7 @@ log = logging.getLogger("fulfillment.reaper")
 
 
 async def reap(
-    inventory: InventoryActivities,
+    reservations: Reservations,
     sessions: async_sessionmaker[AsyncSession],
     gate: StockGate,
     every: float,
@@ -37,7 +37,7 @@ async def reap(
                     log.info(
                         "rebuilt the admission gate (%d SKUs)", await rebuild_gate(session, gate)
                     )
-            released = await inventory.release_expired()
+            released = await reservations.release_expired()
             if released:
                 log.info("released %d units whose hold expired", released)
         except Exception:

@@ -152,6 +152,22 @@ async def refresh(session: AsyncSession, vendor_order: VendorOrder) -> VendorOrd
     return money
 
 
+async def adjust_commission(session: AsyncSession, vendor_order: VendorOrder, step: str) -> None:
+    """Commission is earned only on goods kept: a refund after payout gives some back."""
+    entries = await entries_of(session, vendor_order.id)
+    if any(e.kind == EntryKind.TRANSFER for e in entries):
+        delta = (await money_of(session, vendor_order)).commission_to_record_cents
+        if delta:
+            await record(
+                session,
+                vendor_order,
+                EntryKind.COMMISSION,
+                delta,
+                f"{vendor_order.id}:commission:{step}",
+            )
+    await refresh(session, vendor_order)
+
+
 async def vendor_order_of(
     session: AsyncSession, vendor_order_id: str, *, lock: bool = False
 ) -> VendorOrder:

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import ErrorCode
     from domain.ids import payout_reversal_key
     from domain.payout import next_payout_wait
-    from models.messages import (
+    from models.messages.money import (
         ExternalRefund,
         PayoutOutcome,
         PayoutRequest,

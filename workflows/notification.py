@@ -16,7 +16,7 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from domain.ids import notification_workflow_id
-    from models.messages import NotificationOutcome, VendorNotification
+    from models.messages.notifications import NotificationOutcome, VendorNotification
     from temporal.names import Activity, Workflow
 
 DELIVERY_RETRY = RetryPolicy(

@@ -25,11 +25,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.splitting import VendorSplit, order_totals, split_by_vendor
     from domain.status import OrderStatus, VendorOrderStatus, order_status_for
     from models import search_attributes as sa
-    from models.messages import (
+    from models.messages.checkout import (
         CatalogRequest,
         CatalogSnapshot,
-        ChargeOutcome,
-        ChargeRequest,
         CheckoutRequest,
         CheckoutResult,
         ConfirmOrderRequest,
@@ -40,8 +38,9 @@ with workflow.unsafe.imports_passed_through():
         ReserveRequest,
         ReserveResult,
         VendorOrderPlan,
-        VendorOrderStatusSignal,
     )
+    from models.messages.money import ChargeOutcome, ChargeRequest
+    from models.messages.vendor_order import VendorOrderStatusSignal
     from models.views import OrderPublic
     from temporal.names import Activity, Query, Signal, Update, Workflow
     from workflows.options import (

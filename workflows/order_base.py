@@ -15,15 +15,15 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 with workflow.unsafe.imports_passed_through():
     from domain.status import OrderStatus, VendorOrderStatus
     from models import search_attributes as sa
-    from models.messages import (
+    from models.messages.checkout import (
         CreateOrderRequest,
         OrderInput,
         OrderRef,
         PricedLineMsg,
         RejectOrderRequest,
-        VendorOrderInput,
         VendorOrderPlan,
     )
+    from models.messages.vendor_order import VendorOrderInput
     from temporal.names import Activity
     from workflows.options import LOCAL_STEP, STEP, LocalActivityOptions
     from workflows.order_plan import sold_lines

@@ -9,7 +9,8 @@ from domain.ids import vendor_order_id, vendor_order_workflow_id
 from domain.payout import payout_breakdown
 from domain.pricing import CatalogItem, PricedLine, PriceTier, RequestedLine, price_lines
 from domain.splitting import VendorSplit
-from models.messages import Allocation, CatalogSnapshot, OrderInput, SoldLine, VendorOrderPlan
+from models.messages.checkout import Allocation, CatalogSnapshot, OrderInput, VendorOrderPlan
+from models.messages.vendor_order import SoldLine
 
 
 def priced_lines(order: OrderInput, snapshot: CatalogSnapshot) -> list[PricedLine]:

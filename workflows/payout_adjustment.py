@@ -15,13 +15,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.attention import AttentionReason
     from domain.errors import ErrorCode
     from models import search_attributes as sa
-    from models.messages import (
-        AttentionChange,
+    from models.messages.money import (
         PayoutAdjustment,
         RefundOutcome,
         ReversalCommand,
         ReversalOutcome,
     )
+    from models.messages.vendor_order import AttentionChange
     from temporal.names import Activity, Workflow
     from workflows.options import STEP
 

@@ -19,17 +19,17 @@ with workflow.unsafe.imports_passed_through():
     from domain.ids import return_refund_key
     from domain.pricing import PricedLine
     from domain.refunds import refund_for_units
-    from models.messages import (
+    from models.messages.money import RefundCommand
+    from models.messages.returns import (
         ReceiveRequest,
-        RefundCommand,
         RestockRequest,
         ReturnClosing,
         ReturnLineRecord,
         ReturnRecord,
         ReturnRequest,
         ReturnState,
-        SoldLine,
     )
+    from models.messages.vendor_order import SoldLine
     from temporal.names import Activity
     from workflows.money import MoneyDesk
     from workflows.options import STEP

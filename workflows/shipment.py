@@ -13,12 +13,12 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from domain.attention import SHIPPING_REASONS, AttentionReason
     from domain.status import VendorOrderStatus
-    from models.messages import (
+    from models.messages.money import RefundCommand
+    from models.messages.shipping import TrackRequest
+    from models.messages.vendor_order import (
         CancellationRecord,
         CancelRequest,
-        RefundCommand,
         RenewRequest,
-        TrackRequest,
         VendorOrderRef,
     )
     from temporal.names import Activity

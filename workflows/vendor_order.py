@@ -25,21 +25,18 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import ErrorCode
     from domain.status import VendorOrderStatus
     from models import search_attributes as sa
-    from models.messages import (
-        CancelRequest,
+    from models.messages.money import DisputeSignal, ExternalRefund, RefundCommand, RefundOutcome
+    from models.messages.returns import ReceiveRequest, ReturnRequest, ReturnState
+    from models.messages.shipping import (
         DeliveryRecord,
-        DisputeSignal,
-        ExternalRefund,
         LabelRequest,
         LabelResult,
-        ReceiveRequest,
-        RefundCommand,
-        RefundOutcome,
-        ReturnRequest,
-        ReturnState,
         ShipmentRecord,
         ShipRequest,
         TrackingProblem,
+    )
+    from models.messages.vendor_order import (
+        CancelRequest,
         VendorOrderInput,
         VendorOrderRef,
         VendorOrderState,

@@ -18,9 +18,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import ErrorCode, InvalidState
     from domain.status import VendorOrderStatus, ensure_vendor_transition
     from models import search_attributes as sa
-    from models.messages import (
+    from models.messages.notifications import VendorNotification
+    from models.messages.vendor_order import (
         AttentionChange,
-        VendorNotification,
         VendorOrderInput,
         VendorOrderResume,
         VendorOrderStatusSignal,

@@ -39,7 +39,7 @@ from domain.ids import (
 )
 from models import search_attributes as sa
 from models.catalog import Product
-from models.messages import CheckoutRequest, CheckoutResult, LineRequest, OrderInput
+from models.messages.checkout import CheckoutRequest, CheckoutResult, LineRequest, OrderInput
 from models.order import Order
 from models.views import OrderCreate, OrderPublic
 from temporal.names import Update, Workflow

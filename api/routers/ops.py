@@ -27,7 +27,7 @@ from domain.ids import ops_refund_key, payout_adjustment_workflow_id, refund_upd
 from domain.status import OrderStatus
 from models.base import utcnow
 from models.ledger import LedgerEntry
-from models.messages import PayoutAdjustment, RefundCommand, RefundOutcome
+from models.messages.money import PayoutAdjustment, RefundCommand, RefundOutcome
 from models.order import Order, OrderEvent
 from models.text import StorableText
 from models.vendor_order import VendorOrder

@@ -16,7 +16,8 @@ from api.views import order_view, return_view, return_views
 from domain.errors import ErrorCode
 from domain.ids import return_id_for
 from domain.status import VendorOrderStatus, order_status_for
-from models.messages import CancelRequest, ReturnRequest, ReturnState, ReturnUnits, VendorOrderState
+from models.messages.returns import ReturnRequest, ReturnState, ReturnUnits
+from models.messages.vendor_order import CancelRequest, VendorOrderState
 from models.order import Order
 from models.returns import OrderReturn, ReturnCreate, ReturnPublic
 from models.vendor_order import VendorOrder

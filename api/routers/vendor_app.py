@@ -13,13 +13,9 @@ from api.vendor_order_updates import update_vendor_order
 from api.views import return_view, return_views, vendor_order_view, vendor_order_views
 from domain.errors import ErrorCode
 from domain.status import VendorOrderStatus
-from models.messages import (
-    ParcelMsg,
-    ReceiveRequest,
-    ReturnState,
-    ShipRequest,
-    VendorOrderState,
-)
+from models.messages.returns import ReceiveRequest, ReturnState
+from models.messages.shipping import ParcelMsg, ShipRequest
+from models.messages.vendor_order import VendorOrderState
 from models.returns import OrderReturn, ReceiveBody, ReturnPublic
 from models.vendor_order import VendorOrder
 from models.views import ShipBody, VendorOrderPublic

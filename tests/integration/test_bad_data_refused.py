@@ -22,7 +22,12 @@ from temporalio.testing import ActivityEnvironment
 from activities.events import RedisEventPublisher
 from activities.orders import OrderStoreActivities
 from devstack.stack import DevStack
-from models.messages import CreateOrderRequest, OrderInput, OrderStatusChange, PricedLineMsg
+from models.messages.checkout import (
+    CreateOrderRequest,
+    OrderInput,
+    OrderStatusChange,
+    PricedLineMsg,
+)
 from models.order import Order
 from stores.db import connect_redis, execute_sql, make_engine, make_sessionmaker
 from stores.stock_changes import LEVEL_LIMIT, StockLimitExceeded, change_level

@@ -14,7 +14,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.inventory import InventoryActivities
 from devstack.stack import DevStack
-from models.messages import OrderRef, PricedLineMsg, ReserveRequest, VendorOrderRef
+from models.messages.checkout import OrderRef, PricedLineMsg, ReserveRequest
+from models.messages.vendor_order import VendorOrderRef
 from stores.db import execute_sql, make_engine, make_sessionmaker
 from stores.stock_changes import StockAnnouncer
 

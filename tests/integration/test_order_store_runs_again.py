@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import ActivityEnvironment
 
 from activities.orders import OrderStoreActivities
-from models.messages import RejectOrderRequest
+from models.messages.checkout import RejectOrderRequest
 from models.order import Order
 from tests.integration.test_bad_data_refused import (
     create_request,

@@ -33,7 +33,7 @@ from activities.refunds import RefundActivities
 from api.errors import Problem
 from api.routers.webhooks import stripe_events
 from models.external_refund import ExternalRefundRecord
-from models.messages import ExternalRefund, RefundCommand
+from models.messages.money import ExternalRefund, RefundCommand
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderUnavailableError
 from providers.stripe_adapter import StripeGateway

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from models.ledger import LedgerEntry
-from models.messages import PayoutOutcome, PayoutRequest, RefundCommand, ReversalCommand
+from models.messages.money import PayoutOutcome, PayoutRequest, RefundCommand, ReversalCommand
 from providers.stripe_adapter import StripeGateway
 from stores import ledger
 from stores.ledger import vendor_order_of

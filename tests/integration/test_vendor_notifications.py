@@ -29,7 +29,7 @@ from activities.webhook_sender import WebhookSender
 from devstack.stack import DevStack
 from domain.outbound_urls import OutboundPolicy, Resolver, parse_allowed_hosts
 from domain.signing import SIGNATURE_HEADER, InvalidSignature, new_secret, verify
-from models.messages import NotificationOutcome, VendorNotification
+from models.messages.notifications import NotificationOutcome, VendorNotification
 from stores.db import execute_sql, make_engine, make_sessionmaker
 
 NOW = 1_900_000_000

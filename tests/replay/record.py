@@ -19,15 +19,10 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from domain.ids import vendor_order_workflow_id
-from models.messages import (
-    CancelRequest,
-    CheckoutRequest,
-    LineRequest,
-    OrderInput,
-    ReturnRequest,
-    ReturnUnits,
-    ShipRequest,
-)
+from models.messages.checkout import CheckoutRequest, LineRequest, OrderInput
+from models.messages.returns import ReturnRequest, ReturnUnits
+from models.messages.shipping import ShipRequest
+from models.messages.vendor_order import CancelRequest
 from temporal.worker import WORKFLOWS
 from tests.workflows.conftest import time_skipping_environment
 from tests.workflows.fakes import world

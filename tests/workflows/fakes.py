@@ -18,41 +18,44 @@ from domain.ledger import (
     vendor_order_money,
 )
 from domain.refunds import split_refund
-from models.messages import (
+from models.messages.checkout import (
     Allocation,
-    AttentionChange,
-    CancellationRecord,
     CatalogEntry,
     CatalogRequest,
     CatalogSnapshot,
-    ChargeOutcome,
-    ChargeRequest,
     ConfirmOrderRequest,
     CreateOrderRequest,
-    DeliveryRecord,
-    ExternalRefund,
-    LabelRequest,
-    LabelResult,
-    NotificationOutcome,
     OrderRef,
     OrderStatusChange,
     OrderTotals,
+    RejectOrderRequest,
+    ReserveRequest,
+    ReserveResult,
+)
+from models.messages.money import (
+    ChargeOutcome,
+    ChargeRequest,
+    ExternalRefund,
     PayoutOutcome,
     PayoutRequest,
     RefundCommand,
     RefundOutcome,
-    RejectOrderRequest,
-    RenewRequest,
-    ReserveRequest,
-    ReserveResult,
-    RestockRequest,
-    ReturnClosing,
-    ReturnRecord,
     ReversalCommand,
     ReversalOutcome,
+)
+from models.messages.notifications import NotificationOutcome, VendorNotification
+from models.messages.returns import RestockRequest, ReturnClosing, ReturnRecord
+from models.messages.shipping import (
+    DeliveryRecord,
+    LabelRequest,
+    LabelResult,
     ShipmentRecord,
     TrackRequest,
-    VendorNotification,
+)
+from models.messages.vendor_order import (
+    AttentionChange,
+    CancellationRecord,
+    RenewRequest,
     VendorOrderRef,
 )
 from temporal.names import Activity

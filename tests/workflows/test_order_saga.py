@@ -17,13 +17,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.ids import vendor_order_id, vendor_order_workflow_id
-from models.messages import (
-    CheckoutRequest,
-    CheckoutResult,
-    LineRequest,
-    OrderInput,
-    ShipRequest,
-)
+from models.messages.checkout import CheckoutRequest, CheckoutResult, LineRequest, OrderInput
+from models.messages.shipping import ShipRequest
 from tests.workflows.fakes import FakeWorld
 from workflows.order import OrderWorkflow
 

@@ -12,17 +12,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from domain.ids import vendor_order_workflow_id
-from models.messages import (
-    CancelRequest,
-    OrderInput,
-    ReceiveRequest,
-    ReturnRequest,
-    ReturnState,
-    ReturnUnits,
-    ShipRequest,
-    TrackingProblem,
-    VendorOrderState,
-)
+from models.messages.checkout import OrderInput
+from models.messages.returns import ReceiveRequest, ReturnRequest, ReturnState, ReturnUnits
+from models.messages.shipping import ShipRequest, TrackingProblem
+from models.messages.vendor_order import CancelRequest, VendorOrderState
 from tests.workflows.fakes import FakeWorld
 from tests.workflows.test_order_saga import check_out, order_input
 from tests.workflows.test_vendor_money import until

@@ -9,7 +9,8 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.ids import vendor_order_workflow_id
-from models.messages import DisputeSignal, ExternalRefund, RefundCommand, RefundOutcome, ShipRequest
+from models.messages.money import DisputeSignal, ExternalRefund, RefundCommand, RefundOutcome
+from models.messages.shipping import ShipRequest
 from tests.workflows.fakes import FakeWorld
 from tests.workflows.test_order_saga import check_out, order_input
 

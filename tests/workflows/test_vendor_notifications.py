@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from models.messages import NotificationOutcome, VendorNotification
+from models.messages.notifications import NotificationOutcome, VendorNotification
 from temporal.names import Activity
 from workflows.notification import VendorNotificationWorkflow, notify_vendor
 

@@ -18,7 +18,8 @@ from api.routers.webhooks.once import handling_once
 from api.vendor_order_updates import update_vendor_order
 from domain.errors import ErrorCode
 from domain.ids import shippo_event_id
-from models.messages import TrackingProblem, VendorOrderState
+from models.messages.shipping import TrackingProblem
+from models.messages.vendor_order import VendorOrderState
 from models.vendor_order import VendorOrder
 from providers.shippo_adapter import ShippoGateway
 from providers.shippo_tracking import TrackingUpdate

@@ -18,7 +18,7 @@ from domain.errors import ErrorCode
 from domain.ids import payout_adjustment_workflow_id, stripe_event_dedup_key
 from domain.refunds import RefundShare
 from models.base import utcnow
-from models.messages import DisputeSignal, ExternalRefund, ExternalReversal, PayoutAdjustment
+from models.messages.money import DisputeSignal, ExternalRefund, ExternalReversal, PayoutAdjustment
 from models.order import OrderEvent
 from models.payment import Payment
 from models.vendor_order import VendorOrder

@@ -1,0 +1,155 @@
+"""What checkout's saga exchanges with its activities (OrderWorkflow): the order as placed, the
+catalog it is priced from, the stock reserved for it, the order recorded and confirmed, and
+the answer the caller gets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from models.messages.money import ChargeOutcome
+from models.views import OrderPublic
+
+
+class LineRequest(BaseModel):
+    sku: str
+    quantity: int
+
+
+class OrderInput(BaseModel):
+    order_id: str
+    customer_id: str
+    currency: str
+    lines: list[LineRequest]
+    shipping_address: dict[str, Any]
+    payment_method: str
+    idempotency_key: str
+    request_fingerprint: str
+    return_window_seconds: float
+    payout_retry_seconds: float = 60.0
+    hold_seconds: float = 3600.0
+    # Service-level timers (None: none); the vendor's ship_sla comes with the catalog.
+    auto_cancel_seconds: float | None = None
+    delivery_overdue_seconds: float | None = None
+    return_expires_seconds: float | None = None
+    # A vendor order's workflow continues as new past this many history events, so a wait
+    # of months (a payout refused for a restricted account) never outgrows its history.
+    history_limit: int = 2000
+
+
+class CheckoutRequest(BaseModel):
+    request_fingerprint: str
+
+
+class CheckoutResult(BaseModel):
+    order_id: str
+    status: str
+    # The order as the API shows it, read when it was confirmed (issue 10); None from runs
+    # before it, whose answer the API reads from the database.
+    order: OrderPublic | None = None
+
+
+class CatalogEntry(BaseModel):
+    sku: str
+    vendor_id: str
+    price_cents: int
+    currency: str
+    tiers: list[tuple[int, int]] = Field(default_factory=list)  # (min_quantity, price_cents)
+    commission_bps: int
+    ship_sla_seconds: float | None = None
+    # The vendor had a webhook URL: its vendor orders send notifications (issue 10: none,
+    # and no workflow for them, otherwise). True in snapshots from before the field.
+    notifies: bool = True
+
+
+class CatalogRequest(BaseModel):
+    skus: list[str]
+
+
+class CatalogSnapshot(BaseModel):
+    entries: list[CatalogEntry]
+
+
+class PricedLineMsg(BaseModel):
+    line_no: int
+    sku: str
+    vendor_id: str
+    quantity: int
+    unit_price_cents: int
+    line_total_cents: int
+
+
+class CreateOrderRequest(BaseModel):
+    order: OrderInput
+    status: str
+    lines: list[PricedLineMsg]
+    subtotal_cents: int
+    shipping_cents: int
+    total_cents: int
+    rejection: dict[str, Any] | None = None
+
+
+class RejectOrderRequest(BaseModel):
+    order_id: str
+    rejection: dict[str, Any]
+
+
+class ReserveRequest(BaseModel):
+    order_id: str
+    lines: list[PricedLineMsg]
+    # How long the stock stays held unless the order's workflow renews it.
+    hold_seconds: float = 3600.0
+    # Where the parcels go: warehouses are chosen by distance to it (domain.routing).
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class Allocation(BaseModel):
+    line_no: int
+    sku: str
+    warehouse_id: str
+    quantity: int
+
+
+class ReserveResult(BaseModel):
+    allocations: list[Allocation]
+    # Estimated postage per vendor for the parcels the routing chose (domain.routing).
+    shipping_cents: dict[str, int] = Field(default_factory=dict)
+
+
+class OrderTotals(BaseModel):
+    order_id: str
+    subtotal_cents: int
+    shipping_cents: int
+    total_cents: int
+
+
+class OrderRef(BaseModel):
+    order_id: str
+
+
+class VendorOrderPlan(BaseModel):
+    vendor_order_id: str
+    vendor_id: str
+    workflow_id: str
+    subtotal_cents: int
+    shipping_cents: int
+    commission_bps: int
+    commission_cents: int
+    payout_cents: int
+    lines: list[Allocation]
+    unit_prices: dict[str, int]
+    ship_sla_seconds: float | None = None
+
+
+class ConfirmOrderRequest(BaseModel):
+    order_id: str
+    charge: ChargeOutcome
+    vendor_orders: list[VendorOrderPlan]
+
+
+class OrderStatusChange(BaseModel):
+    order_id: str
+    status: str
+    event_type: str

@@ -1,0 +1,101 @@
+"""A vendor's sub-order (VendorOrderWorkflow): its input and the state carried across
+continue-as-new, the sold lines returns are priced from, the stock hold it renews, its status,
+attention and cancellation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class RenewRequest(BaseModel):
+    order_id: str
+    vendor_order_id: str
+    hold_seconds: float
+
+
+class VendorOrderInput(BaseModel):
+    order_id: str
+    vendor_order_id: str
+    vendor_id: str
+    parent_workflow_id: str
+    currency: str
+    return_window_seconds: float
+    created_at: datetime
+    payout_retry_seconds: float = 60.0
+    hold_seconds: float = 3600.0
+    ship_sla_seconds: float | None = None
+    auto_cancel_seconds: float | None = None
+    delivery_overdue_seconds: float | None = None
+    return_expires_seconds: float | None = None
+    # What was sold (units per SKU and their unit prices): returns are priced from it.
+    lines: list[SoldLine] = Field(default_factory=list)
+    history_limit: int = 2000
+    # Set when an earlier run continued as new: where it was, and what it knew.
+    resume: VendorOrderResume | None = None
+    # Issue 10: the parent set this workflow's search attributes when it started it.
+    attributes_at_start: bool = False
+    # Issue 10: False when the vendor had no webhook URL at checkout (no notification
+    # workflows are started); True for inputs from before the field.
+    notify_vendor: bool = True
+
+
+class VendorOrderResume(BaseModel):
+    """A vendor order's workflow state carried across continue-as-new. Only long waits
+    continue as new: waiting for the vendor to ship, and waiting to pay the vendor."""
+
+    phase: str  # "awaiting_shipment" | "payout"
+    status: str
+    attention: str | None = None
+    breached: bool = False
+    next_renewal: datetime | None = None
+    open_disputes: list[str] = Field(default_factory=list)
+    closed_disputes: list[str] = Field(default_factory=list)
+    payout_attempt: int = 0
+    payout_wait_seconds: float | None = None
+    payout_failures: int = 0
+    payout_flagged: bool = False
+    reversal_steps: int = 0
+
+
+class SoldLine(BaseModel):
+    sku: str
+    quantity: int
+    unit_price_cents: int
+
+
+class VendorOrderStatusSignal(BaseModel):
+    vendor_order_id: str
+    vendor_id: str
+    status: str
+
+
+class CancelRequest(BaseModel):
+    reason: str = "requested_by_customer"
+    # platform, ops, or system (the ship SLA's auto-cancel)
+    by: str = "ops"
+
+
+class CancellationRecord(BaseModel):
+    vendor_order_id: str
+    order_id: str
+    reason: str
+    by: str
+    cancelled_at: datetime
+    refunded_cents: int
+
+
+class VendorOrderRef(BaseModel):
+    vendor_order_id: str
+    order_id: str
+
+
+class VendorOrderState(BaseModel):
+    vendor_order_id: str
+    status: str
+
+
+class AttentionChange(BaseModel):
+    vendor_order_id: str
+    attention: str | None
