@@ -15,7 +15,7 @@ import pytest
 from devstack import free_port
 from providers.errors import ProviderRejectedError, ProviderUnavailableError
 from providers.shippo_adapter import Rate, ShippoGateway, TrackingUpdate, to_cents
-from tests.integration.shippo_helpers import (
+from tests.shippo_helpers import (
     API_KEY,
     CUSTOMER,
     SMALL_BOX,
