@@ -1,17 +1,35 @@
-"""Session-wide servers. The dev stack (real PostgreSQL, Redis, Temporal, Stripe emulator,
-API and worker processes) starts once, on free ports and a temporary folder, and is stopped
-at the end whatever happens."""
+"""Session-wide servers, and the fixtures several test folders share. The dev stack (real
+PostgreSQL, Redis, Temporal, Stripe emulator, API and worker processes) starts once, on free
+ports and a temporary folder, and is stopped at the end whatever happens. Below it: sessions
+on its database and the order store on it (tests/activities, tests/integration), clients of a
+module's own Stripe emulator (each such module gives its `emulator_url`), and one Shippo
+emulator process per session (tests/emulators, tests/integration, tests/activities)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import shippo
+import stripe
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from activities.events import RedisEventPublisher
+from activities.orders import OrderStoreActivities
 from devstack import free_port
 from devstack.stack import DevStack, Ports
+from providers.shippo_adapter import ShippoGateway
+from providers.stripe_adapter import StripeGateway
+from stores.db import connect_redis, make_engine, make_sessionmaker
 from tests.loopback_guard import loopback_only
+from tests.shippo_helpers import API_KEY as SHIPPO_API_KEY
+from tests.shippo_helpers import WebhookReceiver
+from tests.shippo_helpers import control as shippo_control
+from tests.shippo_helpers import running_emulator as running_shippo_emulator
+from tests.shippo_helpers import sdk_client as shippo_sdk_client
+from tests.stripe_helpers import API_KEY, control, sdk_client
 
 # The e2e stack uses a short return window so a whole lifecycle fits in a test.
 E2E_RETURN_WINDOW_SECONDS = 3
@@ -65,3 +83,98 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         yield dev
     finally:
         dev.stop(log=lambda _: None)
+
+
+# --- The stack's database, and the order store on it ---
+
+
+@pytest.fixture
+async def sessions(
+    stack: DevStack, request: pytest.FixtureRequest
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the stack's database: five connections, or a module's own `DB_POOL_SIZE`."""
+    pool_size = getattr(request.module, "DB_POOL_SIZE", 5)
+    engine = make_engine(stack.env["DATABASE_URL"], pool_size=pool_size)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def order_store(
+    stack: DevStack, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[OrderStoreActivities]:
+    redis = connect_redis(stack.env["REDIS_URL"])
+    try:
+        yield OrderStoreActivities(sessions, RedisEventPublisher(redis))
+    finally:
+        await redis.aclose()
+
+
+# --- Stripe: clients of the module's own emulator (its `emulator_url` fixture) ---
+
+
+@pytest.fixture
+async def gateway(emulator_url: str) -> AsyncIterator[StripeGateway]:
+    gateway = StripeGateway.connect(API_KEY, emulator_url, timeout_seconds=5.0)
+    yield gateway
+    await gateway.aclose()
+
+
+@pytest.fixture
+async def client(emulator_url: str) -> AsyncIterator[stripe.StripeClient]:
+    async with sdk_client(emulator_url) as client:
+        yield client
+
+
+@pytest.fixture
+async def no_faults_after(emulator_url: str) -> AsyncIterator[None]:
+    yield
+    await control(emulator_url, "DELETE", "/_emulator/faults")
+
+
+# --- Shippo: one emulator process for the session, its webhooks sent to one local receiver ---
+
+
+@pytest.fixture(scope="session")
+def shippo_receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def shippo_emulator(
+    tmp_path_factory: pytest.TempPathFactory, shippo_receiver: WebhookReceiver
+) -> Iterator[str]:
+    """The base URL of ``python -m emulators.shippo``, started once per session."""
+    data_dir = tmp_path_factory.mktemp("shippo-emulator")
+    with running_shippo_emulator(data_dir, webhook_url=shippo_receiver.url) as url:
+        yield url
+
+
+@pytest.fixture
+def shippo_webhooks(shippo_receiver: WebhookReceiver) -> Iterator[WebhookReceiver]:
+    """The receiver, answering 200 again after the test whatever the test told it."""
+    yield shippo_receiver
+    shippo_receiver.answer = lambda _payload, _seen: 200
+
+
+@pytest.fixture
+def shippo_sdk(shippo_emulator: str) -> Iterator[shippo.Shippo]:
+    client = shippo_sdk_client(shippo_emulator)
+    yield client
+    client.sdk_configuration.client.close()
+
+
+@pytest.fixture
+def shippo_gateway(shippo_emulator: str) -> Iterator[ShippoGateway]:
+    gateway = ShippoGateway.connect(SHIPPO_API_KEY, shippo_emulator, timeout=2.0)
+    yield gateway
+    gateway.close()
+
+
+@pytest.fixture
+def shippo_faults_cleared(shippo_emulator: str) -> Iterator[None]:
+    yield
+    shippo_control(shippo_emulator, "DELETE", "/_emulator/faults")

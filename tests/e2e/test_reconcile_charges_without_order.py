@@ -17,7 +17,7 @@ from providers.stripe_adapter import StripeGateway
 from stores.db import execute_sql, make_engine, make_sessionmaker
 from tests.e2e.client import onboard, order_body, place, stock_product
 from tests.e2e.money import reconcile
-from tests.integration.stripe_helpers import sdk_client
+from tests.stripe_helpers import sdk_client
 
 WHY = "charge without a confirmed order"
 

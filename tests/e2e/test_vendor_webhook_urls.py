@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -34,13 +34,7 @@ def inbox(stack: DevStack) -> Iterator[Inbox]:
         yield box
 
 
-@pytest.fixture
-async def sessions(stack: DevStack) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(stack.env["DATABASE_URL"], pool_size=1)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+DB_POOL_SIZE = 1  # connections of the `sessions` fixture (tests/conftest.py)
 
 
 async def stored_webhook(

@@ -8,8 +8,6 @@ path refuses a level past its 32-bit column with StockLimitExceeded, and changes
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,68 +17,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.events import RedisEventPublisher
 from activities.orders import OrderStoreActivities
-from devstack.stack import DevStack
-from models.messages.checkout import (
-    CreateOrderRequest,
-    OrderInput,
-    OrderStatusChange,
-    PricedLineMsg,
-)
+from models.messages.checkout import OrderStatusChange
 from models.order import Order
-from stores.db import connect_redis, execute_sql, make_engine, make_sessionmaker
+from stores.db import execute_sql
 from stores.stock_changes import LEVEL_LIMIT, StockLimitExceeded, change_level
-from tests.integration.test_inventory_reservations import seed
-
-
-@pytest.fixture
-async def sessions(stack: DevStack) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(stack.env["DATABASE_URL"], pool_size=5)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-async def order_store(
-    stack: DevStack, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[OrderStoreActivities]:
-    redis = connect_redis(stack.env["REDIS_URL"])
-    try:
-        yield OrderStoreActivities(sessions, RedisEventPublisher(redis))
-    finally:
-        await redis.aclose()
-
-
-def create_request(**changes: Any) -> CreateOrderRequest:
-    order_id = f"ord_{uuid.uuid4().hex[:16]}"
-    order = {
-        "order_id": order_id,
-        "customer_id": "cus_1",
-        "currency": "usd",
-        "lines": [{"sku": "SKU-1", "quantity": 1}],
-        "shipping_address": {"name": "Ada", "line1": "1 Main St"},
-        "payment_method": "pm_card_visa",
-        "idempotency_key": uuid.uuid4().hex,
-        "request_fingerprint": "f" * 64,
-        "return_window_seconds": 3.0,
-    }
-    totals = {"subtotal_cents": 1000, "shipping_cents": 0, "total_cents": 1000}
-    order.update({k: v for k, v in changes.items() if k in order})
-    totals.update({k: v for k, v in changes.items() if k in totals})
-    line = PricedLineMsg(
-        line_no=0,
-        sku="SKU-1",
-        vendor_id="ven_1",
-        quantity=1,
-        unit_price_cents=1000,
-        line_total_cents=1000,
-    )
-    return CreateOrderRequest(
-        order=OrderInput.model_validate(order), status="pending", lines=[line], **totals
-    )
+from tests.store_helpers import create_request, seed
 
 
 @pytest.mark.parametrize(

@@ -29,9 +29,7 @@ from devstack.stack import DevStack
 from domain.ids import order_id_for_idempotency_key
 from stores.db import connect_redis
 from stores.stock_gate import StockGate
-from tests.integration.test_bad_data_refused import create_request, order_store, sessions
-
-__all__ = ["order_store", "sessions"]  # fixtures
+from tests.store_helpers import create_request
 
 PLATFORM_KEY = "pk_lane_test"
 REFUSALS = "fulfillment_http_requests_total"

@@ -89,13 +89,7 @@ def small_app(world: World, sessions: async_sessionmaker[AsyncSession], wait: fl
     return app
 
 
-@pytest.fixture
-async def sessions(stack: DevStack) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(stack.env["DATABASE_URL"], pool_size=10)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+DB_POOL_SIZE = 10  # connections of the `sessions` fixture (tests/conftest.py)
 
 
 @dataclass

@@ -15,9 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.orders import OrderStoreActivities
 from api.known_orders import KnownOrders
 from stores.db import make_engine, make_sessionmaker
-from tests.integration.test_bad_data_refused import create_request, order_store, sessions
-
-__all__ = ["order_store", "sessions"]  # fixtures
+from tests.store_helpers import create_request
 
 
 async def test_a_crowd_of_lookups_shares_one_query_and_each_gets_its_own_answer(

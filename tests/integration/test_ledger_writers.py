@@ -12,15 +12,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.ledger import EntryKind
 from providers.stripe_adapter import StripeGateway
 from stores import ledger
-from tests.integration.money_helpers import (
+from tests.money_helpers import (
     emulator_url,
     gateway,
     refunded_of,
     seed_paid_order,
-    sessions,
 )
 
-__all__ = ["emulator_url", "gateway", "sessions"]
+__all__ = ["emulator_url", "gateway"]
 
 
 async def test_two_refunds_of_one_order_recorded_at_once_both_count_without_a_deadlock(

@@ -37,21 +37,20 @@ from models.messages.money import ExternalRefund, RefundCommand
 from models.vendor_order import VendorOrder
 from providers.errors import ProviderUnavailableError
 from providers.stripe_adapter import StripeGateway
-from tests.integration.money_helpers import (
+from tests.money_helpers import (
     PaidOrder,
     emulator_url,
     gateway,
     refund_entries,
     refunded_of,
     seed_paid_order,
-    sessions,
     task_queue,
     temporal,
 )
-from tests.integration.stripe_helpers import control, sdk_client
+from tests.stripe_helpers import control, sdk_client
 from workflows.payout_adjustment import PayoutAdjustmentWorkflow
 
-__all__ = ["emulator_url", "gateway", "sessions", "task_queue", "temporal"]
+__all__ = ["emulator_url", "gateway", "task_queue", "temporal"]
 
 
 @workflow.defn(name="VendorOrderStandIn")

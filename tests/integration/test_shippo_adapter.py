@@ -14,9 +14,8 @@ import pytest
 
 from devstack import free_port
 from providers.errors import ProviderRejectedError, ProviderUnavailableError
-from providers.shippo_adapter import Rate, ShippoGateway, to_cents
-from providers.shippo_tracking import TrackingUpdate
-from tests.integration.shippo_helpers import (
+from providers.shippo_adapter import Rate, ShippoGateway, TrackingUpdate, to_cents
+from tests.shippo_helpers import (
     API_KEY,
     CUSTOMER,
     SMALL_BOX,

@@ -15,7 +15,7 @@ from providers.errors import (
     ProviderUnavailableError,
 )
 from providers.stripe_adapter import ChargeResult, StripeGateway, TransferResult
-from tests.integration.stripe_helpers import (
+from tests.stripe_helpers import (
     API_KEY,
     control,
     paid_order,

@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from models import search_attributes as sa
 from temporal.worker import WORKFLOWS
 from tests.workflows.fakes import FakeWorld, world
+from tests.workflows.timed_orders import DAY
 
 
 def temporal_cli() -> str:
@@ -57,3 +58,10 @@ async def fake(env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[FakeW
         env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=the_world.activities()
     ):
         yield the_world
+
+
+@pytest.fixture
+def vendor_a_ships_within_a_day(fake: FakeWorld) -> None:
+    """Vendor A ships within a day; vendor B has no SLA timers in these tests' orders (the ship
+    SLA, parcels in transit, platform labels, cancellation and returns tests)."""
+    fake.catalog["BRAKE-01"].ship_sla_seconds = DAY

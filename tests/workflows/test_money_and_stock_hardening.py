@@ -21,7 +21,8 @@ from models.messages.shipping import ShipRequest
 from models.messages.vendor_order import CancelRequest, VendorOrderState
 from tests.workflows.fakes import FakeWorld
 from tests.workflows.test_order_saga import check_out, order_input, refusal
-from tests.workflows.test_service_levels import (
+from tests.workflows.test_vendor_money import one_vendor_order, ship_and_deliver, until
+from tests.workflows.timed_orders import (
     DAY,
     attention_of,
     deliver_a,
@@ -29,7 +30,6 @@ from tests.workflows.test_service_levels import (
     timed_order,
     vendor_a,
 )
-from tests.workflows.test_vendor_money import one_vendor_order, ship_and_deliver, until
 
 YEAR = timedelta(days=365)
 

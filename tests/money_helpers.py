@@ -1,5 +1,7 @@
 """An order paid at a Stripe emulator and written to the real database as checkout writes it,
-for exercising the money activities and the Stripe event handler without a whole saga."""
+for exercising the money activities and the Stripe event handler without a whole saga. Its
+fixtures (a module's own emulator, a gateway with short timeouts) are imported by the modules
+that use them; sessions on the database come from tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -21,9 +23,8 @@ from models.payment import Payment
 from models.vendor import Vendor
 from models.vendor_order import VendorOrder
 from providers.stripe_adapter import ChargeResult, StripeGateway
-from stores.db import make_engine, make_sessionmaker
 from temporal.client import connect
-from tests.integration.stripe_helpers import API_KEY, paid_order, running_emulator
+from tests.stripe_helpers import API_KEY, paid_order, running_emulator
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +41,6 @@ async def gateway(emulator_url: str) -> AsyncIterator[StripeGateway]:
     gateway = StripeGateway.connect(API_KEY, emulator_url, timeout_seconds=1.0)
     yield gateway
     await gateway.aclose()
-
-
-@pytest.fixture
-async def sessions(stack: DevStack) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(stack.env["DATABASE_URL"], pool_size=5)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
 
 
 @pytest.fixture

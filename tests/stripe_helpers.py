@@ -1,5 +1,5 @@
-"""Running the Stripe emulator in-process for integration tests, reaching its controls, and
-receiving its webhooks."""
+"""Running the Stripe emulator in-process for tests, reaching its controls, and receiving its
+webhooks (tests/emulators, tests/integration, tests/activities, tests/e2e)."""
 
 from __future__ import annotations
 

@@ -20,16 +20,15 @@ from models.messages.money import PayoutOutcome, PayoutRequest, RefundCommand, R
 from providers.stripe_adapter import StripeGateway
 from stores import ledger
 from stores.ledger import vendor_order_of
-from tests.integration.money_helpers import (
+from tests.money_helpers import (
     PaidOrder,
     emulator_url,
     gateway,
     seed_paid_order,
-    sessions,
 )
-from tests.integration.stripe_helpers import control, unique
+from tests.stripe_helpers import control, unique
 
-__all__ = ["emulator_url", "gateway", "sessions"]
+__all__ = ["emulator_url", "gateway"]
 
 
 @pytest.fixture

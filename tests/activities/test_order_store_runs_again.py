@@ -10,13 +10,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.orders import OrderStoreActivities
 from models.messages.checkout import RejectOrderRequest
 from models.order import Order
-from tests.integration.test_bad_data_refused import (
-    create_request,
-    order_store,
-    sessions,
-)
-
-__all__ = ["order_store", "sessions"]  # fixtures
+from tests.store_helpers import create_request
 
 DECLINED = {
     "code": "payment_declined",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -13,63 +11,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
 from activities.inventory import InventoryActivities
-from devstack.stack import DevStack
 from models.messages.checkout import OrderRef, PricedLineMsg, ReserveRequest
 from models.messages.vendor_order import VendorOrderRef
-from stores.db import execute_sql, make_engine, make_sessionmaker
+from stores.db import execute_sql
 from stores.stock_changes import StockAnnouncer
+from tests.store_helpers import seed
 
-
-@pytest.fixture
-async def sessions(stack: DevStack) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(stack.env["DATABASE_URL"], pool_size=20)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
-
-
-async def seed(
-    sessions: async_sessionmaker[AsyncSession], levels: dict[str, int]
-) -> tuple[str, str]:
-    """A vendor with one product stocked in the given warehouses; returns (sku, vendor)."""
-    suffix = uuid.uuid4().hex[:8]
-    vendor, sku = f"ven_{suffix}", f"SKU-{suffix}"
-    async with sessions() as session, session.begin():
-        await execute_sql(
-            session,
-            text(
-                "INSERT INTO vendor (id, name, email, commission_bps, ship_sla_seconds, created_at)"
-                " VALUES (:id, 'V', 'v@example.com', 1000, 3600, now())"
-            ),
-            {"id": vendor},
-        )
-        await execute_sql(
-            session,
-            text(
-                "INSERT INTO product (sku, vendor_id, title, price_cents, currency, weight_grams,"
-                " created_at) VALUES (:sku, :vendor, 'P', 1000, 'usd', 100, now())"
-            ),
-            {"sku": sku, "vendor": vendor},
-        )
-        for warehouse, on_hand in levels.items():
-            await execute_sql(
-                session,
-                text(
-                    "INSERT INTO warehouse (id, vendor_id, name, postal_code, country, latitude,"
-                    " longitude, created_at) VALUES (:id, :vendor, 'W', '1', 'US', 0, 0, now())"
-                ),
-                {"id": f"{warehouse}_{suffix}", "vendor": vendor},
-            )
-            await execute_sql(
-                session,
-                text(
-                    "INSERT INTO stock_level (sku, warehouse_id, on_hand, reserved, updated_at)"
-                    " VALUES (:sku, :wh, :n, 0, now())"
-                ),
-                {"sku": sku, "wh": f"{warehouse}_{suffix}", "n": on_hand},
-            )
-    return sku, vendor
+# Connections of the `sessions` fixture (tests/conftest.py): twenty checkouts reserve at once.
+DB_POOL_SIZE = 20
 
 
 async def totals(sessions: async_sessionmaker[AsyncSession], sku: str) -> tuple[int, int, int]:

@@ -16,7 +16,7 @@ import stripe
 from emulators.stripe import create_app
 from providers.errors import PaymentDeclinedError, ProviderRejectedError
 from providers.stripe_adapter import StripeGateway
-from tests.integration.stripe_helpers import (
+from tests.stripe_helpers import (
     API_KEY,
     FAST_RETRIES,
     WEBHOOK_SECRET,

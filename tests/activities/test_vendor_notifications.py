@@ -26,11 +26,10 @@ from temporalio.exceptions import ApplicationError
 from activities import notifications as notifications_module
 from activities.notifications import NotificationActivities
 from activities.webhook_sender import WebhookSender
-from devstack.stack import DevStack
 from domain.outbound_urls import OutboundPolicy, Resolver, parse_allowed_hosts
 from domain.signing import SIGNATURE_HEADER, InvalidSignature, new_secret, verify
 from models.messages.notifications import NotificationOutcome, VendorNotification
-from stores.db import execute_sql, make_engine, make_sessionmaker
+from stores.db import execute_sql
 
 NOW = 1_900_000_000
 
@@ -94,13 +93,7 @@ def receiver() -> Iterator[Receiver]:
         thread.join(timeout=5)
 
 
-@pytest.fixture
-async def sessions(stack: DevStack) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(stack.env["DATABASE_URL"], pool_size=2)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+DB_POOL_SIZE = 2  # connections of the `sessions` fixture (tests/conftest.py)
 
 
 class FakeResolver:

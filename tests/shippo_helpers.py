@@ -1,5 +1,5 @@
-"""Running the Shippo emulator as its own process for integration tests, reaching its controls,
-and receiving its webhooks."""
+"""Running the Shippo emulator as its own process for tests, reaching its controls, and
+receiving its webhooks (tests/emulators, tests/integration, tests/activities)."""
 
 from __future__ import annotations
 

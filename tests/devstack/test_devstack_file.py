@@ -1,4 +1,4 @@
-"""The dev stack's file (temporal/stack_file.py): variables always win, outside dev it is
+"""The dev stack's file (devstack/stack_file.py): variables always win, outside dev it is
 never read, a stack that is gone is refused clearly, and it never shows credentials."""
 
 from __future__ import annotations

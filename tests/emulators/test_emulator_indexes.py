@@ -19,7 +19,7 @@ from emulators.stripe import connect, create_app, disputes, payments, refunds, r
 from emulators.stripe import params as p
 from emulators.stripe.errors import ControlError, StripeAPIError
 from emulators.stripe.state import Store, StripeObject
-from tests.integration.stripe_helpers import running_emulator, sdk_client
+from tests.stripe_helpers import running_emulator, sdk_client
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 

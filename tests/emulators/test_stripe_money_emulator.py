@@ -22,7 +22,7 @@ from providers.stripe_adapter import (
     StripeGateway,
     TransferResult,
 )
-from tests.integration.stripe_helpers import (
+from tests.stripe_helpers import (
     API_KEY,
     control,
     paid_order,

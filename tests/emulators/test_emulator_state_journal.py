@@ -18,8 +18,8 @@ from emulators.stripe import create_app, payments
 from emulators.stripe import params as p
 from emulators.stripe.state import Store
 from providers.stripe_adapter import StripeGateway
-from tests.integration import shippo_helpers
-from tests.integration.stripe_helpers import (
+from tests import shippo_helpers
+from tests.stripe_helpers import (
     API_KEY,
     WEBHOOK_SECRET,
     WebhookReceiver,

@@ -13,7 +13,7 @@ import stripe
 
 from emulators.stripe import create_app
 from providers.errors import ProviderRejectedError, sort_stripe_error
-from tests.integration.stripe_helpers import control, running_emulator, sdk_client, unique
+from tests.stripe_helpers import control, running_emulator, sdk_client, unique
 
 # The SDK hands httpx its form body as text, which httpx 0.28 deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")

@@ -15,7 +15,7 @@ from shippo.models import components, operations
 from shippo.models.errors import SDKError
 
 from providers.shippo_adapter import ShippoGateway
-from tests.integration.shippo_helpers import (
+from tests.shippo_helpers import (
     AUTO_ADVANCE_SECONDS,
     WEBHOOK_TOKEN,
     WebhookReceiver,
