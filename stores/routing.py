@@ -11,10 +11,10 @@ from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.postage import Point
 from domain.routing import (
     Allocated,
     Need,
-    Point,
     RoutingWeights,
     Shortage,
     WarehouseStock,

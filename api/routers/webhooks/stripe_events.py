@@ -15,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Problem
 from domain.errors import ErrorCode
-from domain.ids import payout_adjustment_workflow_id, stripe_event_dedup_key
+from domain.ids import SOURCE_METADATA, payout_adjustment_workflow_id, stripe_event_dedup_key
 from domain.refunds import RefundShare
 from models.base import utcnow
 from models.messages.money import DisputeSignal, ExternalRefund, ExternalReversal, PayoutAdjustment
@@ -26,7 +26,8 @@ from stores import external_refunds
 from stores.db import execute_sql
 from temporal.names import Signal, Workflow
 
-OURS = "fulfillment"  # metadata.source of the refunds this system makes itself
+# metadata.source of the refunds and reversals this system makes itself.
+OURS = SOURCE_METADATA["source"]
 
 
 # Events whose object is a Refund. `refund.*` are sent for every refund since API version
