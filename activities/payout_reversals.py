@@ -9,6 +9,8 @@ the transfer's metadata and recorded before anything is planned.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -81,32 +83,30 @@ class PayoutReversals:
         except ProviderRejectedError as error:
             if error.code != "balance_insufficient":
                 raise provider_error(error) from error
-            async with self._sessions() as session, session.begin():
-                locked = await vendor_order_of(session, command.vendor_order_id, lock=True)
-                await ledger.record(
-                    session,
-                    locked,
-                    EntryKind.VENDOR_DEBT,
-                    amount,
-                    debt_key,
-                    detail={"reason": error.message},
-                )
-                await ledger.adjust_commission(session, locked, command.step)
+            await self._record(
+                command, EntryKind.VENDOR_DEBT, amount, debt_key, detail={"reason": error.message}
+            )
             return ReversalOutcome(reversed_cents=0, debt_cents=amount)
         except ProviderError as error:
             raise provider_error(error) from error
+        await self._record(
+            command,
+            EntryKind.TRANSFER_REVERSAL,
+            result.amount_cents,
+            reversal_key,
+            provider_id=result.reversal_id,
+        )
+        return ReversalOutcome(reversed_cents=result.amount_cents, debt_cents=0)
+
+    async def _record(
+        self, command: ReversalCommand, kind: EntryKind, cents: int, key: str, **fields: Any
+    ) -> None:
+        """The reversal (or the debt in its place) in the ledger, and the commission the
+        refund gave back, in one transaction on the locked vendor order."""
         async with self._sessions() as session, session.begin():
             locked = await vendor_order_of(session, command.vendor_order_id, lock=True)
-            await ledger.record(
-                session,
-                locked,
-                EntryKind.TRANSFER_REVERSAL,
-                result.amount_cents,
-                reversal_key,
-                provider_id=result.reversal_id,
-            )
+            await ledger.record(session, locked, kind, cents, key, **fields)
             await ledger.adjust_commission(session, locked, command.step)
-        return ReversalOutcome(reversed_cents=result.amount_cents, debt_cents=0)
 
     async def _record_unanswered(self, vendor_order_id: str, transfer_id: str) -> None:
         """Record every reversal of ours Stripe shows on the transfer that the ledger lacks,
