@@ -2,7 +2,7 @@
 hot SKU. Each prints its figures and the command that reproduces them; see bench/README.md.
 
 This module holds the small, pure statistics they share (tested in
-tests/unit/test_bench_stats.py).
+tests/tooling/test_bench_stats.py).
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ WORKER_RSS_AT_MOST_MIB = 1024  # "1 GB", read as 1 GiB
 
 
 # ---------------------------------------------------------------------------------------
-# Pure helpers (tests/unit/test_bench_in_flight.py)
+# Pure helpers (tests/tooling/test_bench_in_flight.py)
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ MODES = (REAL, BARE, LOCAL)
 
 
 # ---------------------------------------------------------------------------------------
-# Pure helpers (tests/unit/test_bench_saga.py)
+# Pure helpers (tests/tooling/test_bench_saga.py)
 
 
 def parse_levels(text: str) -> list[int]:

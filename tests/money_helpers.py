@@ -58,6 +58,7 @@ class PaidOrder:
     order_id: str
     charge: ChargeResult
     vendor_orders: tuple[str, ...]
+    vendors: tuple[str, ...]  # each vendor order's vendor, in the same order
 
 
 async def seed_paid_order(
@@ -68,9 +69,11 @@ async def seed_paid_order(
     commission_bps: int = 1000,
     stripe_account_id: str | None = None,
     payment_method: str = "pm_card_visa",
+    vendor_id: str | None = None,
 ) -> PaidOrder:
     """One order, one vendor order per subtotal (no shipping), charged in full at the emulator
-    and confirmed in the database; each vendor order's workflow id names no workflow."""
+    and confirmed in the database; each vendor order's workflow id names no workflow. Each
+    vendor order has a new vendor of its own, or is `vendor_id`'s, a vendor seeded before."""
     tag = uuid.uuid4().hex[:10]
     order_id = f"ord_{tag}"
     total = sum(subtotals)
@@ -90,35 +93,37 @@ async def seed_paid_order(
                 workflow_id=f"order-{order_id}",
             )
         )
-        vendor_orders = []
+        vendor_orders, vendors = [], []
         for index, subtotal in enumerate(subtotals):
-            vendor_id = f"ven_{tag}_{index}"
-            session.add(
-                Vendor(
-                    id=vendor_id,
-                    name=f"Vendor {index}",
-                    email=f"v{index}@example.com",
-                    commission_bps=commission_bps,
-                    stripe_account_id=stripe_account_id,
-                    ship_sla_seconds=3600,
+            vendor = vendor_id or f"ven_{tag}_{index}"
+            if vendor_id is None:
+                session.add(
+                    Vendor(
+                        id=vendor,
+                        name=f"Vendor {index}",
+                        email=f"v{index}@example.com",
+                        commission_bps=commission_bps,
+                        stripe_account_id=stripe_account_id,
+                        ship_sla_seconds=3600,
+                    )
                 )
-            )
-            await session.flush()
+                await session.flush()
             # Ids in the order the index gives, as the shares are taken in sorted order.
             vendor_order_id = f"vo_{tag}_{index}"
             session.add(
                 VendorOrder(
                     id=vendor_order_id,
                     order_id=order_id,
-                    vendor_id=vendor_id,
+                    vendor_id=vendor,
                     status="awaiting_shipment",
                     currency="usd",
                     subtotal_cents=subtotal,
                     commission_bps=commission_bps,
-                    workflow_id=f"order-{order_id}-vendor-{vendor_id}",
+                    workflow_id=f"order-{order_id}-vendor-{vendor}",
                 )
             )
             vendor_orders.append(vendor_order_id)
+            vendors.append(vendor)
         session.add(
             Payment(
                 order_id=order_id,
@@ -130,7 +135,7 @@ async def seed_paid_order(
                 idempotency_key=f"{order_id}:charge",
             )
         )
-    return PaidOrder(order_id, charge, tuple(vendor_orders))
+    return PaidOrder(order_id, charge, tuple(vendor_orders), tuple(vendors))
 
 
 async def refund_entries(

@@ -22,7 +22,7 @@ from shippo.models import components
 
 from devstack import free_port
 from devstack.emulators import start_emulator
-from providers.shippo_adapter import Address, Parcel, TimeoutSession
+from providers.shippo_adapter import Address, Parcel, ShippoGateway, TimeoutSession
 
 API_KEY = "shippo_test_emulator"
 WEBHOOK_TOKEN = "shippo-webhook-test-token"
@@ -85,6 +85,26 @@ def control(base_url: str, method: str, path: str, body: Any = None) -> Any:
     response = raw(method, f"{base_url}{path}", json=body)
     response.raise_for_status()
     return response.json()
+
+
+@contextmanager
+def impatient_gateway(base_url: str) -> Iterator[ShippoGateway]:
+    """A gateway that gives up on an answer after 0.2 s, so lost answers cost the test little."""
+    gateway = ShippoGateway.connect(API_KEY, base_url, timeout=0.2)
+    try:
+        yield gateway
+    finally:
+        gateway.close()
+
+
+def lose_label_answers(base_url: str) -> None:
+    """Every label purchase is made, and its answer never comes; lists still answer."""
+    control(
+        base_url,
+        "POST",
+        "/_emulator/faults",
+        {"rate": 1.0, "modes": ["timeout_after"], "methods": ["POST"], "paths": ["/transactions"]},
+    )
 
 
 def transactions_with(base_url: str, reference: str) -> list[dict[str, Any]]:

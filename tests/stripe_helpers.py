@@ -76,6 +76,19 @@ async def control(base_url: str, method: str, path: str, body: Any = None) -> An
     return response.json()
 
 
+async def lose_the_next_answer(emulator_url: str, path: str = "/v1/transfers") -> None:
+    """The next POST under `path` is made, and its answer never reaches the caller."""
+    plan = {
+        "rate": 1.0,
+        "modes": ["timeout_after"],
+        "methods": ["POST"],
+        "paths": [path],
+        "count": 1,
+        "timeout_seconds": 2.0,
+    }
+    await control(emulator_url, "POST", "/_emulator/faults", plan)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 

@@ -16,7 +16,14 @@ from temporalio.exceptions import ApplicationError
 from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from models.ledger import LedgerEntry
-from models.messages.money import PayoutOutcome, PayoutRequest, RefundCommand, ReversalCommand
+from models.messages.money import (
+    PayoutOutcome,
+    PayoutRequest,
+    RefundCommand,
+    ReversalCommand,
+    ReversalOutcome,
+)
+from models.vendor import Vendor
 from providers.stripe_adapter import StripeGateway
 from stores import ledger
 from stores.ledger import vendor_order_of
@@ -26,7 +33,7 @@ from tests.money_helpers import (
     gateway,
     seed_paid_order,
 )
-from tests.stripe_helpers import control, unique
+from tests.stripe_helpers import control, lose_the_next_answer, unique
 
 __all__ = ["emulator_url", "gateway"]
 
@@ -45,19 +52,6 @@ async def vendor_order_to_pay(
     )
     order = await seed_paid_order(sessions, gateway, [subtotal], stripe_account_id=account)
     return order, order.vendor_orders[0]
-
-
-async def lose_the_next_answer(emulator_url: str, path: str = "/v1/transfers") -> None:
-    """The next POST under `path` is made, and its answer never reaches the caller."""
-    plan = {
-        "rate": 1.0,
-        "modes": ["timeout_after"],
-        "methods": ["POST"],
-        "paths": [path],
-        "count": 1,
-        "timeout_seconds": 2.0,
-    }
-    await control(emulator_url, "POST", "/_emulator/faults", plan)
 
 
 async def transfers_at_stripe(gateway: StripeGateway, order: PaidOrder) -> list[tuple[str, int]]:
@@ -313,3 +307,110 @@ async def test_a_reversal_made_but_unanswered_is_counted_before_another_step_pla
             session, await vendor_order_of(session, refunded.vendor_order)
         )
         assert (money.to_reverse_cents, money.commission_to_record_cents) == (0, 0)
+
+
+async def movements(
+    sessions: async_sessionmaker[AsyncSession], vendor_order_id: str
+) -> list[tuple[str, int]]:
+    """(kind, cents) of each ledger entry of the vendor order, oldest first."""
+    async with sessions() as session:
+        return [(e.kind, e.amount_cents) for e in await ledger.entries_of(session, vendor_order_id)]
+
+
+async def payout_to_make(
+    sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway
+) -> tuple[PaidOrder, PayoutRequest]:
+    """A vendor order of 40.00 (10% commission: 36.00 to pay) nobody has paid yet: its payout."""
+    order, vendor_order = await vendor_order_to_pay(sessions, gateway, 4000)
+    return order, PayoutRequest(vendor_order_id=vendor_order, order_id=order.order_id)
+
+
+async def test_a_retried_pay_vendor_transfers_once_and_records_it_once(
+    sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway
+) -> None:
+    # Given a vendor order of 40.00 (10% commission: 36.00 to pay) whose payout was made
+    order, request = await payout_to_make(sessions, gateway)
+    payments = PaymentActivities(sessions, gateway)
+    paid = await payments.pay_vendor(request)
+
+    # When the activity is retried with the same request (its answer lost on the way back)
+    retried = await payments.pay_vendor(request)
+
+    # Then Stripe holds one transfer, and the ledger one transfer and one commission
+    [(transfer_id, amount)] = await transfers_at_stripe(gateway, order)
+    made = PayoutOutcome(transfer_id=transfer_id, amount_cents=3600, to_reverse_cents=0)
+    assert (amount, paid, retried) == (3600, made, made)
+    assert await movements(sessions, request.vendor_order_id) == [
+        ("transfer", 3600),
+        ("commission", 400),
+    ]
+    async with sessions() as session:
+        totals = await vendor_order_of(session, request.vendor_order_id)
+    assert (totals.payout_cents, totals.commission_cents, totals.payout_status) == (
+        3600,
+        400,
+        "released",
+    )
+
+
+async def test_a_pay_vendor_retried_while_its_first_attempt_still_runs_transfers_once(
+    sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway
+) -> None:
+    # Given a vendor order of 40.00 nobody has paid yet, whose payout runs twice at once
+    # (Temporal retries an attempt that timed out while it still runs on another worker)
+    order, request = await payout_to_make(sessions, gateway)
+
+    # When both attempts run to their end
+    payments = PaymentActivities(sessions, gateway)
+    outcomes = await asyncio.gather(payments.pay_vendor(request), payments.pay_vendor(request))
+
+    # Then one transfer is made and recorded, and both attempts answer it
+    [(transfer_id, amount)] = await transfers_at_stripe(gateway, order)
+    paid = PayoutOutcome(transfer_id=transfer_id, amount_cents=3600, to_reverse_cents=0)
+    assert (amount, outcomes) == (3600, [paid, paid])
+    assert await movements(sessions, request.vendor_order_id) == [
+        ("transfer", 3600),
+        ("commission", 400),
+    ]
+
+
+async def test_concurrent_payouts_of_one_vendor_net_its_debt_once(
+    emulator_url: str, sessions: async_sessionmaker[AsyncSession], gateway: StripeGateway
+) -> None:
+    # Given a vendor that owes 9.00: paid 36.00 for an order, 10.00 of which was refunded
+    # after its Stripe balance was paid out, so taking its share back was refused
+    refunded = await refunded_after_payout(sessions, gateway)
+    async with sessions() as session:
+        vendor_id = (await vendor_order_of(session, refunded.vendor_order)).vendor_id
+        vendor = await session.get(Vendor, vendor_id)
+    assert vendor is not None and vendor.stripe_account_id is not None
+    balance = f"/_emulator/accounts/{vendor.stripe_account_id}/balance"
+    await control(emulator_url, "POST", balance, {"available": 0})
+    owed = await refunded.refunds.reverse_payout(refunded.step("re_1"))
+    # and two more of its orders to pay: 40.00 and 20.00 (36.00 and 18.00 due)
+    orders = [
+        await seed_paid_order(sessions, gateway, [cents], vendor_id=vendor_id)
+        for cents in (4000, 2000)
+    ]
+    requests = [
+        PayoutRequest(vendor_order_id=o.vendor_orders[0], order_id=o.order_id) for o in orders
+    ]
+
+    # When both payouts run at once
+    payments = PaymentActivities(sessions, gateway)
+    paid = await asyncio.gather(*(payments.pay_vendor(r) for r in requests))
+
+    # Then the 9.00 is netted once, against one of them, and the rest of both is transferred
+    assert owed == ReversalOutcome(reversed_cents=0, debt_cents=900)
+    settled = [
+        cents
+        for request in requests
+        for kind, cents in await movements(sessions, request.vendor_order_id)
+        if kind == "debt_settled"
+    ]
+    assert settled == [900]
+    assert sum(p.amount_cents for p in paid) == 3600 + 1800 - 900
+    at_stripe = [amount for o in orders for _, amount in await transfers_at_stripe(gateway, o)]
+    assert at_stripe == [p.amount_cents for p in paid]
+    async with sessions() as session:
+        assert await ledger.debt_of_vendor(session, vendor_id) == 0

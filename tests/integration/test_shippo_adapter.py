@@ -4,8 +4,6 @@ exact cents, and failures are sorted once."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC
 from decimal import Decimal
@@ -22,6 +20,8 @@ from tests.shippo_helpers import (
     WAREHOUSE,
     WebhookReceiver,
     control,
+    impatient_gateway,
+    lose_label_answers,
     sdk_client,
     transactions_with,
     unique,
@@ -31,26 +31,6 @@ from tests.shippo_helpers import (
 
 def cheapest(gateway: ShippoGateway, reference: str) -> Rate:
     return gateway.rates(WAREHOUSE, CUSTOMER, SMALL_BOX, reference)[0]
-
-
-@contextmanager
-def impatient_gateway(base_url: str) -> Iterator[ShippoGateway]:
-    """A gateway that gives up on an answer after 0.2 s, so lost answers cost the test little."""
-    gateway = ShippoGateway.connect(API_KEY, base_url, timeout=0.2)
-    try:
-        yield gateway
-    finally:
-        gateway.close()
-
-
-def lose_label_answers(base_url: str) -> None:
-    """Every label purchase is made, and its answer never comes; lists still answer."""
-    control(
-        base_url,
-        "POST",
-        "/_emulator/faults",
-        {"rate": 1.0, "modes": ["timeout_after"], "methods": ["POST"], "paths": ["/transactions"]},
-    )
 
 
 def test_rates_come_cheapest_first_in_exact_integer_cents(
