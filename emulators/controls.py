@@ -1,5 +1,6 @@
 """What the emulators' own controls under /_emulator share: plain JSON in and out, refusals as
-`ControlError`, the fault switches, and the routing of a table of controls."""
+`ControlError`, the fault switches, the webhook settings, the reset, and the routing of a table
+of controls."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulators.faults import FaultInjector, FaultPlan
+from emulators.webhooks import DeliveryQueue
 
 
 class ControlError(Exception):
@@ -25,6 +27,19 @@ class ControlError(Exception):
 
 class HasFaults(Protocol):
     faults: FaultInjector
+
+
+class Resettable(Protocol):
+    def reset(self) -> None: ...
+
+
+class HasStoreAndWebhooks(HasFaults, Protocol):
+    # Read-only, so that an emulator's own store and dispatcher types fit.
+    @property
+    def store(self) -> Resettable: ...
+
+    @property
+    def webhooks(self) -> DeliveryQueue: ...
 
 
 Control = Callable[[Any, Request], Awaitable[Any]]
@@ -61,10 +76,29 @@ async def stop_faults(emulator: HasFaults, _: Request) -> Any:
     return emulator.faults.describe()
 
 
-FAULT_CONTROLS: list[tuple[str, str, Control]] = [
+async def configure_webhooks(emulator: HasStoreAndWebhooks, request: Request) -> Any:
+    try:
+        settings = emulator.webhooks.settings.changed_by(await json_body(request))
+    except ValueError as exc:
+        raise ControlError(400, str(exc)) from None
+    emulator.webhooks.configure(settings)
+    return settings.describe()
+
+
+async def reset(emulator: HasStoreAndWebhooks, _: Request) -> Any:
+    """Forget every object and delivery and stop the faults; the webhook settings stay."""
+    emulator.faults.stop()
+    emulator.store.reset()
+    return {"reset": True}
+
+
+# The controls both emulators have; each adds its own to this table.
+COMMON_CONTROLS: list[tuple[str, str, Control]] = [
     ("POST", "/_emulator/faults", start_faults),
     ("GET", "/_emulator/faults", show_faults),
     ("DELETE", "/_emulator/faults", stop_faults),
+    ("POST", "/_emulator/webhooks/config", configure_webhooks),
+    ("POST", "/_emulator/reset", reset),
 ]
 
 

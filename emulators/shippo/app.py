@@ -18,17 +18,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulators.faults import FaultInjector
+from emulators.webhooks import DEFAULT_TIMEOUT_SECONDS
 
 from . import controls, shipments, tracks, transactions
 from .calls import Call
 from .errors import ShippoAPIError, detail, not_found
 from .state import Store
-from .webhooks import (
-    DEFAULT_RETRY_SCHEDULE,
-    DEFAULT_TIMEOUT_SECONDS,
-    WebhookDispatcher,
-    WebhookSettings,
-)
+from .webhooks import DEFAULT_RETRY_SCHEDULE, WebhookDispatcher, WebhookSettings
 
 log = logging.getLogger("emulators.shippo")
 

@@ -19,13 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulators.controls import (
-    FAULT_CONTROLS,
-    Control,
-    ControlError,
-    control_routes,
-    json_body,
-)
+from emulators.controls import COMMON_CONTROLS, Control, ControlError, control_routes, json_body
 
 from . import tracks
 
@@ -43,15 +37,6 @@ async def move_track(emulator: Emulator, request: Request) -> Any:
 async def show_webhooks(emulator: Emulator, request: Request) -> Any:
     deliveries = emulator.webhooks.deliveries(dict(request.query_params))
     return {**emulator.webhooks.settings.describe(), "deliveries": deliveries}
-
-
-async def configure_webhooks(emulator: Emulator, request: Request) -> Any:
-    try:
-        settings = emulator.webhooks.settings.changed_by(await json_body(request))
-    except ValueError as exc:
-        raise ControlError(400, str(exc)) from None
-    emulator.webhooks.configure(settings)
-    return settings.describe()
 
 
 async def resend(emulator: Emulator, request: Request) -> Any:
@@ -90,12 +75,6 @@ async def dump(emulator: Emulator, _: Request) -> Any:
     return {**emulator.store.dump(), "faults": emulator.faults.describe()}
 
 
-async def reset(emulator: Emulator, _: Request) -> Any:
-    emulator.faults.stop()
-    emulator.store.reset()
-    return {"reset": True}
-
-
 # The smallest PDF a viewer opens: one blank page. Labels are not drawn.
 _PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
@@ -116,14 +95,12 @@ async def label_file(request: Request) -> Response:
 def routes(emulator: Emulator) -> list[Route]:
     table: list[tuple[str, str, Control]] = [
         ("POST", "/_emulator/tracks/{carrier}/{tracking_number}", move_track),
-        *FAULT_CONTROLS,
+        *COMMON_CONTROLS,
         ("GET", "/_emulator/webhooks", show_webhooks),
-        ("POST", "/_emulator/webhooks/config", configure_webhooks),
         ("POST", "/_emulator/webhooks/resend", resend),
         ("GET", "/_emulator/transactions", list_transactions),
         ("GET", "/_emulator/counts", counts),
         ("GET", "/_emulator/state", dump),
-        ("POST", "/_emulator/reset", reset),
     ]
     return [
         *control_routes(emulator, table, emulator.ensure_running),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from emulators.journal import Journal
+from emulators.store import JournaledStore
 
 from .errors import invalid
 
@@ -39,7 +39,7 @@ def track_key(carrier: str, tracking_number: str) -> str:
     return f"{carrier}/{tracking_number}"
 
 
-class Store:
+class Store(JournaledStore):
     """Every object the emulator holds, in creation order so that lists can run newest first,
     with indexes so that no request reads more than the objects it is about: each kind's keys
     in creation order, transactions by rate and by metadata, deliveries by parcel. They are
@@ -55,22 +55,16 @@ class Store:
     jobs: list[dict[str, Any]]
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path
-        self._journal = Journal(path, self.dump)
+        super().__init__(path)
         # Replaced whole by its users, and only as long as the moves still to come, so the
         # journal compares it whole at each save.
         self._journal.watch(("jobs",), lambda: self.jobs)
         self._journal.open(self._hold)
 
     def _hold(self, kept: dict[str, Any]) -> None:
-        """Hold ``kept`` (the state file's layout) in tables, so that the journal learns which
-        records each change touches."""
-        table = self._journal.table
-        self.objects = {
-            kind: table(("objects", kind), records)
-            for kind, records in kept.get("objects", {}).items()
-        }
-        self.deliveries = table(("deliveries",), kept.get("deliveries"))
+        """Hold ``kept`` (the state file's layout) in tables, and index it."""
+        self._hold_objects(kept)
+        self.deliveries = self._journal.table(("deliveries",), kept.get("deliveries"))
         self.jobs = kept.get("jobs", [])
         # Keys by kind, oldest first; (kind, field) -> value -> keys, oldest first.
         self._order: dict[str, list[str]] = {}
@@ -84,9 +78,7 @@ class Store:
             self.index_delivery(delivery_id, delivery)
 
     def add(self, kind: str, key: str, obj: ShippoObject) -> ShippoObject:
-        table = self.objects.get(kind)
-        if table is None:
-            table = self.objects[kind] = self._journal.table(("objects", kind))
+        table = self._kind(kind)
         new = key not in table
         table[key] = obj
         if new:
@@ -99,10 +91,6 @@ class Store:
             value = obj.get(field)
             if isinstance(value, str):
                 self._by.setdefault((kind, field), {}).setdefault(value, []).append(key)
-
-    def get(self, kind: str, key: str) -> ShippoObject | None:
-        table = self.objects.get(kind)
-        return None if table is None else table.get(key)
 
     def newest(self, kind: str, where: Mapping[str, str] | None = None) -> Iterator[ShippoObject]:
         """The objects of a kind whose fields hold the values ``where`` gives, newest first,
@@ -149,14 +137,6 @@ class Store:
 
     def dump(self) -> dict[str, Any]:
         return {"objects": self.objects, "deliveries": self.deliveries, "jobs": self.jobs}
-
-    def save(self) -> None:
-        """Keep what changed since the last save (a line appended to the journal)."""
-        self._journal.save()
-
-    def close(self) -> None:
-        """Keep everything in the state file alone, as a stop should leave it."""
-        self._journal.close()
 
 
 def page_of(items: Iterable[ShippoObject], query: dict[str, str], url: str) -> dict[str, Any]:

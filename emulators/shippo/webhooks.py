@@ -11,12 +11,8 @@ import json
 import time
 from typing import Any
 
-from emulators.webhooks import (
-    DEFAULT_TIMEOUT_SECONDS,
-    DeliveryQueue,
-    WebhookSettings,
-    parse_schedule,
-)
+from emulators.webhooks import DeliveryQueue
+from emulators.webhooks import WebhookSettings as WebhookSettings
 
 from .errors import ControlError
 from .state import Store, new_id
@@ -24,14 +20,6 @@ from .state import Store, new_id
 # Waits before each retry: seven attempts over about a minute. Shippo retries for longer; a
 # development stack wants a quick answer, and tests pass a faster schedule still.
 DEFAULT_RETRY_SCHEDULE = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
-
-__all__ = [
-    "DEFAULT_RETRY_SCHEDULE",
-    "DEFAULT_TIMEOUT_SECONDS",
-    "WebhookDispatcher",
-    "WebhookSettings",
-    "parse_schedule",
-]
 
 
 class WebhookDispatcher(DeliveryQueue):

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulators.faults import FaultInjector
+from emulators.webhooks import DEFAULT_TIMEOUT_SECONDS
 from stripe._api_version import _ApiVersion
 
 from . import connect, controls, disputes, events, payments, refunds, reversals
@@ -23,12 +24,7 @@ from . import params as p
 from .errors import StripeAPIError, api_error
 from .routing import Endpoint, PathIds, resolve
 from .state import Store
-from .webhooks import (
-    DEFAULT_RETRY_SCHEDULE,
-    DEFAULT_TIMEOUT_SECONDS,
-    WebhookDispatcher,
-    WebhookSettings,
-)
+from .webhooks import DEFAULT_RETRY_SCHEDULE, WebhookDispatcher, WebhookSettings
 
 log = logging.getLogger("emulators.stripe")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import StripeAPIError, invalid_request
+from .errors import StripeAPIError, balance_insufficient
 from .state import Store, StripeObject
 
 # Stripe has no code named for a restricted account; a destination that may not receive
@@ -41,11 +41,9 @@ def debit(store: Store, account_id: str, amount: int) -> None:
 def ensure_covers(store: Store, account_id: str, amount: int) -> None:
     available = state_of(store, account_id)["available"]
     if amount > available:
-        raise invalid_request(
+        raise balance_insufficient(
             f"Insufficient funds in the connected account {account_id} to reverse this "
-            f"transfer: {available} available, {amount} requested.",
-            code="balance_insufficient",
-            param="amount",
+            f"transfer: {available} available, {amount} requested."
         )
 
 

@@ -13,9 +13,9 @@ from stripe.params import (
 
 from . import balances
 from . import params as p
-from .errors import invalid_request, no_such
+from .errors import balance_insufficient, invalid_request, no_such
 from .events import emit
-from .routing import Endpoint, PathIds
+from .routing import Endpoint, PathIds, listing, retrieval
 from .state import Store, StripeObject
 
 
@@ -57,24 +57,13 @@ def create_account(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     return store.add("account", account)
 
 
-def retrieve_account(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
-    account = store.get("account", ids[0])
-    if account is None:
-        raise no_such("account", ids[0], param="account", status=404)
-    return account
-
-
-def list_accounts(store: Store, params: p.Params, _: PathIds) -> StripeObject:
-    return store.list_page("account", params, "/v1/accounts")
+retrieve_account = retrieval("account", param="account")
+list_accounts = listing("account", "/v1/accounts")
 
 
 def create_transfer(store: Store, params: p.Params, _: PathIds) -> StripeObject:
-    amount = p.integer(params, "amount", required=True)
+    amount = p.amount(params, required=True)
     assert amount is not None
-    if amount <= 0:
-        raise invalid_request(
-            "Invalid positive integer", code="parameter_invalid_integer", param="amount"
-        )
     currency = (p.string(params, "currency", required=True) or "").lower()
     destination = p.string(params, "destination", required=True) or ""
     if store.get("account", destination) is None:
@@ -128,11 +117,9 @@ def _check_source(store: Store, charge_id: str, amount: int, currency: str) -> N
         )
     available = transferable(store, charge)
     if amount > available:
-        raise invalid_request(
+        raise balance_insufficient(
             f"Insufficient funds in the source transaction {charge_id}: "
-            f"{available} {currency} left to transfer, {amount} requested.",
-            code="balance_insufficient",
-            param="amount",
+            f"{available} {currency} left to transfer, {amount} requested."
         )
 
 
@@ -147,20 +134,8 @@ def transferable(store: Store, charge: StripeObject) -> int:
     return int(charge["amount_captured"] - charge["amount_refunded"] - moved)
 
 
-def retrieve_transfer(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
-    return transfer_of(store, ids[0])
-
-
-def transfer_of(store: Store, transfer_id: str) -> StripeObject:
-    transfer = store.get("transfer", transfer_id)
-    if transfer is None:
-        raise no_such("transfer", transfer_id, param="id", status=404)
-    return transfer
-
-
-def list_transfers(store: Store, params: p.Params, _: PathIds) -> StripeObject:
-    wanted = {key: p.string(params, key) for key in ("destination", "transfer_group")}
-    return store.list_page("transfer", params, "/v1/transfers", wanted)
+retrieve_transfer = retrieval("transfer")
+list_transfers = listing("transfer", "/v1/transfers", "destination", "transfer_group")
 
 
 ENDPOINTS = [

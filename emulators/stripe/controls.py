@@ -7,13 +7,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from emulators.controls import (
-    FAULT_CONTROLS,
-    Control,
-    ControlError,
-    control_routes,
-    json_body,
-)
+from emulators.controls import COMMON_CONTROLS, Control, ControlError, control_routes, json_body
 
 from . import balances, disputes, refunds
 
@@ -23,12 +17,6 @@ if TYPE_CHECKING:
 
 async def dump(emulator: Emulator, _: Request) -> Any:
     return emulator.store.dump()
-
-
-async def reset(emulator: Emulator, _: Request) -> Any:
-    emulator.faults.stop()
-    emulator.store.reset()
-    return {"reset": True}
 
 
 def _account(emulator: Emulator, request: Request) -> str:
@@ -88,24 +76,14 @@ async def show_webhooks(emulator: Emulator, request: Request) -> Any:
     return {**emulator.webhooks.settings.describe(), "deliveries": deliveries}
 
 
-async def configure_webhooks(emulator: Emulator, request: Request) -> Any:
-    try:
-        settings = emulator.webhooks.settings.changed_by(await json_body(request))
-    except ValueError as exc:
-        raise ControlError(400, str(exc)) from None
-    emulator.webhooks.configure(settings)
-    return settings.describe()
-
-
 async def resend_event(emulator: Emulator, request: Request) -> Any:
     return await emulator.webhooks.resend(request.path_params["event"])
 
 
 def routes(emulator: Emulator) -> list[Route]:
     table: list[tuple[str, str, Control]] = [
-        *FAULT_CONTROLS,
+        *COMMON_CONTROLS,
         ("GET", "/_emulator/state", dump),
-        ("POST", "/_emulator/reset", reset),
         ("GET", "/_emulator/accounts/{account}/balance", show_balance),
         ("POST", "/_emulator/accounts/{account}/balance", set_balance),
         ("POST", "/_emulator/accounts/{account}/restrict", restrict),
@@ -113,7 +91,6 @@ def routes(emulator: Emulator) -> list[Route]:
         ("POST", "/_emulator/disputes/{dispute}/close", close_dispute),
         ("POST", "/_emulator/refunds/{refund}/status", move_refund),
         ("GET", "/_emulator/webhooks", show_webhooks),
-        ("POST", "/_emulator/webhooks/config", configure_webhooks),
         ("POST", "/_emulator/events/{event}/resend", resend_event),
     ]
     return control_routes(emulator, table, emulator.webhooks.ensure_running)

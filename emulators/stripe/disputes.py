@@ -6,10 +6,9 @@ from typing import Any
 
 from stripe.params import DisputeListParams, DisputeRetrieveParams
 
-from . import params as p
-from .errors import ControlError, no_such
+from .errors import ControlError
 from .events import emit
-from .routing import Endpoint, PathIds
+from .routing import Endpoint, listing, retrieval
 from .state import Store, StripeObject
 
 CLOSED = ("won", "lost")
@@ -90,16 +89,8 @@ def _disputed_charge(store: Store, body: dict[str, Any]) -> StripeObject:
     return charge
 
 
-def retrieve_dispute(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
-    dispute = store.get("dispute", ids[0])
-    if dispute is None:
-        raise no_such("dispute", ids[0], param="dispute", status=404)
-    return dispute
-
-
-def list_disputes(store: Store, params: p.Params, _: PathIds) -> StripeObject:
-    wanted = {key: p.string(params, key) for key in ("charge", "payment_intent")}
-    return store.list_page("dispute", params, "/v1/disputes", wanted)
+retrieve_dispute = retrieval("dispute", param="dispute")
+list_disputes = listing("dispute", "/v1/disputes", "charge", "payment_intent")
 
 
 ENDPOINTS = [

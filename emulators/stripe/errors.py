@@ -49,6 +49,11 @@ def invalid_request(
     return StripeAPIError(400, "invalid_request_error", message, code=code, param=param)
 
 
+def balance_insufficient(message: str) -> StripeAPIError:
+    """Less money where it is taken from (a balance, a source charge) than the amount asked."""
+    return invalid_request(message, code="balance_insufficient", param="amount")
+
+
 def no_such(kind: str, object_id: str, *, param: str, status: int = 400) -> StripeAPIError:
     # Stripe answers 404 for a missing object named in the path and 400 for one named in
     # the parameters; both carry code resource_missing.

@@ -9,8 +9,8 @@ from stripe._api_version import _ApiVersion
 from stripe.params import EventListParams, EventRetrieveParams
 
 from . import params as p
-from .errors import invalid_request, no_such
-from .routing import Endpoint, PathIds
+from .errors import invalid_request
+from .routing import Endpoint, PathIds, retrieval
 from .state import Store, StripeObject
 
 
@@ -42,11 +42,7 @@ def subject_id(event: StripeObject) -> str:
     return str(event["data"]["object"]["id"])
 
 
-def retrieve_event(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
-    event = store.get("event", ids[0])
-    if event is None:
-        raise no_such("event", ids[0], param="id", status=404)
-    return event
+retrieve_event = retrieval("event")
 
 
 def list_events(store: Store, params: p.Params, _: PathIds) -> StripeObject:

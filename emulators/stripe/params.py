@@ -11,6 +11,7 @@ import functools
 import re
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, Literal, Union
 from urllib.parse import parse_qsl
 
@@ -173,6 +174,25 @@ def integer(params: Params, key: str, *, required: bool = False) -> int | None:
         raise invalid_request(
             f"Invalid integer: {text}", code="parameter_invalid_integer", param=key
         ) from None
+
+
+def amount(params: Params, *, required: bool = False) -> int | None:
+    """The ``amount`` parameter: when given, a positive integer of minor units."""
+    value = integer(params, "amount", required=required)
+    if value is not None and value <= 0:
+        raise invalid_request(
+            "Invalid positive integer", code="parameter_invalid_integer", param="amount"
+        )
+    return value
+
+
+def amount_within(requested: int | None, left: int, too_much: Callable[[int], str]) -> int:
+    """The amount asked for (``requested``), or all that is ``left`` when none is; asking
+    for more than is left is refused with the message ``too_much`` makes of the amount."""
+    amount = left if requested is None else requested
+    if amount > left:
+        raise invalid_request(too_much(amount), code="amount_too_large", param="amount")
+    return amount
 
 
 def boolean(params: Params, key: str, default: bool = False) -> bool:

@@ -17,7 +17,7 @@ from . import params as p
 from .cards import TEST_CARDS, TestCard
 from .errors import StripeAPIError, invalid_request, no_such
 from .events import emit
-from .routing import Endpoint, PathIds
+from .routing import Endpoint, PathIds, listing
 from .state import Store, StripeObject
 
 MINIMUM_AMOUNT = 50  # Stripe refuses charges below 50 minor units (e.g. $0.50).
@@ -168,15 +168,11 @@ def retrieve_payment_intent(store: Store, _: p.Params, ids: PathIds) -> StripeOb
     return _intent(store, ids[0])
 
 
-def list_payment_intents(store: Store, params: p.Params, _: PathIds) -> StripeObject:
-    wanted = {"customer": p.string(params, "customer")}
-    return store.list_page("payment_intent", params, "/v1/payment_intents", wanted)
+list_payment_intents = listing("payment_intent", "/v1/payment_intents", "customer")
 
 
 def retrieve_charge(store: Store, params: p.Params, ids: PathIds) -> StripeObject:
-    charge = store.get("charge", ids[0])
-    if charge is None:
-        raise no_such("charge", ids[0], param="id", status=404)
+    charge = store.get_or_404("charge", ids[0])
     if "refunds" in (p.strings(params, "expand") or []):
         return {**charge, "refunds": refunds_of(store, charge)}
     return charge
@@ -194,18 +190,11 @@ def refunds_of(store: Store, charge: StripeObject) -> StripeObject:
     }
 
 
-def list_charges(store: Store, params: p.Params, _: PathIds) -> StripeObject:
-    wanted = {
-        key: p.string(params, key) for key in ("customer", "payment_intent", "transfer_group")
-    }
-    return store.list_page("charge", params, "/v1/charges", wanted)
+list_charges = listing("charge", "/v1/charges", "customer", "payment_intent", "transfer_group")
 
 
 def _intent(store: Store, intent_id: str) -> StripeObject:
-    intent = store.get("payment_intent", intent_id)
-    if intent is None:
-        raise no_such("payment_intent", intent_id, param="intent", status=404)
-    return intent
+    return store.get_or_404("payment_intent", intent_id, param="intent")
 
 
 def _missing_payment_method() -> StripeAPIError:

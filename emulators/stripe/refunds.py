@@ -14,7 +14,7 @@ from . import params as p
 from .cards import TEST_CARDS
 from .errors import ControlError, invalid_request, no_such
 from .events import emit
-from .routing import Endpoint, PathIds
+from .routing import Endpoint, PathIds, listing, retrieval
 from .state import Store, StripeObject
 
 # Where a refund may go from each status, by the emulator's controls ("some time later").
@@ -29,11 +29,7 @@ def create_refund(store: Store, params: p.Params, _: PathIds) -> StripeObject:
     # A lost dispute took its amount back already: it cannot be refunded as well.
     lost = sum(int(d["amount"]) for d in disputes if d["status"] == "lost")
     left = int(charge["amount_captured"] - charge["amount_refunded"]) - lost
-    requested = p.integer(params, "amount")
-    if requested is not None and requested <= 0:
-        raise invalid_request(
-            "Invalid positive integer", code="parameter_invalid_integer", param="amount"
-        )
+    requested = p.amount(params)
     if left <= 0:
         raise invalid_request(
             f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded"
@@ -44,14 +40,14 @@ def create_refund(store: Store, params: p.Params, _: PathIds) -> StripeObject:
             f"Charge {charge['id']} has been charged back; cannot issue a refund.",
             code="charge_disputed",
         )
-    amount = left if requested is None else requested
-    if amount > left:
-        raise invalid_request(
-            f"Refund amount ({_money(amount, charge)}) is greater than unrefunded amount on "
-            f"charge ({_money(left, charge)})",
-            code="amount_too_large",
-            param="amount",
-        )
+    amount = p.amount_within(
+        requested,
+        left,
+        lambda amount: (
+            f"Refund amount ({_money(amount, charge)}) is greater than unrefunded "
+            f"amount on charge ({_money(left, charge)})"
+        ),
+    )
     reason = p.string(params, "reason")
     if reason is not None and reason not in REASONS:
         raise invalid_request(
@@ -179,16 +175,8 @@ def _money(amount: int, charge: StripeObject) -> str:
     return f"{amount / 100:.2f} {charge['currency'].upper()}"
 
 
-def retrieve_refund(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
-    refund = store.get("refund", ids[0])
-    if refund is None:
-        raise no_such("refund", ids[0], param="id", status=404)
-    return refund
-
-
-def list_refunds(store: Store, params: p.Params, _: PathIds) -> StripeObject:
-    wanted = {key: p.string(params, key) for key in ("charge", "payment_intent")}
-    return store.list_page("refund", params, "/v1/refunds", wanted)
+retrieve_refund = retrieval("refund")
+list_refunds = listing("refund", "/v1/refunds", "charge", "payment_intent")
 
 
 ENDPOINTS = [

@@ -10,7 +10,6 @@ from stripe.params import (
 
 from . import balances
 from . import params as p
-from .connect import transfer_of
 from .errors import invalid_request, no_such
 from .events import emit
 from .routing import Endpoint, PathIds
@@ -20,27 +19,23 @@ _SHOWN_ON_TRANSFER = 10
 
 
 def create_reversal(store: Store, params: p.Params, ids: PathIds) -> StripeObject:
-    transfer = transfer_of(store, ids[0])
+    transfer = store.get_or_404("transfer", ids[0])
     left = int(transfer["amount"] - transfer["amount_reversed"])
-    requested = p.integer(params, "amount")
-    if requested is not None and requested <= 0:
-        raise invalid_request(
-            "Invalid positive integer", code="parameter_invalid_integer", param="amount"
-        )
+    requested = p.amount(params)
     if left <= 0:
         raise invalid_request(
             f"Transfer {transfer['id']} has already been fully reversed.",
             code="amount_too_large",
             param="amount",
         )
-    amount = left if requested is None else requested
-    if amount > left:
-        raise invalid_request(
+    amount = p.amount_within(
+        requested,
+        left,
+        lambda amount: (
             f"The reversal amount ({amount}) is greater than the amount of transfer "
-            f"{transfer['id']} not yet reversed ({left}).",
-            code="amount_too_large",
-            param="amount",
-        )
+            f"{transfer['id']} not yet reversed ({left})."
+        ),
+    )
     # Checked last and before any change, so a refused reversal leaves everything as it was.
     balances.ensure_covers(store, transfer["destination"], amount)
     reversal: StripeObject = {
@@ -73,7 +68,7 @@ def create_reversal(store: Store, params: p.Params, ids: PathIds) -> StripeObjec
 
 
 def list_reversals(store: Store, params: p.Params, ids: PathIds) -> StripeObject:
-    transfer_id = transfer_of(store, ids[0])["id"]
+    transfer_id = store.get_or_404("transfer", ids[0])["id"]
     return store.list_page(
         "transfer_reversal",
         params,
@@ -85,7 +80,7 @@ def list_reversals(store: Store, params: p.Params, ids: PathIds) -> StripeObject
 def retrieve_reversal(store: Store, _: p.Params, ids: PathIds) -> StripeObject:
     transfer_id, reversal_id = ids
     reversal = store.get("transfer_reversal", reversal_id)
-    if reversal is None or reversal["transfer"] != transfer_of(store, transfer_id)["id"]:
+    if reversal is None or reversal["transfer"] != store.get_or_404("transfer", transfer_id)["id"]:
         raise no_such("transfer_reversal", reversal_id, param="id", status=404)
     return reversal
 

@@ -12,17 +12,17 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from emulators.journal import Journal
+from emulators.store import JournaledStore
 
 from . import params as p
-from .errors import invalid_request
+from .errors import invalid_request, no_such
 from .indexes import Indexes
 
 StripeObject = dict[str, Any]
 _ALPHABET = string.ascii_letters + string.digits
 
 
-class Store:
+class Store(JournaledStore):
     """All objects the emulator holds, kept in creation order so lists can run newest first,
     and indexed (indexes.py) so that no request reads more than the objects it is about."""
 
@@ -35,22 +35,17 @@ class Store:
     account_state: dict[str, dict[str, Any]]
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path
+        super().__init__(path)
         # The request being handled, which events name as their cause; not persisted.
         self.request: dict[str, str | None] = {"id": None, "idempotency_key": None}
         # Events created since the last commit, for the webhook queue; not persisted.
         self.fresh_events: list[str] = []
-        self._journal = Journal(path, self.dump)
         self._journal.open(self._hold)
 
     def _hold(self, kept: dict[str, Any]) -> None:
-        """Hold ``kept`` (the state file's layout) in tables, so that the journal learns which
-        records each change touches."""
+        """Hold ``kept`` (the state file's layout) in tables, and index it."""
+        self._hold_objects(kept)
         table = self._journal.table
-        self.objects = {
-            kind: table(("objects", kind), records)
-            for kind, records in kept.get("objects", {}).items()
-        }
         self.idempotency = table(("idempotency",), kept.get("idempotency"))
         self.deliveries = table(("deliveries",), kept.get("deliveries"))
         self.account_state = table(("account_state",), kept.get("account_state"))
@@ -69,18 +64,19 @@ class Store:
     def now() -> int:
         return int(time.time())
 
+    def get_or_404(self, kind: str, object_id: str, param: str = "id") -> StripeObject:
+        """The object a request's path names, or Stripe's 404 (code resource_missing)."""
+        obj = self.get(kind, object_id)
+        if obj is None:
+            raise no_such(kind, object_id, param=param, status=404)
+        return obj
+
     def add(self, kind: str, obj: StripeObject) -> StripeObject:
-        table = self.objects.get(kind)
-        if table is None:
-            table = self.objects[kind] = self._journal.table(("objects", kind))
+        table = self._kind(kind)
         old = dict.get(table, obj["id"])
         table[obj["id"]] = obj
         self._indexes.add(kind, obj, old)
         return obj
-
-    def get(self, kind: str, object_id: str) -> StripeObject | None:
-        table = self.objects.get(kind)
-        return None if table is None else table.get(object_id)
 
     def newest_with(self, kind: str, field: str, value: str) -> list[StripeObject]:
         """The objects of one parent (a charge's refunds, say), newest first, read from the
@@ -171,11 +167,3 @@ class Store:
             "deliveries": self.deliveries,
             "account_state": self.account_state,
         }
-
-    def save(self) -> None:
-        """Keep what changed since the last save (a line appended to the journal)."""
-        self._journal.save()
-
-    def close(self) -> None:
-        """Keep everything in the state file alone, as a stop should leave it."""
-        self._journal.close()

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from emulators.webhooks import DEFAULT_TIMEOUT_SECONDS, DeliveryQueue, parse_schedule
+from emulators.webhooks import DeliveryQueue
 from emulators.webhooks import WebhookSettings as _BaseSettings
 
 from .errors import ControlError
@@ -22,15 +22,6 @@ from .state import Store, StripeObject
 # Waits before each retry: eight attempts over about two minutes. Stripe itself retries for
 # three days; a development stack wants a quick answer, and tests pass a faster schedule still.
 DEFAULT_RETRY_SCHEDULE = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-
-__all__ = [
-    "DEFAULT_RETRY_SCHEDULE",
-    "DEFAULT_TIMEOUT_SECONDS",
-    "WebhookDispatcher",
-    "WebhookSettings",
-    "parse_schedule",
-    "sign",
-]
 
 
 def sign(payload: str, secret: str, timestamp: int) -> str:
