@@ -35,7 +35,7 @@ test: lint typecheck
 		$(BIN)/python tools/pytest_gate.py -n 2 --dist loadfile
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q tests/unit tests/tooling
 
 clean-data:
 	rm -rf .data
