@@ -86,7 +86,7 @@ async def configure_webhooks(emulator: HasStoreAndWebhooks, request: Request) ->
 
 
 async def reset(emulator: HasStoreAndWebhooks, _: Request) -> Any:
-    """Forget every object and delivery and stop the faults; the webhook settings stay."""
+    """Forget all the store holds and stop the faults; the webhook settings stay."""
     emulator.faults.stop()
     emulator.store.reset()
     return {"reset": True}
