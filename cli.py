@@ -2,7 +2,7 @@
 each, the way a deployment runs them.
 
 In dev, every other command finds a running `fulfillment dev` through the file it writes in
-its data folder (temporal/stack_file.py) for the servers whose variables are unset, and
+its data folder (devstack/stack_file.py) for the servers whose variables are unset, and
 says on stderr which servers it talks to.
 """
 

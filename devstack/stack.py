@@ -138,7 +138,7 @@ class DevStack:
             raise
 
     def _write_stack_file(self) -> None:
-        """Tell the `fulfillment` commands where this stack is (temporal/stack_file.py):
+        """Tell the `fulfillment` commands where this stack is (devstack/stack_file.py):
         only what the stack chose itself (servers it started, dev keys, its overrides), never
         a variable the developer set, which may hold a real secret."""
         chosen = {
