@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +23,7 @@ from shippo.models import components
 from devstack import free_port
 from devstack.emulators import start_emulator
 from providers.shippo_adapter import Address, Parcel, ShippoGateway, TimeoutSession
+from tests.loopback_receiver import LoopbackReceiver
 
 API_KEY = "shippo_test_emulator"
 WEBHOOK_TOKEN = "shippo-webhook-test-token"
@@ -176,7 +177,7 @@ class Received:
         return cast(str, self.payload["data"]["tracking_status"]["status"])
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackReceiver):
     """A small HTTP endpoint that records every webhook and answers as the test tells it.
 
     ``answer`` maps a payload (and how many times its tracking event has arrived, this time
@@ -205,22 +206,8 @@ class WebhookReceiver:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{port}/v1/webhooks/shippo?token={WEBHOOK_TOKEN}"
-        # A short poll interval, so shutting the receiver down takes milliseconds, not 0.5 s.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(Handler)
+        self.url = f"http://127.0.0.1:{self.port}/v1/webhooks/shippo?token={WEBHOOK_TOKEN}"
 
     def about(self, tracking_number: str) -> list[Received]:
         """What arrived about one parcel, in arrival order."""

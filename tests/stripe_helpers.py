@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 
 import httpx
@@ -21,6 +21,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from providers.stripe_adapter import ChargeResult, StripeGateway
+from tests.loopback_receiver import LoopbackReceiver
 
 API_KEY = "sk_test_emulator"
 
@@ -108,7 +109,7 @@ class Received:
         return cast(dict[str, Any], json.loads(self.body))
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackReceiver):
     """A small HTTP endpoint that records every webhook and answers as the test tells it.
 
     ``answer`` maps an event (and how many times it has arrived, this time included) to the
@@ -138,21 +139,8 @@ class WebhookReceiver:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1/webhooks/stripe"
-        # A short poll interval, so shutting the receiver down takes milliseconds, not 0.5 s.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(Handler)
+        self.url = f"http://127.0.0.1:{self.port}/v1/webhooks/stripe"
 
     def about(self, object_id: str) -> list[Received]:
         """What arrived about one object, in arrival order."""
