@@ -31,12 +31,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.options import PAYOUT, STEP
     from workflows.refusal import Refusal
 
-# A failed payout is tried again later (domain.payout.next_payout_wait): before issue 9 the
-# wait doubled to an hour and stayed there; older histories replay that.
-PAYOUT_RETRY_MAX = timedelta(hours=1)
-# Payout retries that see disputes and slow down (issue 9); older histories replay without.
-PATCH = "payout-holds-and-slows"
-
 Flag = Callable[[str | None], Awaitable[None]]
 Hook = Callable[[], Awaitable[None]]
 
@@ -49,9 +43,10 @@ class MoneyDesk:
         flag: Flag,
         *,
         retry_after: timedelta,
-        patched: Callable[[str], bool] = workflow.patched,
+        mark: Callable[[], None] = lambda: None,
     ) -> None:
-        self._patched = patched
+        # The retired patch's marker where runs recorded it (VendorOrderBase._mark_lean).
+        self._mark = mark
         self._order_id = order_id
         self._vendor_order_id = vendor_order_id
         self._flag = flag
@@ -97,11 +92,11 @@ class MoneyDesk:
         `hold` runs before each attempt (an open dispute holds the payout, even one opened
         while the payout was being retried); `between` runs after each wait (the workflow
         continues as new there when its history grows long)."""
-        patched = self._patched(PATCH)
+        self._mark()
         if self.wait is None:
             self.wait = self._retry_after
         while True:
-            if hold is not None and patched:
+            if hold is not None:
                 await hold()
             async with self._lock:
                 try:
@@ -138,10 +133,8 @@ class MoneyDesk:
                 await workflow.wait_condition(lambda: self.retry_requested, timeout=self.wait)
             except TimeoutError:
                 pass
-            if patched:
-                self.wait = next_payout_wait(self.wait, self.failures)
-            else:
-                self.wait = min(self.wait * 2, PAYOUT_RETRY_MAX)
+            # Slower as refusals last (domain.payout.next_payout_wait).
+            self.wait = next_payout_wait(self.wait, self.failures)
             if between is not None:
                 await between()
 

@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         CHARGE,
         STEP_FAILED,
     )
-    from workflows.order_base import LEAN_PATCH, SHIPPING_PATCH, OrderBase
+    from workflows.order_base import LEAN_PATCH, OrderBase
     from workflows.order_plan import priced_lines, vendor_order_plans
     from workflows.refusal import Refusal
 
@@ -62,20 +62,17 @@ class OrderWorkflow(OrderBase):
         self._refusal: Refusal | None = None
         self._vendor_status: dict[str, VendorOrderStatus] = {}
         self._changed = False
-        self._lean = False
-        self._buffering = False
+        self._buffering = True  # until the checkout ends (one upsert per step)
         self._view: OrderPublic | None = None
         self._notifies: dict[str, bool] = {}
-        self._checks_limits: bool | None = None  # decided the first time it is asked
         # Search attribute changes not sent yet (lean: one upsert per step, not per field).
         self._pending_attributes: dict[str, Any] = {}
 
     @workflow.run
     async def run(self, order: OrderInput) -> str:
-        self._lean = workflow.patched(LEAN_PATCH)
-        self._buffering = self._lean
-        if not self._lean or sa.CUSTOMER_ID not in workflow.info().typed_search_attributes:
-            # The API starts lean runs with it (api/routers/orders.py); any other starter
+        workflow.deprecate_patch(LEAN_PATCH)
+        if sa.CUSTOMER_ID not in workflow.info().typed_search_attributes:
+            # The API starts runs with it (api/routers/checkout.py); any other starter
             # (a script, an older API during a deploy) gets it set here.
             self._upsert(sa.CUSTOMER_ID.value_set(order.customer_id))
         compensations: list[Callable[[], Awaitable[Any]]] = []
@@ -183,13 +180,12 @@ class OrderWorkflow(OrderBase):
         answer again."""
         splits = split_by_vendor(priced)
         subtotal, shipping, total = order_totals(splits)
-        if self._limits():
-            try:
-                ensure_chargeable(total, self._order.currency)
-            except DomainError as error:
-                refusal = Refusal.of_domain(error)
-                await self._create_order(lines, rejection=refusal.rejection())
-                raise refusal from None
+        try:
+            ensure_chargeable(total, self._order.currency)
+        except DomainError as error:
+            refusal = Refusal.of_domain(error)
+            await self._create_order(lines, rejection=refusal.rejection())
+            raise refusal from None
         self._upsert(
             sa.VENDOR_IDS.value_set([s.vendor_id for s in splits]),
             sa.ORDER_TOTAL.value_set(total),
@@ -197,7 +193,7 @@ class OrderWorkflow(OrderBase):
         try:
             refused_before = await self._create_order(lines, totals=(subtotal, shipping, total))
         except STEP_FAILED as error:
-            refused = Refusal.of_step(error) if self._limits() else None
+            refused = Refusal.of_step(error)
             if refused is None:
                 raise
             # The order store refused the data itself: nothing was written, nothing to undo.
@@ -228,16 +224,15 @@ class OrderWorkflow(OrderBase):
             ),
             ReserveResult,
         )
-        if reserved.shipping_cents and (self._lean or workflow.patched(SHIPPING_PATCH)):
+        if reserved.shipping_cents:
             splits = split_by_vendor(priced, reserved.shipping_cents)
             subtotal, shipping, total = order_totals(splits)
-            if self._limits():
-                try:
-                    ensure_chargeable(total, order.currency)
-                except DomainError as error:
-                    refusal = Refusal.of_domain(error)
-                    await self._reject(refusal)
-                    raise refusal from None
+            try:
+                ensure_chargeable(total, order.currency)
+            except DomainError as error:
+                refusal = Refusal.of_domain(error)
+                await self._reject(refusal)
+                raise refusal from None
             self._upsert(sa.ORDER_TOTAL.value_set(total))
             await self._step(
                 Activity.SET_TOTALS,
@@ -286,9 +281,9 @@ class OrderWorkflow(OrderBase):
         confirmed = await self._step(
             Activity.CONFIRM_ORDER,
             ConfirmOrderRequest(order_id=order.order_id, charge=charge, vendor_orders=plans),
-            OrderPublic if self._lean else None,
+            OrderPublic,
         )
-        self._view = confirmed if self._lean else None
+        self._view = confirmed
         self._status = OrderStatus.CONFIRMED
         self._vendor_status = {
             p.vendor_order_id: VendorOrderStatus.AWAITING_SHIPMENT for p in plans
@@ -300,11 +295,8 @@ class OrderWorkflow(OrderBase):
         return plans
 
     async def _start_vendor_orders(self, plans: list[VendorOrderPlan]) -> list[Any]:
-        starts = [self._start_child(plan) for plan in plans]
-        if self._lean:
-            # All at once: one workflow task for all their starts, not one per vendor.
-            return list(await asyncio.gather(*starts))
-        return [await start for start in starts]
+        # All at once: one workflow task for all their starts, not one per vendor.
+        return list(await asyncio.gather(*(self._start_child(plan) for plan in plans)))
 
     async def _follow(self, plans: list[VendorOrderPlan], children: list[Any]) -> None:
         # One child failing must not fail this workflow and, through it, its siblings.

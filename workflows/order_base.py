@@ -1,6 +1,6 @@
-"""What the order saga's steps share: running a step (a local activity in lean runs), the
-order store's writes, starting a vendor order's workflow, search attributes sent once per
-step, and the patches older histories replay with.
+"""What the order saga's steps share: running a step (a local activity), the order store's
+writes, starting a vendor order's workflow, search attributes sent once per step, and the
+one patch marker runs still record.
 
 workflows/order.py tells the story.
 """
@@ -25,48 +25,30 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.messages.vendor_order import VendorOrderInput
     from temporal.names import Activity
-    from workflows.options import LOCAL_STEP, STEP, LocalActivityOptions
+    from workflows.options import LOCAL_STEP, LocalActivityOptions
     from workflows.order_plan import sold_lines
     from workflows.refusal import Refusal
     from workflows.vendor_order import VendorOrderWorkflow
 
-# Postage charged at checkout (issue 5); histories from before it replay without.
-SHIPPING_PATCH = "shipping-estimates"
-# Issue 9: totals beyond the provider's largest charge are refused; an order the store cannot
-# record (bad data) is refused instead of retried for ever.
-LIMITS_PATCH = "charge-limits"
-# Issue 10: the checkout's database steps and its charge run as local activities (one
-# marker event each instead of a task round trip and three events), search attributes are
-# upserted once per step, children are started with theirs. Older histories replay without.
+# Issue 10's checkout (local activities, one upsert per step, children started with their
+# search attributes), which includes every patch before it (postage, charge limits). Retired
+# (issue 11): runs started before it can no longer replay, so this version is deployed only
+# once none is open (docs/production.md, "Retired patches"). The deprecated marker is still
+# recorded at the start of each run so that runs recorded with the live patch replay; the
+# call goes once no run without the deprecated marker is open.
 LEAN_PATCH = "lean-checkout"
 
 
 class OrderBase:
     # Set by OrderWorkflow.__init__.
     _order: OrderInput
-    _lean: bool
     _buffering: bool
     _notifies: dict[str, bool]
-    _checks_limits: bool | None
     # Search attribute changes not sent yet (lean: one upsert per step, not per field).
     _pending_attributes: dict[str, Any]
 
     async def _start_child(self, plan: VendorOrderPlan) -> Any:
         order = self._order
-        lean: dict[str, Any] = {}
-        if self._lean:
-            # Its search attributes come with its start (no upsert of its own).
-            lean = {
-                "search_attributes": TypedSearchAttributes(
-                    [
-                        SearchAttributePair(sa.VENDOR_ID, plan.vendor_id),
-                        SearchAttributePair(
-                            sa.ORDER_STATUS, str(VendorOrderStatus.AWAITING_SHIPMENT)
-                        ),
-                        SearchAttributePair(sa.WAITING_SINCE, workflow.now()),
-                    ]
-                )
-            }
         return await workflow.start_child_workflow(
             VendorOrderWorkflow.run,
             VendorOrderInput(
@@ -85,7 +67,7 @@ class OrderBase:
                 return_expires_seconds=order.return_expires_seconds,
                 lines=sold_lines(plan),
                 history_limit=order.history_limit,
-                attributes_at_start=self._lean,
+                attributes_at_start=True,
                 # A vendor without a webhook URL gets no notification workflows.
                 notify_vendor=self._notifies.get(plan.vendor_id, True),
             ),
@@ -93,14 +75,15 @@ class OrderBase:
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             # Vendors are paid even if an operator terminates the parent by hand.
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            **lean,
+            # Its search attributes come with its start (no upsert of its own).
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.VENDOR_ID, plan.vendor_id),
+                    SearchAttributePair(sa.ORDER_STATUS, str(VendorOrderStatus.AWAITING_SHIPMENT)),
+                    SearchAttributePair(sa.WAITING_SINCE, workflow.now()),
+                ]
+            ),
         )
-
-    def _limits(self) -> bool:
-        """Totals are checked against the provider's largest charge (issue 9)."""
-        if self._checks_limits is None:
-            self._checks_limits = self._lean or workflow.patched(LIMITS_PATCH)
-        return self._checks_limits
 
     async def _create_order(
         self,
@@ -140,13 +123,9 @@ class OrderBase:
         *,
         options: LocalActivityOptions = LOCAL_STEP,
     ) -> Any:
-        """One step of the saga: a local activity in lean runs (milliseconds of database
-        work, idempotent per order), an activity in older ones."""
-        if self._lean:
-            return await workflow.execute_local_activity(
-                name, arg, result_type=result_type, **options
-            )
-        return await workflow.execute_activity(name, arg, result_type=result_type, **STEP)
+        """One step of the saga: a local activity (milliseconds of database work, idempotent
+        per order)."""
+        return await workflow.execute_local_activity(name, arg, result_type=result_type, **options)
 
     def _upsert(self, *updates: Any) -> None:
         if not self._buffering:

@@ -43,12 +43,6 @@ class _Return:
     receiving: bool = False
 
 
-# A return is expired from the moment its expiry is decided, not once it is recorded: a
-# receive arriving in between was refunded and restocked while the return stayed expired
-# (simulation seed 501). Older histories replay without.
-EXPIRY_PATCH = "return-expires-when-decided"
-
-
 class ReturnDesk:
     def __init__(
         self,
@@ -57,9 +51,10 @@ class ReturnDesk:
         lines: list[SoldLine],
         money: MoneyDesk,
         *,
-        patched: Callable[[str], bool] = workflow.patched,
+        mark: Callable[[], None] = lambda: None,
     ) -> None:
-        self._patched = patched
+        # The retired patch's marker where runs recorded it (VendorOrderBase._mark_lean).
+        self._mark = mark
         self._order_id = order_id
         self._vendor_order_id = vendor_order_id
         self._lines = lines
@@ -165,8 +160,10 @@ class ReturnDesk:
         except TimeoutError:
             for entry in list(self._returns.values()):
                 if entry.status == "requested" and not entry.receiving:
-                    if self._patched(EXPIRY_PATCH):
-                        entry.status = "expired"  # a receive from now on is refused
+                    self._mark()
+                    # Expired from the moment it is decided, not once recorded: a receive
+                    # arriving in between is refused (simulation seed 501).
+                    entry.status = "expired"
                     await self._close(entry, "expired", None)
             # One being received as it expired finishes (it was received in time).
             await workflow.wait_condition(lambda: not self.open)

@@ -23,22 +23,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from temporal.names import Activity
     from workflows.options import STEP, TRACKING
-    from workflows.vendor_order_base import HARDENING, VendorOrderBase
+    from workflows.vendor_order_base import VendorOrderBase
 
 
 class ShipmentWait(VendorOrderBase):
-    async def _hold_stock_until_shipped(self) -> None:
-        """Reservations expire unless renewed: while this workflow waits for the vendor, it
-        renews them, so only a workflow that is gone (terminated by hand) loses its stock."""
-        every = timedelta(seconds=self._input.hold_seconds / 2)
-        while self._status == VendorOrderStatus.AWAITING_SHIPMENT:
-            try:
-                await workflow.wait_condition(
-                    lambda: self._status != VendorOrderStatus.AWAITING_SHIPMENT, timeout=every
-                )
-            except TimeoutError:
-                await self._renew_hold()
-
     async def _renew_hold(self) -> None:
         data = self._input
         renew = RenewRequest(
@@ -106,9 +94,7 @@ class ShipmentWait(VendorOrderBase):
     async def _auto_cancel(self) -> bool:
         """The SLA's cancellation; a refusal (the refund refused) is flagged for operators
         instead of failing the workflow, and the stock stays held for the vendor order."""
-        if not self._patched(HARDENING):
-            await self._cancel(CancelRequest(reason="ship_sla_expired", by="system"))
-            return True
+        self._mark_lean()
         try:
             await self._cancel(CancelRequest(reason="ship_sla_expired", by="system"))
         except ActivityError:
@@ -129,14 +115,11 @@ class ShipmentWait(VendorOrderBase):
                 remaining=True,
                 reason="requested_by_customer",
             )
-            if self._patched(HARDENING):
-                # Refund first: a refused refund leaves the order as it was, stock still held
-                # (freeing it first sold the units again while the vendor could still ship).
-                outcome = await self._money.refund(refund)
-                await workflow.execute_activity(Activity.RELEASE_VENDOR_ORDER, ref, **STEP)
-            else:
-                await workflow.execute_activity(Activity.RELEASE_VENDOR_ORDER, ref, **STEP)
-                outcome = await self._money.refund(refund)
+            # Refund first: a refused refund leaves the order as it was, stock still held
+            # (freeing it first sold the units again while the vendor could still ship).
+            self._mark_lean()
+            outcome = await self._money.refund(refund)
+            await workflow.execute_activity(Activity.RELEASE_VENDOR_ORDER, ref, **STEP)
             await workflow.execute_activity(
                 Activity.RECORD_CANCELLATION,
                 CancellationRecord(
@@ -170,7 +153,8 @@ class ShipmentWait(VendorOrderBase):
                 result_type=str,
                 **TRACKING,
             )
-            if status == "DELIVERED" and self._patched(HARDENING):
+            if status == "DELIVERED":
+                self._mark_lean()
                 self._registered_delivered = True
         except ActivityError:
             workflow.logger.warning("tracking not registered for %s", tracking_number)

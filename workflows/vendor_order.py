@@ -5,8 +5,7 @@ awaiting_shipment -(ship update)-> shipped -(deliver update / tracking)-> delive
 or awaiting_shipment -(cancel update, or the ship SLA's auto-cancel)-> cancelled.
 
 Service levels are durable timers: the vendor's ship SLA (attention, reminder, then
-auto-cancel after a grace period) and the delivery overdue timer. The timers, cancellation,
-returns, labels and notifications came with PATCH: histories from before it replay the old path.
+auto-cancel after a grace period) and the delivery overdue timer.
 
 Here the story: run(), updates, signals. Waiting for the shipment: workflows/shipment.py;
 state and the recording of each change: workflows/vendor_order_base.py.
@@ -46,7 +45,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.options import LABEL, STEP
     from workflows.returns import ReturnDesk
     from workflows.shipment import ShipmentWait
-    from workflows.vendor_order_base import HARDENING, PATCH
 
 
 @workflow.defn(name=Workflow.VENDOR_ORDER)
@@ -61,16 +59,16 @@ class VendorOrderWorkflow(ShipmentWait):
         self._window_ends: datetime | None = None
         self._attention: str | None = None
         self._open_disputes: set[str] = set()
-        self._lean: bool | None = None  # decided the first time a patch is asked about
+        self._marked = False
         self._money = MoneyDesk(
             data.order_id,
             data.vendor_order_id,
             self._set_attention,
             retry_after=timedelta(seconds=data.payout_retry_seconds),
-            patched=self._patched,
+            mark=self._mark_lean,
         )
         self._returns = ReturnDesk(
-            data.order_id, data.vendor_order_id, data.lines, self._money, patched=self._patched
+            data.order_id, data.vendor_order_id, data.lines, self._money, mark=self._mark_lean
         )
         self._closed_disputes: set[str] = set()
         self._registered_delivered = False
@@ -85,6 +83,7 @@ class VendorOrderWorkflow(ShipmentWait):
         window runs out, the vendor is paid. A run continued as new resumes where it was."""
         resumed = data.resume
         if resumed is None:
+            self._mark_lean()
             self._set_attributes_unless_given_at_start()
         if resumed is None or resumed.phase == "awaiting_shipment":
             await self._ship_or_cancel(resumed is not None)
@@ -100,7 +99,7 @@ class VendorOrderWorkflow(ShipmentWait):
 
     def _set_attributes_unless_given_at_start(self) -> None:
         data = self._input
-        if not (self._is_lean() and data.attributes_at_start):
+        if not data.attributes_at_start:
             self._upsert(
                 sa.VENDOR_ID.value_set(data.vendor_id),
                 sa.ORDER_STATUS.value_set(self._status),
@@ -110,20 +109,14 @@ class VendorOrderWorkflow(ShipmentWait):
     async def _ship_or_cancel(self, resumed: bool) -> None:
         """Tell the vendor, then wait for its shipment under the ship SLA, keeping the stock
         held. Ends shipped or cancelled (by the buyer, ops, or the SLA's auto-cancel)."""
-        if resumed:
-            await self._await_shipment()
-        elif self._patched("renew-reservations"):
-            if self._patched(PATCH):
-                await self._notify("vendor_order.created", {"lines": self._sold()})
-                await self._await_shipment()
-            else:
-                await self._hold_stock_until_shipped()
-        # The oldest runs simply waited for the ship update (in _await_delivery).
+        if not resumed:
+            await self._notify("vendor_order.created", {"lines": self._sold()})
+        await self._await_shipment()
 
     async def _await_delivery(self) -> None:
         """Until delivered (vendor, carrier webhook or ops); flagged when overdue."""
-        if self._patched(PATCH):
-            await self._delivered_or_flagged_overdue()
+        self._mark_lean()
+        await self._delivered_or_flagged_overdue()
         await workflow.wait_condition(lambda: self._status == VendorOrderStatus.DELIVERED)
 
     async def _hold_return_window(self) -> None:
@@ -133,9 +126,9 @@ class VendorOrderWorkflow(ShipmentWait):
         remaining = self._window_ends - workflow.now()
         if remaining > timedelta(0):
             await workflow.sleep(remaining)
-        if self._patched(PATCH):
-            expires = self._input.return_expires_seconds
-            await self._returns.settle(None if expires is None else timedelta(seconds=expires))
+        self._mark_lean()
+        expires = self._input.return_expires_seconds
+        await self._returns.settle(None if expires is None else timedelta(seconds=expires))
 
     async def _pay(self) -> None:
         """Transfer the vendor's share, net of refunds; an open dispute holds it."""
@@ -185,7 +178,8 @@ class VendorOrderWorkflow(ShipmentWait):
             await self._moved_to(VendorOrderStatus.SHIPPED)
             if self._attention in SHIPPING_REASONS:
                 await self._set_attention(None)
-            if not request.purchase_label and self._patched(PATCH):
+            if not request.purchase_label:
+                self._mark_lean()
                 await self._follow_parcel(carrier, tracking)
         return self.state()
 
@@ -303,7 +297,8 @@ class VendorOrderWorkflow(ShipmentWait):
         if change.closed:
             self._open_disputes.discard(change.dispute_id)
             self._closed_disputes.add(change.dispute_id)
-        elif change.dispute_id in self._closed_disputes and self._patched(HARDENING):
+        elif change.dispute_id in self._closed_disputes:
+            self._mark_lean()
             return  # an older event arriving late: a closed dispute never opens again
         else:
             self._open_disputes.add(change.dispute_id)

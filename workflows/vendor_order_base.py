@@ -1,6 +1,6 @@
 """What every step of a vendor order's workflow shares: its state, how a change is recorded
 (status, attention, search attributes, the parent told), the vendor's notifications, the
-continue-as-new of a long wait, and the patches older histories replay with.
+continue-as-new of a long wait, and the one patch marker runs still record.
 
 workflows/vendor_order.py tells the story; workflows/shipment.py waits for the shipment.
 """
@@ -26,22 +26,17 @@ with workflow.unsafe.imports_passed_through():
         VendorOrderStatusSignal,
     )
     from temporal.names import Activity, Signal
-    from workflows.money import PATCH as MONEY_PATCH
     from workflows.money import MoneyDesk
     from workflows.notification import notify_vendor
     from workflows.options import STEP
-    from workflows.returns import EXPIRY_PATCH, ReturnDesk
+    from workflows.returns import ReturnDesk
 
-PATCH = "sla-cancel-returns"
-# Issue 9: a cancellation refunds before it frees the stock, a failed auto-cancel is flagged
-# instead of failing the workflow, and a dispute closed before it was opened stays closed.
-HARDENING = "cancel-refund-first"
-# Issue 10: one patch in place of all the above (each patch costs a marker and a search
-# attribute event); its runs also take their search attributes from their start and start
-# no notification workflow for a vendor without a webhook URL.
+# Issue 10's vendor order, which includes every patch before it (hold renewals, service
+# levels, cancellation and returns, refund-first cancellation, payouts that slow down, returns
+# expired when decided). Retired (issue 11) the documented way: deprecated, its old paths
+# gone, so runs started before it can no longer replay and this version is deployed only once
+# none is open (docs/production.md, "Retired patches"). See `_mark_lean`.
 LEAN = "lean-vendor-order"
-# What lean runs include. Nothing may be added here once lean histories exist.
-BEFORE_LEAN = frozenset({"renew-reservations", PATCH, HARDENING, MONEY_PATCH, EXPIRY_PATCH})
 
 
 class VendorOrderBase:
@@ -55,7 +50,7 @@ class VendorOrderBase:
     _attention: str | None
     _open_disputes: set[str]
     _closed_disputes: set[str]
-    _lean: bool | None  # decided the first time a patch is asked about
+    _marked: bool
     _money: MoneyDesk
     _returns: ReturnDesk
     _registered_delivered: bool
@@ -114,7 +109,8 @@ class VendorOrderBase:
             await workflow.wait_condition(lambda: not self._open_disputes)
 
     async def _notify(self, kind: str, data: dict[str, Any], *, key: str = "") -> None:
-        if not self._input.notify_vendor and self._is_lean():
+        if not self._input.notify_vendor:
+            self._mark_lean()
             return  # no webhook URL at checkout: no workflow to find that out each time
         vo = self._input.vendor_order_id
         await notify_vendor(
@@ -182,15 +178,11 @@ class VendorOrderBase:
     def _upsert(self, *updates: Any) -> None:
         workflow.upsert_search_attributes(list(updates))
 
-    def _is_lean(self) -> bool:
-        if self._lean is None:
-            self._lean = workflow.patched(LEAN)
-        return self._lean
-
-    def _patched(self, patch_id: str) -> bool:
-        """A patch that came before LEAN: applied in every lean run without its own marker.
-        A later patch must call `workflow.patched` itself, in lean runs too (lean runs
-        recorded before it exists took the old path)."""
-        if patch_id not in BEFORE_LEAN:
-            raise ValueError(f"{patch_id} is not one of the patches lean runs include")
-        return True if self._is_lean() else workflow.patched(patch_id)
+    def _mark_lean(self) -> None:
+        """The retired patch's marker, once per run, deprecated: a run recorded while the
+        patch was live has its marker where it first asked about a patch (at its start, or
+        in a run continued as new, at the first step that asked), so this is called where
+        those steps were. It goes once no run without the deprecated marker is open."""
+        if not self._marked:
+            self._marked = True
+            workflow.deprecate_patch(LEAN)

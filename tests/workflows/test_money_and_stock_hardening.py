@@ -21,7 +21,12 @@ from models.messages.shipping import ShipRequest
 from models.messages.vendor_order import CancelRequest, VendorOrderState
 from tests.workflows.fakes import FakeWorld
 from tests.workflows.test_order_saga import check_out, order_input, refusal
-from tests.workflows.test_vendor_money import one_vendor_order, ship_and_deliver, until
+from tests.workflows.test_vendor_money import (
+    one_vendor_order,
+    payout_refused_then_retried,
+    ship_and_deliver,
+    until,
+)
 from tests.workflows.timed_orders import (
     DAY,
     attention_of,
@@ -199,12 +204,7 @@ async def test_a_payout_refused_for_long_continues_as_new_and_pays_once_when_fix
     await check_out(env, task_queue, order)
     plan = next(p for p in fake.confirmed[order.order_id].vendor_orders if p.vendor_id == "ven_a")
     child = env.client.get_workflow_handle(vendor_order_workflow_id(order.order_id, "ven_a"))
-    fake.refusing_payouts = True
-    await ship_and_deliver(child)
-    await until(lambda: fake.payout_attempts >= 6, within=60)
-    fake.refusing_payouts = False
-    await child.signal("retry_payout")
-    assert await child.result() == "completed"
+    await payout_refused_then_retried(fake, child)
     assert fake.payouts == {plan.vendor_order_id: 5400}
     runs = await _events_of_every_run(env.client, child)
     assert len(runs) >= 2, runs  # it continued as new on the way

@@ -30,6 +30,17 @@ async def ship_and_deliver(child: WorkflowHandle) -> None:
     await child.execute_update("deliver")
 
 
+async def payout_refused_then_retried(fake: FakeWorld, child: WorkflowHandle) -> None:
+    """Shipped and delivered; the payout refused six times (a restricted account), then an
+    operator fixes the account and asks for a retry: the vendor order completes."""
+    fake.refusing_payouts = True
+    await ship_and_deliver(child)
+    await until(lambda: fake.payout_attempts >= 6, within=60)
+    fake.refusing_payouts = False
+    await child.signal("retry_payout")
+    assert await child.result() == "completed"
+
+
 async def until(predicate: Callable[[], bool], within: float = 10) -> None:
     """Poll the fake world (it changes from activities run by the worker)."""
     for _ in range(int(within / 0.05)):
