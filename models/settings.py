@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.durations import parse_duration
 from domain.outbound_urls import parse_allowed_hosts
+from models.messages.timing import TimingPolicy
 
 DEV_PLATFORM_KEY = "dev-platform-key"
 DEV_OPS_KEY = "dev-ops-key"
@@ -93,7 +94,7 @@ class Settings(BaseSettings):
         default=timedelta(days=14), alias="FULFILLMENT_RETURN_EXPIRES_AFTER"
     )
     # After a refused payout (no or restricted account), the first wait before trying again;
-    # it doubles up to an hour.
+    # later waits grow (domain.payout.next_payout_wait).
     payout_retry_after: Duration = Field(
         default=timedelta(minutes=1), alias="FULFILLMENT_PAYOUT_RETRY_AFTER"
     )
@@ -132,6 +133,17 @@ class Settings(BaseSettings):
     @property
     def is_dev(self) -> bool:
         return self.env in DEV_ENVS
+
+    def timing_policy(self) -> TimingPolicy:
+        """The timings an order placed now runs with, for its whole life."""
+        return TimingPolicy(
+            return_window_seconds=self.return_window.total_seconds(),
+            payout_retry_seconds=self.payout_retry_after.total_seconds(),
+            hold_seconds=self.reservation_hold.total_seconds(),
+            auto_cancel_seconds=self.auto_cancel_after.total_seconds(),
+            delivery_overdue_seconds=self.delivery_overdue_after.total_seconds(),
+            return_expires_seconds=self.return_expires_after.total_seconds(),
+        )
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_dev(self) -> Settings:

@@ -82,7 +82,7 @@ def create_request(
         "payment_method": "pm_card_visa",
         "idempotency_key": uuid.uuid4().hex,
         "request_fingerprint": "f" * 64,
-        "return_window_seconds": 3.0,
+        "timing": {"return_window_seconds": 3.0},
     }
     totals = {"subtotal_cents": 1000, "shipping_cents": 0, "total_cents": 1000}
     order.update({k: v for k, v in changes.items() if k in order})

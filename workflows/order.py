@@ -218,7 +218,7 @@ class OrderWorkflow(OrderBase):
             ReserveRequest(
                 order_id=order.order_id,
                 lines=lines,
-                hold_seconds=order.hold_seconds,
+                hold_seconds=order.timing.hold_seconds,
                 latitude=order.shipping_address.get("latitude"),
                 longitude=order.shipping_address.get("longitude"),
             ),

@@ -32,7 +32,7 @@ class ShipmentWait(VendorOrderBase):
         renew = RenewRequest(
             order_id=data.order_id,
             vendor_order_id=data.vendor_order_id,
-            hold_seconds=data.hold_seconds,
+            hold_seconds=data.timing.hold_seconds,
         )
         await workflow.execute_activity(Activity.RENEW_HOLD, renew, **STEP)
 
@@ -40,14 +40,14 @@ class ShipmentWait(VendorOrderBase):
         """Wait for the vendor, renewing the stock's hold; past the ship SLA flag and remind,
         and past the grace period after it cancel."""
         data = self._input
-        renew_every = timedelta(seconds=data.hold_seconds / 2)
+        renew_every = timedelta(seconds=data.timing.hold_seconds / 2)
         if self._next_renewal is None:
             self._next_renewal = workflow.now() + renew_every
         breach_at = cancel_at = None
         if data.ship_sla_seconds is not None:
             breach_at = data.created_at + timedelta(seconds=data.ship_sla_seconds)
-            if data.auto_cancel_seconds is not None:
-                cancel_at = breach_at + timedelta(seconds=data.auto_cancel_seconds)
+            if data.timing.auto_cancel_seconds is not None:
+                cancel_at = breach_at + timedelta(seconds=data.timing.auto_cancel_seconds)
         while self._status == VendorOrderStatus.AWAITING_SHIPMENT:
             due = [self._next_renewal]
             if breach_at is not None and not self._breached:

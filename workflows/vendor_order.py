@@ -64,7 +64,7 @@ class VendorOrderWorkflow(ShipmentWait):
             data.order_id,
             data.vendor_order_id,
             self._set_attention,
-            retry_after=timedelta(seconds=data.payout_retry_seconds),
+            retry_after=timedelta(seconds=data.timing.payout_retry_seconds),
             mark=self._mark_lean,
         )
         self._returns = ReturnDesk(
@@ -127,7 +127,7 @@ class VendorOrderWorkflow(ShipmentWait):
         if remaining > timedelta(0):
             await workflow.sleep(remaining)
         self._mark_lean()
-        expires = self._input.return_expires_seconds
+        expires = self._input.timing.return_expires_seconds
         await self._returns.settle(None if expires is None else timedelta(seconds=expires))
 
     async def _pay(self) -> None:
@@ -205,7 +205,7 @@ class VendorOrderWorkflow(ShipmentWait):
     async def _deliver(self) -> None:
         async with self._changing:
             now = workflow.now()
-            ends = now + timedelta(seconds=self._input.return_window_seconds)
+            ends = now + timedelta(seconds=self._input.timing.return_window_seconds)
             await workflow.execute_activity(
                 Activity.RECORD_DELIVERY,
                 DeliveryRecord(
@@ -315,7 +315,7 @@ class VendorOrderWorkflow(ShipmentWait):
         self._money.retry_requested = True
 
     async def _delivered_or_flagged_overdue(self) -> None:
-        overdue = self._input.delivery_overdue_seconds
+        overdue = self._input.timing.delivery_overdue_seconds
         arrived = lambda: self._status == VendorOrderStatus.DELIVERED or self._carrier_delivered()  # noqa: E731
         try:
             await workflow.wait_condition(

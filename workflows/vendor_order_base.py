@@ -61,7 +61,7 @@ class VendorOrderBase:
         """Continue as new when the history grows long (a wait of months), carrying what
         this run knows. Only between steps, with no handler at work."""
         info = workflow.info()
-        full = info.get_current_history_length() >= self._input.history_limit
+        full = info.get_current_history_length() >= self._input.timing.history_limit
         if not (full or info.is_continue_as_new_suggested()):
             return
         if self._changing.locked() or not workflow.all_handlers_finished():

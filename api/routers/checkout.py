@@ -126,12 +126,7 @@ async def _check_out(
         payment_method=body.payment_method,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
-        return_window_seconds=settings.return_window.total_seconds(),
-        payout_retry_seconds=settings.payout_retry_after.total_seconds(),
-        hold_seconds=settings.reservation_hold.total_seconds(),
-        auto_cancel_seconds=settings.auto_cancel_after.total_seconds(),
-        delivery_overdue_seconds=settings.delivery_overdue_after.total_seconds(),
-        return_expires_seconds=settings.return_expires_after.total_seconds(),
+        timing=settings.timing_policy(),
     )
     start: WithStartWorkflowOperation[Any, str] = WithStartWorkflowOperation(
         Workflow.ORDER,

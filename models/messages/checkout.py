@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from models.messages.money import ChargeOutcome
+from models.messages.timing import TimingPolicy, gather_timing
 from models.views import OrderPublic
 
 
@@ -26,16 +27,9 @@ class OrderInput(BaseModel):
     payment_method: str
     idempotency_key: str
     request_fingerprint: str
-    return_window_seconds: float
-    payout_retry_seconds: float = 60.0
-    hold_seconds: float = 3600.0
-    # Service-level timers (None: none); the vendor's ship_sla comes with the catalog.
-    auto_cancel_seconds: float | None = None
-    delivery_overdue_seconds: float | None = None
-    return_expires_seconds: float | None = None
-    # A vendor order's workflow continues as new past this many history events, so a wait
-    # of months (a payout refused for a restricted account) never outgrows its history.
-    history_limit: int = 2000
+    timing: TimingPolicy
+
+    _gather_timing = model_validator(mode="before")(gather_timing)
 
 
 class CheckoutRequest(BaseModel):

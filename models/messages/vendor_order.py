@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from models.messages.timing import TimingPolicy, gather_timing
 
 
 class RenewRequest(BaseModel):
@@ -21,17 +23,12 @@ class VendorOrderInput(BaseModel):
     vendor_id: str
     parent_workflow_id: str
     currency: str
-    return_window_seconds: float
     created_at: datetime
-    payout_retry_seconds: float = 60.0
-    hold_seconds: float = 3600.0
+    # The order's, as it is (models/messages/timing.py); the ship SLA is this vendor's.
+    timing: TimingPolicy
     ship_sla_seconds: float | None = None
-    auto_cancel_seconds: float | None = None
-    delivery_overdue_seconds: float | None = None
-    return_expires_seconds: float | None = None
     # What was sold (units per SKU and their unit prices): returns are priced from it.
     lines: list[SoldLine] = Field(default_factory=list)
-    history_limit: int = 2000
     # Set when an earlier run continued as new: where it was, and what it knew.
     resume: VendorOrderResume | None = None
     # Issue 10: the parent set this workflow's search attributes when it started it.
@@ -39,6 +36,8 @@ class VendorOrderInput(BaseModel):
     # Issue 10: False when the vendor had no webhook URL at checkout (no notification
     # workflows are started); True for inputs from before the field.
     notify_vendor: bool = True
+
+    _gather_timing = model_validator(mode="before")(gather_timing)
 
 
 class VendorOrderResume(BaseModel):

@@ -22,6 +22,7 @@ from domain.ids import vendor_order_workflow_id
 from models.messages.checkout import CheckoutRequest, LineRequest, OrderInput
 from models.messages.returns import ReturnRequest, ReturnUnits
 from models.messages.shipping import ShipRequest
+from models.messages.timing import TimingPolicy
 from models.messages.vendor_order import CancelRequest
 from temporal.worker import WORKFLOWS
 from tests.workflows.conftest import time_skipping_environment
@@ -41,11 +42,13 @@ def order(payment_method: str) -> OrderInput:
         payment_method=payment_method,
         idempotency_key="key-1",
         request_fingerprint="fp-1",
-        return_window_seconds=timedelta(days=14).total_seconds(),
-        # Service-level timers (they take the patched path; the vendors ship in time).
-        auto_cancel_seconds=timedelta(days=2).total_seconds(),
-        delivery_overdue_seconds=timedelta(days=10).total_seconds(),
-        return_expires_seconds=timedelta(days=14).total_seconds(),
+        timing=TimingPolicy(
+            return_window_seconds=timedelta(days=14).total_seconds(),
+            # Service-level timers (the vendors ship in time).
+            auto_cancel_seconds=timedelta(days=2).total_seconds(),
+            delivery_overdue_seconds=timedelta(days=10).total_seconds(),
+            return_expires_seconds=timedelta(days=14).total_seconds(),
+        ),
     )
 
 

@@ -1,4 +1,5 @@
-"""Record vendor-order runs that continued as new: `python -m tests.replay.record_continued`.
+"""Record vendor-order runs that continued as new: `python -m tests.replay.record_continued
+_suffix` (the suffix names the version, as with tests/replay/record.py).
 
 A continued run records its patch marker where it first asks about a patch, not at its start
 (the first run's marker is at the start). Retiring a patch must keep that marker where such
@@ -22,7 +23,7 @@ from models.messages.vendor_order import CancelRequest
 from temporal.worker import WORKFLOWS
 from tests.workflows.conftest import time_skipping_environment
 from tests.workflows.fakes import world
-from tests.workflows.test_order_saga import order_input
+from tests.workflows.test_order_saga import order_input, with_timing
 from tests.workflows.test_vendor_money import payout_refused_then_retried, ship_and_deliver
 from tests.workflows.timed_orders import DAY, timed_order, vendor_a
 
@@ -61,16 +62,14 @@ async def main(suffix: str) -> None:
             env.client, task_queue="record", workflows=WORKFLOWS, activities=fake.activities()
         ):
             # A payout refused until an operator asks again, in a short history.
-            order = order_input().model_copy(
-                update={"history_limit": 60, "payout_retry_seconds": 60}
-            )
+            order = with_timing(order_input(), history_limit=60, payout_retry_seconds=60)
             _, child = await vendor_a(env, "record", fake, order)
             await payout_refused_then_retried(fake, child)
             paying = await _runs(env.client, child)
             assert len(paying) >= 2, "the payout never continued as new"
             (HERE / f"vendor_order_payout_continued{suffix}.json").write_text(paying[1])
             # A vendor that never ships: renewals, the SLA's flag, then its cancellation.
-            order = timed_order(hold_seconds=12 * 3600.0).model_copy(update={"history_limit": 40})
+            order = timed_order(hold_seconds=12 * 3600.0, history_limit=40)
             _, child = await vendor_a(env, "record", fake, order)
             assert await child.result() == "cancelled"
             holding = await _runs(env.client, child)
@@ -81,7 +80,7 @@ async def main(suffix: str) -> None:
             fake.catalog["BRAKE-01"].ship_sla_seconds = None
             for ending in ("shipped", "cancelled"):
                 fake.stock.update({"BRAKE-01": 10, "TYRE-700": 5})  # each order takes some
-                order = timed_order(hold_seconds=2.0).model_copy(update={"history_limit": 40})
+                order = timed_order(hold_seconds=2.0, history_limit=40)
                 with env.with_time_skipping_disabled():
                     _, child = await vendor_a(env, "record", fake, order, skipping=False)
                     await _until_continued(child)
@@ -98,4 +97,5 @@ async def main(suffix: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "_issue10_lean"))
+    # The suffix names the version recorded: `... record_continued _issue11`.
+    asyncio.run(main(sys.argv[1]))

@@ -20,7 +20,7 @@ from models.messages.returns import ReceiveRequest, ReturnState
 from models.messages.shipping import ShipRequest
 from models.messages.vendor_order import CancelRequest, VendorOrderState
 from tests.workflows.fakes import FakeWorld
-from tests.workflows.test_order_saga import check_out, order_input, refusal
+from tests.workflows.test_order_saga import check_out, order_input, refusal, with_timing
 from tests.workflows.test_vendor_money import (
     one_vendor_order,
     payout_refused_then_retried,
@@ -200,7 +200,7 @@ async def test_a_payout_refused_for_long_continues_as_new_and_pays_once_when_fix
 ) -> None:
     # A small history limit stands in for months of refusals (a year costs ~390 attempts:
     # tests/unit/test_payout.py counts them); the run must carry on as a new run.
-    order = order_input().model_copy(update={"history_limit": 60, "payout_retry_seconds": 60})
+    order = with_timing(order_input(), history_limit=60, payout_retry_seconds=60)
     await check_out(env, task_queue, order)
     plan = next(p for p in fake.confirmed[order.order_id].vendor_orders if p.vendor_id == "ven_a")
     child = env.client.get_workflow_handle(vendor_order_workflow_id(order.order_id, "ven_a"))
@@ -218,7 +218,7 @@ async def test_a_vendor_that_never_ships_continues_as_new_while_its_hold_is_rene
     env: WorkflowEnvironment, task_queue: str, fake: FakeWorld
 ) -> None:
     fake.catalog["BRAKE-01"].ship_sla_seconds = 2 * DAY
-    order = timed_order(hold_seconds=12 * 3600.0).model_copy(update={"history_limit": 40})
+    order = timed_order(hold_seconds=12 * 3600.0, history_limit=40)
     vendor_order_id, child = await vendor_a(env, task_queue, fake, order)
     # Renewed every six hours, flagged at two days, cancelled two days later.
     assert await child.result() == "cancelled"

@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.ids import vendor_order_id, vendor_order_workflow_id
 from models.messages.checkout import CheckoutRequest, CheckoutResult, LineRequest, OrderInput
 from models.messages.shipping import ShipRequest
+from models.messages.timing import TimingPolicy
 from tests.workflows.fakes import FakeWorld
 from workflows.order import OrderWorkflow
 
@@ -38,8 +39,13 @@ def order_input(payment_method: str = "pm_card_visa", brakes: int = 3) -> OrderI
         payment_method=payment_method,
         idempotency_key="key-1",
         request_fingerprint="fp-1",
-        return_window_seconds=FOURTEEN_DAYS,
+        timing=TimingPolicy(return_window_seconds=FOURTEEN_DAYS),
     )
+
+
+def with_timing(order: OrderInput, **changes: float | None) -> OrderInput:
+    """`order` with some of its timing policy changed."""
+    return order.model_copy(update={"timing": order.timing.model_copy(update=changes)})
 
 
 async def check_out(

@@ -52,7 +52,7 @@ async def test_no_return_opens_after_the_window_and_no_more_units_than_were_sold
         env,
         task_queue,
         fake,
-        timed_order().model_copy(update={"return_window_seconds": HOUR}),
+        timed_order(return_window_seconds=HOUR),
         skipping=False,
     )
     await deliver_a(child)

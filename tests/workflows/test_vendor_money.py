@@ -12,7 +12,7 @@ from domain.ids import vendor_order_workflow_id
 from models.messages.money import DisputeSignal, ExternalRefund, RefundCommand, RefundOutcome
 from models.messages.shipping import ShipRequest
 from tests.workflows.fakes import FakeWorld
-from tests.workflows.test_order_saga import check_out, order_input
+from tests.workflows.test_order_saga import check_out, order_input, with_timing
 
 
 async def one_vendor_order(
@@ -122,7 +122,7 @@ async def test_an_outside_refund_before_the_payout_is_taken_from_the_vendors_pay
 async def test_a_vendor_order_renews_its_stock_hold_until_it_ships(
     env: WorkflowEnvironment, task_queue: str, fake: FakeWorld
 ) -> None:
-    order = order_input().model_copy(update={"hold_seconds": 60.0})
+    order = with_timing(order_input(), hold_seconds=60.0)
     await check_out(env, task_queue, order)
     child = env.client.get_workflow_handle(vendor_order_workflow_id(order.order_id, "ven_a"))
     plan = next(p for p in fake.confirmed[order.order_id].vendor_orders if p.vendor_id == "ven_a")

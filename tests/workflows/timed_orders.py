@@ -13,7 +13,7 @@ from models.messages.checkout import OrderInput
 from models.messages.returns import ReturnRequest, ReturnUnits
 from models.messages.shipping import ShipRequest
 from tests.workflows.fakes import FakeWorld
-from tests.workflows.test_order_saga import check_out, order_input
+from tests.workflows.test_order_saga import check_out, order_input, with_timing
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -27,7 +27,7 @@ def timed_order(**timers: float | None) -> OrderInput:
         # Renewals every half hold would be hundreds of activities over days of skipped time.
         "hold_seconds": 60 * DAY,
     }
-    return order_input().model_copy(update={**base, **timers})
+    return with_timing(order_input(), **{**base, **timers})
 
 
 async def vendor_a(
