@@ -30,6 +30,7 @@ from stores.stock_changes import StockAnnouncer
 from stores.stock_gate import StockGate
 from temporal.client import connect
 from temporal.worker import activity_methods, make_worker
+from workflows.registry import WORKFLOWS
 
 log = logging.getLogger("fulfillment.worker")
 
@@ -69,7 +70,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         ReturnActivities(sessions, events),
         ShippingActivities(sessions, shippo, shipping_threads),
     )
-    worker = make_worker(client, settings.task_queue, activities)
+    worker = make_worker(client, settings.task_queue, WORKFLOWS, activities)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,4 +1,5 @@
-"""Worker construction: the workflows, and the activity classes' bound methods."""
+"""Worker construction: the workflows it is given (workflows/registry.py, by worker.py), and
+the activity classes' bound methods."""
 
 from __future__ import annotations
 
@@ -12,23 +13,11 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from workflows.notification import VendorNotificationWorkflow
-from workflows.order import OrderWorkflow
-from workflows.payout_adjustment import PayoutAdjustmentWorkflow
-from workflows.vendor_order import VendorOrderWorkflow
-
 # Where `@activity.defn` keeps a function's definition (temporalio/activity.py); the SDK has
 # no public test for it, and a test here registers every activity of every class with it.
 _DEFINITION = "__temporal_activity_definition"
 
 log = logging.getLogger("fulfillment.worker")
-
-WORKFLOWS = [
-    OrderWorkflow,
-    VendorOrderWorkflow,
-    PayoutAdjustmentWorkflow,
-    VendorNotificationWorkflow,
-]
 
 
 def activity_methods(*instances: object) -> list[Callable[..., Any]]:
@@ -79,13 +68,16 @@ def write_workflow_bytecode(package: Path = WORKFLOWS_PACKAGE) -> bool:
 
 
 def make_worker(
-    client: Client, task_queue: str, activities: Sequence[Callable[..., Any]]
+    client: Client,
+    task_queue: str,
+    workflows: Sequence[type],
+    activities: Sequence[Callable[..., Any]],
 ) -> Worker:
     write_workflow_bytecode()
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
+        workflows=workflows,
         activities=activities,
         max_concurrent_activities=100,
     )

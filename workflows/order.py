@@ -24,12 +24,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.pricing import PricedLine
     from domain.splitting import VendorSplit, order_totals, split_by_vendor
     from domain.status import OrderStatus, VendorOrderStatus, order_status_for
-    from models import search_attributes as sa
     from models.messages.checkout import (
         CatalogRequest,
         CatalogSnapshot,
         CheckoutRequest,
         CheckoutResult,
+        ConfirmedOrder,
         ConfirmOrderRequest,
         OrderInput,
         OrderStatusChange,
@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.messages.money import ChargeOutcome, ChargeRequest
     from models.messages.vendor_order import VendorOrderStatusSignal
-    from models.views import OrderPublic
+    from temporal import search_attributes as sa
     from temporal.names import Activity, Query, Signal, Update, Workflow
     from workflows.options import (
         CHARGE,
@@ -63,7 +63,7 @@ class OrderWorkflow(OrderBase):
         self._vendor_status: dict[str, VendorOrderStatus] = {}
         self._changed = False
         self._buffering = True  # until the checkout ends (one upsert per step)
-        self._view: OrderPublic | None = None
+        self._view: ConfirmedOrder | None = None
         self._notifies: dict[str, bool] = {}
         # Search attribute changes not sent yet (lean: one upsert per step, not per field).
         self._pending_attributes: dict[str, Any] = {}
@@ -281,7 +281,7 @@ class OrderWorkflow(OrderBase):
         confirmed = await self._step(
             Activity.CONFIRM_ORDER,
             ConfirmOrderRequest(order_id=order.order_id, charge=charge, vendor_orders=plans),
-            OrderPublic,
+            ConfirmedOrder,
         )
         self._view = confirmed
         self._status = OrderStatus.CONFIRMED

@@ -14,7 +14,6 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 
 with workflow.unsafe.imports_passed_through():
     from domain.status import OrderStatus, VendorOrderStatus
-    from models import search_attributes as sa
     from models.messages.checkout import (
         CreateOrderRequest,
         OrderInput,
@@ -24,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         VendorOrderPlan,
     )
     from models.messages.vendor_order import VendorOrderInput
+    from temporal import search_attributes as sa
     from temporal.names import Activity
     from workflows.options import LOCAL_STEP, LocalActivityOptions
     from workflows.order_plan import sold_lines

@@ -14,7 +14,6 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain.attention import AttentionReason
     from domain.errors import ErrorCode
-    from models import search_attributes as sa
     from models.messages.money import (
         PayoutAdjustment,
         RefundOutcome,
@@ -22,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         ReversalOutcome,
     )
     from models.messages.vendor_order import AttentionChange
+    from temporal import search_attributes as sa
     from temporal.names import Activity, Workflow
     from workflows.options import STEP
 

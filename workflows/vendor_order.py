@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.attention import DELIVERY_REASONS, SHIPPING_REASONS, AttentionReason
     from domain.errors import ErrorCode
     from domain.status import VendorOrderStatus
-    from models import search_attributes as sa
     from models.messages.money import DisputeSignal, ExternalRefund, RefundCommand, RefundOutcome
     from models.messages.returns import ReceiveRequest, ReturnRequest, ReturnState
     from models.messages.shipping import (
@@ -40,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         VendorOrderRef,
         VendorOrderState,
     )
+    from temporal import search_attributes as sa
     from temporal.names import Activity, Query, Signal, Update, Workflow
     from workflows.money import MoneyDesk
     from workflows.options import LABEL, STEP

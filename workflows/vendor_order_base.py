@@ -17,7 +17,6 @@ from temporalio.exceptions import ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from domain.errors import ErrorCode, InvalidState
     from domain.status import VendorOrderStatus, ensure_vendor_transition
-    from models import search_attributes as sa
     from models.messages.notifications import VendorNotification
     from models.messages.vendor_order import (
         AttentionChange,
@@ -25,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         VendorOrderResume,
         VendorOrderStatusSignal,
     )
+    from temporal import search_attributes as sa
     from temporal.names import Activity, Signal
     from workflows.money import MoneyDesk
     from workflows.notification import notify_vendor

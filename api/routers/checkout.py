@@ -37,11 +37,11 @@ from domain.ids import (
     order_workflow_id,
     request_fingerprint,
 )
-from models import search_attributes as sa
 from models.catalog import Product
 from models.messages.checkout import CheckoutRequest, CheckoutResult, LineRequest, OrderInput
 from models.order import Order
 from models.views import OrderCreate, OrderPublic
+from temporal import search_attributes as sa
 from temporal.names import Update, Workflow
 
 router = APIRouter(prefix="/v1", tags=["orders"])

@@ -36,12 +36,17 @@ class CheckoutRequest(BaseModel):
     request_fingerprint: str
 
 
+# The confirmed order as the API shows it (models/views.py), read by the confirmation step
+# and handed back by the checkout update: the 201 needs no second read (issue 10). The saga
+# carries it as a message and never looks inside.
+ConfirmedOrder = OrderPublic
+
+
 class CheckoutResult(BaseModel):
     order_id: str
     status: str
-    # The order as the API shows it, read when it was confirmed (issue 10); None from runs
-    # before it, whose answer the API reads from the database.
-    order: OrderPublic | None = None
+    # None from runs before issue 10, whose answer the API reads from the database.
+    order: ConfirmedOrder | None = None
 
 
 class CatalogEntry(BaseModel):

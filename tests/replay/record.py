@@ -24,10 +24,10 @@ from models.messages.returns import ReturnRequest, ReturnUnits
 from models.messages.shipping import ShipRequest
 from models.messages.timing import TimingPolicy
 from models.messages.vendor_order import CancelRequest
-from temporal.worker import WORKFLOWS
 from tests.workflows.conftest import time_skipping_environment
 from tests.workflows.fakes import world
 from workflows.order import OrderWorkflow
+from workflows.registry import WORKFLOWS
 
 HERE = Path(__file__).parent / "histories"
 

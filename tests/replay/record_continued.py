@@ -20,12 +20,12 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from models.messages.vendor_order import CancelRequest
-from temporal.worker import WORKFLOWS
 from tests.workflows.conftest import time_skipping_environment
 from tests.workflows.fakes import world
 from tests.workflows.test_order_saga import order_input, with_timing
 from tests.workflows.test_vendor_money import payout_refused_then_retried, ship_and_deliver
 from tests.workflows.timed_orders import DAY, timed_order, vendor_a
+from workflows.registry import WORKFLOWS
 
 HERE = Path(__file__).parent / "histories"
 

@@ -57,10 +57,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 ONLY_MODULES: dict[tuple[str, str], tuple[str, ...]] = {
     # "`models` messages": what workflows and activities exchange.
     ("workflows", "models"): ("models.messages",),
-    # "`temporal` names": the contract module, never temporal.worker or temporal.client.
-    # (temporal.search_attributes would be allowed too, but no workflow imports it today: the
-    # keys they upsert are in models.search_attributes, listed in KNOWN_VIOLATIONS.)
-    ("workflows", "temporal"): ("temporal.names",),
+    # "`temporal` names": the contract module and the search attribute keys workflows
+    # upsert, never temporal.worker or temporal.client.
+    ("workflows", "temporal"): ("temporal.names", "temporal.search_attributes"),
     # Proposed amendment to DESIGN.md (the project owner's decision; the table does not list
     # it yet): activities may import temporal.names, the one contract module of Temporal
     # names, and nothing else of temporal/.
@@ -82,21 +81,6 @@ API_MODULES_USING_PROVIDERS = {
 # Imports that break the table today, kept here until the code moves: (module, what it imports).
 # Each must still exist (test_each_known_violation_still_exists), so the list only shrinks.
 KNOWN_VIOLATIONS = {
-    # Worker construction registers the workflow classes; temporal/ may import domain and
-    # models only (worker.py, the entrypoint, may import "the rest").
-    ("temporal/worker.py", "workflows.notification"),
-    ("temporal/worker.py", "workflows.order"),
-    ("temporal/worker.py", "workflows.payout_adjustment"),
-    ("temporal/worker.py", "workflows.vendor_order"),
-    # The search attribute keys workflows upsert live in models/, not among the messages
-    # (DESIGN.md puts search attributes in temporal/).
-    ("workflows/order.py", "models.search_attributes"),
-    ("workflows/order_base.py", "models.search_attributes"),
-    ("workflows/payout_adjustment.py", "models.search_attributes"),
-    ("workflows/vendor_order.py", "models.search_attributes"),
-    ("workflows/vendor_order_base.py", "models.search_attributes"),
-    # The order's query answers with the API's view (OrderPublic), not a message.
-    ("workflows/order.py", "models.views"),
     # Opening a vendor's Stripe account from the API (through StripeDep) is not verifying a
     # webhook; it catches the adapter's ProviderError.
     ("api/routers/vendors.py", "providers.errors"),

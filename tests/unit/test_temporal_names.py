@@ -15,7 +15,8 @@ from activities.refunds import RefundActivities
 from activities.returns import ReturnActivities
 from activities.shipping import ShippingActivities
 from temporal.names import Activity, Query, Signal, Update, Workflow
-from temporal.worker import WORKFLOWS, activity_methods
+from temporal.worker import activity_methods
+from workflows.registry import WORKFLOWS
 
 ACTIVITY_CLASSES = (
     InventoryActivities,

@@ -11,10 +11,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from models import search_attributes as sa
-from temporal.worker import WORKFLOWS
+from temporal import search_attributes as sa
 from tests.workflows.fakes import FakeWorld, world
 from tests.workflows.timed_orders import DAY
+from workflows.registry import WORKFLOWS
 
 
 def temporal_cli() -> str:

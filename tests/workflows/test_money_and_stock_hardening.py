@@ -13,12 +13,12 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.ids import vendor_order_workflow_id
-from models import search_attributes as sa
 from models.messages.checkout import CreateOrderRequest
 from models.messages.money import DisputeSignal, RefundCommand, RefundOutcome
 from models.messages.returns import ReceiveRequest, ReturnState
 from models.messages.shipping import ShipRequest
 from models.messages.vendor_order import CancelRequest, VendorOrderState
+from temporal import search_attributes as sa
 from tests.workflows.fakes import FakeWorld
 from tests.workflows.test_order_saga import check_out, order_input, refusal, with_timing
 from tests.workflows.test_vendor_money import (
