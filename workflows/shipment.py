@@ -5,6 +5,7 @@ after a grace period), cancelling, and registering a parcel for tracking once sh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -26,6 +27,21 @@ with workflow.unsafe.imports_passed_through():
     from workflows.vendor_order_base import VendorOrderBase
 
 
+@dataclass
+class _ShipDeadlines:
+    """The vendor's ship SLA (flag and remind at `breach_at`) and the automatic cancellation
+    a grace period after it (`cancel_at`); None where the vendor or the settings set none."""
+
+    breach_at: datetime | None
+    cancel_at: datetime | None
+
+    def breach_due(self, now: datetime, breached: bool) -> bool:
+        return self.breach_at is not None and not breached and now >= self.breach_at
+
+    def cancel_due(self, now: datetime, breached: bool) -> bool:
+        return self.cancel_at is not None and breached and now >= self.cancel_at
+
+
 class ShipmentWait(VendorOrderBase):
     async def _renew_hold(self) -> None:
         data = self._input
@@ -38,58 +54,76 @@ class ShipmentWait(VendorOrderBase):
 
     async def _await_shipment(self) -> None:
         """Wait for the vendor, renewing the stock's hold; past the ship SLA flag and remind,
-        and past the grace period after it cancel."""
-        data = self._input
-        renew_every = timedelta(seconds=data.timing.hold_seconds / 2)
+        and past the grace period after it cancel. Each pass sleeps until the next of those
+        deadlines (or a change: shipped, cancelled, a change starting or ending), then does
+        what is due."""
+        sla = self._ship_deadlines()
         if self._next_renewal is None:
-            self._next_renewal = workflow.now() + renew_every
+            self._next_renewal = workflow.now() + self._renew_every()
+        while self._status == VendorOrderStatus.AWAITING_SHIPMENT:
+            if not await self._sleep_until_due(sla):
+                continue  # woken by a change: look again
+            now = workflow.now()
+            await self._renew_hold_if_due(now)
+            if self._status != VendorOrderStatus.AWAITING_SHIPMENT:
+                return
+            if sla.breach_due(now, self._breached):
+                await self._flag_ship_sla_breach(sla)
+            elif sla.cancel_due(now, self._breached) and not self._changing.locked():
+                if not await self._auto_cancel():
+                    sla.cancel_at = None  # flagged for a person; the vendor may still ship
+            if self._status == VendorOrderStatus.AWAITING_SHIPMENT:
+                await self._renew_history_if_long("awaiting_shipment")
+
+    def _ship_deadlines(self) -> _ShipDeadlines:
+        data = self._input
         breach_at = cancel_at = None
         if data.ship_sla_seconds is not None:
             breach_at = data.created_at + timedelta(seconds=data.ship_sla_seconds)
             if data.timing.auto_cancel_seconds is not None:
                 cancel_at = breach_at + timedelta(seconds=data.timing.auto_cancel_seconds)
-        while self._status == VendorOrderStatus.AWAITING_SHIPMENT:
-            due = [self._next_renewal]
-            if breach_at is not None and not self._breached:
-                due.append(breach_at)
-            if cancel_at is not None and self._breached and not self._changing.locked():
-                due.append(cancel_at)
-            wait = max(min(due) - workflow.now(), timedelta(milliseconds=1))
-            busy = self._changing.locked()
-            try:
-                await workflow.wait_condition(
-                    lambda b=busy: (  # type: ignore[misc]
-                        self._status != VendorOrderStatus.AWAITING_SHIPMENT
-                        or self._changing.locked() != b
-                    ),
-                    timeout=wait,
-                )
-                continue
-            except TimeoutError:
-                pass
-            now = workflow.now()
-            if now >= self._next_renewal:
-                await self._renew_hold()
-                self._next_renewal = workflow.now() + renew_every
-            if self._status != VendorOrderStatus.AWAITING_SHIPMENT:
-                return
-            if breach_at is not None and not self._breached and now >= breach_at:
-                self._breached = True
-                await self._set_attention(AttentionReason.SHIP_SLA_BREACHED)
-                await self._notify(
-                    "vendor_order.ship_reminder",
-                    {"ship_by": breach_at.isoformat(), "cancels_at": _iso(cancel_at)},
-                )
-            elif (
-                cancel_at is not None
-                and self._breached
-                and now >= cancel_at
-                and not self._changing.locked()
-            ):
-                if not await self._auto_cancel():
-                    cancel_at = None  # flagged for a person; the vendor may still ship
-            if self._status == VendorOrderStatus.AWAITING_SHIPMENT:
-                await self._renew_history_if_long("awaiting_shipment")
+        return _ShipDeadlines(breach_at, cancel_at)
+
+    def _renew_every(self) -> timedelta:
+        return timedelta(seconds=self._input.timing.hold_seconds / 2)  # renewed at half
+
+    async def _sleep_until_due(self, sla: _ShipDeadlines) -> bool:
+        """True when a deadline came; False when a change woke it first."""
+        assert self._next_renewal is not None
+        due = [self._next_renewal]
+        if sla.breach_at is not None and not self._breached:
+            due.append(sla.breach_at)
+        if sla.cancel_at is not None and self._breached and not self._changing.locked():
+            due.append(sla.cancel_at)
+        wait = max(min(due) - workflow.now(), timedelta(milliseconds=1))
+        busy = self._changing.locked()
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    self._status != VendorOrderStatus.AWAITING_SHIPMENT
+                    or self._changing.locked() != busy
+                ),
+                timeout=wait,
+            )
+        except TimeoutError:
+            return True
+        return False
+
+    async def _renew_hold_if_due(self, now: datetime) -> None:
+        assert self._next_renewal is not None
+        if now >= self._next_renewal:
+            await self._renew_hold()
+            self._next_renewal = workflow.now() + self._renew_every()
+
+    async def _flag_ship_sla_breach(self, sla: _ShipDeadlines) -> None:
+        """Past the ship SLA: operators see it, the vendor is reminded when it cancels."""
+        assert sla.breach_at is not None
+        self._breached = True
+        await self._set_attention(AttentionReason.SHIP_SLA_BREACHED)
+        await self._notify(
+            "vendor_order.ship_reminder",
+            {"ship_by": sla.breach_at.isoformat(), "cancels_at": _iso(sla.cancel_at)},
+        )
 
     async def _auto_cancel(self) -> bool:
         """The SLA's cancellation; a refusal (the refund refused) is flagged for operators
