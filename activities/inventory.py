@@ -60,9 +60,7 @@ class InventoryActivities:
         async with self._sessions() as session:
             rows = (
                 await session.exec(
-                    select(
-                        Product, Vendor.commission_bps, Vendor.ship_sla_seconds, Vendor.webhook_url
-                    )
+                    select(Product, Vendor)
                     .join(Vendor, col(Vendor.id) == col(Product.vendor_id))
                     .where(col(Product.sku).in_(request.skus))
                 )
@@ -80,11 +78,12 @@ class InventoryActivities:
                     price_cents=product.price_cents,
                     currency=product.currency,
                     tiers=sorted(tiers[product.sku]),
-                    commission_bps=bps,
-                    ship_sla_seconds=float(sla),
-                    notifies=webhook_url is not None,
+                    commission_bps=vendor.commission_bps,
+                    ship_sla_seconds=float(vendor.ship_sla_seconds),
+                    notifies=vendor.webhook_url is not None,
+                    vendor_name=vendor.name,
                 )
-                for product, bps, sla, webhook_url in rows
+                for product, vendor in rows
             ]
         )
 

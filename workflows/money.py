@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -44,7 +44,10 @@ class MoneyDesk:
         *,
         retry_after: timedelta,
         mark: Callable[[], None] = lambda: None,
+        refused: Callable[[str, int, datetime], None] = lambda reason, attempt, next_try: None,
     ) -> None:
+        # Told of each refused payout: why, how many attempts, when the next one is.
+        self._refused = refused
         # The retired patch's marker where runs recorded it (VendorOrderBase._mark_lean).
         self._mark = mark
         self._order_id = order_id
@@ -54,6 +57,7 @@ class MoneyDesk:
         self._lock = asyncio.Lock()
         self._steps = 0
         self.paid = False
+        self.paid_cents = 0
         self.retry_requested = False
         # Where a payout that keeps being refused stands (carried across continue-as-new).
         self.attempt = 0
@@ -74,7 +78,11 @@ class MoneyDesk:
     async def refund(self, command: RefundCommand) -> RefundOutcome:
         async with self._lock:
             outcome = await workflow.execute_activity(
-                Activity.REFUND, command, result_type=RefundOutcome, **STEP
+                Activity.REFUND,
+                command,
+                result_type=RefundOutcome,
+                summary=f"refund the buyer ({command.refund_key})",
+                **STEP,
             )
             await self._reverse_if_paid(outcome.provider_refund_id, outcome.to_reverse_cents)
             return outcome
@@ -108,14 +116,18 @@ class MoneyDesk:
                             attempt=self.attempt,
                         ),
                         result_type=PayoutOutcome,
+                        summary=f"pay the vendor, attempt {self.attempt + 1}",
                         **PAYOUT,
                     )
                 except ActivityError as error:
                     refusal = Refusal.of_step(error)
                     if refusal is None or refusal.code != ErrorCode.PAYOUT_FAILED:
                         raise
+                    wait = self.wait or self._retry_after
+                    self._refused(refusal.detail, self.attempt + 1, workflow.now() + wait)
                 else:
                     self.paid = True
+                    self.paid_cents = outcome.amount_cents
                     if self.flagged:
                         await self._flag(None)
                     # A refund recorded while the transfer was under way was paid out too.

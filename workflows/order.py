@@ -18,6 +18,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain import progress
     from domain.attention import AttentionReason
     from domain.errors import DomainError, ErrorCode
     from domain.money import ensure_chargeable
@@ -65,6 +66,9 @@ class OrderWorkflow(OrderBase):
         self._buffering = True  # until the checkout ends (one upsert per step)
         self._view: ConfirmedOrder | None = None
         self._notifies: dict[str, bool] = {}
+        self._vendor_names: dict[str, str] = {}  # as operators read them (domain/progress.py)
+        self._total_cents = 0
+        self._plans: list[VendorOrderPlan] = []
         # Search attribute changes not sent yet (lean: one upsert per step, not per field).
         self._pending_attributes: dict[str, Any] = {}
 
@@ -82,6 +86,7 @@ class OrderWorkflow(OrderBase):
             for compensate in reversed(compensations):
                 await compensate()
             self._refusal = refusal
+            workflow.set_current_details(progress.order_refused(refusal.code, refusal.detail))
             self._status = OrderStatus.REJECTED
             self._upsert(sa.ORDER_STATUS.value_set(self._status))
             self._flush_attributes()
@@ -132,8 +137,10 @@ class OrderWorkflow(OrderBase):
             CatalogRequest(skus=sorted({line.sku for line in self._order.lines})),
             CatalogSnapshot,
         )
+        self._vendor_names = {e.vendor_id: e.vendor_name or e.vendor_id for e in catalog.entries}
         priced, lines = await self._price(catalog)
         splits = await self._record(priced, lines, compensations)
+        self._say_checking_out(splits)
         compensations.append(self._release)
         try:
             reserved, splits = await self._reserve(priced, lines, splits)
@@ -262,6 +269,7 @@ class OrderWorkflow(OrderBase):
             ),
             ChargeOutcome,
             options=CHARGE,
+            summary=f"charge {progress.amount(total, order.currency)}",
         )
 
     async def _confirm(
@@ -288,6 +296,9 @@ class OrderWorkflow(OrderBase):
         self._vendor_status = {
             p.vendor_order_id: VendorOrderStatus.AWAITING_SHIPMENT for p in plans
         }
+        self._total_cents = order_totals(splits)[2]
+        self._plans = plans
+        self._say_following()
         self._upsert(
             sa.ORDER_STATUS.value_set(self._status), sa.WAITING_SINCE.value_set(workflow.now())
         )
@@ -319,7 +330,26 @@ class OrderWorkflow(OrderBase):
             self._changed = False
             await self._apply_status()
 
+    def _say_checking_out(self, splits: list[VendorSplit]) -> None:
+        vendors = [self._vendor_names.get(s.vendor_id, s.vendor_id) for s in splits]
+        total = order_totals(splits)[2]
+        workflow.set_current_details(progress.checking_out(total, self._order.currency, vendors))
+
+    def _say_following(self) -> None:
+        """Confirmed: what each vendor order still waits for, as the order hears of it."""
+        waiting = [
+            f"{self._vendor_names.get(plan.vendor_id, plan.vendor_id)}: "
+            + str(self._vendor_status[plan.vendor_order_id]).replace("_", " ")
+            for plan in self._plans
+            if self._vendor_status[plan.vendor_order_id]
+            not in (VendorOrderStatus.COMPLETED, VendorOrderStatus.CANCELLED)
+        ]
+        workflow.set_current_details(
+            progress.following(self._total_cents, self._order.currency, waiting)
+        )
+
     async def _apply_status(self) -> None:
+        self._say_following()
         target = order_status_for(list(self._vendor_status.values()))
         if target == self._status:
             return

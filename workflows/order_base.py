@@ -13,6 +13,7 @@ from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from domain import progress
     from domain.status import OrderStatus, VendorOrderStatus
     from models.messages.checkout import (
         CreateOrderRequest,
@@ -44,11 +45,14 @@ class OrderBase:
     _order: OrderInput
     _buffering: bool
     _notifies: dict[str, bool]
+    _vendor_names: dict[str, str]
     # Search attribute changes not sent yet (lean: one upsert per step, not per field).
     _pending_attributes: dict[str, Any]
 
     async def _start_child(self, plan: VendorOrderPlan) -> Any:
         order = self._order
+        sold = sold_lines(plan)
+        vendor_name = self._vendor_names.get(plan.vendor_id, "")
         return await workflow.start_child_workflow(
             VendorOrderWorkflow.run,
             VendorOrderInput(
@@ -60,15 +64,23 @@ class OrderBase:
                 created_at=workflow.now(),
                 timing=order.timing,
                 ship_sla_seconds=plan.ship_sla_seconds,
-                lines=sold_lines(plan),
+                lines=sold,
                 attributes_at_start=True,
                 # A vendor without a webhook URL gets no notification workflows.
                 notify_vendor=self._notifies.get(plan.vendor_id, True),
+                vendor_name=vendor_name,
             ),
             id=plan.workflow_id,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             # Vendors are paid even if an operator terminates the parent by hand.
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            static_summary=progress.vendor_order_summary(
+                vendor_name or plan.vendor_id,
+                order.order_id,
+                [(line.sku, line.quantity) for line in sold],
+                plan.subtotal_cents + plan.shipping_cents,
+                order.currency,
+            ),
             # Its search attributes come with its start (no upsert of its own).
             search_attributes=TypedSearchAttributes(
                 [
@@ -116,10 +128,13 @@ class OrderBase:
         result_type: type | None = None,
         *,
         options: LocalActivityOptions = LOCAL_STEP,
+        summary: str | None = None,
     ) -> Any:
         """One step of the saga: a local activity (milliseconds of database work, idempotent
         per order)."""
-        return await workflow.execute_local_activity(name, arg, result_type=result_type, **options)
+        return await workflow.execute_local_activity(
+            name, arg, result_type=result_type, summary=summary, **options
+        )
 
     def _upsert(self, *updates: Any) -> None:
         if not self._buffering:

@@ -65,6 +65,10 @@ class ReturnDesk:
     def open(self) -> bool:
         return any(r.status == "requested" for r in self._returns.values())
 
+    @property
+    def open_count(self) -> int:
+        return sum(r.status == "requested" for r in self._returns.values())
+
     def check_open(self, request: ReturnRequest, window_ends: datetime | None) -> int:
         """The refund the return is worth, or an ApplicationError saying why it cannot be."""
         if window_ends is None:

@@ -12,6 +12,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from domain import progress
     from domain.attention import SHIPPING_REASONS, AttentionReason
     from domain.status import VendorOrderStatus
     from models.messages.money import RefundCommand
@@ -50,7 +51,9 @@ class ShipmentWait(VendorOrderBase):
             vendor_order_id=data.vendor_order_id,
             hold_seconds=data.timing.hold_seconds,
         )
-        await workflow.execute_activity(Activity.RENEW_HOLD, renew, **STEP)
+        await workflow.execute_activity(
+            Activity.RENEW_HOLD, renew, summary="renew the stock's hold", **STEP
+        )
 
     async def _await_shipment(self) -> None:
         """Wait for the vendor, renewing the stock's hold; past the ship SLA flag and remind,
@@ -74,6 +77,13 @@ class ShipmentWait(VendorOrderBase):
                     sla.cancel_at = None  # flagged for a person; the vendor may still ship
             if self._status == VendorOrderStatus.AWAITING_SHIPMENT:
                 await self._renew_history_if_long("awaiting_shipment")
+
+    def _say_waiting_to_ship(self) -> None:
+        sla = self._ship_deadlines()
+        if self._breached and sla.breach_at is not None:
+            self._say(progress.ship_sla_passed(self._vendor, sla.breach_at, sla.cancel_at))
+        else:
+            self._say(progress.waiting_to_ship(self._vendor, sla.breach_at))
 
     def _ship_deadlines(self) -> _ShipDeadlines:
         data = self._input
@@ -119,6 +129,7 @@ class ShipmentWait(VendorOrderBase):
         """Past the ship SLA: operators see it, the vendor is reminded when it cancels."""
         assert sla.breach_at is not None
         self._breached = True
+        self._say(progress.ship_sla_passed(self._vendor, sla.breach_at, sla.cancel_at))
         await self._set_attention(AttentionReason.SHIP_SLA_BREACHED)
         await self._notify(
             "vendor_order.ship_reminder",
@@ -133,6 +144,7 @@ class ShipmentWait(VendorOrderBase):
             await self._cancel(CancelRequest(reason="ship_sla_expired", by="system"))
         except ActivityError:
             workflow.logger.warning("auto-cancel of %s failed", self._input.vendor_order_id)
+            self._say(progress.auto_cancel_refused(self._vendor))
             await self._set_attention(AttentionReason.AUTO_CANCEL_FAILED)
             return False
         return True
@@ -167,6 +179,7 @@ class ShipmentWait(VendorOrderBase):
                 **STEP,
             )
             await self._moved_to(VendorOrderStatus.CANCELLED)
+            self._say(progress.cancelled(request.reason, request.by))
             if self._attention in SHIPPING_REASONS:
                 await self._set_attention(None)
             await self._notify(

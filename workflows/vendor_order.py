@@ -20,6 +20,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain import progress
     from domain.attention import DELIVERY_REASONS, SHIPPING_REASONS, AttentionReason
     from domain.errors import ErrorCode
     from domain.status import VendorOrderStatus
@@ -66,6 +67,9 @@ class VendorOrderWorkflow(ShipmentWait):
             self._set_attention,
             retry_after=timedelta(seconds=data.timing.payout_retry_seconds),
             mark=self._mark_lean,
+            refused=lambda reason, attempt, next_try: self._say(
+                progress.payout_refused(self._vendor, reason, attempt, next_try)
+            ),
         )
         self._returns = ReturnDesk(
             data.order_id, data.vendor_order_id, data.lines, self._money, mark=self._mark_lean
@@ -109,6 +113,7 @@ class VendorOrderWorkflow(ShipmentWait):
     async def _ship_or_cancel(self, resumed: bool) -> None:
         """Tell the vendor, then wait for its shipment under the ship SLA, keeping the stock
         held. Ends shipped or cancelled (by the buyer, ops, or the SLA's auto-cancel)."""
+        self._say_waiting_to_ship()
         if not resumed:
             await self._notify("vendor_order.created", {"lines": self._sold()})
         await self._await_shipment()
@@ -125,17 +130,28 @@ class VendorOrderWorkflow(ShipmentWait):
         assert self._window_ends is not None
         remaining = self._window_ends - workflow.now()
         if remaining > timedelta(0):
-            await workflow.sleep(remaining)
+            await workflow.sleep(remaining, summary="return window")
         self._mark_lean()
         expires = self._input.timing.return_expires_seconds
-        await self._returns.settle(None if expires is None else timedelta(seconds=expires))
+        expire_after = None if expires is None else timedelta(seconds=expires)
+        if self._returns.open:
+            self._say(
+                progress.returns_open(
+                    self._returns.open_count,
+                    None if expire_after is None else workflow.now() + expire_after,
+                )
+            )
+        await self._returns.settle(expire_after)
 
     async def _pay(self) -> None:
         """Transfer the vendor's share, net of refunds; an open dispute holds it."""
         if self._open_disputes:
             # A disputed charge may be taken back: its unpaid payouts wait for the outcome.
+            self._say(progress.disputed(len(self._open_disputes)))
             await workflow.wait_condition(lambda: not self._open_disputes)
+        self._say(progress.paying(self._vendor))
         await self._money.pay(hold=self._no_open_dispute, between=self._renew_history_if_long)
+        self._say(progress.paid(self._vendor, self._money.paid_cents, self._input.currency))
 
     async def _closed(self) -> str:
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -159,6 +175,7 @@ class VendorOrderWorkflow(ShipmentWait):
                         parcel=request.parcel,
                     ),
                     result_type=LabelResult,
+                    summary="buy a shipping label",
                     **LABEL,
                 )
                 carrier, tracking, label_url = label.carrier, label.tracking_number, label.label_url
@@ -176,6 +193,14 @@ class VendorOrderWorkflow(ShipmentWait):
                 **STEP,
             )
             await self._moved_to(VendorOrderStatus.SHIPPED)
+            overdue = self._input.timing.delivery_overdue_seconds
+            self._say(
+                progress.in_transit(
+                    carrier,
+                    tracking,
+                    None if overdue is None else workflow.now() + timedelta(seconds=overdue),
+                )
+            )
             if self._attention in SHIPPING_REASONS:
                 await self._set_attention(None)
             if not request.purchase_label:
@@ -218,6 +243,7 @@ class VendorOrderWorkflow(ShipmentWait):
             )
             self._window_ends = ends
             await self._moved_to(VendorOrderStatus.DELIVERED)
+            self._say(progress.return_window(ends))
             if self._attention in DELIVERY_REASONS:
                 await self._set_attention(None)
 
@@ -275,6 +301,7 @@ class VendorOrderWorkflow(ShipmentWait):
             else AttentionReason.DELIVERY_FAILED
         )
         if self._attention != attention:
+            self._say(progress.delivery_needs_a_look(attention, workflow.now()))
             await self._set_attention(attention)
 
     @workflow.update(name=Update.REFUND)
@@ -323,6 +350,9 @@ class VendorOrderWorkflow(ShipmentWait):
             )
         except TimeoutError:
             if self._attention is None:
+                self._say(
+                    progress.delivery_needs_a_look(AttentionReason.DELIVERY_OVERDUE, workflow.now())
+                )
                 await self._set_attention(AttentionReason.DELIVERY_OVERDUE)
             await workflow.wait_condition(arrived)
         if self._carrier_delivered():

@@ -127,6 +127,15 @@ class VendorOrderBase:
     def _sold(self) -> list[dict[str, Any]]:
         return [line.model_dump() for line in self._input.lines]
 
+    @property
+    def _vendor(self) -> str:
+        return self._input.vendor_name or self._input.vendor_id
+
+    def _say(self, details: str) -> None:
+        """What this vendor order is doing, for the operator in the Temporal UI
+        (domain/progress.py). Not history: it costs no event and replays nothing."""
+        workflow.set_current_details(details)
+
     def _require(self, target: VendorOrderStatus) -> None:
         """Refuse a move the status does not allow (domain.status), or any move while another
         change is at work."""

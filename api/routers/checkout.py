@@ -30,6 +30,7 @@ from api import admission, checkout_lane
 from api.deps import Platform, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, from_application_error, from_update_failure
 from api.views import order_view
+from domain import progress
 from domain.errors import ErrorCode
 from domain.ids import (
     checkout_update_id,
@@ -141,6 +142,10 @@ async def _check_out(
                 SearchAttributePair(sa.ORDER_STATUS, "pending"),
                 SearchAttributePair(sa.CUSTOMER_ID, body.customer_id),
             ]
+        ),
+        # What the order is, in the Temporal UI's list (what it does now: current details).
+        static_summary=progress.order_summary(
+            order_id, body.customer_id, [(line.sku, line.quantity) for line in body.lines]
         ),
     )
     try:

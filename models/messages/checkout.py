@@ -60,6 +60,8 @@ class CatalogEntry(BaseModel):
     # The vendor had a webhook URL: its vendor orders send notifications (issue 10: none,
     # and no workflow for them, otherwise). True in snapshots from before the field.
     notifies: bool = True
+    # Operators read it in the Temporal UI (domain/progress.py); "" in older snapshots.
+    vendor_name: str = ""
 
 
 class CatalogRequest(BaseModel):

@@ -36,6 +36,9 @@ class VendorOrderInput(BaseModel):
     # Issue 10: False when the vendor had no webhook URL at checkout (no notification
     # workflows are started); True for inputs from before the field.
     notify_vendor: bool = True
+    # How operators read the vendor in the Temporal UI; "" from parents before it (the id
+    # is shown instead).
+    vendor_name: str = ""
 
     _gather_timing = model_validator(mode="before")(gather_timing)
 

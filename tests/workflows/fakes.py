@@ -409,6 +409,7 @@ def world() -> FakeWorld:
                 currency="usd",
                 tiers=[(3, 2000)],
                 commission_bps=1000,
+                vendor_name="Brakes Co",
             ),
             "TYRE-700": CatalogEntry(
                 sku="TYRE-700",
