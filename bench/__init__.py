@@ -1,12 +1,13 @@
 """Benchmarks (issue #4): a flash sale through the real API, and reservation throughput on one
 hot SKU. Each prints its figures and the command that reproduces them; see bench/README.md.
 
-This module holds the small, pure statistics they share (tested in
-tests/tooling/test_bench_stats.py).
+This module holds the small, pure helpers they share: statistics, how figures and targets are
+printed, and the reproduce command (tested in tests/tooling/test_bench_stats.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import shlex
 import sys
@@ -74,12 +75,31 @@ def format_ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
 
 
+def format_rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def verdict(value: float | None, limit: float, *, at_most: bool) -> str:
+    if value is None:
+        return "n/a"
+    met = value <= limit if at_most else value >= limit
+    return "met" if met else "missed"
+
+
 def reproduce_command(module: str, options: Sequence[tuple[str, object]]) -> str:
     """The command line that runs `module` again with these options, from the repo root."""
     words = [".venv/bin/python", "-m", module]
     for flag, value in options:
         words += [flag, str(value)]
     return shlex.join(words)
+
+
+def options_of(args: argparse.Namespace, flags: str) -> list[tuple[str, object]]:
+    """(flag, value) of each space-separated flag, its value as argparse parsed it
+    ("--in-flight" reads args.in_flight): the options a reproduce command repeats."""
+    return [
+        (flag, getattr(args, flag.removeprefix("--").replace("-", "_"))) for flag in flags.split()
+    ]
 
 
 def log(message: str) -> None:

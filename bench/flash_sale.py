@@ -24,155 +24,26 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from api.request_metrics import app_milliseconds
-from bench import format_latency, format_ratio, log, ratio, reproduce_command, summarize
+from bench import format_latency, log, options_of, reproduce_command, summarize
+from bench.flash_sale_checkouts import (
+    Attempt,
+    Sale,
+    checkout_lean,
+    resolve,
+    stock_one_product,
+    warm_up,
+)
+from bench.flash_sale_report import report_sale, report_targets
 from bench.lean_http import Pool, encode_request
-from bench.saga import BENCH, cpu_ticks, find_servers
-from bench.shop import CONFIGURED_SERVICES, PLATFORM, checked, order_body, set_up_seller
+from bench.proc_stats import cpu_ticks, find_servers
+from bench.shop import CONFIGURED_SERVICES, PLATFORM, REQUEST_TIMEOUT, checked, order_body
 from devstack.stack import DevStack, Ports
-
-REQUEST_TIMEOUT = 90.0
-# How long answers that said nothing final (504, a dropped connection) are asked again after
-# the sale, with the same key and body: the API replays the order's outcome.
-RESOLVE_WITHIN = 120.0
-
-
-@dataclass
-class Attempt:
-    buyer: int
-    key: str
-    body: dict[str, Any]
-    outcome: str = ""  # confirmed | refused | anything else: what went wrong
-    seconds: float = 0.0
-    final: bool = True
-    # What the API itself spent (its Server-Timing header): seconds minus this is time spent
-    # before the app saw the request (the load generator, connecting, the accept queue).
-    server_seconds: float | None = None
-
-
-async def stock_one_product(api: httpx.AsyncClient, units: int) -> str:
-    """A vendor with one warehouse and one product holding `units`; returns the SKU."""
-    _, skus = await set_up_seller(api, "Flash", units=units)
-    return skus[0]
-
-
-async def checkout(api: httpx.AsyncClient, attempt: Attempt) -> None:
-    """One buyer's checkout through httpx (asked again after the sale); records its outcome
-    and how long the API took to answer."""
-    started = time.perf_counter()
-    try:
-        answer = await api.post(
-            "/v1/orders",
-            json=attempt.body,
-            headers={**PLATFORM, "Idempotency-Key": attempt.key},
-        )
-    except httpx.HTTPError as error:
-        attempt.seconds = time.perf_counter() - started
-        attempt.outcome, attempt.final = type(error).__name__, False
-        return
-    attempt.seconds = time.perf_counter() - started
-    judge(attempt, answer.status_code, dict(answer.headers), answer.content)
-
-
-async def checkout_lean(pool: Pool, attempt: Attempt, request: bytes) -> None:
-    """One buyer's checkout in the crowd, its request encoded before the sale."""
-    try:
-        answer = await pool.exchange(request)
-    except (OSError, asyncio.IncompleteReadError, ValueError) as error:
-        attempt.outcome, attempt.final = type(error).__name__, False
-        return
-    judge(attempt, answer.status, answer.headers, answer.body)
-
-
-def judge(attempt: Attempt, status: int, headers: Mapping[str, str], body: bytes) -> None:
-    """Whether an answer is final (201 confirmed, 409 refused, another 4xx) and what the API
-    itself spent on it (Server-Timing)."""
-    spent = app_milliseconds(headers.get("server-timing"))
-    attempt.server_seconds = None if spent is None else spent / 1000
-    document = json.loads(body) if body else {}
-    code = ""
-    if headers.get("content-type", "").startswith("application/problem+json"):
-        code = str(document.get("code", ""))
-    if status == 201 and document.get("status") == "confirmed":
-        attempt.outcome, attempt.final = "confirmed", True
-    elif status == 409 and code == "insufficient_stock":
-        attempt.outcome, attempt.final = "refused", True
-    else:
-        attempt.outcome = f"HTTP {status} {code}".strip()
-        # 504: the saga had not answered in time; 5xx and transport errors say nothing final.
-        attempt.final = status < 500
-
-
-async def resolve(api: httpx.AsyncClient, attempts: list[Attempt]) -> list[Attempt]:
-    """Ask again, with the same key and body, for the orders whose first answer was not
-    final, until the API replays their outcome. Their first latency is kept."""
-    pending = [a for a in attempts if not a.final]
-    if pending:
-        log(f"asking again for the {len(pending)} checkouts without a final answer")
-    deadline = time.monotonic() + RESOLVE_WITHIN
-    while pending and time.monotonic() < deadline:
-        await asyncio.sleep(1.0)
-        asked = [Attempt(a.buyer, a.key, a.body) for a in pending]
-        await asyncio.gather(*(checkout(api, again) for again in asked))
-        for attempt, again in zip(pending, asked, strict=True):
-            if again.final:
-                attempt.outcome, attempt.final = f"{again.outcome} (late)", True
-        pending = [a for a in pending if not a.final]
-    return pending
-
-
-async def warm_up(api: httpx.AsyncClient, count: int) -> None:
-    """A few checkouts of another product first, so the sale does not time cold starts."""
-    if count <= 0:
-        return
-    sku = await stock_one_product(api, count)
-    for n in range(count):
-        attempt = Attempt(n, f"warmup-{uuid.uuid4().hex}", order_body(sku, "Flash"))
-        await checkout(api, attempt)
-        if attempt.outcome != "confirmed":
-            raise RuntimeError(f"warm-up checkout {n} was not confirmed: {attempt.outcome}")
-
-
-@dataclass
-class Sale:
-    """One sale of `units` units to `buyers` buyers, and what it answered."""
-
-    sku: str
-    attempts: list[Attempt]
-    first_answers: dict[int, str]
-    send_window: float  # first send to last send, seconds
-    wall: float  # first send to last answer, seconds
-    unresolved: list[Attempt]
-    inventory: dict[str, Any]
-    cpu_seconds: dict[str, float]  # each server's CPU from the first send to the last answer
-
-    def of(self, outcome: str) -> list[Attempt]:
-        return [a for a in self.attempts if self.first_answers[a.buyer] == outcome]
-
-    @property
-    def others(self) -> dict[str, int]:
-        """What the first answers that were neither 201 nor 409 became when asked again."""
-        counts: dict[str, int] = {}
-        for attempt in self.attempts:
-            first = self.first_answers[attempt.buyer]
-            if first not in ("confirmed", "refused"):
-                label = f"{first} -> {attempt.outcome}"
-                counts[label] = counts.get(label, 0) + 1
-        return counts
-
-    @property
-    def all_confirmed(self) -> int:
-        late = sum(1 for a in self.attempts if a.outcome == "confirmed (late)")
-        return len(self.of("confirmed")) + late
 
 
 async def one_sale(
@@ -248,89 +119,6 @@ async def one_sale(
     )
 
 
-def report_sale(sale: Sale, number: int, units: int) -> list[str]:
-    """Prints one sale; returns what went wrong with it (oversold, stock disagreeing,
-    answers never final)."""
-    confirmed, refused, others = sale.of("confirmed"), sale.of("refused"), sale.others
-    all_confirmed = sale.all_confirmed
-    oversold = max(all_confirmed - units, 0)
-    inventory = sale.inventory
-    stock_ok = inventory["on_hand"] == units and inventory["reserved"] == all_confirmed
-    print(f"sale {number} ({sale.sku})")
-    print(f"  confirmed      {len(confirmed)}  (201)")
-    print(f"  refused        {len(refused)}  (409 insufficient_stock)")
-    print(f"  other answers  {sum(others.values())}")
-    for label, count in sorted(others.items()):
-        print(f"    {count:6d}  {label}")
-    if sale.unresolved:
-        print(f"    still unresolved after {RESOLVE_WITHIN:.0f}s: {len(sale.unresolved)}")
-    print(f"  oversold       {oversold}  (confirmed {all_confirmed} - units {units})")
-    unsold = max(units - all_confirmed, 0)
-    if unsold and refused:
-        print(f"  unsold         {unsold}  (units left while buyers were refused)")
-    print(
-        f"  inventory      on_hand {inventory['on_hand']} (was {units}), "
-        f"reserved {inventory['reserved']} (confirmed {all_confirmed}): "
-        f"{'ok' if stock_ok else 'MISMATCH'}"
-    )
-    print(f"  latency confirmed  {format_latency(summarize([a.seconds for a in confirmed]))}")
-    print(f"  latency refused    {format_latency(summarize([a.seconds for a in refused]))}")
-    for name, group in (("confirmed", confirmed), ("refused", refused)):
-        inside = [a.server_seconds for a in group if a.server_seconds is not None]
-        print(f"    of which in the API ({name}) {format_latency(summarize(inside))}")
-    busy = "  ".join(
-        f"{role} {seconds:.1f}"
-        for role, seconds in sorted(sale.cpu_seconds.items(), key=lambda item: -item[1])
-        if role != BENCH or seconds > 0
-    )
-    print(f"  CPU seconds    {busy}  (load generator: {BENCH}; {os.cpu_count()} CPUs)")
-    print(
-        f"  sent within    {sale.send_window:.2f} s; last answer after {sale.wall:.2f} s "
-        f"({len(sale.attempts) / sale.wall:.1f} requests/s)"
-    )
-    return [
-        reason
-        for reason, failed in (
-            (f"sale {number} OVERSOLD", oversold > 0),
-            (f"sale {number}: the inventory disagrees with the answers", not stock_ok),
-            (f"sale {number}: some checkouts never got a final answer", bool(sale.unresolved)),
-        )
-        if failed
-    ]
-
-
-def report_targets(sales: list[Sale], args: argparse.Namespace) -> None:
-    """Issue 10's targets over every sale: each sells exactly its units and refuses the rest
-    with nothing else answered; refusals answer in at most 50 ms at the median, and at most
-    0.05x the confirmations' median (pooled over the sales)."""
-    refused_p50 = summarize([a.seconds for s in sales for a in s.of("refused")])
-    confirmed_p50 = summarize([a.seconds for s in sales for a in s.of("confirmed")])
-    exact = all(
-        len(s.of("confirmed")) == min(args.units, args.buyers)
-        and len(s.of("refused")) == max(args.buyers - args.units, 0)
-        for s in sales
-    )
-    others = sum(sum(s.others.values()) for s in sales)
-    share = ratio(refused_p50.p50, confirmed_p50.p50) if refused_p50 and confirmed_p50 else None
-    rows = [
-        ("exactly the units confirmed, the rest refused, in every sale", "", exact),
-        ("other answers (504, 5xx, dropped)", f"{others}", others == 0),
-        (
-            "refusal p50 <= 50 ms",
-            f"{refused_p50.p50 * 1000:.1f} ms" if refused_p50 else "n/a",
-            refused_p50 is not None and refused_p50.p50 <= 0.050,
-        ),
-        (
-            "refusal p50 <= 0.05x confirmation p50",
-            format_ratio(share),
-            share is not None and share <= 0.05,
-        ),
-    ]
-    print("targets (issue 10)")
-    for name, figure, met in rows:
-        print(f"  {name:62s} {figure:>10s}  {'met' if met else 'missed'}")
-
-
 async def sales(api_url: str, args: argparse.Namespace) -> int:
     limits = httpx.Limits(
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
@@ -365,16 +153,11 @@ async def sales(api_url: str, args: argparse.Namespace) -> int:
         "reproduce      "
         + reproduce_command(
             "bench.flash_sale",
-            [
-                ("--buyers", args.buyers),
-                ("--units", args.units),
-                ("--window", args.window),
-                ("--concurrency", args.concurrency),
-                ("--rounds", args.rounds),
-                ("--api-workers", args.api_workers),
-                ("--worker-processes", args.worker_processes),
-                ("--checkout-timeout", args.checkout_timeout),
-            ],
+            options_of(
+                args,
+                "--buyers --units --window --concurrency --rounds --api-workers"
+                " --worker-processes --checkout-timeout",
+            ),
         )
     )
     if failures:

@@ -18,8 +18,6 @@ and bare / gated. Exits 1 if a mode confirmed more than there was. Servers stop 
     .venv/bin/python -m bench.reservation_throughput --attempts 2000 --units 200
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import os
@@ -28,224 +26,33 @@ import signal
 import statistics
 import sys
 import tempfile
-import time
-import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.exceptions import ApplicationError
 
-from activities.inventory import InventoryActivities
 from bench import format_latency, format_ratio, log, ratio, reproduce_command, summarize
+from bench.reservation_modes import (
+    CONFIRMED,
+    MODES,
+    REFUSED,
+    REFUSED_BY_PG,
+    TITLES,
+    Attempts,
+    ModeRun,
+    drive,
+)
+from bench.reservation_state import Hot, reset, seed
 from devstack import free_port, start_postgres, start_redis
 from migrations import upgrade
-from models.messages.checkout import PricedLineMsg, ReserveRequest
 from stores.db import execute_sql, make_engine, make_sessionmaker
-from stores.stock_changes import StockAnnouncer
-from stores.stock_gate import GateLine, StockGate
+from stores.stock_gate import StockGate
 
-CONFIRMED, REFUSED, REFUSED_BY_PG = "confirmed", "refused", "refused by PostgreSQL"
-MODES = ("pg-only", "gated", "bare")
-TITLES = {
-    "pg-only": "PostgreSQL only",
-    "gated": "Redis-gated",
-    "bare": "bare Redis script",
-}
-# Longer than any mode runs: an unsettled hold (the bare mode's) must not expire mid-run.
-HOLD_SECONDS = 3600.0
-PRICE_CENTS = 1000
 MAX_CONCURRENCY = 150  # embedded PostgreSQL takes 200 connections
-
-
-@dataclass
-class Hot:
-    """The one hot SKU and its vendor."""
-
-    sku: str
-    vendor: str
-    warehouse: str
-
-
-@dataclass
-class ModeRun:
-    mode: str
-    attempts: int
-    seconds: float
-    outcomes: Counter[str]
-    latencies: list[float] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float:
-        return self.attempts / self.seconds if self.seconds > 0 else 0.0
-
-
-async def seed(sessions: async_sessionmaker[AsyncSession], units: int) -> Hot:
-    suffix = uuid.uuid4().hex[:8]
-    hot = Hot(sku=f"HOT-{suffix}".upper(), vendor=f"ven_{suffix}", warehouse=f"wh_{suffix}")
-    statements = [
-        (
-            "INSERT INTO vendor (id, name, email, commission_bps, ship_sla_seconds, created_at)"
-            " VALUES (:vendor, 'Hot vendor', 'hot@example.com', 1000, 3600, now())"
-        ),
-        (
-            "INSERT INTO product (sku, vendor_id, title, price_cents, currency, weight_grams,"
-            " created_at) VALUES (:sku, :vendor, 'Hot item', :price, 'usd', 100, now())"
-        ),
-        (
-            "INSERT INTO warehouse (id, vendor_id, name, postal_code, country, latitude,"
-            " longitude, created_at)"
-            " VALUES (:wh, :vendor, 'Main', '10001', 'US', 40.75, -73.99, now())"
-        ),
-        (
-            "INSERT INTO stock_level (sku, warehouse_id, on_hand, reserved, updated_at)"
-            " VALUES (:sku, :wh, :units, 0, now())"
-        ),
-    ]
-    params = {
-        "vendor": hot.vendor,
-        "sku": hot.sku,
-        "wh": hot.warehouse,
-        "units": units,
-        "price": PRICE_CENTS,
-    }
-    async with sessions() as session, session.begin():
-        for statement in statements:
-            await execute_sql(session, text(statement), params)
-    return hot
-
-
-async def reset(
-    engine: AsyncEngine,
-    sessions: async_sessionmaker[AsyncSession],
-    redis: Redis,
-    gate: StockGate,
-    hot: Hot,
-    units: int,
-) -> None:
-    """Back to `units` on the shelf, nothing held, no audit rows, Redis empty, the gate
-    rebuilt from PostgreSQL: every mode starts from the same state."""
-    async with sessions() as session, session.begin():
-        params = {"sku": hot.sku, "units": units}
-        await execute_sql(session, text("DELETE FROM reservation WHERE sku = :sku"), params)
-        await execute_sql(session, text("DELETE FROM stock_movement WHERE sku = :sku"), params)
-        await execute_sql(
-            session,
-            text(
-                "UPDATE stock_level SET on_hand = :units, reserved = 0, updated_at = now()"
-                " WHERE sku = :sku"
-            ),
-            params,
-        )
-        version = (
-            await execute_sql(
-                session,
-                text(
-                    "UPDATE product SET stock_version = stock_version + 1 WHERE sku = :sku"
-                    " RETURNING stock_version"
-                ),
-                params,
-            )
-        ).scalar_one()
-    # Dead rows left by the previous mode would slow the next one: clear them out.
-    async with engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await autocommit.execute(
-            text("VACUUM ANALYZE stock_level, product, reservation, stock_movement")
-        )
-    await redis.flushdb()
-    await gate.rebuild({hot.sku: (units, int(version))})
-
-
-async def drive(
-    mode: str, attempts: int, concurrency: int, attempt: Callable[[int], Awaitable[str]]
-) -> ModeRun:
-    """`attempts` calls of `attempt`, `concurrency` at a time, timed together and each."""
-    numbers = iter(range(attempts))
-    outcomes: Counter[str] = Counter()
-    latencies: list[float] = []
-
-    async def worker() -> None:
-        for number in numbers:  # shared: each number is taken by one worker
-            started = time.perf_counter()
-            outcome = await attempt(number)
-            latencies.append(time.perf_counter() - started)
-            outcomes[outcome] += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, attempts))))
-    return ModeRun(mode, attempts, time.perf_counter() - started, outcomes, latencies)
-
-
-class Attempts:
-    """One reservation attempt per mode, for one unit of the hot SKU."""
-
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], redis: Redis, gate: StockGate, hot: Hot
-    ) -> None:
-        self.hot = hot
-        self.gate = gate
-        # PostgreSQL only: nobody to tell. Gated: the worker's wiring, every commit published.
-        self.plain = InventoryActivities(sessions, StockAnnouncer(None, None))
-        self.announced = InventoryActivities(sessions, StockAnnouncer(redis, gate))
-        self.run = uuid.uuid4().hex[:8]
-
-    def _request(self, order_id: str) -> ReserveRequest:
-        return ReserveRequest(
-            order_id=order_id,
-            lines=[
-                PricedLineMsg(
-                    line_no=1,
-                    sku=self.hot.sku,
-                    vendor_id=self.hot.vendor,
-                    quantity=1,
-                    unit_price_cents=PRICE_CENTS,
-                    line_total_cents=PRICE_CENTS,
-                )
-            ],
-            latitude=40.7,
-            longitude=-74.0,
-        )
-
-    async def _reserve(self, inventory: InventoryActivities, order_id: str) -> bool:
-        try:
-            await inventory.reserve(self._request(order_id))
-        except ApplicationError as refused:
-            if refused.type != "insufficient_stock":
-                raise
-            return False
-        return True
-
-    def for_mode(self, mode: str, tag: str) -> Callable[[int], Awaitable[str]]:
-        prefix = f"{mode}-{tag}-{self.run}"
-
-        async def pg_only(number: int) -> str:
-            ok = await self._reserve(self.plain, f"{prefix}-{number}")
-            return CONFIRMED if ok else REFUSED
-
-        async def gated(number: int) -> str:
-            order = f"{prefix}-{number}"
-            admission = await self.gate.admit(order, [GateLine(self.hot.sku, 1)], HOLD_SECONDS)
-            if not admission.admitted:
-                return REFUSED
-            try:
-                ok = await self._reserve(self.announced, order)
-            finally:
-                await self.gate.settle(order)
-            return CONFIRMED if ok else REFUSED_BY_PG
-
-        async def bare(number: int) -> str:
-            order = f"{prefix}-{number}"
-            admission = await self.gate.admit(order, [GateLine(self.hot.sku, 1)], HOLD_SECONDS)
-            return CONFIRMED if admission.admitted else REFUSED
-
-        return {"pg-only": pg_only, "gated": gated, "bare": bare}[mode]
 
 
 async def check(

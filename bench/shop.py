@@ -1,15 +1,20 @@
 """What the API benchmarks sell from and buy with: one vendor over HTTP, like an integrator
-would set it up, and one buyer's checkout body. Shared by bench.flash_sale, bench.saga and
-bench.in_flight."""
+would set it up, one buyer's checkout body, and one checkout placed and timed (`Placed`,
+`checkout`). Shared by bench.flash_sale, bench.saga and bench.in_flight."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from domain.ids import order_id_for_idempotency_key
 from models.settings import DEV_OPS_KEY, DEV_PLATFORM_KEY
+
+REQUEST_TIMEOUT = 90.0
 
 OPS = {"Authorization": f"Bearer {DEV_OPS_KEY}"}
 PLATFORM = {"Authorization": f"Bearer {DEV_PLATFORM_KEY}"}
@@ -115,3 +120,41 @@ def order_body(sku: str, buyer: str = "Bench") -> dict[str, Any]:
         },
         "payment_method": "pm_card_visa",
     }
+
+
+@dataclass
+class Placed:
+    key: str  # Idempotency-Key of a real checkout; bench.saga's bare ones: the workflow id
+    outcome: str = ""  # "ok" or what went wrong
+    seconds: float = 0.0
+    answered_at: float = 0.0  # epoch seconds, compared with the servers' event times
+    order_id: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+async def checkout(api: httpx.AsyncClient, sku: str, placed: Placed, buyer: str) -> None:
+    """`POST /v1/orders`, one unit, timed from send to answer; "ok" only for a confirmation."""
+    started = time.perf_counter()
+    try:
+        answer = await api.post(
+            "/v1/orders",
+            json=order_body(sku, buyer),
+            headers={**PLATFORM, "Idempotency-Key": placed.key},
+        )
+    except httpx.HTTPError as error:
+        placed.seconds = time.perf_counter() - started
+        placed.outcome = type(error).__name__
+        return
+    placed.seconds = time.perf_counter() - started
+    placed.answered_at = time.time()
+    body = answer.json() if answer.headers.get("content-type", "").endswith("json") else {}
+    if answer.status_code == 201 and body.get("status") == "confirmed":
+        # The key names the order (domain.ids) if the answer ever stops carrying its id.
+        order_id = body.get("id") or order_id_for_idempotency_key("platform", placed.key)
+        placed.outcome, placed.order_id = "ok", str(order_id)
+    else:
+        reason = body.get("code") or body.get("status") or ""
+        placed.outcome = f"HTTP {answer.status_code} {reason}".strip()

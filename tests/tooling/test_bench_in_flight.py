@@ -1,23 +1,16 @@
-"""The in-flight benchmark's arithmetic (bench/in_flight.py): memory from /proc/<pid>/status,
-process trees, progress marks, stock per product and CPU per second."""
+"""The in-flight benchmark's arithmetic (bench/in_flight.py, bench/in_flight_orders.py,
+bench/proc_stats.py): memory from /proc/<pid>/status, process trees, progress marks, stock per
+product and CPU per second."""
 
 import os
 
 import httpx
 import pytest
 
-from bench import in_flight
-from bench.in_flight import (
-    NO_MEMORY,
-    Memory,
-    crossed,
-    mib,
-    ms_per_second,
-    parse,
-    parse_memory,
-    stock_per_product,
-    tree_members,
-)
+from bench import in_flight_orders
+from bench.in_flight import parse
+from bench.in_flight_orders import crossed, stock_per_product
+from bench.proc_stats import NO_MEMORY, Memory, mib, ms_per_second, parse_memory, tree_members
 
 STATUS = """Name:\tpython
 State:\tS (sleeping)
@@ -126,10 +119,10 @@ async def test_a_fill_tops_up_what_was_not_confirmed_and_logs_progress(
             return httpx.Response(504, json={"code": "timeout"})
         return httpx.Response(201, json={"id": f"ord_{len(seen)}", "status": "confirmed"})
 
-    monkeypatch.setattr(in_flight, "PROGRESS_EVERY", 10)
+    monkeypatch.setattr(in_flight_orders, "PROGRESS_EVERY", 10)
     transport = httpx.MockTransport(answer)
     async with httpx.AsyncClient(base_url="http://api.test", transport=transport) as api:
-        orders = in_flight.Orders(api, ["SKU-A", "SKU-B"], concurrency=4)
+        orders = in_flight_orders.Orders(api, ["SKU-A", "SKU-B"], concurrency=4)
         load = await orders.fill(25, "B-fill", already=7)
 
     assert load.confirmed == 25

@@ -1,25 +1,22 @@
-"""The saga benchmark's arithmetic (bench/saga.py): /proc parsing, process trees, which server
-a command line is, history events up to a moment, sampling and CPU per order."""
+"""The saga benchmark's arithmetic (bench/saga.py, bench/saga_batches.py, bench/proc_stats.py):
+/proc parsing, process trees, which server a command line is, history events up to a moment,
+sampling and CPU per order."""
 
 import os
 import sys
 
 import pytest
 
-from bench.saga import (
-    EventCount,
+from bench.proc_stats import (
     ProcStat,
-    event_count,
-    events_until,
     ms_per_order,
-    parse_levels,
     parse_stat,
     role_of,
-    sample_evenly,
     ticks_between,
     tree_ticks,
-    verdict,
 )
+from bench.saga import parse_levels
+from bench.saga_batches import EventCount, event_count, events_until, sample_evenly
 
 
 def test_concurrency_levels_are_distinct_positive_and_ascending() -> None:
@@ -119,11 +116,3 @@ def test_ticks_between_two_readings() -> None:
     before = {"temporal": 100, "api": 50, "gone": 10}
     after = {"temporal": 130, "api": 50}
     assert ticks_between(before, after) == {"temporal": 30, "api": 0, "gone": 0}
-
-
-def test_verdicts() -> None:
-    assert verdict(1.2, 1.2, at_most=True) == "met"
-    assert verdict(1.21, 1.2, at_most=True) == "missed"
-    assert verdict(0.8, 0.8, at_most=False) == "met"
-    assert verdict(0.79, 0.8, at_most=False) == "missed"
-    assert verdict(None, 1.0, at_most=True) == "n/a"

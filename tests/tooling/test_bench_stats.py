@@ -1,16 +1,20 @@
-"""The benchmarks' statistics: nearest-rank percentiles and what they print."""
+"""The benchmarks' statistics: nearest-rank percentiles, what they print, and targets met."""
 
+import argparse
 import random
 
 import pytest
 
 from bench import (
     format_latency,
+    format_rate,
     format_ratio,
+    options_of,
     percentile,
     ratio,
     reproduce_command,
     summarize,
+    verdict,
 )
 
 
@@ -64,3 +68,22 @@ def test_ratios_and_the_command_to_reproduce() -> None:
         reproduce_command("bench.flash_sale", [("--buyers", 1000), ("--units", 100)])
         == ".venv/bin/python -m bench.flash_sale --buyers 1000 --units 100"
     )
+
+
+def test_rates_have_one_decimal_or_a_dash() -> None:
+    assert format_rate(5.46) == "5.5"
+    assert format_rate(None) == "-"
+
+
+def test_verdicts() -> None:
+    assert verdict(1.2, 1.2, at_most=True) == "met"
+    assert verdict(1.21, 1.2, at_most=True) == "missed"
+    assert verdict(0.8, 0.8, at_most=False) == "met"
+    assert verdict(0.79, 0.8, at_most=False) == "missed"
+    assert verdict(None, 1.0, at_most=True) == "n/a"
+
+
+def test_options_are_read_from_the_parsed_arguments_by_flag() -> None:
+    args = argparse.Namespace(in_flight=300, settle=10.0, keep_data=False)
+    assert options_of(args, "--in-flight --settle") == [("--in-flight", 300), ("--settle", 10.0)]
+    assert options_of(args, "") == []
