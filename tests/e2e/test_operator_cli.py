@@ -37,11 +37,15 @@ async def flagged(api: httpx.AsyncClient, order_id: str, reason: str) -> None:
     raise AssertionError(f"{order_id} was never flagged {reason}")
 
 
+async def placed(api: httpx.AsyncClient, seller: Seller, sku: str, quantity: int = 1) -> Any:
+    answer = await place(api, order_body([(sku, quantity)]))
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
 async def payout_refused(api: httpx.AsyncClient, seller: Seller, sku: str) -> dict[str, Any]:
     """An order delivered whose payout the restricted account refused: flagged payout_failed."""
-    placed = await place(api, order_body([(sku, 1)]))
-    assert placed.status_code == 201, placed.text
-    order: dict[str, Any] = placed.json()
+    order: dict[str, Any] = await placed(api, seller, sku)
     await ship_and_deliver(api, seller, order["vendor_orders"][0]["id"])
     await flagged(api, order["id"], "payout_failed")
     return order
@@ -146,12 +150,9 @@ async def test_a_payout_cannot_be_retried_once_the_vendor_order_is_closed(
 ) -> None:
     seller = await onboard(api, "CliClosed")
     sku = await stock_product(api, seller, price_cents=900, on_hand=5)
-    placed = await place(api, order_body([(sku, 1)]))
-    assert placed.status_code == 201, placed.text
-    vo = placed.json()["vendor_orders"][0]
-    cancelled = await api.post(
-        f"/v1/orders/{placed.json()['id']}/cancel", json={}, headers=PLATFORM
-    )
+    order = await placed(api, seller, sku)
+    vo = order["vendor_orders"][0]
+    cancelled = await api.post(f"/v1/orders/{order['id']}/cancel", json={}, headers=PLATFORM)
     assert cancelled.status_code == 200, cancelled.text
     temporal = await connect(stack.env["TEMPORAL_ADDRESS"])
     await temporal.get_workflow_handle(vo["workflow_id"]).result()
@@ -171,9 +172,7 @@ async def test_an_order_shows_its_timeline_money_stock_and_workflow_links(
 ) -> None:
     seller = await onboard(api, "CliShow")
     sku = await stock_product(api, seller, price_cents=1800, on_hand=5)
-    placed = await place(api, order_body([(sku, 2)]))
-    assert placed.status_code == 201, placed.text
-    order = placed.json()
+    order = await placed(api, seller, sku, quantity=2)
     vo = order["vendor_orders"][0]
     shipped = await api.post(
         f"/v1/vendor/orders/{vo['id']}/ship",
