@@ -8,11 +8,20 @@ says on stderr which servers it talks to.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
+
+from domain.attention import AttentionReason
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -134,7 +143,9 @@ def reconcile(
         engine = make_engine(settings.database_url)
         gateway = StripeGateway.connect(settings.stripe_api_key, settings.stripe_api_base)
         try:
-            found = await Reconciler(make_sessionmaker(engine), gateway).run(order or None)
+            with _progress("reconciling orders") as advance:
+                reconciler = Reconciler(make_sessionmaker(engine), gateway)
+                found = await reconciler.run(order or None, progress=advance)
         finally:
             await gateway.aclose()
             await engine.dispose()
@@ -158,6 +169,146 @@ def migrate(ctx: typer.Context) -> None:
     with _unreachable_servers_said():
         upgrade(get_settings().database_url)
     typer.echo("database schema is up to date")
+
+
+# --- What needs a person (README, "Operating it from the command line") ---
+
+orders_app = typer.Typer(no_args_is_help=True, help="Many orders at a time.")
+order_app = typer.Typer(no_args_is_help=True, help="One order.")
+app.add_typer(orders_app, name="orders")
+app.add_typer(order_app, name="order")
+
+EXIT_NOT_FOUND = 1
+
+
+@orders_app.command("stuck")
+def orders_stuck(
+    ctx: typer.Context,
+    reason: AttentionReason | None = typer.Option(None, help="Only this attention reason"),
+    vendor: str | None = typer.Option(None, help="Only this vendor's id"),
+    limit: int = typer.Option(50, min=1, max=1000, help="At most this many"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable"),
+) -> None:
+    """Every vendor order that needs a person, the one waiting longest first."""
+    from jobs import ops_report
+    from models.base import utcnow
+    from stores.ops_views import stuck_vendor_orders
+
+    rows = _read(
+        ctx, lambda s: stuck_vendor_orders(s, reason=reason, vendor_id=vendor, limit=limit)
+    )
+    now = utcnow()
+    if as_json:
+        typer.echo(json.dumps(ops_report.stuck_as_json(rows, now), indent=2))
+    elif not rows:
+        typer.echo(ops_report.NOTHING_STUCK)
+    else:
+        _console().print(ops_report.stuck_table(rows, now))
+
+
+@order_app.command("show")
+def order_show(
+    ctx: typer.Context,
+    order_id: str = typer.Argument(..., help="The order's id (ord_...)"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable"),
+) -> None:
+    """An order's timeline, vendor orders, money, stock held, and its workflows' links."""
+    from jobs import ops_report
+    from models.settings import get_settings
+    from stores.ops_views import order_file
+
+    found = _read(ctx, lambda s: order_file(s, order_id))
+    if found is None:
+        typer.echo(f"no order {order_id}", err=True)
+        raise typer.Exit(EXIT_NOT_FOUND)
+    settings = get_settings()
+    links = ops_report.workflow_links(found, settings.temporal_ui_url, settings.temporal_namespace)
+    if as_json:
+        typer.echo(json.dumps(ops_report.order_as_json(found, links), indent=2))
+    else:
+        ops_report.print_order(_console(), found, links)
+
+
+@app.command("retry-payout")
+def retry_payout(
+    ctx: typer.Context,
+    vendor_order_id: str = typer.Argument(..., help="The vendor order's id (vo_...)"),
+) -> None:
+    """Retry a vendor order's failed payout now, not after its backoff (its cause fixed)."""
+    import asyncio
+
+    from models.settings import get_settings
+    from models.vendor_order import VendorOrder
+    from temporal.client import connect, signal_if_running
+    from temporal.names import Signal
+
+    found = _read(ctx, lambda s: s.get(VendorOrder, vendor_order_id))
+    if found is None:
+        typer.echo(f"no vendor order {vendor_order_id}", err=True)
+        raise typer.Exit(EXIT_NOT_FOUND)
+
+    async def signal() -> str | None:
+        settings = get_settings()
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        return await signal_if_running(client, found.workflow_id, Signal.RETRY_PAYOUT)
+
+    with _unreachable_servers_said():
+        refused = asyncio.run(signal())
+    if refused is not None:
+        typer.echo(f"cannot retry the payout of {vendor_order_id}: {refused}", err=True)
+        raise typer.Exit(EXIT_NOT_FOUND)
+    typer.echo(f"asked {found.workflow_id} to retry its payout now")
+    if found.attention != AttentionReason.PAYOUT_FAILED:
+        # Harmless (the workflow only looks at it between refused payouts), but worth knowing.
+        typer.echo(f"note: its payout had not failed (attention: {found.attention or 'none'})")
+
+
+T = TypeVar("T")
+
+
+def _read(ctx: typer.Context, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """One read of PostgreSQL, on the servers this command was given."""
+    _servers(ctx)
+    import asyncio
+
+    from models.settings import get_settings
+    from stores.db import make_engine, make_sessionmaker
+
+    async def run() -> T:
+        engine = make_engine(get_settings().database_url, pool_size=1)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await query(session)
+        finally:
+            await engine.dispose()
+
+    with _unreachable_servers_said():
+        return asyncio.run(run())
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    # Piped (a file, grep): wide enough that ids are never folded over two lines.
+    return Console() if sys.stdout.isatty() else Console(width=240, no_color=True)
+
+
+@contextmanager
+def _progress(what: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr when it is a terminal; nothing otherwise (scripts, tests)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 @contextmanager

@@ -11,7 +11,7 @@ refunded in full. `fulfillment reconcile` prints what this returns.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +49,12 @@ class Reconciler:
         self._sessions = sessions
         self._gateway = gateway
 
-    async def run(self, order_ids: Sequence[str] | None = None) -> list[Mismatch]:
+    async def run(
+        self,
+        order_ids: Sequence[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Mismatch]:
+        """Every mismatch; `progress(done, total)` after each order (a terminal's bar)."""
         # Stripe cannot filter PaymentIntents by transfer group: list them once for all orders.
         by_order = _by_order(await _every_payment_intent(self._gateway))
         async with self._sessions() as session:
@@ -58,7 +63,7 @@ class Reconciler:
                 query = query.where(col(Payment.order_id).in_(list(order_ids)))
             payments = list(await session.exec(query))
             found: list[Mismatch] = []
-            for payment in payments:
+            for done, payment in enumerate(payments, start=1):
                 entries = list(
                     await session.exec(
                         select(LedgerEntry).where(LedgerEntry.order_id == payment.order_id)
@@ -66,6 +71,8 @@ class Reconciler:
                 )
                 found += await self._order(payment, entries, by_order.get(payment.order_id, []))
                 found += await self._books(session, payment, entries)
+                if progress is not None:
+                    progress(done, len(payments))
             found += await self._charges_without_payment(session, by_order, order_ids)
         return found
 

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", alias="REDIS_URL")
     temporal_address: str = Field(default="127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    # Where operators open a workflow (the links `fulfillment order show` prints); the dev
+    # stack serves its Web UI here.
+    temporal_ui_url: str = Field(
+        default="http://127.0.0.1:8233", alias="FULFILLMENT_TEMPORAL_UI_URL"
+    )
     task_queue: str = Field(default="fulfillment", alias="FULFILLMENT_TASK_QUEUE")
     stripe_api_key: str = Field(default="sk_test_fulfillment_dev", alias="STRIPE_API_KEY")
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")

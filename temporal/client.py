@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 
 
 async def connect(address: str, namespace: str = "default") -> Client:
     return await Client.connect(
         address, namespace=namespace, data_converter=pydantic_data_converter
     )
+
+
+async def signal_if_running(client: Client, workflow_id: str, signal: str) -> str | None:
+    """Send `signal` to the workflow if it runs; otherwise why not (for an operator: a
+    signal to a closed or unknown workflow would fail with a less helpful error)."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        described = await handle.describe()
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return f"Temporal has no workflow {workflow_id}"
+    if described.status != WorkflowExecutionStatus.RUNNING:
+        state = described.status.name.lower() if described.status else "unknown"
+        return f"its workflow {workflow_id} is not running ({state})"
+    try:
+        await handle.signal(signal)
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return f"its workflow {workflow_id} closed before the signal reached it"
+    return None

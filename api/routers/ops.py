@@ -33,6 +33,7 @@ from models.text import StorableText
 from models.vendor_order import VendorOrder
 from models.views import OrderPublic, VendorOrderPublic
 from stores.db import execute_sql
+from stores.ops_views import needing_a_look
 from temporal.names import Update
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
@@ -57,12 +58,7 @@ async def orders_needing_a_look(
     query = select(Order.id, Order.created_at).distinct()
     if attention is not None or vendor_id is not None:
         query = query.join(VendorOrder, col(VendorOrder.order_id) == col(Order.id))
-    if attention == "any":
-        query = query.where(col(VendorOrder.attention).is_not(None))
-    elif attention is not None:
-        query = query.where(VendorOrder.attention == attention)
-    if vendor_id is not None:
-        query = query.where(VendorOrder.vendor_id == vendor_id)
+    query = query.where(*needing_a_look(attention, vendor_id))
     if status is not None:
         query = query.where(Order.status == status)
     query = query.order_by(col(Order.created_at).desc(), col(Order.id).desc()).limit(limit)
