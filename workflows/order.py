@@ -330,24 +330,6 @@ class OrderWorkflow(OrderBase):
             self._changed = False
             await self._apply_status()
 
-    def _say_checking_out(self, splits: list[VendorSplit]) -> None:
-        vendors = [self._vendor_names.get(s.vendor_id, s.vendor_id) for s in splits]
-        total = order_totals(splits)[2]
-        workflow.set_current_details(progress.checking_out(total, self._order.currency, vendors))
-
-    def _say_following(self) -> None:
-        """Confirmed: what each vendor order still waits for, as the order hears of it."""
-        waiting = [
-            f"{self._vendor_names.get(plan.vendor_id, plan.vendor_id)}: "
-            + str(self._vendor_status[plan.vendor_order_id]).replace("_", " ")
-            for plan in self._plans
-            if self._vendor_status[plan.vendor_order_id]
-            not in (VendorOrderStatus.COMPLETED, VendorOrderStatus.CANCELLED)
-        ]
-        workflow.set_current_details(
-            progress.following(self._total_cents, self._order.currency, waiting)
-        )
-
     async def _apply_status(self) -> None:
         self._say_following()
         target = order_status_for(list(self._vendor_status.values()))

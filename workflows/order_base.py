@@ -14,6 +14,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 
 with workflow.unsafe.imports_passed_through():
     from domain import progress
+    from domain.splitting import VendorSplit, order_totals
     from domain.status import OrderStatus, VendorOrderStatus
     from models.messages.checkout import (
         CreateOrderRequest,
@@ -46,6 +47,9 @@ class OrderBase:
     _buffering: bool
     _notifies: dict[str, bool]
     _vendor_names: dict[str, str]
+    _vendor_status: dict[str, VendorOrderStatus]
+    _plans: list[VendorOrderPlan]
+    _total_cents: int
     # Search attribute changes not sent yet (lean: one upsert per step, not per field).
     _pending_attributes: dict[str, Any]
 
@@ -89,6 +93,24 @@ class OrderBase:
                     SearchAttributePair(sa.WAITING_SINCE, workflow.now()),
                 ]
             ),
+        )
+
+    def _say_checking_out(self, splits: list[VendorSplit]) -> None:
+        vendors = [self._vendor_names.get(s.vendor_id, s.vendor_id) for s in splits]
+        total = order_totals(splits)[2]
+        workflow.set_current_details(progress.checking_out(total, self._order.currency, vendors))
+
+    def _say_following(self) -> None:
+        """Confirmed: what each vendor order still waits for, as the order hears of it."""
+        waiting = [
+            f"{self._vendor_names.get(plan.vendor_id, plan.vendor_id)}: "
+            + str(self._vendor_status[plan.vendor_order_id]).replace("_", " ")
+            for plan in self._plans
+            if self._vendor_status[plan.vendor_order_id]
+            not in (VendorOrderStatus.COMPLETED, VendorOrderStatus.CANCELLED)
+        ]
+        workflow.set_current_details(
+            progress.following(self._total_cents, self._order.currency, waiting)
         )
 
     async def _create_order(

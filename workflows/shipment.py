@@ -1,6 +1,7 @@
-"""Waiting for a vendor's shipment: the stock's hold renewed while the vendor prepares the
-parcel, the ship SLA (attention and a reminder when it passes, then the automatic cancellation
-after a grace period), cancelling, and registering a parcel for tracking once shipped.
+"""Waiting for a vendor's shipment and its delivery: the stock's hold renewed while the
+vendor prepares the parcel, the ship SLA (attention and a reminder when it passes, then the
+automatic cancellation after a grace period), cancelling, registering a parcel for tracking
+once shipped, and the delivery (by the vendor, the carrier, or flagged when overdue).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from domain import progress
-    from domain.attention import SHIPPING_REASONS, AttentionReason
+    from domain.attention import DELIVERY_REASONS, SHIPPING_REASONS, AttentionReason
     from domain.status import VendorOrderStatus
     from models.messages.money import RefundCommand
-    from models.messages.shipping import TrackRequest
+    from models.messages.shipping import DeliveryRecord, TrackRequest
     from models.messages.vendor_order import (
         CancellationRecord,
         CancelRequest,
@@ -135,6 +136,52 @@ class ShipmentWait(VendorOrderBase):
             "vendor_order.ship_reminder",
             {"ship_by": sla.breach_at.isoformat(), "cancels_at": _iso(sla.cancel_at)},
         )
+
+    async def _delivered_or_flagged_overdue(self) -> None:
+        overdue = self._input.timing.delivery_overdue_seconds
+        arrived = lambda: self._status == VendorOrderStatus.DELIVERED or self._carrier_delivered()  # noqa: E731
+        try:
+            await workflow.wait_condition(
+                arrived, timeout=None if overdue is None else timedelta(seconds=overdue)
+            )
+        except TimeoutError:
+            if self._attention is None:
+                self._say(
+                    progress.delivery_needs_a_look(AttentionReason.DELIVERY_OVERDUE, workflow.now())
+                )
+                await self._set_attention(AttentionReason.DELIVERY_OVERDUE)
+            await workflow.wait_condition(arrived)
+        if self._carrier_delivered():
+            await self._deliver()
+
+    def _carrier_delivered(self) -> bool:
+        """The carrier said DELIVERED when the parcel was registered (its webhook came before
+        the parcel was ours to know, and was dropped): deliver it now, once ship is done."""
+        return (
+            self._registered_delivered
+            and self._status == VendorOrderStatus.SHIPPED
+            and not self._changing.locked()
+        )
+
+    async def _deliver(self) -> None:
+        async with self._changing:
+            now = workflow.now()
+            ends = now + timedelta(seconds=self._input.timing.return_window_seconds)
+            await workflow.execute_activity(
+                Activity.RECORD_DELIVERY,
+                DeliveryRecord(
+                    vendor_order_id=self._input.vendor_order_id,
+                    order_id=self._input.order_id,
+                    delivered_at=now,
+                    return_window_ends_at=ends,
+                ),
+                **STEP,
+            )
+            self._window_ends = ends
+            await self._moved_to(VendorOrderStatus.DELIVERED)
+            self._say(progress.return_window(ends))
+            if self._attention in DELIVERY_REASONS:
+                await self._set_attention(None)
 
     async def _auto_cancel(self) -> bool:
         """The SLA's cancellation; a refusal (the refund refused) is flagged for operators

@@ -7,7 +7,8 @@ or awaiting_shipment -(cancel update, or the ship SLA's auto-cancel)-> cancelled
 Service levels are durable timers: the vendor's ship SLA (attention, reminder, then
 auto-cancel after a grace period) and the delivery overdue timer.
 
-Here the story: run(), updates, signals. Waiting for the shipment: workflows/shipment.py;
+Here the story: run(), updates, signals. Waiting for the shipment and the delivery:
+workflows/shipment.py;
 state and the recording of each change: workflows/vendor_order_base.py.
 """
 
@@ -21,13 +22,12 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import progress
-    from domain.attention import DELIVERY_REASONS, SHIPPING_REASONS, AttentionReason
+    from domain.attention import SHIPPING_REASONS, AttentionReason
     from domain.errors import ErrorCode
     from domain.status import VendorOrderStatus
     from models.messages.money import DisputeSignal, ExternalRefund, RefundCommand, RefundOutcome
     from models.messages.returns import ReceiveRequest, ReturnRequest, ReturnState
     from models.messages.shipping import (
-        DeliveryRecord,
         LabelRequest,
         LabelResult,
         ShipmentRecord,
@@ -227,26 +227,6 @@ class VendorOrderWorkflow(ShipmentWait):
         await self._deliver()
         return self.state()
 
-    async def _deliver(self) -> None:
-        async with self._changing:
-            now = workflow.now()
-            ends = now + timedelta(seconds=self._input.timing.return_window_seconds)
-            await workflow.execute_activity(
-                Activity.RECORD_DELIVERY,
-                DeliveryRecord(
-                    vendor_order_id=self._input.vendor_order_id,
-                    order_id=self._input.order_id,
-                    delivered_at=now,
-                    return_window_ends_at=ends,
-                ),
-                **STEP,
-            )
-            self._window_ends = ends
-            await self._moved_to(VendorOrderStatus.DELIVERED)
-            self._say(progress.return_window(ends))
-            if self._attention in DELIVERY_REASONS:
-                await self._set_attention(None)
-
     @deliver.validator
     def _can_deliver(self) -> None:
         self._require(VendorOrderStatus.DELIVERED)
@@ -340,32 +320,6 @@ class VendorOrderWorkflow(ShipmentWait):
     def retry_payout(self) -> None:
         """Operators fixed the cause of a failed payout: try again now, not after the backoff."""
         self._money.retry_requested = True
-
-    async def _delivered_or_flagged_overdue(self) -> None:
-        overdue = self._input.timing.delivery_overdue_seconds
-        arrived = lambda: self._status == VendorOrderStatus.DELIVERED or self._carrier_delivered()  # noqa: E731
-        try:
-            await workflow.wait_condition(
-                arrived, timeout=None if overdue is None else timedelta(seconds=overdue)
-            )
-        except TimeoutError:
-            if self._attention is None:
-                self._say(
-                    progress.delivery_needs_a_look(AttentionReason.DELIVERY_OVERDUE, workflow.now())
-                )
-                await self._set_attention(AttentionReason.DELIVERY_OVERDUE)
-            await workflow.wait_condition(arrived)
-        if self._carrier_delivered():
-            await self._deliver()
-
-    def _carrier_delivered(self) -> bool:
-        """The carrier said DELIVERED when the parcel was registered (its webhook came before
-        the parcel was ours to know, and was dropped): deliver it now, once ship is done."""
-        return (
-            self._registered_delivered
-            and self._status == VendorOrderStatus.SHIPPED
-            and not self._changing.locked()
-        )
 
     @workflow.query(name=Query.VENDOR_ORDER_STATE)
     def state(self) -> VendorOrderState:
