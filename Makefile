@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install bench clean-data
+.PHONY: run test lint typecheck unit install bench clean-data browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,14 @@ typecheck: $(STAMP)
 # Two pytest processes, a file each at a time (each starts its own servers): the suite is
 # mostly waiting on servers, so two cores finish it in about half the time. The simulation
 # runs a fixed seed here (reproducible in CI); SIM_SEED=... or SIM_LONG=1 draw others.
-test: lint typecheck
+# Debian's chromium and its driver, for the test that takes the README's Temporal UI picture
+# with a real browser (tests/e2e/test_temporal_ui_screenshot.py); installed once, as root.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
+
+test: lint typecheck browser
 	SIM_SEED=$${SIM_SEED:-7} SIM_BUDGET_SECONDS=$${SIM_BUDGET_SECONDS:-30} \
 		$(BIN)/python tools/pytest_gate.py -n 2 --dist loadfile
 

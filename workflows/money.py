@@ -142,7 +142,11 @@ class MoneyDesk:
                 self.flagged = True
             self.retry_requested = False
             try:
-                await workflow.wait_condition(lambda: self.retry_requested, timeout=self.wait)
+                await workflow.wait_condition(
+                    lambda: self.retry_requested,
+                    timeout=self.wait,
+                    timeout_summary="next payout try",
+                )
             except TimeoutError:
                 pass
             # Slower as refusals last (domain.payout.next_payout_wait).

@@ -1,0 +1,112 @@
+"""The README's walk-through, "a vendor has not been paid: why?", as an operator sees it: the
+Temporal Web UI of a real dev stack, in a real headless browser (Debian's chromium, driven by
+selenium), shows the vendor order's current details. The screenshot it takes is the README's
+picture (docs/images/temporal-ui-payout-refused.png), so the picture is always today's."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+from pathlib import Path
+
+import httpx
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from devstack.process import free_port
+from devstack.stack import DevStack, Ports
+from tests.e2e.client import onboard, order_body, place, stock_product
+from tests.e2e.money import emulator, restrict, ship_and_deliver, vendor_order
+
+PICTURE = Path(__file__).parents[2] / "docs" / "images" / "temporal-ui-payout-refused.png"
+# Debian's packages (Makefile, `browser`): a test that cannot find them fails, never skips.
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+def rendered(driver: webdriver.Chrome) -> list[str]:
+    """The texts the UI renders in its markdown frames (summary, current details), once the
+    current details say the payout was refused; [] before."""
+    texts = []
+    for frame in driver.find_elements(By.CSS_SELECTOR, "iframe[title='output']"):
+        driver.switch_to.frame(frame)
+        try:
+            texts.append(" ".join(driver.find_element(By.TAG_NAME, "body").text.split()))
+        finally:
+            driver.switch_to.default_content()
+    return texts if any(text.startswith("payout to") for text in texts) else []
+
+
+def open_metadata(driver: webdriver.Chrome) -> bool:
+    """Click the "User Metadata" tab (again: a click while the page still loads is lost)."""
+    for tab in driver.find_elements(By.CSS_SELECTOR, "[data-testid='user-metadata-tab']"):
+        tab.click()
+    return False
+
+
+def browser() -> webdriver.Chrome:
+    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), (
+        "Debian's chromium and chromium-driver are needed: `make browser` installs them"
+    )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--window-size=1500,1100"):
+        options.add_argument(argument)
+    # The driver given by path: selenium would otherwise try to download one.
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+
+
+async def test_an_operator_sees_in_the_temporal_ui_why_a_vendor_was_not_paid(
+    tmp_path: Path,
+) -> None:
+    ui_port = free_port()
+    stack = DevStack(
+        tmp_path,
+        dataclasses.replace(Ports.free(), temporal_ui=ui_port),
+        overrides={
+            "FULFILLMENT_ENV": "test",
+            "FULFILLMENT_TASK_QUEUE": "fulfillment-ui",
+            "FULFILLMENT_RETURN_WINDOW": "1",
+            # The next try is an hour away: the picture shows the refusal, not a retry.
+            "FULFILLMENT_PAYOUT_RETRY_AFTER": "3600",
+        },
+    )
+    stack.start(log=lambda _: None)
+    try:
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api:
+            seller = await onboard(api, "Brakes Co", email="brakes@example.com")
+            sku = await stock_product(api, seller, price_cents=4200, on_hand=5)
+            order = (await place(api, order_body([(sku, 1)]))).json()
+            vo = order["vendor_orders"][0]
+            async with emulator(stack) as control:
+                await restrict(control, seller.account, True)
+                await ship_and_deliver(api, seller, vo["id"])
+                for _ in range(400):
+                    if (await vendor_order(api, order["id"]))["attention"] == "payout_failed":
+                        break
+                    await asyncio.sleep(0.1)
+        page = f"http://127.0.0.1:{ui_port}/namespaces/default/workflows/{vo['workflow_id']}"
+        driver = await asyncio.to_thread(browser)
+        try:
+            await asyncio.to_thread(driver.get, page)
+            # The workflow's page, then its "User Metadata" tab: summary and current details.
+            shown = await asyncio.to_thread(
+                WebDriverWait(driver, 60, poll_frequency=1).until,
+                lambda d: rendered(d) or open_metadata(d),
+            )
+            current = next(text for text in shown if text.startswith("payout to"))
+            # What it waits for and what to do, as the operator reads it
+            assert current.startswith("payout to Brakes Co refused (")
+            assert "next try at " in current and current.endswith("or now with retry-payout")
+            assert f"Brakes Co's part of {order['id']}: 1 x {sku}" in " ".join(shown).replace(
+                "\u2019", "'"
+            )
+            PICTURE.parent.mkdir(parents=True, exist_ok=True)
+            assert await asyncio.to_thread(driver.save_screenshot, str(PICTURE))
+        finally:
+            await asyncio.to_thread(driver.quit)
+    finally:
+        stack.stop(log=lambda _: None)
+    assert PICTURE.stat().st_size > 10_000  # a rendered page, not an empty frame
