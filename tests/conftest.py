@@ -7,6 +7,7 @@ emulator process per session (tests/emulators, tests/integration, tests/activiti
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator
 
@@ -60,7 +61,8 @@ def _loopback_only() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    ports = Ports.free()
+    # With the Web UI: the README's picture is taken from it (test_temporal_ui_screenshot.py).
+    ports = dataclasses.replace(Ports.free(), temporal_ui=free_port())
     dev = DevStack(
         tmp_path_factory.mktemp("stack"),
         ports,

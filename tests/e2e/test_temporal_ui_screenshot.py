@@ -6,7 +6,6 @@ picture (docs/images/temporal-ui-payout-refused.png), so the picture is always t
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -16,8 +15,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from devstack.process import free_port
-from devstack.stack import DevStack, Ports
+from devstack.stack import DevStack
 from tests.e2e.client import onboard, order_body, place, stock_product
 from tests.e2e.money import emulator, restrict, ship_and_deliver, vendor_order
 
@@ -59,54 +57,47 @@ def browser() -> webdriver.Chrome:
 
 
 async def test_an_operator_sees_in_the_temporal_ui_why_a_vendor_was_not_paid(
-    tmp_path: Path,
+    api: httpx.AsyncClient, stack: DevStack
 ) -> None:
-    ui_port = free_port()
-    stack = DevStack(
-        tmp_path,
-        dataclasses.replace(Ports.free(), temporal_ui=ui_port),
-        overrides={
-            "FULFILLMENT_ENV": "test",
-            "FULFILLMENT_TASK_QUEUE": "fulfillment-ui",
-            "FULFILLMENT_RETURN_WINDOW": "1",
-            # The next try is an hour away: the picture shows the refusal, not a retry.
-            "FULFILLMENT_PAYOUT_RETRY_AFTER": "3600",
-        },
-    )
-    stack.start(log=lambda _: None)
-    try:
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api:
-            seller = await onboard(api, "Brakes Co", email="brakes@example.com")
-            sku = await stock_product(api, seller, price_cents=4200, on_hand=5)
-            order = (await place(api, order_body([(sku, 1)]))).json()
-            vo = order["vendor_orders"][0]
-            async with emulator(stack) as control:
-                await restrict(control, seller.account, True)
-                await ship_and_deliver(api, seller, vo["id"])
-                for _ in range(400):
-                    if (await vendor_order(api, order["id"]))["attention"] == "payout_failed":
-                        break
-                    await asyncio.sleep(0.1)
-        page = f"http://127.0.0.1:{ui_port}/namespaces/default/workflows/{vo['workflow_id']}"
-        driver = await asyncio.to_thread(browser)
+    ui_port = stack.ports.temporal_ui
+    assert ui_port is not None, "the tests' dev stack runs the Web UI (tests/conftest.py)"
+    seller = await onboard(api, "Brakes Co", email="brakes@example.com")
+    sku = await stock_product(api, seller, price_cents=4200, on_hand=5)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    vo = order["vendor_orders"][0]
+    async with emulator(stack) as control:
+        await restrict(control, seller.account, True)
         try:
-            await asyncio.to_thread(driver.get, page)
-            # The workflow's page, then its "User Metadata" tab: summary and current details.
-            shown = await asyncio.to_thread(
-                WebDriverWait(driver, 60, poll_frequency=1).until,
-                lambda d: rendered(d) or open_metadata(d),
-            )
-            current = next(text for text in shown if text.startswith("payout to"))
-            # What it waits for and what to do, as the operator reads it
-            assert current.startswith("payout to Brakes Co refused (")
-            assert "next try at " in current and current.endswith("or now with retry-payout")
-            assert f"Brakes Co's part of {order['id']}: 1 x {sku}" in " ".join(shown).replace(
-                "\u2019", "'"
-            )
-            PICTURE.parent.mkdir(parents=True, exist_ok=True)
-            assert await asyncio.to_thread(driver.save_screenshot, str(PICTURE))
+            await ship_and_deliver(api, seller, vo["id"])
+            for _ in range(400):
+                if (await vendor_order(api, order["id"]))["attention"] == "payout_failed":
+                    break
+                await asyncio.sleep(0.1)
+            await picture(ui_port, vo["workflow_id"], order["id"], sku)
         finally:
-            await asyncio.to_thread(driver.quit)
-    finally:
-        stack.stop(log=lambda _: None)
+            # The vendor order goes on to be paid: it holds nothing for the tests after it.
+            await restrict(control, seller.account, False)
     assert PICTURE.stat().st_size > 10_000  # a rendered page, not an empty frame
+
+
+async def picture(ui_port: int, workflow_id: str, order_id: str, sku: str) -> None:
+    """Open the vendor order's page, then its "User Metadata" tab (summary and current
+    details), check what it says, and save the picture."""
+    page = f"http://127.0.0.1:{ui_port}/namespaces/default/workflows/{workflow_id}"
+    driver = await asyncio.to_thread(browser)
+    try:
+        await asyncio.to_thread(driver.get, page)
+        shown = await asyncio.to_thread(
+            WebDriverWait(driver, 60, poll_frequency=1).until,
+            lambda d: rendered(d) or open_metadata(d),
+        )
+        current = next(text for text in shown if text.startswith("payout to"))
+        # What it waits for and what to do, as the operator reads it
+        assert current.startswith("payout to Brakes Co refused (")
+        assert "next try at " in current and current.endswith("or now with retry-payout")
+        summary = f"Brakes Co's part of {order_id}: 1 x {sku}"
+        assert summary in " ".join(shown).replace("\u2019", "'")
+        PICTURE.parent.mkdir(parents=True, exist_ok=True)
+        assert await asyncio.to_thread(driver.save_screenshot, str(PICTURE))
+    finally:
+        await asyncio.to_thread(driver.quit)
