@@ -160,7 +160,9 @@ class ReturnDesk:
         if not self.open:
             return
         try:
-            await workflow.wait_condition(lambda: not self.open, timeout=expire_after)
+            await workflow.wait_condition(
+                lambda: not self.open, timeout=expire_after, timeout_summary="open returns expire"
+            )
         except TimeoutError:
             for entry in list(self._returns.values()):
                 if entry.status == "requested" and not entry.receiving:

@@ -101,12 +101,13 @@ class ShipmentWait(VendorOrderBase):
     async def _sleep_until_due(self, sla: _ShipDeadlines) -> bool:
         """True when a deadline came; False when a change woke it first."""
         assert self._next_renewal is not None
-        due = [self._next_renewal]
+        due = {self._next_renewal: "renew the stock's hold"}
         if sla.breach_at is not None and not self._breached:
-            due.append(sla.breach_at)
+            due.setdefault(sla.breach_at, "ship SLA ends")
         if sla.cancel_at is not None and self._breached and not self._changing.locked():
-            due.append(sla.cancel_at)
-        wait = max(min(due) - workflow.now(), timedelta(milliseconds=1))
+            due.setdefault(sla.cancel_at, "automatic cancellation")
+        first = min(due)
+        wait = max(first - workflow.now(), timedelta(milliseconds=1))
         busy = self._changing.locked()
         try:
             await workflow.wait_condition(
@@ -115,6 +116,7 @@ class ShipmentWait(VendorOrderBase):
                     or self._changing.locked() != busy
                 ),
                 timeout=wait,
+                timeout_summary=due[first],
             )
         except TimeoutError:
             return True
@@ -142,7 +144,9 @@ class ShipmentWait(VendorOrderBase):
         arrived = lambda: self._status == VendorOrderStatus.DELIVERED or self._carrier_delivered()  # noqa: E731
         try:
             await workflow.wait_condition(
-                arrived, timeout=None if overdue is None else timedelta(seconds=overdue)
+                arrived,
+                timeout=None if overdue is None else timedelta(seconds=overdue),
+                timeout_summary="delivery overdue",
             )
         except TimeoutError:
             if self._attention is None:
