@@ -28,6 +28,12 @@ CLOSED_STATUSES = frozenset({VendorOrderStatus.COMPLETED, VendorOrderStatus.CANC
 # to come back (503), never a 409 for a state that is in fact correct.
 WORKFLOW_START_WAIT_SECONDS = 8.0
 _POLL_SECONDS = 0.25
+# The workflow writes a change to the database in an activity, then takes it into its own
+# state when the activity returns: for those milliseconds (longer on a loaded worker) a
+# caller who read the row can be refused for a state the row already shows. Such a refusal
+# is asked again for this long (e.g. a return opened the moment the order shows delivered).
+CATCH_UP_SECONDS = 3.0
+_CATCH_UP_POLL_SECONDS = 0.05
 
 
 async def update_vendor_order(
@@ -38,19 +44,32 @@ async def update_vendor_order(
     result_type: type,
     *,
     update_id: str | None = None,
+    row_allows_it: bool = False,
 ) -> Any:
-    """Apply a change through the vendor order's workflow, which decides whether it may."""
+    """Apply a change through the vendor order's workflow, which decides whether it may.
+
+    `row_allows_it`: the row read shows a state in which the change is allowed, so a refusal
+    for the state (`invalid_state`) may be the workflow catching up (CATCH_UP_SECONDS)."""
     handle = client.get_workflow_handle(vendor_order.workflow_id)
     args = [] if arg is None else [arg]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WORKFLOW_START_WAIT_SECONDS
+    catch_up_until = loop.time() + CATCH_UP_SECONDS
     while True:
         try:
             return await handle.execute_update(
                 name, args=args, id=update_id, result_type=result_type
             )
         except WorkflowUpdateFailedError as error:
-            raise from_update_failure(error) from error
+            problem = from_update_failure(error)
+            if (
+                row_allows_it
+                and problem.code == ErrorCode.INVALID_STATE
+                and loop.time() < catch_up_until
+            ):
+                await asyncio.sleep(_CATCH_UP_POLL_SECONDS)
+                continue
+            raise problem from error
         except WorkflowUpdateRPCTimeoutOrCancelledError as error:
             raise Problem(
                 ErrorCode.TIMEOUT, "the change is still being applied; send the same request again"

@@ -16,6 +16,7 @@ from api.views import order_view, return_view, return_views
 from domain.errors import ErrorCode
 from domain.ids import return_id_for
 from domain.status import VendorOrderStatus, order_status_for
+from models.base import utcnow
 from models.messages.returns import ReturnRequest, ReturnState, ReturnUnits
 from models.messages.vendor_order import CancelRequest, VendorOrderState
 from models.order import Order
@@ -135,6 +136,10 @@ async def open_return(
             reason=body.reason,
         ),
         ReturnState,
+        # Delivered, window open, as the row says: the workflow may not have taken the
+        # delivery into its state yet (api/vendor_order_updates.py).
+        row_allows_it=vendor_order.return_window_ends_at is not None
+        and vendor_order.return_window_ends_at > utcnow(),
     )
     return await return_view(session, return_id)
 
