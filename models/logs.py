@@ -68,11 +68,12 @@ def record_fields(record: logging.LogRecord) -> dict[str, str]:
     temporal: Mapping[str, Any] = (
         getattr(record, "temporal_workflow", None) or getattr(record, "temporal_activity", None)
     ) or {}
-    if temporal:
-        fields.setdefault("workflow_id", str(temporal.get("workflow_id")))
-        run_id = temporal.get("run_id") or temporal.get("workflow_run_id")
-        if run_id:
-            fields.setdefault("run_id", str(run_id))
+    for name, value in (
+        ("workflow_id", temporal.get("workflow_id")),
+        ("run_id", temporal.get("run_id") or temporal.get("workflow_run_id")),
+    ):
+        if value:
+            fields.setdefault(name, str(value))
     if "workflow_id" in fields:
         for name, value in ids_of_workflow_id(fields["workflow_id"]).items():
             fields.setdefault(name, value)
