@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -91,6 +91,7 @@ def api(
     _servers(ctx)
     import uvicorn
 
+    from models.logs import logging_config
     from models.settings import get_settings
 
     settings = get_settings()
@@ -99,7 +100,16 @@ def api(
     # h11, even where httptools is installed: httptools refuses a header value holding a
     # control character (an Idempotency-Key with DEL) with a plain-text 400 before the app
     # sees it; the contract answers every bad input with a problem (422, naming the header).
-    common = {"host": host, "port": port or settings.api_port, "http": "h11"}
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port or settings.api_port,
+        "http": "h11",
+        # uvicorn's lines through our formatter (models/logs.py), in every API process; its
+        # access line is replaced by the app's own, which names the order and trace
+        # (api/log_context.py).
+        "log_config": logging_config(settings.log_format_in_use, settings.log_level),
+        "access_log": False,
+    }
     if processes == 1:
         from api.app import create_app
 

@@ -21,6 +21,7 @@ from activities.webhook_sender import WebhookSender
 from domain.outbound_urls import OutboundPolicy
 from domain.routing import RoutingWeights
 from jobs.reaper import reap
+from models.logs import configure_logging
 from models.settings import Settings, get_settings
 from providers.shippo_adapter import ShippoGateway
 from providers.stripe_adapter import StripeGateway
@@ -100,10 +101,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    configure_logging(settings.log_format_in_use, settings.log_level)
     # uvloop: the same asyncio, a faster loop (the worker spends much of its CPU in it).
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(run_worker(get_settings()))
+        runner.run(run_worker(settings))
 
 
 if __name__ == "__main__":

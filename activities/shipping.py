@@ -9,6 +9,7 @@ the vendor order's reference before buying (a retry after a lost answer finds it
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -139,7 +140,9 @@ class ShippingActivities:
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, lambda: fn(*args))
+            # In the activity's context: the SDK's log lines name its order (models/logs.py).
+            context = contextvars.copy_context()
+            return await loop.run_in_executor(self._executor, lambda: context.run(fn, *args))
         except ProviderError as error:
             raise provider_error(error) from error
 

@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import admission, errors, idempotency
 from api.checkout_lane import CheckoutLane
 from api.known_orders import KnownOrders
+from api.log_context import log_context, name_path_ids
 from api.request_metrics import RequestMetrics
 from api.routers import (
     checkout,
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         summary="Orders as durable sagas for multi-vendor marketplaces",
         lifespan=lifespan,
+        dependencies=[Depends(name_path_ids)],
     )
     errors.install(app)
     idempotency.install(app)
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(UnstorableTextGuard)
     # Outermost: its timing covers every other middleware.
     app.add_middleware(RequestMetrics)
+    # Around even that: every line any middleware writes names the request's trace.
+    app.add_middleware(log_context)
 
     routers = (
         health.router,

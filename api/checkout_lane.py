@@ -29,6 +29,7 @@ from api.auth import same_secret
 from api.errors import Problem, problem_response
 from domain.idempotency import key_problem
 from domain.ids import order_id_for_idempotency_key, request_fingerprint
+from models.logs import annotate
 from models.views import OrderCreate
 
 log = logging.getLogger("fulfillment.api")
@@ -64,6 +65,7 @@ class CheckoutLane:
             await self.app(scope, receive, send)  # the route answers its own 400 or 422
             return
         order_id = order_id_for_idempotency_key("platform", key)
+        annotate(order_id=order_id)  # its log lines name the order, refusals included
         fingerprint = request_fingerprint(order.model_dump(mode="json"))
         app = scope["app"]
         try:

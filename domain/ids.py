@@ -33,6 +33,20 @@ def vendor_order_workflow_id(order_id: str, vendor_id: str) -> str:
     return f"order-{order_id}-vendor-{vendor_id}"
 
 
+def ids_of_workflow_id(workflow_id: str) -> dict[str, str]:
+    """The order id (and the vendor order id) an order or vendor order workflow id encodes;
+    nothing for any other workflow. Logs lift them into fields of their own (models/logs.py),
+    so all of an order's lines are found by its id alone."""
+    if not workflow_id.startswith("order-"):
+        return {}
+    order_id, separator, vendor_id = workflow_id.removeprefix("order-").partition("-vendor-")
+    if not order_id:
+        return {}
+    if not separator:
+        return {"order_id": order_id}
+    return {"order_id": order_id, "vendor_order_id": vendor_order_id(order_id, vendor_id)}
+
+
 def order_id_for_idempotency_key(client: str, key: str) -> str:
     """``ord_`` + 24 hex digits of SHA-256 of the client and its key.
 

@@ -6,9 +6,10 @@ variables for the processes it starts. Outside dev, default bootstrap keys refus
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -30,6 +31,13 @@ def _duration(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+def _log_level(value: Any) -> str:
+    level = str(value).upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ValueError(f"not a log level: {value!r} (DEBUG, INFO, WARNING, ERROR)")
+    return level
 
 
 # Bootstrap API keys outside dev: at least this long.
@@ -86,6 +94,12 @@ class Settings(BaseSettings):
     api_keep_alive: Duration = Field(
         default=timedelta(seconds=75), alias="FULFILLMENT_API_KEEP_ALIVE"
     )
+    # Log lines (models/logs.py): readable text in the dev stack (`make run`), one JSON object
+    # per line anywhere else, for a log store to search; FULFILLMENT_LOG_FORMAT chooses.
+    log_format: Literal["json", "text"] | None = Field(default=None, alias="FULFILLMENT_LOG_FORMAT")
+    log_level: Annotated[str, BeforeValidator(_log_level)] = Field(
+        default="INFO", alias="FULFILLMENT_LOG_LEVEL"
+    )
     return_window: Duration = Field(default=timedelta(days=14), alias="FULFILLMENT_RETURN_WINDOW")
     auto_cancel_after: Duration = Field(
         default=timedelta(days=2), alias="FULFILLMENT_AUTO_CANCEL_AFTER"
@@ -138,6 +152,10 @@ class Settings(BaseSettings):
     @property
     def is_dev(self) -> bool:
         return self.env in DEV_ENVS
+
+    @property
+    def log_format_in_use(self) -> str:
+        return self.log_format or ("text" if self.env == "dev" else "json")
 
     def timing_policy(self) -> TimingPolicy:
         """The timings an order placed now runs with, for its whole life."""

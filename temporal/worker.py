@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
+
+from temporal.log_context import LogContextInterceptor
 
 # Where `@activity.defn` keeps a function's definition (temporalio/activity.py); the SDK has
 # no public test for it, and a test here registers every activity of every class with it.
@@ -72,6 +74,7 @@ def make_worker(
     task_queue: str,
     workflows: Sequence[type],
     activities: Sequence[Callable[..., Any]],
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     write_workflow_bytecode()
     return Worker(
@@ -80,4 +83,6 @@ def make_worker(
         workflows=workflows,
         activities=activities,
         max_concurrent_activities=100,
+        # First: every activity's log lines name its workflow, run and order.
+        interceptors=[LogContextInterceptor(), *interceptors],
     )

@@ -39,6 +39,7 @@ from domain.ids import (
     request_fingerprint,
 )
 from models.catalog import Product
+from models.logs import annotate
 from models.messages.checkout import CheckoutRequest, CheckoutResult, LineRequest, OrderInput
 from models.order import Order
 from models.views import OrderCreate, OrderPublic
@@ -77,6 +78,7 @@ async def place_order(
     settings: SettingsDep,
 ) -> OrderPublic:
     order_id = order_id_for_idempotency_key("platform", idempotency_key)
+    annotate(order_id=order_id)
     fingerprint = request_fingerprint(body.model_dump(mode="json"))
     # The gate first, before any database read (a flash sale's refusals take milliseconds).
     # It remembers every checkout it admitted for a day, so a retry of a known key is
