@@ -42,7 +42,8 @@ def loopback_port() -> int:
 def sdk_runtime(exporter_port: int) -> Runtime:
     """A runtime whose core serves its metrics on 127.0.0.1:`exporter_port`, named the
     Prometheus way (`_total` counters, durations in `_seconds`) like the rest of /metrics.
-    One SDK counter is itself named `..._total`: it becomes `temporal_local_activity_total_total`."""
+    One SDK counter is itself named `..._total`: it is served as
+    `temporal_local_activity_total_total`."""
     return Runtime(
         telemetry=TelemetryConfig(
             metrics=PrometheusConfig(
