@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-from prometheus_client import Counter
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from domain.attention import AttentionReason
@@ -27,10 +27,6 @@ from stores.business_state import BusinessState
 
 log = logging.getLogger("fulfillment.metrics")
 
-READ_FAILURES = Counter(
-    "fulfillment_state_read_failures_total",
-    "Scrapes that could not read the business state from PostgreSQL (last values served)",
-)
 # Reasons and statuses a dashboard or an alert names are always there, at 0 when none: an
 # absent series would make `> 0` alerts silently never fire.
 PAYOUT_STATES = (PayoutStatus.PENDING, PayoutStatus.RELEASED, "failed", PayoutStatus.REVERSED)
@@ -50,18 +46,30 @@ class StateCollector(Collector):
         self._lock = threading.Lock()
         self._state: BusinessState | None = None
         self._read_at = float("-inf")
+        # Counted here, not by a Counter of the registry: that one would be collected before
+        # this collector, and a scrape would show its own failure only in the next one.
+        self._failures = 0
 
-    def describe(self) -> Iterator[GaugeMetricFamily]:
+    def describe(self) -> Iterator[Metric]:
         # Without it, registering would collect, and so read the database from the loop's own
         # thread while that loop waits for the read: a deadlock.
         yield from _families(None, None)
+        yield self._failure_family()
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         with self._lock:  # one read at a time; the others wait for it and share it
             if self._clock() - self._read_at >= self._ttl:
                 self._refresh()
             state, age = self._state, self._clock() - self._read_at
         yield from _families(state, age if state is not None else None)
+        yield self._failure_family()
+
+    def _failure_family(self) -> CounterMetricFamily:
+        return CounterMetricFamily(
+            "fulfillment_state_read_failures",
+            "Scrapes that could not read the business state from PostgreSQL (last values served)",
+            value=self._failures,
+        )
 
     def _refresh(self) -> None:
         future = asyncio.run_coroutine_threadsafe(self._read(), self._loop)
@@ -70,7 +78,7 @@ class StateCollector(Collector):
             self._read_at = self._clock()
         except Exception as error:  # TimeoutError included: the database is down or slow
             future.cancel()
-            READ_FAILURES.inc()
+            self._failures += 1
             log.warning("could not read the business state for /metrics: %r", error)
 
 

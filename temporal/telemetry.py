@@ -18,18 +18,13 @@ import socket
 import urllib.request
 from collections.abc import Iterator
 
-from prometheus_client import Counter
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 log = logging.getLogger("fulfillment.metrics")
-
-SDK_READ_FAILURES = Counter(
-    "fulfillment_temporal_sdk_metrics_failures_total",
-    "Scrapes that could not read the Temporal SDK's own metrics",
-)
 
 
 def loopback_port() -> int:
@@ -60,17 +55,30 @@ class SdkMetrics(Collector):
     def __init__(self, exporter_port: int, timeout: float = 2.0) -> None:
         self._url = f"http://127.0.0.1:{exporter_port}/metrics"
         self._timeout = timeout
+        self._failures = 0  # yielded by this collector: a scrape shows its own failure
 
     def describe(self) -> Iterator[Metric]:
-        return iter(())  # names vary with what the SDK has done; never read at registration
+        # The SDK's names vary with what it has done: never read at registration.
+        yield self._failure_family()
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._sdk_families()
+        yield self._failure_family()
+
+    def _failure_family(self) -> CounterMetricFamily:
+        return CounterMetricFamily(
+            "fulfillment_temporal_sdk_metrics_failures",
+            "Scrapes that could not read the Temporal SDK's own metrics",
+            value=self._failures,
+        )
+
+    def _sdk_families(self) -> Iterator[Metric]:
         try:
             with urllib.request.urlopen(self._url, timeout=self._timeout) as answer:
                 text = answer.read().decode("utf-8")
             families = list(text_string_to_metric_families(text))
         except (OSError, ValueError) as error:
-            SDK_READ_FAILURES.inc()
+            self._failures += 1
             log.warning("could not read the Temporal SDK's metrics: %r", error)
             return
         yield from families
