@@ -26,6 +26,9 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 log = logging.getLogger("fulfillment.metrics")
 
+FAILURES = "fulfillment_temporal_sdk_metrics_failures"
+FAILURES_HELP = "Scrapes that could not read the Temporal SDK's own metrics"
+
 
 def loopback_port() -> int:
     """A free port on 127.0.0.1 (the SDK's exporter does not say which port 0 became)."""
@@ -59,18 +62,11 @@ class SdkMetrics(Collector):
 
     def describe(self) -> Iterator[Metric]:
         # The SDK's names vary with what it has done: never read at registration.
-        yield self._failure_family()
+        yield CounterMetricFamily(FAILURES, FAILURES_HELP)
 
     def collect(self) -> Iterator[Metric]:
         yield from self._sdk_families()
-        yield self._failure_family()
-
-    def _failure_family(self) -> CounterMetricFamily:
-        return CounterMetricFamily(
-            "fulfillment_temporal_sdk_metrics_failures",
-            "Scrapes that could not read the Temporal SDK's own metrics",
-            value=self._failures,
-        )
+        yield CounterMetricFamily(FAILURES, FAILURES_HELP, value=self._failures)
 
     def _sdk_families(self) -> Iterator[Metric]:
         try:
