@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import uvloop
+from prometheus_client import REGISTRY, start_http_server
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activities.events import RedisEventPublisher
 from activities.inventory import InventoryActivities
@@ -21,15 +26,18 @@ from activities.webhook_sender import WebhookSender
 from domain.outbound_urls import OutboundPolicy
 from domain.routing import RoutingWeights
 from jobs.reaper import reap
+from jobs.state_metrics import StateCollector
 from models.logs import configure_logging
 from models.settings import Settings, get_settings
 from providers.shippo_adapter import ShippoGateway
 from providers.stripe_adapter import StripeGateway
+from stores.business_state import read_business_state
 from stores.db import connect_redis, make_engine, make_sessionmaker
 from stores.reservations import Reservations
 from stores.stock_changes import StockAnnouncer
 from stores.stock_gate import StockGate
 from temporal.client import connect
+from temporal.telemetry import SdkMetrics, loopback_port, sdk_runtime
 from temporal.worker import activity_methods, make_worker
 from workflows.registry import WORKFLOWS
 
@@ -53,7 +61,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     )
     # The Shippo SDK is synchronous: its calls run on these threads, off the event loop.
     shipping_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="shippo")
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    # The SDK's exporter must be configured before the client exists (temporal/telemetry.py).
+    exporter = loopback_port() if settings.worker_metrics_port else None
+    client = await connect(
+        settings.temporal_address,
+        settings.temporal_namespace,
+        sdk_runtime(exporter) if exporter else None,
+    )
+    stop_metrics = serve_metrics(settings, sessions, exporter)
     weights = RoutingWeights(
         distance=settings.routing_distance_weight,
         speed=settings.routing_speed_weight,
@@ -92,12 +107,55 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         await reaper
     finally:
         # Shut everything down before the interpreter exits (DESIGN.md: exit-time crashes).
+        stop_metrics()
         await gateway.aclose()
         await webhooks.aclose()
         shipping_threads.shutdown(wait=False, cancel_futures=True)
         shippo.close()
         await redis.aclose()
         await engine.dispose()
+
+
+def serve_metrics(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], exporter: int | None
+) -> Callable[[], None]:
+    """Serve `GET /metrics` (FULFILLMENT_WORKER_METRICS_PORT, 0: not at all); returns what
+    stops it. A port already taken is logged, not fatal: orders matter more than graphs."""
+    if not settings.worker_metrics_port or exporter is None:
+        return lambda: None
+    collectors = [
+        StateCollector(partial(read_business_state, sessions), asyncio.get_running_loop()),
+        SdkMetrics(exporter),
+    ]
+    for collector in collectors:
+        REGISTRY.register(collector)
+    try:
+        server, _ = start_http_server(
+            settings.worker_metrics_port, settings.worker_metrics_host, REGISTRY
+        )
+    except OSError as error:
+        log.error(
+            "no /metrics: could not listen on %s:%d: %s",
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            error,
+        )
+        server = None
+    else:
+        log.info(
+            "metrics on http://%s:%d/metrics",
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+        )
+
+    def stop() -> None:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        for collector in collectors:
+            REGISTRY.unregister(collector)
+
+    return stop
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,6 +34,18 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 FAILED = ErrorCode.VENDOR_WEBHOOK_FAILED
 UNUSABLE_URL = ErrorCode.VENDOR_WEBHOOK_URL_INVALID
 FORBIDDEN_URL = ErrorCode.VENDOR_WEBHOOK_URL_FORBIDDEN
+
+# One count per attempt, by how it ended: delivered, gone (410), skipped_<why> (nothing sent),
+# failed (retried by Temporal), refused_url / unusable_url (final). Attempts, not events: a
+# vendor whose endpoint is down shows as a rising `failed`.
+DELIVERIES = Counter(
+    "fulfillment_webhook_deliveries_total",
+    "Vendor webhook delivery attempts by outcome",
+    ["outcome"],
+)
+
+
+_FAILURES: dict[str, str] = {FORBIDDEN_URL: "refused_url", UNUSABLE_URL: "unusable_url"}
 
 
 def payload(notification: VendorNotification) -> bytes:
@@ -61,6 +74,21 @@ class NotificationActivities:
 
     @activity.defn(name=Activity.DELIVER_NOTIFICATION)
     async def deliver(self, notification: VendorNotification) -> NotificationOutcome:
+        try:
+            outcome = await self._deliver(notification)
+        except ApplicationError as error:
+            DELIVERIES.labels(_FAILURES.get(error.type or "", "failed")).inc()
+            raise
+        except Exception:
+            DELIVERIES.labels("failed").inc()
+            raise
+        if outcome.delivered:
+            DELIVERIES.labels("delivered").inc()
+        else:
+            DELIVERIES.labels(f"skipped_{outcome.skipped}" if outcome.skipped else "gone").inc()
+        return outcome
+
+    async def _deliver(self, notification: VendorNotification) -> NotificationOutcome:
         # Read on every attempt: a vendor who fixes or removes its URL is heard at once.
         async with self._sessions() as session:
             query = select(col(Vendor.webhook_url), col(Vendor.webhook_secret)).where(

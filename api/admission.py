@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 
 from fastapi import FastAPI
+from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from api.errors import Problem
@@ -23,6 +24,11 @@ log = logging.getLogger("fulfillment.admission")
 
 # Long enough to cover a checkout; a crashed one's hold stops counting after this.
 HOLD_SECONDS = 60.0
+# Refusals the gate stands by (a known order's retry is let through, never counted): by
+# problem code, `insufficient_stock` being "sold out".
+GATE_REFUSALS = Counter(
+    "fulfillment_gate_refusals_total", "Checkouts the Redis gate refused", ["reason"]
+)
 # A refusal looks the key up in the order store for at most this long (a retry of an order
 # the gate no longer remembers); past it the gate's refusal stands.
 REFUSAL_LOOKUP_SECONDS = 0.2
@@ -37,9 +43,10 @@ async def admit_or_refuse(
     taken that `settle` must end."""
     try:
         return await admit(app, order_id, lines, fingerprint)
-    except Problem:
+    except Problem as refusal:
         known: KnownOrders = app.state.known_orders
         if not await known.exists(order_id, within=REFUSAL_LOOKUP_SECONDS):
+            GATE_REFUSALS.labels(refusal.code.value).inc()
             raise
         return False
 

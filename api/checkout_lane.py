@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import admission, request_metrics
+from api import admission, checkout_metrics, request_metrics
 from api.asgi import bearer_token, header, read_body, replaying
 from api.auth import same_secret
 from api.errors import Problem, problem_response
@@ -56,6 +57,7 @@ class CheckoutLane:
         if key is None or key_problem(key) is not None or not _is_json(scope):
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         body = await read_body(receive)
         if body is None:
             return  # the client left before sending its request
@@ -72,6 +74,7 @@ class CheckoutLane:
             held = await admission.admit_or_refuse(app, order_id, order.lines, fingerprint)
         except Problem as refusal:
             scope[request_metrics.ROUTE] = PATH  # counted with the route's own answers
+            checkout_metrics.record(refusal, time.perf_counter() - started)
             await problem_response(refusal.code, refusal.detail, **refusal.extra)(
                 scope, receive, send
             )

@@ -53,6 +53,8 @@ class Ports:
     shippo: int = 12112
     postgres: int = 55432
     redis: int = 56379
+    # The first worker's /metrics (FULFILLMENT_WORKER_METRICS_PORT); further workers have none.
+    worker_metrics: int = 9464
 
     @classmethod
     def free(cls) -> Ports:
@@ -65,6 +67,7 @@ class Ports:
             shippo=free_port(),
             postgres=free_port(),
             redis=free_port(),
+            worker_metrics=free_port(),
         )
 
 
@@ -84,6 +87,10 @@ class DevStack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.api}"
 
+    @property
+    def worker_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.worker_metrics}/metrics"
+
     def start(self, log: Callable[[str], None] = print) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _forget_dead_stack(self.data_dir)
@@ -95,6 +102,7 @@ class DevStack:
         env.setdefault("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
         env.setdefault("SHIPPO_WEBHOOK_TOKEN", DEV_SHIPPO_TOKEN)
         env["FULFILLMENT_API_PORT"] = str(self.ports.api)
+        env["FULFILLMENT_WORKER_METRICS_PORT"] = str(self.ports.worker_metrics)
         # The API and worker look for this stack's file, never another folder's.
         env[stack_file.DATA_DIR_VARIABLE] = str(self.data_dir)
         try:
@@ -129,7 +137,9 @@ class DevStack:
             self.env = env
             log(f"starting the worker and the API on 127.0.0.1:{self.ports.api}")
             for n in range(self.worker_processes):
-                self._apps.append(self._spawn(_worker_name(n), ["worker"], env))
+                # One port, one process: the others serve no /metrics (port 0).
+                own = env if n == 0 else {**env, "FULFILLMENT_WORKER_METRICS_PORT": "0"}
+                self._apps.append(self._spawn(_worker_name(n), ["worker"], own))
             self._apps.append(self._spawn("api", ["api", "--port", str(self.ports.api)], env))
             wait_until(self._api_healthy, timeout=60, what="the API's /healthz")
             self._write_stack_file()
@@ -260,9 +270,11 @@ def _answers(url: str) -> bool:
 def _banner(stack: DevStack) -> str:
     env = stack.env
     ui = stack.ports.temporal_ui
+    worker_metrics = stack.worker_metrics_url if stack.ports.worker_metrics else "(off)"
     return f"""
 Fulfillment dev stack is up. Ctrl-C stops all of it.
   API              {stack.api_url}   (docs: {stack.api_url}/docs)
+  Metrics          {stack.api_url}/metrics   worker: {worker_metrics}
   Temporal Web UI  {f"http://127.0.0.1:{ui}" if ui else "(headless)"}
   Temporal         {env["TEMPORAL_ADDRESS"]}
   PostgreSQL       {env["DATABASE_URL"]}
@@ -279,7 +291,8 @@ Fulfillment dev stack is up. Ctrl-C stops all of it.
 
 def run_dev_stack(data_dir: str) -> int:
     port = int(os.environ.get("FULFILLMENT_API_PORT", "8000"))
-    stack = DevStack(Path(data_dir), Ports(api=port))
+    metrics = int(os.environ.get("FULFILLMENT_WORKER_METRICS_PORT", "9464"))
+    stack = DevStack(Path(data_dir), Ports(api=port, worker_metrics=metrics))
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,6 +19,12 @@ from stores.stock_changes import rebuild_gate
 from stores.stock_gate import StockGate
 
 log = logging.getLogger("fulfillment.reaper")
+
+# Units, not reservations: what went back on sale is what a merchandiser asks about.
+EXPIRED_UNITS = Counter(
+    "fulfillment_reservation_expired_units_total",
+    "Held units the reaper gave back because their workflow stopped renewing the hold",
+)
 
 
 async def reap(
@@ -38,6 +45,7 @@ async def reap(
                         "rebuilt the admission gate (%d SKUs)", await rebuild_gate(session, gate)
                     )
             released = await reservations.release_expired()
+            EXPIRED_UNITS.inc(released)
             if released:
                 log.info("released %d units whose hold expired", released)
         except Exception:

@@ -100,6 +100,15 @@ class Settings(BaseSettings):
     log_level: Annotated[str, BeforeValidator(_log_level)] = Field(
         default="INFO", alias="FULFILLMENT_LOG_LEVEL"
     )
+
+    # The worker's Prometheus endpoint (`GET /metrics`: business state and counters, and the
+    # Temporal SDK's own metrics). 0 turns it off. Loopback by default, as the API's own
+    # defaults are: set the host to 0.0.0.0 in a container that Prometheus scrapes from
+    # outside. Each worker process on one machine needs its own port.
+    worker_metrics_port: int = Field(
+        default=9464, ge=0, le=65535, alias="FULFILLMENT_WORKER_METRICS_PORT"
+    )
+    worker_metrics_host: str = Field(default="127.0.0.1", alias="FULFILLMENT_WORKER_METRICS_HOST")
     return_window: Duration = Field(default=timedelta(days=14), alias="FULFILLMENT_RETURN_WINDOW")
     auto_cancel_after: Duration = Field(
         default=timedelta(days=2), alias="FULFILLMENT_AUTO_CANCEL_AFTER"
