@@ -67,8 +67,6 @@ class OrderWorkflow(OrderBase):
         self._view: ConfirmedOrder | None = None
         self._notifies: dict[str, bool] = {}
         self._vendor_names: dict[str, str] = {}  # as operators read them (domain/progress.py)
-        self._total_cents = 0
-        self._plans: list[VendorOrderPlan] = []
         # Search attribute changes not sent yet (lean: one upsert per step, not per field).
         self._pending_attributes: dict[str, Any] = {}
 
@@ -296,9 +294,7 @@ class OrderWorkflow(OrderBase):
         self._vendor_status = {
             p.vendor_order_id: VendorOrderStatus.AWAITING_SHIPMENT for p in plans
         }
-        self._total_cents = order_totals(splits)[2]
-        self._plans = plans
-        self._say_following()
+        self._say_following(plans)
         self._upsert(
             sa.ORDER_STATUS.value_set(self._status), sa.WAITING_SINCE.value_set(workflow.now())
         )
@@ -325,13 +321,13 @@ class OrderWorkflow(OrderBase):
                         )
                         continue
                     self._vendor_status[plan.vendor_order_id] = VendorOrderStatus(final)
-                await self._apply_status()
+                await self._apply_status(plans)
                 return
             self._changed = False
-            await self._apply_status()
+            await self._apply_status(plans)
 
-    async def _apply_status(self) -> None:
-        self._say_following()
+    async def _apply_status(self, plans: list[VendorOrderPlan]) -> None:
+        self._say_following(plans)
         target = order_status_for(list(self._vendor_status.values()))
         if target == self._status:
             return

@@ -48,8 +48,6 @@ class OrderBase:
     _notifies: dict[str, bool]
     _vendor_names: dict[str, str]
     _vendor_status: dict[str, VendorOrderStatus]
-    _plans: list[VendorOrderPlan]
-    _total_cents: int
     # Search attribute changes not sent yet (lean: one upsert per step, not per field).
     _pending_attributes: dict[str, Any]
 
@@ -100,18 +98,17 @@ class OrderBase:
         total = order_totals(splits)[2]
         workflow.set_current_details(progress.checking_out(total, self._order.currency, vendors))
 
-    def _say_following(self) -> None:
+    def _say_following(self, plans: list[VendorOrderPlan]) -> None:
         """Confirmed: what each vendor order still waits for, as the order hears of it."""
         waiting = [
             f"{self._vendor_names.get(plan.vendor_id, plan.vendor_id)}: "
             + str(self._vendor_status[plan.vendor_order_id]).replace("_", " ")
-            for plan in self._plans
+            for plan in plans
             if self._vendor_status[plan.vendor_order_id]
             not in (VendorOrderStatus.COMPLETED, VendorOrderStatus.CANCELLED)
         ]
-        workflow.set_current_details(
-            progress.following(self._total_cents, self._order.currency, waiting)
-        )
+        total = sum(plan.subtotal_cents + plan.shipping_cents for plan in plans)
+        workflow.set_current_details(progress.following(total, self._order.currency, waiting))
 
     async def _create_order(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -67,3 +68,39 @@ async def seller_with_stock(
 ) -> AsyncIterator[tuple[Seller, str]]:
     seller = await onboard(api, name)
     yield seller, await stock_product(api, seller, price_cents=price_cents, on_hand=on_hand)
+
+
+async def eventually(check: Any, within: float = 20) -> Any:
+    """Webhooks and workflows move on their own time: poll until `check()` returns something
+    truthy, and return it."""
+    for _ in range(int(within / 0.2)):
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.2)
+    raise AssertionError("never happened")
+
+
+@asynccontextmanager
+async def payout_refused(
+    api: httpx.AsyncClient, stack: DevStack, name: str, price_cents: int = 5000, **vendor: Any
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """A vendor (onboarded with `vendor`) whose Stripe account is restricted, one unit of its
+    product ordered, shipped and delivered, and its payout refused: the vendor order flagged
+    `payout_failed`. Yields the SKU and the order; afterwards the account is lifted, so the
+    vendor order goes on to be paid and holds nothing for the tests after it."""
+    seller = await onboard(api, name, **vendor)
+    sku = await stock_product(api, seller, price_cents=price_cents, on_hand=5)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    async with emulator(stack) as control:
+        await restrict(control, seller.account, True)
+        try:
+            await ship_and_deliver(api, seller, order["vendor_orders"][0]["id"])
+
+            async def flagged() -> bool:
+                return (await vendor_order(api, order["id"]))["attention"] == "payout_failed"
+
+            await eventually(flagged, within=30)
+            yield sku, order
+        finally:
+            await restrict(control, seller.account, False)

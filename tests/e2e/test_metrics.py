@@ -6,10 +6,6 @@ assert compares a scrape before with one after.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -18,17 +14,8 @@ from devstack.stack import DevStack
 from stores.db import connect_redis
 from stores.stock_gate import StockGate
 from tests.e2e.client import onboard, order_body, place, stock_product
-from tests.e2e.money import emulator, restrict, ship_and_deliver, vendor_order, wait_for_order
+from tests.e2e.money import eventually, payout_refused, wait_for_order
 from tests.metrics_helpers import scrape, value
-
-
-async def _eventually(check: Callable[[], Awaitable[Any]], within: float = 30) -> Any:
-    for _ in range(int(within / 0.5)):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.5)
-    raise AssertionError("never happened")
 
 
 async def test_a_confirmed_checkout_moves_the_checkout_counter_and_its_latency_histogram(
@@ -67,7 +54,7 @@ async def test_a_sold_out_checkout_counts_a_gate_refusal_and_a_refused_checkout(
         async def gate_knows() -> bool:
             return await gate.is_built() and await gate.available(sku) == 1
 
-        await _eventually(gate_knows)
+        await eventually(gate_knows, within=30)
     finally:
         await redis.aclose()
     before = await scrape(f"{stack.api_url}/metrics")
@@ -92,32 +79,18 @@ async def test_a_sold_out_checkout_counts_a_gate_refusal_and_a_refused_checkout(
 async def test_the_workers_metrics_carry_the_temporal_sdks_own_and_the_business_state(
     api: httpx.AsyncClient, stack: DevStack
 ) -> None:
-    seller = await onboard(api, "Flagged")
-    sku = await stock_product(api, seller, price_cents=5000, on_hand=5)
-    order = (await place(api, order_body([(sku, 1)]))).json()
-    vo = order["vendor_orders"][0]
-    async with emulator(stack) as control:
-        await restrict(control, seller.account, True)
-        try:
-            await ship_and_deliver(api, seller, vo["id"])
+    async with payout_refused(api, stack, "Flagged") as (_, order):
 
-            async def flagged() -> bool:
-                return (await vendor_order(api, order["id"]))["attention"] == "payout_failed"
+        async def counted() -> list[Sample] | None:
+            samples = await scrape(stack.worker_metrics_url)
+            reason = {"reason": "payout_failed"}
+            found = value(samples, "fulfillment_vendor_orders_needing_attention", reason)
+            return samples if found >= 1 else None
 
-            await _eventually(flagged)
-
-            async def counted() -> list[Sample] | None:
-                samples = await scrape(stack.worker_metrics_url)
-                reason = {"reason": "payout_failed"}
-                found = value(samples, "fulfillment_vendor_orders_needing_attention", reason)
-                return samples if found >= 1 else None
-
-            samples = await _eventually(counted)  # the state is cached for a few seconds
-            failed = value(samples, "fulfillment_payouts_cents", {"state": "failed"}, total=True)
-            assert failed >= vo["payout_cents"] > 0
-            assert value(samples, "fulfillment_orders", {"status": "in_fulfillment"}) >= 1
-        finally:
-            await restrict(control, seller.account, False)
+        samples = await eventually(counted, within=30)  # the state is cached for a few seconds
+        failed = value(samples, "fulfillment_payouts_cents", {"state": "failed"}, total=True)
+        assert failed >= order["vendor_orders"][0]["payout_cents"] > 0
+        assert value(samples, "fulfillment_orders", {"status": "in_fulfillment"}) >= 1
     await wait_for_order(api, order["id"], "completed", within=30)
     names = {sample.name for sample in samples}
     # The SDK's own: workflow task latency, free task slots, the sticky cache.

@@ -20,6 +20,7 @@ from temporal.client import connect
 from tests.e2e.client import OPS, PLATFORM, onboard, order_body, place, stock_product
 from tests.e2e.money import (
     emulator,
+    eventually,
     paid_order,
     reconcile,
     restrict,
@@ -38,16 +39,6 @@ async def ops_refund(
         json={"amount_cents": amount, "reason": "requested_by_customer"},
         headers={**OPS, "Idempotency-Key": key or uuid.uuid4().hex},
     )
-
-
-async def eventually(check: Any, within: float = 20) -> Any:
-    """Webhooks arrive on their own time: poll until `check()` returns something truthy."""
-    for _ in range(int(within / 0.2)):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.2)
-    raise AssertionError("never happened")
 
 
 async def test_a_refund_after_the_payout_reverses_the_vendors_share_of_it(

@@ -16,8 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from devstack.stack import DevStack
-from tests.e2e.client import onboard, order_body, place, stock_product
-from tests.e2e.money import emulator, restrict, ship_and_deliver, vendor_order
+from tests.e2e.money import payout_refused
 
 PICTURE = Path(__file__).parents[2] / "docs" / "images" / "temporal-ui-payout-refused.png"
 # Debian's packages (Makefile, `browser`): a test that cannot find them fails, never skips.
@@ -61,22 +60,10 @@ async def test_an_operator_sees_in_the_temporal_ui_why_a_vendor_was_not_paid(
 ) -> None:
     ui_port = stack.ports.temporal_ui
     assert ui_port is not None, "the tests' dev stack runs the Web UI (tests/conftest.py)"
-    seller = await onboard(api, "Brakes Co", email="brakes@example.com")
-    sku = await stock_product(api, seller, price_cents=4200, on_hand=5)
-    order = (await place(api, order_body([(sku, 1)]))).json()
-    vo = order["vendor_orders"][0]
-    async with emulator(stack) as control:
-        await restrict(control, seller.account, True)
-        try:
-            await ship_and_deliver(api, seller, vo["id"])
-            for _ in range(400):
-                if (await vendor_order(api, order["id"]))["attention"] == "payout_failed":
-                    break
-                await asyncio.sleep(0.1)
-            await picture(ui_port, vo["workflow_id"], order["id"], sku)
-        finally:
-            # The vendor order goes on to be paid: it holds nothing for the tests after it.
-            await restrict(control, seller.account, False)
+    refused = payout_refused(api, stack, "Brakes Co", 4200, email="brakes@example.com")
+    async with refused as (sku, order):
+        vo = order["vendor_orders"][0]
+        await picture(ui_port, vo["workflow_id"], order["id"], sku)
     assert PICTURE.stat().st_size > 10_000  # a rendered page, not an empty frame
 
 
