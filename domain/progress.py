@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 # Stripe's zero-decimal currencies this core may meet: their minor unit is the whole unit.
 _ZERO_DECIMAL = frozenset({"jpy", "krw", "vnd", "clp", "isk", "ugx", "xof", "xaf"})
 _SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
+# A workflow's summary is one line in the UI's list, and servers may bound its size: an order
+# of a hundred lines (or a 200-character vendor name) is cut here, never refused there.
+SUMMARY_MAX = 200
 
 
 def amount(cents: int, currency: str) -> str:
@@ -42,7 +45,7 @@ def units(lines: Sequence[tuple[str, int]]) -> str:
 
 
 def order_summary(order_id: str, customer_id: str, lines: Sequence[tuple[str, int]]) -> str:
-    return f"order {order_id} for {customer_id}: {units(lines)}"
+    return _one_line(f"order {order_id} for {customer_id}: {units(lines)}")
 
 
 def checking_out(total_cents: int, currency: str, vendors: Sequence[str]) -> str:
@@ -67,7 +70,11 @@ def following(total_cents: int, currency: str, waiting: Sequence[str]) -> str:
 def vendor_order_summary(
     vendor: str, order_id: str, lines: Sequence[tuple[str, int]], goods_cents: int, currency: str
 ) -> str:
-    return f"{vendor}'s part of {order_id}: {units(lines)} ({amount(goods_cents, currency)})"
+    worth = f" ({amount(goods_cents, currency)})"
+    return (
+        _one_line(f"{vendor}'s part of {order_id}: {units(lines)}", SUMMARY_MAX - len(worth))
+        + worth
+    )
 
 
 def waiting_to_ship(vendor: str, ship_by: datetime | None) -> str:
@@ -131,3 +138,7 @@ def paid(vendor: str, cents: int, currency: str) -> str:
 
 def cancelled(reason: str, by: str) -> str:
     return f"cancelled by {by}: {reason}"
+
+
+def _one_line(text: str, limit: int = SUMMARY_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -57,3 +57,15 @@ def test_an_order_lists_what_each_vendor_still_waits_for() -> None:
         "charged $109.99; waiting for Brakes Co: shipped"
     )
     assert progress.following(10999, "usd", []) == "charged $109.99; every vendor order is done"
+
+
+def test_a_summary_stays_one_short_line_however_many_lines_the_order_has() -> None:
+    lines = [(f"SKU-{n:04d}", n) for n in range(1, 101)]
+    order = progress.order_summary("ord_1", "cus_1", lines)
+    assert len(order) == progress.SUMMARY_MAX and order.endswith("…")
+    part = progress.vendor_order_summary("V" * 200, "ord_1", lines, 123456, "usd")
+    assert len(part) <= progress.SUMMARY_MAX and part.endswith("… ($1234.56)")
+    # A short one is left whole
+    assert progress.order_summary("ord_1", "cus_1", lines[:2]) == (
+        "order ord_1 for cus_1: 1 x SKU-0001, 2 x SKU-0002"
+    )
