@@ -29,6 +29,7 @@ from jobs.reaper import reap
 from jobs.state_metrics import StateCollector
 from models.logs import configure_logging
 from models.settings import Settings, get_settings
+from models.tracing import start_tracing
 from providers.shippo_adapter import ShippoGateway
 from providers.stripe_adapter import StripeGateway
 from stores.business_state import read_business_state
@@ -63,10 +64,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     shipping_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="shippo")
     # The SDK's exporter must be configured before the client exists (temporal/telemetry.py).
     exporter = loopback_port() if settings.worker_metrics_port else None
+    tracing = start_tracing(settings.traces, "worker")
     client = await connect(
         settings.temporal_address,
         settings.temporal_namespace,
         sdk_runtime(exporter) if exporter else None,
+        traced=tracing is not None,
     )
     stop_metrics = serve_metrics(settings, sessions, exporter)
     weights = RoutingWeights(
@@ -114,6 +117,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         shippo.close()
         await redis.aclose()
         await engine.dispose()
+        if tracing is not None:
+            tracing.shutdown()
 
 
 def serve_metrics(

@@ -27,7 +27,9 @@ from api.routers import (
 from api.routers.webhooks import shippo as shippo_webhook
 from api.routers.webhooks import stripe as stripe_webhook
 from api.text_guard import UnstorableTextGuard
+from api.tracing import trace_requests
 from models.settings import Settings, get_settings
+from models.tracing import start_tracing
 from providers.stripe_adapter import StripeGateway
 from stores.db import connect_redis, make_engine, make_sessionmaker
 from stores.stock_changes import StockAnnouncer
@@ -37,6 +39,9 @@ from temporal.client import connect
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # Per process (each API worker process builds its own app): the provider's export thread
+    # belongs to the process that started it.
+    tracing = start_tracing(settings.traces, "api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.stripe = StripeGateway.connect(
             settings.stripe_api_key, settings.stripe_api_base, settings.stripe_timeout_seconds
         )
-        app.state.temporal = await connect(settings.temporal_address, settings.temporal_namespace)
+        app.state.temporal = await connect(
+            settings.temporal_address, settings.temporal_namespace, traced=tracing is not None
+        )
         try:
             yield
         finally:
@@ -62,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.redis.aclose()
             await app.state.known_orders.close()
             await engine.dispose()
+            if tracing is not None:
+                tracing.shutdown()
 
     app = FastAPI(
         title="Fulfillment core",
@@ -99,4 +108,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in routers:
         app.include_router(router)
+    if tracing is not None:
+        trace_requests(app)
     return app

@@ -1,10 +1,11 @@
 """Each request's log context (models/logs.py): its trace id, and the order or vendor order it
 is about, on every line logged while it runs, ending with one line for the request itself.
 
-`trace_id`: OpenTelemetry is not in this service yet. The field carries the trace id of the
-request's W3C `traceparent` header when it has one (a storefront or gateway that traces), so
-our lines join that trace; otherwise a random id of the same shape, made here, which still
-ties one request's lines together.
+`trace_id`: with traces on (FULFILLMENT_TRACES, models/tracing.py), the trace of the
+request's span, which the workflow, its activities and their lines share. With traces off, the
+trace id of the request's W3C `traceparent` header when it has one (a storefront or gateway
+that traces), so our lines join that trace; otherwise a random id of the same shape, made
+here, which still ties one request's lines together.
 
 The request's own line replaces uvicorn's access line (cli.py turns that off): uvicorn writes
 it before the route has finished, without the ids or the time the request took.
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.logs import annotate, bound
+from models.tracing import current_trace_id, name_current_span
 
 log = logging.getLogger("fulfillment.api")
 
@@ -51,10 +53,14 @@ class _Answer:
         self._send = send
         self.began = time.perf_counter()
         self.status = 500  # what the server answers if the app fails before starting one
+        self.context: dict[str, str] = {}
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
+            # What the route learnt (the order it made) names the request's span too; now,
+            # as the span ends with the answer's last byte.
+            name_current_span(self.context)
         await self._send(message)
 
 
@@ -65,7 +71,12 @@ def log_context(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             return await app(scope, receive, send)
         answer = _Answer(send)
-        with bound(trace_id=trace_id_of(_header(scope, b"traceparent")) or uuid.uuid4().hex):
+        # The request's span's trace when traces are on (the same as the caller's
+        # traceparent when it sent one); else the caller's; else one of its own.
+        trace_id = (
+            current_trace_id() or trace_id_of(_header(scope, b"traceparent")) or uuid.uuid4().hex
+        )
+        with bound(trace_id=trace_id) as answer.context:
             try:
                 await app(scope, receive, answer.send)
             finally:

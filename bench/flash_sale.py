@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {
         "FULFILLMENT_ENV": "test",
         "FULFILLMENT_API_WORKERS": str(args.api_workers),
+        "FULFILLMENT_TRACES": "off",  # production's default (bench/saga.py --traces measures it)
         "FULFILLMENT_CHECKOUT_TIMEOUT": f"PT{args.checkout_timeout:g}S",
     }
     stack = DevStack(

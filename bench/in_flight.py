@@ -125,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     stack = DevStack(
         folder,
         Ports.free(),
-        overrides={"FULFILLMENT_ENV": "test", "FULFILLMENT_RESERVATION_HOLD": HOLD},
+        overrides={
+            "FULFILLMENT_ENV": "test",
+            "FULFILLMENT_RESERVATION_HOLD": HOLD,
+            "FULFILLMENT_TRACES": "off",  # production's default
+        },
     )
     try:
         stack.start(log=log)

@@ -176,6 +176,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--api-workers", type=int, default=1, help="API processes (FULFILLMENT_API_WORKERS)"
     )
     parser.add_argument(
+        "--traces",
+        default="off",
+        help="FULFILLMENT_TRACES of the stack (off, as in production, or file:PATH)",
+    )
+    parser.add_argument(
         "--keep-data", action="store_true", help="keep the stack's folder (logs) afterwards"
     )
     args = parser.parse_args(argv)
@@ -221,7 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in CONFIGURED_SERVICES:
         os.environ.pop(name, None)
     folder = Path(tempfile.mkdtemp(prefix="bench-saga-"))
-    overrides = {"FULFILLMENT_ENV": "test", "FULFILLMENT_API_WORKERS": str(args.api_workers)}
+    overrides = {
+        "FULFILLMENT_ENV": "test",
+        "FULFILLMENT_API_WORKERS": str(args.api_workers),
+        # Production's default; `--traces file:PATH` measures what tracing costs.
+        "FULFILLMENT_TRACES": args.traces,
+    }
     stack = DevStack(
         folder, Ports.free(), overrides=overrides, worker_processes=args.worker_processes
     )

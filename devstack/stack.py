@@ -39,6 +39,7 @@ from models.settings import (
     DEV_SHIPPO_TOKEN,
     DEV_WEBHOOK_SECRET,
 )
+from models.tracing import OTLP_VARIABLES
 from temporal.search_attributes import DEV_SERVER_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +102,9 @@ class DevStack:
         env.setdefault("FULFILLMENT_OPS_KEY", DEV_OPS_KEY)
         env.setdefault("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
         env.setdefault("SHIPPO_WEBHOOK_TOKEN", DEV_SHIPPO_TOKEN)
+        # Traces readable with no collector (models/tracing.py); an OTLP endpoint wins.
+        if not any(source.get(name) for name in OTLP_VARIABLES):
+            env.setdefault("FULFILLMENT_TRACES", f"file:{self.data_dir / 'traces.jsonl'}")
         env["FULFILLMENT_API_PORT"] = str(self.ports.api)
         env["FULFILLMENT_WORKER_METRICS_PORT"] = str(self.ports.worker_metrics)
         # The API and worker look for this stack's file, never another folder's.

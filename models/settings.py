@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.durations import parse_duration
@@ -31,6 +31,12 @@ def _duration(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+def _traces(value: str) -> str:
+    if value in ("", "off", "console", "otlp") or (value.startswith("file:") and value[5:]):
+        return value
+    raise ValueError("must be off, console, otlp or file:PATH")
 
 
 def _log_level(value: Any) -> str:
@@ -100,6 +106,11 @@ class Settings(BaseSettings):
     log_level: Annotated[str, BeforeValidator(_log_level)] = Field(
         default="INFO", alias="FULFILLMENT_LOG_LEVEL"
     )
+
+    # Where traces go (models/tracing.py): off, console, otlp (OTEL_EXPORTER_OTLP_* say where;
+    # chosen by itself when OTEL_EXPORTER_OTLP_ENDPOINT is set) or file:PATH (JSON lines; the
+    # dev stack's default, .data/traces.jsonl). Empty: otlp if configured, else off.
+    traces: Annotated[str, AfterValidator(_traces)] = Field(default="", alias="FULFILLMENT_TRACES")
 
     # The worker's Prometheus endpoint (`GET /metrics`: business state and counters, and the
     # Temporal SDK's own metrics). 0 turns it off. Loopback by default, as the API's own

@@ -7,13 +7,29 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
+from temporal.tracing import Tracing
+
 
 async def connect(
-    address: str, namespace: str = "default", runtime: Runtime | None = None
+    address: str,
+    namespace: str = "default",
+    runtime: Runtime | None = None,
+    *,
+    traced: bool = False,
 ) -> Client:
-    """`runtime`: the SDK's (its metrics, temporal/telemetry.py); None for the default one."""
+    """`runtime`: the SDK's (its metrics, temporal/telemetry.py); None for the default one.
+
+    `traced` (models/tracing.py started a provider): Temporal's OpenTelemetry interceptor on
+    the client, which a worker built on it takes over too. The client's spans (start, update)
+    carry the trace in headers; the worker continues it in the workflow, its activities and
+    children, and the workflow spans are made only outside replay, so a replayed history
+    never repeats them. Off, no header is written and nothing is paid per call."""
     return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter, runtime=runtime
+        address,
+        namespace=namespace,
+        data_converter=pydantic_data_converter,
+        runtime=runtime,
+        interceptors=[Tracing()] if traced else [],
     )
 
 

@@ -17,6 +17,7 @@ from temporalio.worker import (
 )
 
 from models.logs import bound
+from models.tracing import current_trace_id
 
 
 def _field(args: Any, name: str) -> str | None:
@@ -36,6 +37,8 @@ class _Inbound(ActivityInboundInterceptor):
             run_id=info.workflow_run_id,
             order_id=_field(input.args, "order_id"),
             vendor_order_id=_field(input.args, "vendor_order_id"),
+            # Temporal's tracing interceptor, outside this one, made the activity's span.
+            trace_id=current_trace_id(),
         ):
             return await super().execute_activity(input)
 

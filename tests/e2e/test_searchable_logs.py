@@ -94,6 +94,10 @@ async def test_the_workers_lines_about_an_order_name_its_workflow_and_run(
     assert {line["logger"] for line in charge} >= {"stripe"}
     assert {line["run_id"] for line in charge} == {run_id}
     assert all(line["workflow_id"].startswith(f"order-{order_id}") for line in lines)
+    # With traces on (the stack writes them), the activity's lines carry the checkout's trace:
+    # the API's line of the request and the worker's lines of its charge are found together.
+    (request,) = await lines_where(stack, "api", order_id=order_id)
+    assert {line.get("trace_id") for line in charge} == {request["trace_id"]}
 
 
 async def test_a_request_about_a_vendor_order_names_it_under_a_trace_of_its_own(

@@ -19,6 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, WorkflowReplayResult
 from temporalio.workflow import NondeterminismError
 
+from temporal.tracing import Tracing
 from workflows.registry import WORKFLOWS
 
 HERE = Path(__file__).parent
@@ -26,9 +27,14 @@ HISTORIES = sorted((HERE / "histories").glob("*.json"))
 RETIRED = sorted((HERE / "retired").glob("*.json"))
 
 
-def replay(path: Path) -> WorkflowReplayResult:
+def replay(path: Path, traced: bool = False) -> WorkflowReplayResult:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        # A worker with traces on (temporal/tracing.py) replays what one without recorded.
+        interceptors=[Tracing()] if traced else [],
+    )
     return asyncio.run(replayer.replay_workflow(history, raise_on_replay_failure=False))
 
 
@@ -51,6 +57,11 @@ def test_there_are_recorded_histories_of_both_workflows_every_ending_and_continu
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 def test_a_recorded_history_replays_without_nondeterminism(path: Path) -> None:
     assert replay(path).replay_failure is None
+
+
+def test_turning_traces_on_changes_no_workflow_command_of_any_recorded_history() -> None:
+    failures = {path.stem: replay(path, traced=True).replay_failure for path in HISTORIES}
+    assert {name: failure for name, failure in failures.items() if failure} == {}
 
 
 def test_runs_from_before_the_retired_patches_are_kept_to_show_they_are_refused() -> None:
