@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from cli_support import (
+    EXIT_NOT_FOUND,
+    console,
+    progress,
+    read,
+    servers,
+    unreachable_servers_said,
+)
 from domain.attention import AttentionReason
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from sqlmodel.ext.asyncio.session import AsyncSession
+    pass
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
-
-# A command whose servers do not answer (a dev stack gone, its file left behind by a crash;
-# a server down) did nothing.
-EXIT_NO_DEV_STACK = 3
 
 
 @app.callback()
@@ -41,25 +41,6 @@ def main(
     ),
 ) -> None:
     ctx.obj = data_dir
-
-
-def _servers(ctx: typer.Context) -> None:
-    """Take the unset server variables from the running dev stack, and say which servers this
-    command talks to (dev only: outside dev the file is never read and nothing is said)."""
-    from models.settings import DEV_ENVS
-
-    if os.environ.get("FULFILLMENT_ENV", "dev") not in DEV_ENVS:
-        return  # production images carry no devstack/ (Dockerfile)
-    from devstack import stack_file
-
-    folder = stack_file.data_dir_of(os.environ, ctx.obj)
-    try:
-        chosen = stack_file.use(os.environ, folder)
-    except stack_file.DevStackNotRunning as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(EXIT_NO_DEV_STACK) from None
-    if chosen is not None:
-        typer.echo(stack_file.describe(chosen, os.environ), err=True)
 
 
 @app.command()
@@ -88,7 +69,7 @@ def api(
     ),
 ) -> None:
     """Serve the HTTP API."""
-    _servers(ctx)
+    servers(ctx)
     import uvicorn
 
     from models.logs import logging_config
@@ -128,7 +109,7 @@ def api(
 @app.command()
 def worker(ctx: typer.Context) -> None:
     """Run a Temporal worker for the order sagas."""
-    _servers(ctx)
+    servers(ctx)
     from worker import main
 
     main()
@@ -140,7 +121,7 @@ def reconcile(
     order: list[str] = typer.Option(None, help="Only these order ids (default: every order)"),
 ) -> None:
     """Compare the money ledger with Stripe; print every mismatch; exit 1 if there is one."""
-    _servers(ctx)
+    servers(ctx)
     import asyncio
 
     from jobs.reconcile import Reconciler
@@ -153,7 +134,7 @@ def reconcile(
         engine = make_engine(settings.database_url)
         gateway = StripeGateway.connect(settings.stripe_api_key, settings.stripe_api_base)
         try:
-            with _progress("reconciling orders") as advance:
+            with progress("reconciling orders") as advance:
                 reconciler = Reconciler(make_sessionmaker(engine), gateway)
                 found = await reconciler.run(order or None, progress=advance)
         finally:
@@ -164,7 +145,7 @@ def reconcile(
         typer.echo(f"{len(found)} mismatch(es)" if found else "the ledger matches Stripe")
         return 1 if found else 0
 
-    with _unreachable_servers_said():
+    with unreachable_servers_said():
         code = asyncio.run(run())
     raise typer.Exit(code)
 
@@ -172,11 +153,11 @@ def reconcile(
 @app.command()
 def migrate(ctx: typer.Context) -> None:
     """Bring the database schema up to date."""
-    _servers(ctx)
+    servers(ctx)
     from migrations import upgrade
     from models.settings import get_settings
 
-    with _unreachable_servers_said():
+    with unreachable_servers_said():
         upgrade(get_settings().database_url)
     typer.echo("database schema is up to date")
 
@@ -187,8 +168,6 @@ orders_app = typer.Typer(no_args_is_help=True, help="Many orders at a time.")
 order_app = typer.Typer(no_args_is_help=True, help="One order.")
 app.add_typer(orders_app, name="orders")
 app.add_typer(order_app, name="order")
-
-EXIT_NOT_FOUND = 1
 
 
 @orders_app.command("stuck")
@@ -204,16 +183,14 @@ def orders_stuck(
     from models.base import utcnow
     from stores.ops_views import stuck_vendor_orders
 
-    rows = _read(
-        ctx, lambda s: stuck_vendor_orders(s, reason=reason, vendor_id=vendor, limit=limit)
-    )
+    rows = read(ctx, lambda s: stuck_vendor_orders(s, reason=reason, vendor_id=vendor, limit=limit))
     now = utcnow()
     if as_json:
         typer.echo(json.dumps(ops_report.stuck_as_json(rows, now), indent=2))
     elif not rows:
         typer.echo(ops_report.NOTHING_STUCK)
     else:
-        _console().print(ops_report.stuck_table(rows, now))
+        console().print(ops_report.stuck_table(rows, now))
 
 
 @order_app.command("show")
@@ -227,7 +204,7 @@ def order_show(
     from models.settings import get_settings
     from stores.ops_views import order_file
 
-    found = _read(ctx, lambda s: order_file(s, order_id))
+    found = read(ctx, lambda s: order_file(s, order_id))
     if found is None:
         typer.echo(f"no order {order_id}", err=True)
         raise typer.Exit(EXIT_NOT_FOUND)
@@ -236,7 +213,7 @@ def order_show(
     if as_json:
         typer.echo(json.dumps(ops_report.order_as_json(found, links), indent=2))
     else:
-        ops_report.print_order(_console(), found, links)
+        ops_report.print_order(console(), found, links)
 
 
 @app.command("retry-payout")
@@ -252,7 +229,7 @@ def retry_payout(
     from temporal.client import connect, signal_if_running
     from temporal.names import Signal
 
-    found = _read(ctx, lambda s: s.get(VendorOrder, vendor_order_id))
+    found = read(ctx, lambda s: s.get(VendorOrder, vendor_order_id))
     if found is None:
         typer.echo(f"no vendor order {vendor_order_id}", err=True)
         raise typer.Exit(EXIT_NOT_FOUND)
@@ -262,7 +239,7 @@ def retry_payout(
         client = await connect(settings.temporal_address, settings.temporal_namespace)
         return await signal_if_running(client, found.workflow_id, Signal.RETRY_PAYOUT)
 
-    with _unreachable_servers_said():
+    with unreachable_servers_said():
         refused = asyncio.run(signal())
     if refused is not None:
         typer.echo(f"cannot retry the payout of {vendor_order_id}: {refused}", err=True)
@@ -273,67 +250,39 @@ def retry_payout(
         typer.echo(f"note: its payout had not failed (attention: {found.attention or 'none'})")
 
 
-T = TypeVar("T")
-
-
-def _read(ctx: typer.Context, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """One read of PostgreSQL, on the servers this command was given."""
-    _servers(ctx)
+@app.command()
+def replay(
+    ctx: typer.Context,
+    query: str = typer.Option(
+        "ExecutionStatus = 'Running'",
+        help="Which workflows (a Temporal visibility query; default: every open one)",
+    ),
+    limit: int | None = typer.Option(None, min=1, help="At most this many"),
+) -> None:
+    """Before a deploy: replay the open workflows' histories on this version's code; print
+    each that would fail (its workers would stop at a nondeterminism error); exit 1 if one."""
+    servers(ctx)
     import asyncio
 
     from models.settings import get_settings
-    from stores.db import make_engine, make_sessionmaker
+    from temporal.client import connect
+    from temporal.replay_check import replay_workflows
+    from workflows.registry import WORKFLOWS
 
-    async def run() -> T:
-        engine = make_engine(get_settings().database_url, pool_size=1)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                return await query(session)
-        finally:
-            await engine.dispose()
+    async def run() -> int:
+        settings = get_settings()
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        with progress("replaying workflows") as advance:
+            report = await replay_workflows(client, WORKFLOWS, query, limit, advance)
+        for failure in report.failures:
+            typer.echo(str(failure))
+        failed = len(report.failures)
+        typer.echo(f"replayed {report.replayed} workflow(s) on this code: {failed} would fail")
+        return 1 if failed else 0
 
-    with _unreachable_servers_said():
-        return asyncio.run(run())
-
-
-def _console() -> Console:
-    from rich.console import Console
-
-    # Piped (a file, grep): wide enough that ids are never folded over two lines.
-    return Console() if sys.stdout.isatty() else Console(width=240, no_color=True)
-
-
-@contextmanager
-def _progress(what: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on stderr when it is a terminal; nothing otherwise (scripts, tests)."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(what, total=None)
-
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield advance
-
-
-@contextmanager
-def _unreachable_servers_said() -> Iterator[None]:
-    """A server that does not answer is one line on stderr and exit 3, not a traceback."""
-    from sqlalchemy.exc import OperationalError
-
-    from providers.errors import ProviderUnavailableError
-
-    try:
-        yield
-    except (OperationalError, ProviderUnavailableError) as error:
-        first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        typer.echo(f"a server does not answer (see which above): {first}", err=True)
-        raise typer.Exit(EXIT_NO_DEV_STACK) from None
+    with unreachable_servers_said():
+        code = asyncio.run(run())
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporal.tracing import Tracing
 
 
+class TemporalUnreachableError(ConnectionError):
+    """The Temporal server did not answer the connection."""
+
+
 async def connect(
     address: str,
     namespace: str = "default",
@@ -24,13 +28,20 @@ async def connect(
     carry the trace in headers; the worker continues it in the workflow, its activities and
     children, and the workflow spans are made only outside replay, so a replayed history
     never repeats them. Off, no header is written and nothing is paid per call."""
-    return await Client.connect(
-        address,
-        namespace=namespace,
-        data_converter=pydantic_data_converter,
-        runtime=runtime,
-        interceptors=[Tracing()] if traced else [],
-    )
+    try:
+        return await Client.connect(
+            address,
+            namespace=namespace,
+            data_converter=pydantic_data_converter,
+            runtime=runtime,
+            interceptors=[Tracing()] if traced else [],
+        )
+    except RuntimeError as error:
+        # The SDK says "Failed client connect" with a RuntimeError; a caller (an operator's
+        # command) tells a server that does not answer from a bug by the type.
+        if "connect" not in str(error).lower():
+            raise
+        raise TemporalUnreachableError(f"Temporal at {address}: {error}") from error
 
 
 async def signal_if_running(client: Client, workflow_id: str, signal: str) -> str | None:

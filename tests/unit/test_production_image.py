@@ -53,7 +53,7 @@ def test_the_commands_outside_dev_never_import_the_dev_stack() -> None:
     program = (
         "import sys; sys.modules['devstack'] = None\n"
         "import cli\n"
-        "cli._servers(type('Ctx', (), {'obj': None})())\n"
+        "cli.servers(type('Ctx', (), {'obj': None})())\n"
         "print('no dev stack needed')\n"
     )
     env = {**os.environ, "FULFILLMENT_ENV": "production"}
