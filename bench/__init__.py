@@ -12,8 +12,13 @@ import math
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -105,3 +110,37 @@ def options_of(args: argparse.Namespace, flags: str) -> list[tuple[str, object]]
 def log(message: str) -> None:
     """Progress goes to stderr, with the time of day; the figures go to stdout."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def progress_bar(
+    what: str, total: int, console: Console | None = None
+) -> Iterator[Callable[[int], None]]:
+    """A bar on stderr with the count, the rate and the time left, when stderr is a terminal
+    (or `console` is given); `update(done)` moves it. Elsewhere (a file, CI) nothing: the
+    `log` lines say how far a run is, and a bar's redraws would fill the file."""
+    if console is None and not sys.stderr.isatty():
+        yield lambda done: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+    )
+    # Lines printed meanwhile (`log`) appear above the bar, which stays at the bottom.
+    with Progress(*columns, console=console or Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda done: bar.update(task, completed=done)

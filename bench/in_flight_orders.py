@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bench import log
+from bench import log, progress_bar
 from bench.shop import Placed, checkout
 from bench.shop import set_up_seller as set_up_seller_of
 
@@ -117,22 +117,24 @@ class Orders:
         def progress(confirmed: int) -> None:
             nonlocal shown
             now = already + earlier + confirmed
+            bar(now - already)
             for mark in crossed(shown, now, PROGRESS_EVERY):
                 rate = (now - already) / max(time.perf_counter() - started, 1e-9)
                 log(f"{mark} orders awaiting shipment ({rate:.1f} orders/s)")
             shown = max(shown, now)
 
         started = time.perf_counter()
-        for _ in range(FILL_ROUNDS):
-            if earlier >= count:
-                break
-            load = await self.place(count - earlier, tag, progress)
-            total.placed.extend(load.placed)
-            failures = load.failures()
-            if failures:
-                log(f"{tag}: {sum(failures.values())} not confirmed: {failures}")
-            if load.confirmed == 0:
-                break  # nothing gets through: topping up would only repeat that
-            earlier += load.confirmed
+        with progress_bar(f"{tag}: orders awaiting shipment", count) as bar:
+            for _ in range(FILL_ROUNDS):
+                if earlier >= count:
+                    break
+                load = await self.place(count - earlier, tag, progress)
+                total.placed.extend(load.placed)
+                failures = load.failures()
+                if failures:
+                    log(f"{tag}: {sum(failures.values())} not confirmed: {failures}")
+                if load.confirmed == 0:
+                    break  # nothing gets through: topping up would only repeat that
+                earlier += load.confirmed
         total.wall = time.perf_counter() - started
         return total

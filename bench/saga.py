@@ -37,7 +37,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from bench import log, summarize
+from bench import log, progress_bar, summarize
 from bench.proc_stats import cpu_ticks, find_servers, ticks_between
 from bench.saga_batches import BARE_TASK_QUEUE, MODES, Batch, Bench, Cell, Mode, add_batch
 from bench.saga_report import print_report
@@ -117,13 +117,18 @@ async def measure(stack: DevStack, bare: ManagedProcess, args: argparse.Namespac
         idle = ticks_between(before, cpu_ticks(servers))
 
         cells = {(mode.key, level): Cell() for mode in MODES for level in levels}
-        for round_no in range(1, args.rounds + 1):
-            for level in levels:
-                for mode in MODES:
-                    tag = f"r{round_no}-c{level}-{mode.key}"
-                    batch = await bench.batch(mode, level, args.orders, tag)
-                    add_batch(cells[mode.key, level], batch)
-                    _log_batch(round_no, args.rounds, level, mode, batch)
+        batches = args.rounds * len(levels) * len(MODES)
+        done = 0
+        with progress_bar("checkout batches", batches) as advance:
+            for round_no in range(1, args.rounds + 1):
+                for level in levels:
+                    for mode in MODES:
+                        tag = f"r{round_no}-c{level}-{mode.key}"
+                        batch = await bench.batch(mode, level, args.orders, tag)
+                        add_batch(cells[mode.key, level], batch)
+                        _log_batch(round_no, args.rounds, level, mode, batch)
+                        done += 1
+                        advance(done)
 
     failures = sum(sum(cell.failures.values()) for cell in cells.values())
     print_report(args, cells, idle, IDLE_SECONDS, clock)
