@@ -96,14 +96,19 @@ def api(
 
         uvicorn.run(create_app(settings), timeout_keep_alive=keep_alive, **common)
         return
-    # Several processes: each builds its own app from the environment (the factory).
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        workers=processes,
-        timeout_keep_alive=keep_alive,
-        **common,
-    )
+    # Several processes: each builds its own app from the environment (the factory), and
+    # each counts into files of one folder that any of them sums for /metrics
+    # (api/metrics_dir.py): a scrape sees every process's requests, whichever answers it.
+    from api.metrics_dir import shared_metrics_dir
+
+    with shared_metrics_dir():
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            workers=processes,
+            timeout_keep_alive=keep_alive,
+            **common,
+        )
 
 
 @app.command()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 
 from api.errors import Problem
+from api.metrics_dir import multiprocess
 from domain.errors import ErrorCode
 from stores.db import execute_sql
 
@@ -42,4 +44,10 @@ async def _database(state: object) -> None:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if not multiprocess():
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    # Several API processes (api/metrics_dir.py): the sum of all of theirs, read from their
+    # files, whichever process answers the scrape.
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -14,6 +14,9 @@ from devstack import free_port
 from devstack.process import ManagedProcess
 from devstack.stack import ROOT, DevStack
 from tests.e2e.client import PLATFORM, onboard, order_body, place, stock_product
+from tests.metrics_helpers import scrape, value
+
+CHECKOUTS = "fulfillment_checkouts_total"
 
 
 def _children(pid: int) -> list[int]:
@@ -58,5 +61,18 @@ async def test_the_api_answers_from_several_processes_on_one_port(
             assert [a.status_code for a in answers] == [201, 201]
             level = (await api.get(f"/v1/inventory/{sku}", headers=PLATFORM)).json()
             assert level["reserved"] == 2
+            # And every scrape counts both processes' requests, whichever process answers it
+            # (api/metrics_dir.py): eight scrapes, the same totals each time.
+            confirmed = [
+                value(await scrape(f"{base}/metrics"), CHECKOUTS, {"outcome": "confirmed"})
+                for _ in range(8)
+            ]
+            assert confirmed == [2.0] * 8
+            served_ok = value(
+                await scrape(f"{base}/metrics"),
+                "fulfillment_http_requests_total",
+                {"route": "/v1/orders", "status": "201"},
+            )
+            assert served_ok == 2.0
     finally:
         served.stop()
