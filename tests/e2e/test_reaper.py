@@ -11,6 +11,9 @@ import httpx
 from devstack.stack import DevStack, Ports
 from temporal.client import connect
 from tests.e2e.client import OPS, inventory, onboard, order_body, place, stock_product
+from tests.metrics_helpers import scrape, value
+
+EXPIRED = "fulfillment_reservation_expired_units_total"
 
 
 async def test_a_terminated_workflows_stock_is_released_and_a_live_one_keeps_its_hold(
@@ -54,6 +57,9 @@ async def test_a_terminated_workflows_stock_is_released_and_a_live_one_keeps_its
             moves = (await api.get(f"/v1/inventory/{sku}/movements", headers=OPS)).json()
             reaped = [m for m in moves if m["actor"] == "reaper"]
             assert [(m["order_id"], m["reserved_delta"]) for m in reaped] == [(abandoned["id"], -3)]
+            # The worker counts what it gave back, in units (issue 12's metrics).
+            expired = value(await scrape(stack.worker_metrics_url), EXPIRED, {})
+            assert expired == 3.0
             shipped = await api.post(
                 f"/v1/vendor/orders/{live['vendor_orders'][0]['id']}/ship",
                 json={"carrier": "ups", "tracking_number": "1Z"},
