@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install bench clean-data browser
+.PHONY: run test lint typecheck unit install bench clean-data browser promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,20 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
 
-test: lint typecheck browser
+# promtool, from Debian's prometheus package (unpacked, not installed: no server, no service),
+# checks the alert rules, the dashboard's queries and both /metrics endpoints in the tests.
+PROMTOOL := $(VENV)/bin/promtool
+$(PROMTOOL): | $(STAMP)
+	rm -rf $(VENV)/prometheus-deb && mkdir -p $(VENV)/prometheus-deb
+	cd $(VENV)/prometheus-deb && { apt-get download -qq prometheus 2>/dev/null || \
+		{ apt-get update -qq && apt-get download -qq prometheus; }; } && \
+		dpkg-deb -x prometheus_*.deb unpacked
+	cp $(VENV)/prometheus-deb/unpacked/usr/bin/promtool $(PROMTOOL)
+	rm -rf $(VENV)/prometheus-deb
+
+promtool: $(PROMTOOL)
+
+test: lint typecheck browser promtool
 	SIM_SEED=$${SIM_SEED:-7} SIM_BUDGET_SECONDS=$${SIM_BUDGET_SECONDS:-30} \
 		$(BIN)/python tools/pytest_gate.py -n 2 --dist loadfile
 

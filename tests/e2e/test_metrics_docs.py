@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,10 @@ from devstack.stack import DevStack
 from domain.attention import AttentionReason
 from tests.e2e.client import onboard, order_body, place, stock_product
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+# Unpacked from Debian's prometheus package by `make promtool` (part of `make test`).
+PROMTOOL = ROOT / ".venv" / "bin" / "promtool"
 METRIC = re.compile(r"\b((?:fulfillment|temporal)_[a-z0-9_]+)")
 # The names a family's samples take in PromQL, by its type.
 SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count", "_sum")}
@@ -78,3 +82,51 @@ async def test_every_metric_the_dashboard_and_the_alerts_use_is_served(stack: De
     # Both kinds are there: the business's own and the Temporal SDK's.
     assert any(n.startswith("temporal_") for n in used)
     assert any(n.startswith("fulfillment_") for n in used)
+
+
+def promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    assert PROMTOOL.is_file(), "promtool is needed: `make promtool` unpacks it from Debian's"
+    return subprocess.run(
+        [str(PROMTOOL), *args], input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_promtool_accepts_the_alert_rules() -> None:
+    checked = promtool("check", "rules", str(DOCS / "prometheus-alerts.yml"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(_alert_rules())} rules found" in checked.stdout
+
+
+def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
+    # Grafana's own variables are not PromQL: replaced by what Grafana puts there.
+    exprs = [expr.replace("$__rate_interval", "1m") for expr in _dashboard_exprs()]
+    assert not any("$" in expr for expr in exprs), exprs
+    # promtool has no "check expression": each query becomes a recording rule it parses.
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:panel{n}", "expr": e} for n, e in enumerate(exprs)
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump(rules))
+    checked = promtool("check", "rules", str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+async def test_both_metrics_endpoints_pass_promtool(stack: DevStack) -> None:
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api:
+        seller = await onboard(api, "Linted")
+        sku = await stock_product(api, seller, price_cents=1000, on_hand=2)
+        assert (await place(api, order_body([(sku, 1)]))).status_code == 201
+        scraped = {
+            "api": (await api.get("/metrics")).text,
+            "worker": (await api.get(stack.worker_metrics_url)).text,
+        }
+    for process, text in scraped.items():
+        checked = promtool("check", "metrics", stdin=text)
+        assert checked.returncode == 0, (process, checked.stdout + checked.stderr)
