@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import text
 from sqlmodel import col, select
 
@@ -14,6 +14,7 @@ from api.deps import Ops, SessionDep, vendor_order_in_scope
 from api.errors import Problem
 from api.views import vendor_order_view
 from domain.errors import ErrorCode
+from models.request import RequestModel
 from models.stock import Reservation
 from models.vendor import Warehouse
 from models.vendor_order import VendorOrderLine
@@ -24,7 +25,7 @@ from stores.stock_changes import StockChange, change_level
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
 
 
-class RerouteBody(BaseModel):
+class RerouteBody(RequestModel):
     warehouse_id: str = Field(min_length=1, max_length=40)
 
 
