@@ -103,7 +103,7 @@ class RateLimit:
         if not verdict.allowed:
             refusal = problem_response(
                 ErrorCode.RATE_LIMITED,
-                f"too many requests for this key: {verdict.limit} per "
+                f"too many requests from this caller: {verdict.limit} per "
                 f"{round(settings.rate_limit_window.total_seconds())} s; "
                 f"retry in {verdict.retry_after} s",
                 retry_after=verdict.retry_after,
