@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api import admission, errors, idempotency
+from api.body_limit import BodyLimit
 from api.checkout_lane import CheckoutLane
 from api.known_orders import KnownOrders
 from api.log_context import log_context, name_path_ids
+from api.rate_limit import RateLimit
 from api.request_metrics import RequestMetrics
 from api.routers import (
     checkout,
@@ -22,6 +24,7 @@ from api.routers import (
     orders,
     stream,
     vendor_app,
+    vendor_keys,
     vendors,
 )
 from api.routers.webhooks import shippo as shippo_webhook
@@ -32,6 +35,7 @@ from models.settings import Settings, get_settings
 from models.tracing import start_tracing
 from providers.stripe_adapter import StripeGateway
 from stores.db import connect_redis, make_engine, make_sessionmaker
+from stores.rate_limits import RateLimits
 from stores.stock_changes import StockAnnouncer
 from stores.stock_gate import StockGate
 from temporal.client import connect
@@ -51,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.known_orders = KnownOrders(app.state.sessions)
         app.state.redis = connect_redis(settings.redis_url)
         app.state.gate = StockGate(app.state.redis)
+        app.state.rate_limits = RateLimits(app.state.redis)
         app.state.gate_rebuild = asyncio.Lock()
         app.state.background = set()
         app.state.announcer = StockAnnouncer(app.state.redis, app.state.gate)
@@ -87,6 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added after (so around) the idempotency middleware: text no column can hold is refused
     # before anything keeps the request.
     app.add_middleware(UnstorableTextGuard)
+    # Around all that reads a body: one larger than a route takes is never read whole.
+    app.add_middleware(BodyLimit)
+    # Around everything that keeps or starts anything: a request over its key's budget
+    # changes nothing (api/rate_limit.py).
+    app.add_middleware(RateLimit)
     # Outermost: its timing covers every other middleware.
     app.add_middleware(RequestMetrics)
     # Around even that: every line any middleware writes names the request's trace.
@@ -99,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         orders.router,
         stream.router,
         vendor_app.router,
+        vendor_keys.router,
         vendors.router,
         inventory.router,
         ops.router,

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import admission, checkout_metrics, request_metrics
 from api.asgi import bearer_token, header, read_body, replaying
-from api.auth import same_secret
+from api.auth import Role, bootstrap_role
 from api.errors import Problem, problem_response
 from domain.idempotency import key_problem
 from domain.ids import order_id_for_idempotency_key, request_fingerprint
@@ -127,7 +127,8 @@ def _is_checkout(scope: Scope) -> bool:
 
 def _from_platform(scope: Scope) -> bool:
     token = bearer_token(scope)
-    return token is not None and same_secret(token, scope["app"].state.settings.platform_key)
+    settings = scope["app"].state.settings
+    return token is not None and bootstrap_role(token, settings) == Role.PLATFORM
 
 
 def _is_json(scope: Scope) -> bool:

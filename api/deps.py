@@ -13,17 +13,17 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from api.auth import Principal, Role, hash_key, same_secret
+from api.auth import Principal, Role, bootstrap_role, hash_key, looks_like_vendor_key
 from api.errors import Problem
 from domain.errors import ErrorCode
 from models.settings import Settings
-from models.vendor import ApiKey, Vendor
+from models.vendor import Vendor
 from models.vendor_order import VendorOrder
 from providers.stripe_adapter import StripeGateway
+from stores.api_keys import active_key, note_use
 
 _bearer = HTTPBearer(auto_error=False, description="API key of the platform, ops or a vendor")
 
@@ -64,13 +64,14 @@ async def _principal(
     if credentials is None or not credentials.credentials:
         raise Problem(ErrorCode.UNAUTHORIZED, "send an API key as 'Authorization: Bearer <key>'")
     key = credentials.credentials
-    if same_secret(key, settings.platform_key):
-        return Principal(Role.PLATFORM)
-    if same_secret(key, settings.ops_key):
-        return Principal(Role.OPS)
-    stored = (await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))).first()
+    role = bootstrap_role(key, settings)
+    if role is not None:
+        return Principal(role)
+    # Not read from a cache: a revoked key is refused from the next request on.
+    stored = await active_key(session, hash_key(key)) if looks_like_vendor_key(key) else None
     if stored is None:
         raise Problem(ErrorCode.UNAUTHORIZED, "this API key is not valid")
+    await note_use(session, stored)
     return Principal(Role.VENDOR, stored.vendor_id)
 
 

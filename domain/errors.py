@@ -32,6 +32,8 @@ class ErrorCode(StrEnum):
     INSUFFICIENT_STOCK = "insufficient_stock"
     PAYMENT_DECLINED = "payment_declined"
     INVALID_STATE = "invalid_state"
+    # A vendor may not revoke its last API key: it would lock itself out.
+    LAST_API_KEY = "last_api_key"
     # Webhooks whose signature or token does not hold.
     INVALID_SIGNATURE = "invalid_signature"
     # A provider (Stripe, Shippo) is down, slow or rate limited: retried, then 503.

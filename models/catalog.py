@@ -10,6 +10,7 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import money, timestamp
+from models.request import RequestModel
 from models.text import StorableText
 
 MAX_PRICE_CENTS = 100_000_000
@@ -39,13 +40,13 @@ class PriceTier(SQLModel, table=True):
     price_cents: int = money()
 
 
-class PriceTierIn(BaseModel):
+class PriceTierIn(RequestModel):
     min_quantity: int = In(ge=2, le=10_000)
     # A tier is a discount: never above the base price's own bound.
     price_cents: int = In(ge=0, le=MAX_PRICE_CENTS)
 
 
-class ProductCreate(BaseModel):
+class ProductCreate(RequestModel):
     vendor_id: StorableText = In(min_length=1, max_length=40)
     sku: StorableText = In(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     title: StorableText = In(min_length=1, max_length=300)

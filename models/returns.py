@@ -10,6 +10,7 @@ from pydantic import Field as In
 from sqlmodel import Field, SQLModel
 
 from models.base import money, optional_timestamp, timestamp
+from models.request import RequestModel
 from models.text import StorableText
 
 
@@ -38,18 +39,18 @@ class OrderReturnLine(SQLModel, table=True):
     unit_price_cents: int = money()
 
 
-class ReturnLineIn(BaseModel):
+class ReturnLineIn(RequestModel):
     sku: StorableText = In(min_length=1, max_length=64)
     quantity: int = In(gt=0, le=10_000)
 
 
-class ReturnCreate(BaseModel):
+class ReturnCreate(RequestModel):
     vendor_order_id: StorableText = In(min_length=1, max_length=40)
     lines: list[ReturnLineIn] = In(min_length=1, max_length=200)
     reason: StorableText = In(min_length=1, max_length=500)
 
 
-class ReceiveBody(BaseModel):
+class ReceiveBody(RequestModel):
     # Whether the units go back on the shelf (False for damaged goods).
     restock: bool = True
 

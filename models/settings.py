@@ -50,6 +50,11 @@ def _log_level(value: Any) -> str:
 MIN_KEY_LENGTH = 32
 
 
+def _keys(listed: str) -> tuple[str, ...]:
+    """The keys of a comma-separated list (spaces around them ignored)."""
+    return tuple(key for part in listed.split(",") if (key := part.strip()))
+
+
 # The environments where the dev stack may exist: development defaults are accepted, and the
 # `fulfillment` commands may read a running dev stack's file (devstack/stack_file.py).
 DEV_ENVS = ("dev", "test")
@@ -86,8 +91,22 @@ class Settings(BaseSettings):
     webhook_allowed_hosts: Annotated[
         frozenset[str], NoDecode, BeforeValidator(parse_allowed_hosts)
     ] = Field(default=frozenset(), alias="FULFILLMENT_WEBHOOK_ALLOWED_HOSTS")
+    # Bootstrap keys. Each may list several keys, comma separated, all valid at once: how a
+    # key is rotated (add the new one, move the callers, remove the old; docs/api-protection.md).
     platform_key: str = Field(default=DEV_PLATFORM_KEY, alias="FULFILLMENT_PLATFORM_KEY")
     ops_key: str = Field(default=DEV_OPS_KEY, alias="FULFILLMENT_OPS_KEY")
+    # Requests each API key may make per window (a token bucket: that many at once, refilled
+    # evenly over the window; api/rate_limit.py), by the key's role; requests without a key
+    # are counted per client address. Webhooks, /healthz and /metrics are not counted.
+    rate_limit_window: Duration = Field(
+        default=timedelta(seconds=60), alias="FULFILLMENT_RATE_LIMIT_WINDOW"
+    )
+    rate_limit_platform: int = Field(default=30_000, ge=1, alias="FULFILLMENT_RATE_LIMIT_PLATFORM")
+    rate_limit_ops: int = Field(default=3_000, ge=1, alias="FULFILLMENT_RATE_LIMIT_OPS")
+    rate_limit_vendor: int = Field(default=1_200, ge=1, alias="FULFILLMENT_RATE_LIMIT_VENDOR")
+    rate_limit_anonymous: int = Field(default=120, ge=1, alias="FULFILLMENT_RATE_LIMIT_ANONYMOUS")
+    # The largest request body any route takes (413 `payload_too_large` above it).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, alias="FULFILLMENT_MAX_BODY_BYTES")
     api_port: int = Field(default=8000, alias="FULFILLMENT_API_PORT")
     # API processes behind the one port (uvicorn workers): each its own event loop, pools and
     # Temporal client. docs/production.md says how to size it (issue 10).
@@ -170,6 +189,14 @@ class Settings(BaseSettings):
     )
 
     @property
+    def platform_keys(self) -> tuple[str, ...]:
+        return _keys(self.platform_key)
+
+    @property
+    def ops_keys(self) -> tuple[str, ...]:
+        return _keys(self.ops_key)
+
+    @property
     def is_dev(self) -> bool:
         return self.env in DEV_ENVS
 
@@ -194,13 +221,13 @@ class Settings(BaseSettings):
             return self
         weak = [
             name
-            for name, value, default in (
-                ("FULFILLMENT_PLATFORM_KEY", self.platform_key, DEV_PLATFORM_KEY),
-                ("FULFILLMENT_OPS_KEY", self.ops_key, DEV_OPS_KEY),
-                ("STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret, DEV_WEBHOOK_SECRET),
-                ("SHIPPO_WEBHOOK_TOKEN", self.shippo_webhook_token, DEV_SHIPPO_TOKEN),
+            for name, values, default in (
+                ("FULFILLMENT_PLATFORM_KEY", self.platform_keys, DEV_PLATFORM_KEY),
+                ("FULFILLMENT_OPS_KEY", self.ops_keys, DEV_OPS_KEY),
+                ("STRIPE_WEBHOOK_SECRET", (self.stripe_webhook_secret,), DEV_WEBHOOK_SECRET),
+                ("SHIPPO_WEBHOOK_TOKEN", (self.shippo_webhook_token,), DEV_SHIPPO_TOKEN),
             )
-            if not value or value == default
+            if not all(values) or not values or default in values
         ]
         if weak:
             raise ValueError(
@@ -210,11 +237,11 @@ class Settings(BaseSettings):
         # (api/sealed_answers.py): a short one could be guessed offline from a backup.
         short = [
             name
-            for name, value in (
-                ("FULFILLMENT_PLATFORM_KEY", self.platform_key),
-                ("FULFILLMENT_OPS_KEY", self.ops_key),
+            for name, values in (
+                ("FULFILLMENT_PLATFORM_KEY", self.platform_keys),
+                ("FULFILLMENT_OPS_KEY", self.ops_keys),
             )
-            if len(value) < MIN_KEY_LENGTH
+            if any(len(value) < MIN_KEY_LENGTH for value in values)
         ]
         if short:
             raise ValueError(

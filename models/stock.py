@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
 from pydantic import Field as In
 from sqlalchemy import BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import optional_timestamp, timestamp
+from models.request import RequestModel
 from models.text import StorableText
 
 # The most units one stock level may hold. The columns are 32-bit: without a bound, repeated
@@ -76,11 +76,11 @@ class StockMovementPublic(StockMovementBase):
     at: datetime
 
 
-class StockLevelIn(BaseModel):
+class StockLevelIn(RequestModel):
     on_hand: int = In(ge=0, le=MAX_ON_HAND)
 
 
-class AdjustmentIn(BaseModel):
+class AdjustmentIn(RequestModel):
     delta: int = In(ge=-MAX_ON_HAND, le=MAX_ON_HAND)
     reason: StorableText = In(min_length=1, max_length=200)
 

@@ -10,8 +10,12 @@ from sqlmodel import Field, SQLModel
 
 from domain.durations import format_duration, parse_duration
 from domain.outbound_urls import MAX_URL_LENGTH
-from models.base import timestamp
+from models.base import optional_timestamp, timestamp
+from models.request import RequestModel
 from models.text import StorableText
+
+# The name of the key minted with the vendor (POST /v1/vendors).
+FIRST_KEY_NAME = "initial"
 
 # The longest ship SLA a vendor may set: ship_sla_seconds is a 32-bit column, and a wait of
 # years is a mistake, not a service level.
@@ -46,7 +50,7 @@ class Vendor(VendorBase, table=True):
     created_at: datetime = timestamp()
 
 
-class VendorCreate(BaseModel):
+class VendorCreate(RequestModel):
     name: StorableText = In(min_length=1, max_length=200)
     email: EmailStr
     # None: the platform's default (FULFILLMENT_COMMISSION_BPS).
@@ -98,7 +102,7 @@ class VendorWithKey(VendorPublic):
     webhook_secret: str | None = None
 
 
-class VendorUpdate(BaseModel):
+class VendorUpdate(RequestModel):
     """Fields a vendor (or ops) may change; absent ones stay as they are."""
 
     ship_sla: str | int | float | None = None
@@ -110,7 +114,7 @@ class VendorUpdate(BaseModel):
         return None if value is None else _ship_sla(value)
 
 
-class WebhookEndpoint(BaseModel):
+class WebhookEndpoint(RequestModel):
     # Judged by domain/outbound_urls.py when set and at every delivery: https (http in dev),
     # no user@, a public address (FULFILLMENT_WEBHOOK_ALLOWED_HOSTS excepted), at most
     # MAX_URL_LENGTH characters.
@@ -132,7 +136,42 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(max_length=16)
     role: str = Field(max_length=16)
     vendor_id: str = Field(foreign_key="vendor.id", index=True)
+    # The vendor's own label for it ("warehouse scanner", "erp-2027").
+    name: str = Field(default=FIRST_KEY_NAME, max_length=100)
     created_at: datetime = timestamp()
+    # Written at most once a minute per key (api/deps.py): a hint for rotation, not an audit.
+    last_used_at: datetime | None = optional_timestamp()
+    # A revoked key is kept (who had which key, until when) and never accepted again.
+    revoked_at: datetime | None = optional_timestamp()
+
+
+class ApiKeyCreate(RequestModel):
+    name: StorableText = In(min_length=1, max_length=100)
+
+
+class ApiKeyPublic(BaseModel):
+    """A key as listed: never the secret, only its first characters to recognise it."""
+
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyPublic:
+        return cls(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+        )
+
+
+class ApiKeyWithSecret(ApiKeyPublic):
+    # Shown only in the answer that minted it.
+    api_key: str
 
 
 class WarehouseBase(SQLModel):
@@ -149,7 +188,7 @@ class Warehouse(WarehouseBase, table=True):
     created_at: datetime = timestamp()
 
 
-class WarehouseCreate(BaseModel):
+class WarehouseCreate(RequestModel):
     # Its own shape, not WarehouseBase's: request text is checked before it reaches a column.
     name: StorableText = In(min_length=1, max_length=200)
     postal_code: StorableText = In(min_length=1, max_length=20)

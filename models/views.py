@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from models.request import RequestModel
 from models.returns import ReturnPublic
 from models.text import StorableText
 
@@ -79,7 +80,7 @@ class OrderPublic(BaseModel):
     returns: list[ReturnPublic] = Field(default_factory=list)
 
 
-class ShippingAddress(BaseModel):
+class ShippingAddress(RequestModel):
     name: StorableText = Field(min_length=1, max_length=200)
     line1: StorableText = Field(min_length=1, max_length=300)
     line2: StorableText | None = Field(default=None, max_length=300)
@@ -90,12 +91,12 @@ class ShippingAddress(BaseModel):
     longitude: float = Field(ge=-180, le=180)
 
 
-class OrderLineIn(BaseModel):
+class OrderLineIn(RequestModel):
     sku: StorableText = Field(min_length=1, max_length=64)
     quantity: int = Field(ge=1, le=10_000)
 
 
-class OrderCreate(BaseModel):
+class OrderCreate(RequestModel):
     customer_id: StorableText = Field(min_length=1, max_length=100)
     currency: StorableText = Field(pattern=r"^[a-z]{3}$")
     lines: list[OrderLineIn] = Field(min_length=1, max_length=100)
@@ -103,14 +104,14 @@ class OrderCreate(BaseModel):
     payment_method: StorableText = Field(min_length=1, max_length=100)
 
 
-class ParcelIn(BaseModel):
+class ParcelIn(RequestModel):
     length_cm: float = Field(gt=0, le=500)
     width_cm: float = Field(gt=0, le=500)
     height_cm: float = Field(gt=0, le=500)
     weight_grams: int = Field(gt=0, le=150_000)
 
 
-class ShipBody(BaseModel):
+class ShipBody(RequestModel):
     """Either the vendor's own carrier and tracking number, or a label the platform buys."""
 
     carrier: StorableText | None = Field(default=None, min_length=1, max_length=60)
@@ -130,5 +131,5 @@ class ShipBody(BaseModel):
         return self
 
 
-class CancelBody(BaseModel):
+class CancelBody(RequestModel):
     reason: StorableText = Field(default="requested_by_customer", min_length=1, max_length=200)

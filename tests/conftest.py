@@ -34,6 +34,8 @@ from tests.stripe_helpers import API_KEY, control, sdk_client
 
 # The e2e stack uses a short return window so a whole lifecycle fits in a test.
 E2E_RETURN_WINDOW_SECONDS = 3
+E2E_RATE_LIMIT = 1_000_000
+RATE_ROLES = ("PLATFORM", "OPS", "VENDOR", "ANONYMOUS")
 
 
 CONFIGURED_SERVICES = (
@@ -78,6 +80,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             # The one local receiver the stack's vendor webhooks may reach: a test's receiver
             # listens on this port (tests/e2e/webhook_inbox.py).
             "FULFILLMENT_WEBHOOK_ALLOWED_HOSTS": f"127.0.0.1:{free_port()}",
+            # Rate limits no test meets by accident; tests/e2e/test_rate_limits.py builds an
+            # app of its own with low ones.
+            **{f"FULFILLMENT_RATE_LIMIT_{role}": str(E2E_RATE_LIMIT) for role in RATE_ROLES},
         },
     )
     dev.start(log=lambda _: None)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
@@ -29,6 +29,7 @@ from models.base import utcnow
 from models.ledger import LedgerEntry
 from models.messages.money import PayoutAdjustment, RefundCommand, RefundOutcome
 from models.order import Order, OrderEvent
+from models.request import RequestModel
 from models.text import StorableText
 from models.vendor_order import VendorOrder
 from models.views import OrderPublic, VendorOrderPublic
@@ -71,7 +72,7 @@ STRIPE_REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 REFUND_NOTE_EVENT = "vendor_order.refund_note"
 
 
-class RefundBody(BaseModel):
+class RefundBody(RequestModel):
     amount_cents: int = Field(ge=1, le=100_000_000)
     # Free text for people, kept on the order's events; Stripe is sent one of its own reasons
     # (this one when it is one of them, requested_by_customer otherwise).

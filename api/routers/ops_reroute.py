@@ -4,17 +4,18 @@ moves in one transaction, or not at all (stores/reroute.py)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.deps import Ops, SessionDep, vendor_order_in_scope
 from api.views import vendor_order_view
+from models.request import RequestModel
 from models.views import VendorOrderPublic
 from stores.reroute import move_held_stock
 
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
 
 
-class RerouteBody(BaseModel):
+class RerouteBody(RequestModel):
     warehouse_id: str = Field(min_length=1, max_length=40)
 
 

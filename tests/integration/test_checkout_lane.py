@@ -118,7 +118,7 @@ async def lane(redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> Asyn
     await gate.rebuild({SKU: (3, 1)})
     known = KnownOrders(sessions)
     state = SimpleNamespace(
-        settings=SimpleNamespace(platform_key=PLATFORM_KEY),
+        settings=SimpleNamespace(platform_keys=(PLATFORM_KEY,), ops_keys=()),
         gate=gate,
         known_orders=known,
         sessions=sessions,
