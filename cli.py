@@ -17,6 +17,7 @@ import typer
 from cli_support import (
     EXIT_NOT_FOUND,
     console,
+    exit_after_temporal,
     progress,
     read,
     servers,
@@ -248,11 +249,12 @@ def retry_payout(
         refused = asyncio.run(signal())
     if refused is not None:
         typer.echo(f"cannot retry the payout of {vendor_order_id}: {refused}", err=True)
-        raise typer.Exit(EXIT_NOT_FOUND)
+        exit_after_temporal(EXIT_NOT_FOUND)
     typer.echo(f"asked {found.workflow_id} to retry its payout now")
     if found.attention != AttentionReason.PAYOUT_FAILED:
         # Harmless (the workflow only looks at it between refused payouts), but worth knowing.
         typer.echo(f"note: its payout had not failed (attention: {found.attention or 'none'})")
+    exit_after_temporal(0)
 
 
 @app.command()
@@ -287,7 +289,7 @@ def replay(
 
     with unreachable_servers_said():
         code = asyncio.run(run())
-    raise typer.Exit(code)
+    exit_after_temporal(code)
 
 
 if __name__ == "__main__":

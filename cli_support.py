@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
 
@@ -103,3 +103,15 @@ def unreachable_servers_said() -> Iterator[None]:
         first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         typer.echo(f"a server does not answer (see which above): {first}", err=True)
         raise typer.Exit(EXIT_NO_DEV_STACK) from None
+
+
+def exit_after_temporal(code: int) -> NoReturn:
+    """End a command that used a Temporal client without the interpreter's finalization.
+
+    The SDK's core runs threads of its own that outlive the client; one calling back into
+    Python while the interpreter shuts down aborts the process (PyGILState_Release, exit
+    134, DESIGN.md) after the command has done its work and said so: a script reading the
+    exit code would see a crash. Everything the command writes is flushed first."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
