@@ -31,7 +31,7 @@ from models.messages.checkout import (
     ReserveResult,
 )
 from models.messages.returns import RestockRequest
-from models.messages.vendor_order import RenewRequest, VendorOrderRef
+from models.messages.vendor_order import AckPolicy, RenewRequest, VendorOrderRef
 from models.returns import OrderReturn
 from models.stock import Reservation
 from models.vendor import Vendor
@@ -82,6 +82,13 @@ class InventoryActivities:
                     ship_sla_seconds=float(vendor.ship_sla_seconds),
                     notifies=vendor.webhook_url is not None,
                     vendor_name=vendor.name,
+                    ack=(
+                        None
+                        if vendor.ack_sla_seconds is None
+                        else AckPolicy(
+                            sla_seconds=float(vendor.ack_sla_seconds), on_reject=vendor.on_reject
+                        )
+                    ),
                 )
                 for product, vendor in rows
             ]

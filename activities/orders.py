@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -157,6 +158,11 @@ class OrderStoreActivities:
                         payout_cents=plan.payout_cents,
                         payout_status=PayoutStatus.PENDING,
                         workflow_id=plan.workflow_id,
+                        ack_due_at=(
+                            None
+                            if plan.ack is None
+                            else utcnow() + timedelta(seconds=plan.ack.sla_seconds)
+                        ),
                     )
                 )
             await session.flush()

@@ -7,6 +7,9 @@ from enum import StrEnum
 
 
 class AttentionReason(StrEnum):
+    # A vendor that acknowledges its orders (issue 13) has not accepted or rejected this one
+    # within its ack SLA.
+    ACK_OVERDUE = "ack_overdue"
     # Shipping: the vendor missed its ship SLA; the automatic cancellation after it failed.
     SHIP_SLA_BREACHED = "ship_sla_breached"
     AUTO_CANCEL_FAILED = "auto_cancel_failed"
@@ -25,7 +28,7 @@ class AttentionReason(StrEnum):
 
 
 # What shipping ends, and what a delivery ends.
-SHIPPING_REASONS = frozenset({AttentionReason.SHIP_SLA_BREACHED})
+SHIPPING_REASONS = frozenset({AttentionReason.SHIP_SLA_BREACHED, AttentionReason.ACK_OVERDUE})
 DELIVERY_REASONS = frozenset(
     {
         AttentionReason.DELIVERY_OVERDUE,

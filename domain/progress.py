@@ -83,6 +83,22 @@ def waiting_to_ship(vendor: str, ship_by: datetime | None) -> str:
     return f"waiting for {vendor} to ship, SLA ends {moment(ship_by)}"
 
 
+def awaiting_acknowledgement(vendor: str, due: datetime) -> str:
+    return f"waiting for {vendor} to accept or reject the order, due by {moment(due)}"
+
+
+def acknowledgement_overdue(vendor: str, due: datetime) -> str:
+    return (
+        f"{vendor} has not accepted or rejected the order: due {moment(due)}; "
+        "the ship SLA still runs"
+    )
+
+
+def rerouted(vendor: str, warehouse_id: str, due: datetime | None) -> str:
+    then = f", to accept by {moment(due)}" if due is not None else ""
+    return f"{vendor} rejected it; moved to its warehouse {warehouse_id}{then}"
+
+
 def ship_sla_passed(vendor: str, ship_by: datetime, cancels_at: datetime | None) -> str:
     then = (
         f"cancels automatically at {moment(cancels_at)} unless it ships"

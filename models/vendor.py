@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from pydantic import AnyHttpUrl, BaseModel, EmailStr, field_validator
 from pydantic import Field as In
@@ -20,15 +21,22 @@ FIRST_KEY_NAME = "initial"
 # The longest ship SLA a vendor may set: ship_sla_seconds is a 32-bit column, and a wait of
 # years is a mistake, not a service level.
 MAX_SHIP_SLA = timedelta(days=365)
+# What happens to a vendor order its supplier rejects (issue 13): cancelled and refunded, or
+# moved to another of the vendor's warehouses that can hold it (cancelled if none can).
+OnReject = Literal["cancel", "reroute"]
 
 
-def _ship_sla(value: str | int | float) -> str | int | float:
+def _ship_sla(value: str | int | float, name: str = "ship_sla") -> str | int | float:
     sla = parse_duration(value)
     if sla.total_seconds() <= 0:
-        raise ValueError("ship_sla must be longer than zero")
+        raise ValueError(f"{name} must be longer than zero")
     if sla > MAX_SHIP_SLA:
-        raise ValueError(f"ship_sla must be at most {format_duration(MAX_SHIP_SLA)}")
+        raise ValueError(f"{name} must be at most {format_duration(MAX_SHIP_SLA)}")
     return value
+
+
+def _ack_sla(value: str | int | float | None) -> str | int | float | None:
+    return None if value is None else _ship_sla(value, "ack_sla")
 
 
 class VendorBase(SQLModel):
@@ -47,6 +55,10 @@ class Vendor(VendorBase, table=True):
     # Where the vendor's notifications are POSTed, and the secret they are signed with.
     webhook_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
     webhook_secret: str | None = Field(default=None, max_length=80)
+    # Its orders wait to be accepted or rejected within this many seconds (None: they need
+    # no acknowledgement), and what a rejection does.
+    ack_sla_seconds: int | None = None
+    on_reject: str = Field(default="cancel", max_length=10)
     created_at: datetime = timestamp()
 
 
@@ -63,11 +75,19 @@ class VendorCreate(RequestModel):
     max_transit_days: int | None = In(default=None, ge=1, le=60)
     # Where notifications are POSTed (signed; docs/vendor-webhooks.md).
     webhook_url: AnyHttpUrl | None = None
+    # Set: every order must be accepted or rejected within it (docs/supplier-acknowledgement.md).
+    ack_sla: str | int | float | None = None
+    on_reject: OnReject = "cancel"
 
     @field_validator("ship_sla")
     @classmethod
     def _valid_duration(cls, value: str | int | float) -> str | int | float:
         return _ship_sla(value)
+
+    @field_validator("ack_sla")
+    @classmethod
+    def _valid_ack_sla(cls, value: str | int | float | None) -> str | int | float | None:
+        return _ack_sla(value)
 
 
 class VendorPublic(SQLModel):
@@ -79,11 +99,12 @@ class VendorPublic(SQLModel):
     stripe_account_id: str | None
     max_transit_days: int | None = None
     webhook_url: str | None = None
+    ack_sla: str | None = None
+    on_reject: str = "cancel"
 
     @classmethod
     def of(cls, vendor: Vendor) -> VendorPublic:
-        from datetime import timedelta
-
+        ack = vendor.ack_sla_seconds
         return cls(
             id=vendor.id,
             name=vendor.name,
@@ -93,6 +114,8 @@ class VendorPublic(SQLModel):
             stripe_account_id=vendor.stripe_account_id,
             max_transit_days=vendor.max_transit_days,
             webhook_url=vendor.webhook_url,
+            ack_sla=None if ack is None else format_duration(timedelta(seconds=ack)),
+            on_reject=vendor.on_reject,
         )
 
 
@@ -107,11 +130,19 @@ class VendorUpdate(RequestModel):
 
     ship_sla: str | int | float | None = None
     max_transit_days: int | None = In(default=None, ge=1, le=60)
+    # null turns acknowledgement off (for orders placed from now on).
+    ack_sla: str | int | float | None = None
+    on_reject: OnReject | None = None
 
     @field_validator("ship_sla")
     @classmethod
     def _valid_duration(cls, value: str | int | float | None) -> str | int | float | None:
         return None if value is None else _ship_sla(value)
+
+    @field_validator("ack_sla")
+    @classmethod
+    def _valid_ack_sla(cls, value: str | int | float | None) -> str | int | float | None:
+        return _ack_sla(value)
 
 
 class WebhookEndpoint(RequestModel):

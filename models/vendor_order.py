@@ -35,6 +35,11 @@ class VendorOrder(SQLModel, table=True):
     delivered_at: datetime | None = optional_timestamp()
     return_window_ends_at: datetime | None = optional_timestamp()
     attention: str | None = Field(default=None, max_length=60, index=True)
+    # A vendor that acknowledges its orders (issue 13): when this one must be answered by,
+    # and its own reference once it accepted.
+    ack_due_at: datetime | None = optional_timestamp()
+    accepted_at: datetime | None = optional_timestamp()
+    supplier_order_ref: str | None = Field(default=None, max_length=100)
     workflow_id: str = Field(max_length=120)
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()

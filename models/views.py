@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -53,6 +53,11 @@ class VendorOrderPublic(BaseModel):
     return_window_ends_at: datetime | None
     attention: str | None
     workflow_id: str
+    # A vendor that acknowledges its orders: the answer is due by `ack_due_at` (null once
+    # answered, or when none is needed); `supplier_order_ref` is its own reference.
+    ack_due_at: datetime | None = None
+    accepted_at: datetime | None = None
+    supplier_order_ref: str | None = None
 
 
 class OrderEventPublic(BaseModel):
@@ -109,6 +114,19 @@ class ParcelIn(RequestModel):
     width_cm: float = Field(gt=0, le=500)
     height_cm: float = Field(gt=0, le=500)
     weight_grams: int = Field(gt=0, le=150_000)
+
+
+class AcceptBody(RequestModel):
+    """The supplier takes the order, with its own reference for it (shown on the order)."""
+
+    supplier_order_ref: StorableText = Field(min_length=1, max_length=100)
+
+
+class RejectBody(RequestModel):
+    """The supplier cannot fulfil the order; the vendor's `on_reject` rule decides what next."""
+
+    reason: Literal["out_of_stock", "cannot_ship", "other"]
+    note: StorableText = Field(default="", max_length=500)
 
 
 class ShipBody(RequestModel):

@@ -97,16 +97,14 @@ async def move_held_stock(
 ) -> list[StockChange]:
     """Move what the vendor order holds to `target_id` and point its lines there; the caller
     holds the vendor order's row lock and commits. Refused (NotFound, InvalidState,
-    InsufficientStock) with nothing changed and the transaction rolled back."""
+    InsufficientStock) before anything is written: the caller rolls back (the whole request,
+    or the savepoint it opened)."""
     target = await session.get(Warehouse, target_id)
     if target is None or target.vendor_id != vendor_order.vendor_id:
-        await session.rollback()
         raise NotFound("no such warehouse of this vendor")
     held = await _held(session, vendor_order)
-    # Read before any rollback: a rollback expires the loaded rows.
     status, order_id, vendor_order_id = vendor_order.status, vendor_order.order_id, vendor_order.id
     if status != "awaiting_shipment" or not held:
-        await session.rollback()
         raise InvalidState(f"vendor order is {status}: nothing to move")
     free = await _free(session, (r.sku for r in held))
     moving = _moving(held, target_id)
@@ -116,7 +114,6 @@ async def move_held_stock(
         if free.get((sku, target_id), 0) < units
     ]
     if short:
-        await session.rollback()
         raise InsufficientStock(short, f"{target_id} cannot hold this order")
     changes: list[StockChange] = []
     lines: dict[tuple[int, str], int] = defaultdict(int)

@@ -28,6 +28,9 @@ class Update:
     OPEN_RETURN: Final = "open_return"
     RECEIVE_RETURN: Final = "receive_return"
     REFUND: Final = "refund"
+    # The supplier's answer, when its vendor acknowledges orders (issue 13).
+    ACCEPT: Final = "accept"
+    REJECT: Final = "reject"
 
 
 class Signal:
@@ -77,3 +80,5 @@ class Activity:
     CLOSE_RETURN: Final = "returns.close"
     BUY_LABEL: Final = "shipping.buy_label"
     TRACK_PARCEL: Final = "shipping.track"
+    RECORD_ACCEPTANCE: Final = "supplier.record_acceptance"
+    ANSWER_REJECTION: Final = "supplier.answer_rejection"

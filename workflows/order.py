@@ -282,7 +282,10 @@ class OrderWorkflow(OrderBase):
         order = self._order
         commission = {entry.sku: entry.commission_bps for entry in catalog.entries}
         slas = {entry.vendor_id: entry.ship_sla_seconds for entry in catalog.entries}
-        plans = vendor_order_plans(order.order_id, splits, reserved.allocations, commission, slas)
+        acks = {entry.vendor_id: entry.ack for entry in catalog.entries}
+        plans = vendor_order_plans(
+            order.order_id, splits, reserved.allocations, commission, slas, acks
+        )
         self._notifies = {entry.vendor_id: entry.notifies for entry in catalog.entries}
         confirmed = await self._step(
             Activity.CONFIRM_ORDER,

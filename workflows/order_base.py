@@ -71,6 +71,7 @@ class OrderBase:
                 # A vendor without a webhook URL gets no notification workflows.
                 notify_vendor=self._notifies.get(plan.vendor_id, True),
                 vendor_name=vendor_name,
+                ack=plan.ack,
             ),
             id=plan.workflow_id,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

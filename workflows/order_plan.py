@@ -11,7 +11,7 @@ from domain.plans import plan_vendor_orders, units_sold
 from domain.pricing import CatalogItem, PricedLine, PriceTier, RequestedLine, price_lines
 from domain.splitting import VendorSplit
 from models.messages.checkout import Allocation, CatalogSnapshot, OrderInput, VendorOrderPlan
-from models.messages.vendor_order import SoldLine
+from models.messages.vendor_order import AckPolicy, SoldLine
 
 
 def priced_lines(order: OrderInput, snapshot: CatalogSnapshot) -> list[PricedLine]:
@@ -35,9 +35,14 @@ def vendor_order_plans(
     allocations: list[Allocation],
     commission_bps: dict[str, int],
     ship_slas: dict[str, float | None],
+    acks: dict[str, AckPolicy | None] | None = None,
 ) -> list[VendorOrderPlan]:
     return [
-        VendorOrderPlan(**asdict(plan), lines=[a for a in allocations if a.sku in plan.unit_prices])
+        VendorOrderPlan(
+            **asdict(plan),
+            lines=[a for a in allocations if a.sku in plan.unit_prices],
+            ack=(acks or {}).get(plan.vendor_id),
+        )
         for plan in plan_vendor_orders(order_id, splits, commission_bps, ship_slas)
     ]
 

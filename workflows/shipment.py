@@ -71,6 +71,8 @@ class ShipmentWait(VendorOrderBase):
             await self._renew_hold_if_due(now)
             if self._status != VendorOrderStatus.AWAITING_SHIPMENT:
                 return
+            if self._ack_overdue(now):
+                await self._flag_ack_overdue()
             if sla.breach_due(now, self._breached):
                 await self._flag_ship_sla_breach(sla)
             elif sla.cancel_due(now, self._breached) and not self._changing.locked():
@@ -81,7 +83,13 @@ class ShipmentWait(VendorOrderBase):
 
     def _say_waiting_to_ship(self) -> None:
         sla = self._ship_deadlines()
-        if self._breached and sla.breach_at is not None:
+        if self._ack_due_at is not None and not self._breached:
+            self._say(
+                progress.acknowledgement_overdue(self._vendor, self._ack_due_at)
+                if self._ack_flagged
+                else progress.awaiting_acknowledgement(self._vendor, self._ack_due_at)
+            )
+        elif self._breached and sla.breach_at is not None:
             self._say(progress.ship_sla_passed(self._vendor, sla.breach_at, sla.cancel_at))
         else:
             self._say(progress.waiting_to_ship(self._vendor, sla.breach_at))
@@ -106,6 +114,8 @@ class ShipmentWait(VendorOrderBase):
             due.setdefault(sla.breach_at, "ship SLA ends")
         if sla.cancel_at is not None and self._breached and not self._changing.locked():
             due.setdefault(sla.cancel_at, "automatic cancellation")
+        if self._ack_due_at is not None and not self._ack_flagged:
+            due.setdefault(self._ack_due_at, "acceptance due")
         first = min(due)
         wait = max(first - workflow.now(), timedelta(milliseconds=1))
         busy = self._changing.locked()
@@ -127,6 +137,19 @@ class ShipmentWait(VendorOrderBase):
         if now >= self._next_renewal:
             await self._renew_hold()
             self._next_renewal = workflow.now() + self._renew_every()
+
+    def _ack_overdue(self, now: datetime) -> bool:
+        return self._ack_due_at is not None and not self._ack_flagged and now >= self._ack_due_at
+
+    async def _flag_ack_overdue(self) -> None:
+        """Past the ack SLA with no answer: operators see it (unless something graver is
+        already flagged), the supplier is reminded. The ship SLA still runs."""
+        assert self._ack_due_at is not None
+        self._ack_flagged = True
+        self._say_waiting_to_ship()
+        if self._attention is None:
+            await self._set_attention(AttentionReason.ACK_OVERDUE)
+        await self._notify("vendor_order.ack_reminder", {"accept_by": self._ack_due_at.isoformat()})
 
     async def _flag_ship_sla_breach(self, sla: _ShipDeadlines) -> None:
         """Past the ship SLA: operators see it, the vendor is reminded when it cancels."""
@@ -202,40 +225,43 @@ class ShipmentWait(VendorOrderBase):
 
     async def _cancel(self, request: CancelRequest) -> None:
         async with self._changing:
-            data = self._input
-            ref = VendorOrderRef(vendor_order_id=data.vendor_order_id, order_id=data.order_id)
-            refund = RefundCommand(
-                order_id=data.order_id,
+            await self._cancel_holding_the_lock(request)
+
+    async def _cancel_holding_the_lock(self, request: CancelRequest) -> None:
+        """The cancellation, by one that holds `_changing` already (a supplier's rejection
+        decides and cancels in one hold: no ship may come between)."""
+        data = self._input
+        ref = VendorOrderRef(vendor_order_id=data.vendor_order_id, order_id=data.order_id)
+        refund = RefundCommand(
+            order_id=data.order_id,
+            vendor_order_id=data.vendor_order_id,
+            refund_key="cancel",
+            amount_cents=0,
+            remaining=True,
+            reason="requested_by_customer",
+        )
+        # Refund first: a refused refund leaves the order as it was, stock still held
+        # (freeing it first sold the units again while the vendor could still ship).
+        self._mark_lean()
+        outcome = await self._money.refund(refund)
+        await workflow.execute_activity(Activity.RELEASE_VENDOR_ORDER, ref, **STEP)
+        await workflow.execute_activity(
+            Activity.RECORD_CANCELLATION,
+            CancellationRecord(
                 vendor_order_id=data.vendor_order_id,
-                refund_key="cancel",
-                amount_cents=0,
-                remaining=True,
-                reason="requested_by_customer",
-            )
-            # Refund first: a refused refund leaves the order as it was, stock still held
-            # (freeing it first sold the units again while the vendor could still ship).
-            self._mark_lean()
-            outcome = await self._money.refund(refund)
-            await workflow.execute_activity(Activity.RELEASE_VENDOR_ORDER, ref, **STEP)
-            await workflow.execute_activity(
-                Activity.RECORD_CANCELLATION,
-                CancellationRecord(
-                    vendor_order_id=data.vendor_order_id,
-                    order_id=data.order_id,
-                    reason=request.reason,
-                    by=request.by,
-                    cancelled_at=workflow.now(),
-                    refunded_cents=outcome.amount_cents,
-                ),
-                **STEP,
-            )
-            await self._moved_to(VendorOrderStatus.CANCELLED)
-            self._say(progress.cancelled(request.reason, request.by))
-            if self._attention in SHIPPING_REASONS:
-                await self._set_attention(None)
-            await self._notify(
-                "vendor_order.cancelled", {"reason": request.reason, "by": request.by}
-            )
+                order_id=data.order_id,
+                reason=request.reason,
+                by=request.by,
+                cancelled_at=workflow.now(),
+                refunded_cents=outcome.amount_cents,
+            ),
+            **STEP,
+        )
+        await self._moved_to(VendorOrderStatus.CANCELLED)
+        self._say(progress.cancelled(request.reason, request.by))
+        if self._attention in SHIPPING_REASONS:
+            await self._set_attention(None)
+        await self._notify("vendor_order.cancelled", {"reason": request.reason, "by": request.by})
 
     async def _follow_parcel(self, carrier: str, tracking_number: str) -> None:
         """Ask Shippo to report this parcel's tracking. Never blocks shipping: without it the

@@ -8,7 +8,7 @@ Service levels are durable timers: the vendor's ship SLA (attention, reminder, t
 auto-cancel after a grace period) and the delivery overdue timer.
 
 Here the story: run(), updates, signals. Waiting for the shipment and the delivery:
-workflows/shipment.py;
+workflows/shipment.py; the supplier accepting or rejecting first: workflows/supplier.py;
 state and the recording of each change: workflows/vendor_order_base.py.
 """
 
@@ -45,11 +45,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.money import MoneyDesk
     from workflows.options import LABEL, STEP
     from workflows.returns import ReturnDesk
-    from workflows.shipment import ShipmentWait
+    from workflows.supplier import SupplierAnswers
 
 
 @workflow.defn(name=Workflow.VENDOR_ORDER)
-class VendorOrderWorkflow(ShipmentWait):
+class VendorOrderWorkflow(SupplierAnswers):
     @workflow.init
     def __init__(self, data: VendorOrderInput) -> None:
         self._input = data
@@ -78,6 +78,12 @@ class VendorOrderWorkflow(ShipmentWait):
         self._registered_delivered = False
         self._breached = False
         self._next_renewal: datetime | None = None
+        self._ack_due_at = (
+            None if data.ack is None else data.created_at + timedelta(seconds=data.ack.sla_seconds)
+        )
+        self._ack_flagged = False
+        self._supplier_ref: str | None = None
+        self._rejections = 0
         if data.resume is not None:
             self._restore(data.resume)
 
@@ -115,7 +121,11 @@ class VendorOrderWorkflow(ShipmentWait):
         held. Ends shipped or cancelled (by the buyer, ops, or the SLA's auto-cancel)."""
         self._say_waiting_to_ship()
         if not resumed:
-            await self._notify("vendor_order.created", {"lines": self._sold()})
+            due = self._ack_due_at  # a supplier that answers by webhook learns by when
+            await self._notify(
+                "vendor_order.created",
+                {"lines": self._sold(), **({"accept_by": due.isoformat()} if due else {})},
+            )
         await self._await_shipment()
 
     async def _await_delivery(self) -> None:
@@ -193,6 +203,7 @@ class VendorOrderWorkflow(ShipmentWait):
                 **STEP,
             )
             await self._moved_to(VendorOrderStatus.SHIPPED)
+            self._ack_due_at = None  # a shipment answers for the supplier too
             overdue = self._input.timing.delivery_overdue_seconds
             self._say(
                 progress.in_transit(

@@ -56,6 +56,12 @@ class VendorOrderBase:
     _registered_delivered: bool
     _breached: bool
     _next_renewal: datetime | None
+    # Acknowledgement (workflows/supplier.py): the answer's deadline (None: answered or not
+    # needed), whether it was flagged overdue, the supplier's reference, rejections so far.
+    _ack_due_at: datetime | None
+    _ack_flagged: bool
+    _supplier_ref: str | None
+    _rejections: int
 
     async def _renew_history_if_long(self, phase: str = "payout") -> None:
         """Continue as new when the history grows long (a wait of months), carrying what
@@ -83,6 +89,10 @@ class VendorOrderBase:
                         payout_failures=money.failures,
                         payout_flagged=money.flagged,
                         reversal_steps=money.steps,
+                        ack_due_at=self._ack_due_at,
+                        ack_flagged=self._ack_flagged,
+                        supplier_order_ref=self._supplier_ref,
+                        rejections=self._rejections,
                     )
                 }
             )
@@ -95,6 +105,10 @@ class VendorOrderBase:
         self._next_renewal = resume.next_renewal
         self._open_disputes = set(resume.open_disputes)
         self._closed_disputes = set(resume.closed_disputes)
+        self._ack_due_at = resume.ack_due_at
+        self._ack_flagged = resume.ack_flagged
+        self._supplier_ref = resume.supplier_order_ref
+        self._rejections = resume.rejections
         wait = resume.payout_wait_seconds
         self._money.restore(
             attempt=resume.payout_attempt,

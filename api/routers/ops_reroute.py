@@ -8,6 +8,7 @@ from pydantic import Field
 
 from api.deps import Ops, SessionDep, vendor_order_in_scope
 from api.views import vendor_order_view
+from domain.errors import DomainError
 from models.request import RequestModel
 from models.views import VendorOrderPublic
 from stores.reroute import move_held_stock
@@ -24,7 +25,11 @@ async def reroute(
     vendor_order_id: str, body: RerouteBody, request: Request, _: Ops, session: SessionDep
 ) -> VendorOrderPublic:
     vendor_order = await vendor_order_in_scope(session, vendor_order_id, None, lock=True)
-    changes = await move_held_stock(session, vendor_order, body.warehouse_id, actor="ops")
+    try:
+        changes = await move_held_stock(session, vendor_order, body.warehouse_id, actor="ops")
+    except DomainError:
+        await session.rollback()  # its locks go now, not when the request's session closes
+        raise
     await session.commit()
     await request.app.state.announcer.announce(changes)
     return await vendor_order_view(session, vendor_order_id)

@@ -15,10 +15,10 @@ from domain.errors import ErrorCode
 from domain.status import VendorOrderStatus
 from models.messages.returns import ReceiveRequest, ReturnState
 from models.messages.shipping import ParcelMsg, ShipRequest
-from models.messages.vendor_order import VendorOrderState
+from models.messages.vendor_order import AcceptRequest, RejectRequest, VendorOrderState
 from models.returns import OrderReturn, ReceiveBody, ReturnPublic
 from models.vendor_order import VendorOrder
-from models.views import ShipBody, VendorOrderPublic
+from models.views import AcceptBody, RejectBody, ShipBody, VendorOrderPublic
 from temporal.names import Update
 
 router = APIRouter(prefix="/v1/vendor", tags=["vendor app"])
@@ -65,6 +65,42 @@ async def ship(
         parcel=ParcelMsg(**body.parcel.model_dump()) if body.parcel else None,
     )
     await update_vendor_order(temporal, vendor_order, Update.SHIP, request, VendorOrderState)
+    return await vendor_order_view(session, vendor_order_id)
+
+
+@router.post("/orders/{vendor_order_id}/accept", response_model=VendorOrderPublic)
+async def accept(
+    vendor_order_id: str,
+    body: AcceptBody,
+    vendor_id: CurrentVendor,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> VendorOrderPublic:
+    """The supplier takes the order, with its own reference (docs/supplier-acknowledgement.md).
+    The same reference again is a no-op; another one is 409."""
+    vendor_order = await vendor_order_in_scope(session, vendor_order_id, vendor_id)
+    session.expunge(vendor_order)
+    await session.rollback()
+    request = AcceptRequest(supplier_order_ref=body.supplier_order_ref)
+    await update_vendor_order(temporal, vendor_order, Update.ACCEPT, request, VendorOrderState)
+    return await vendor_order_view(session, vendor_order_id)
+
+
+@router.post("/orders/{vendor_order_id}/reject", response_model=VendorOrderPublic)
+async def reject(
+    vendor_order_id: str,
+    body: RejectBody,
+    vendor_id: CurrentVendor,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> VendorOrderPublic:
+    """The supplier cannot fulfil it: by the vendor's `on_reject` rule the order moves to
+    another of its warehouses (to be accepted there), or is cancelled and refunded."""
+    vendor_order = await vendor_order_in_scope(session, vendor_order_id, vendor_id)
+    session.expunge(vendor_order)
+    await session.rollback()
+    request = RejectRequest(reason=body.reason, note=body.note)
+    await update_vendor_order(temporal, vendor_order, Update.REJECT, request, VendorOrderState)
     return await vendor_order_view(session, vendor_order_id)
 
 

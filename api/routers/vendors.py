@@ -86,6 +86,8 @@ async def create_vendor(
         max_transit_days=body.max_transit_days,
         webhook_url=webhook_url,
         webhook_secret=new_secret() if webhook_url else None,
+        ack_sla_seconds=None if body.ack_sla is None else _seconds(body.ack_sla),
+        on_reject=body.on_reject,
     )
     key = mint_vendor_key()
     session.add(vendor)
@@ -129,12 +131,17 @@ async def create_warehouse(
 async def update_vendor(
     vendor_id: str, body: VendorUpdate, principal: OpsOrVendor, session: SessionDep
 ) -> VendorPublic:
-    """Change the ship SLA (applies to orders placed from now on) or the labels' transit limit."""
+    """Change the ship SLA, the acknowledgement rules (both apply to orders placed from now
+    on) or the labels' transit limit."""
     vendor = await vendor_in_scope(session, principal, vendor_id, lock=True)
     if body.ship_sla is not None:
         vendor.ship_sla_seconds = int(parse_duration(body.ship_sla).total_seconds())
     if "max_transit_days" in body.model_fields_set:
         vendor.max_transit_days = body.max_transit_days
+    if "ack_sla" in body.model_fields_set:
+        vendor.ack_sla_seconds = None if body.ack_sla is None else _seconds(body.ack_sla)
+    if body.on_reject is not None:
+        vendor.on_reject = body.on_reject
     session.add(vendor)
     await session.commit()
     await session.refresh(vendor)
@@ -172,3 +179,7 @@ async def remove_webhook(vendor_id: str, principal: OpsOrVendor, session: Sessio
     session.add(vendor)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _seconds(duration: str | int | float) -> int:
+    return int(parse_duration(duration).total_seconds())

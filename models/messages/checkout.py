@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from models.messages.money import ChargeOutcome
 from models.messages.timing import TimingPolicy, gather_timing
+from models.messages.vendor_order import AckPolicy
 from models.views import OrderPublic
 
 
@@ -62,6 +63,8 @@ class CatalogEntry(BaseModel):
     notifies: bool = True
     # Operators read it in the Temporal UI (domain/progress.py); "" in older snapshots.
     vendor_name: str = ""
+    # The vendor acknowledges its orders (issue 13); None: they need no answer.
+    ack: AckPolicy | None = None
 
 
 class CatalogRequest(BaseModel):
@@ -142,6 +145,8 @@ class VendorOrderPlan(BaseModel):
     lines: list[Allocation]
     unit_prices: dict[str, int]
     ship_sla_seconds: float | None = None
+    # The vendor acknowledges its orders (issue 13).
+    ack: AckPolicy | None = None
 
 
 class ConfirmOrderRequest(BaseModel):

@@ -17,6 +17,50 @@ class RenewRequest(BaseModel):
     hold_seconds: float
 
 
+class AckPolicy(BaseModel):
+    """A vendor that acknowledges its orders (issue 13): each is accepted or rejected within
+    `sla_seconds`, else flagged ack_overdue; a rejection cancels this part and refunds it,
+    or ("reroute") first tries another of the vendor's warehouses."""
+
+    sla_seconds: float
+    on_reject: str = "cancel"
+
+
+class AcceptRequest(BaseModel):
+    supplier_order_ref: str
+
+
+class RejectRequest(BaseModel):
+    reason: str
+    note: str = ""
+
+
+class AcceptanceRecord(BaseModel):
+    order_id: str
+    vendor_order_id: str
+    supplier_order_ref: str
+    accepted_at: datetime
+
+
+class RejectionRecord(BaseModel):
+    order_id: str
+    vendor_order_id: str
+    reason: str
+    note: str = ""
+    # The how-many-th rejection of this vendor order: a retried activity recognises its own.
+    number: int
+    # Try another of the vendor's warehouses (its rule is "reroute").
+    reroute: bool
+    rejected_at: datetime
+    # When the moved order must be answered by, if it moves.
+    next_due_at: datetime | None = None
+
+
+class RejectionOutcome(BaseModel):
+    # The warehouse the order moved to; None: it stays, to be cancelled.
+    moved_to: str | None = None
+
+
 class VendorOrderInput(BaseModel):
     order_id: str
     vendor_order_id: str
@@ -39,6 +83,8 @@ class VendorOrderInput(BaseModel):
     # How operators read the vendor in the Temporal UI; "" from parents before it (the id
     # is shown instead).
     vendor_name: str = ""
+    # Set when the vendor acknowledges its orders (issue 13); None in older inputs.
+    ack: AckPolicy | None = None
 
     _gather_timing = model_validator(mode="before")(gather_timing)
 
@@ -59,6 +105,12 @@ class VendorOrderResume(BaseModel):
     payout_failures: int = 0
     payout_flagged: bool = False
     reversal_steps: int = 0
+    # Acknowledgement (issue 13): when the answer is due (None: answered or not needed),
+    # whether it was flagged overdue, the supplier's reference, rejections so far.
+    ack_due_at: datetime | None = None
+    ack_flagged: bool = False
+    supplier_order_ref: str | None = None
+    rejections: int = 0
 
 
 class SoldLine(BaseModel):
