@@ -20,6 +20,7 @@ from api.routers import (
     ops,
     ops_reroute,
     orders,
+    platform_webhooks,
     stream,
     vendor_app,
     vendors,
@@ -88,12 +89,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # By audience: the storefront, vendors (their app, their account), stock, ops, providers.
         checkout.router,
         orders.router,
+        platform_webhooks.router,
         stream.router,
         vendor_app.router,
         vendors.router,
         inventory.router,
         ops.router,
         ops_reroute.router,
+        platform_webhooks.ops_router,
         stripe_webhook.router,
         shippo_webhook.router,
     )

@@ -78,6 +78,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             # The one local receiver the stack's vendor webhooks may reach: a test's receiver
             # listens on this port (tests/e2e/webhook_inbox.py).
             "FULFILLMENT_WEBHOOK_ALLOWED_HOSTS": f"127.0.0.1:{free_port()}",
+            # Platform events (tests/e2e/test_platform_events.py): retries in seconds, not
+            # days; an endpoint failing five times over a second is disabled.
+            "FULFILLMENT_PLATFORM_EVENTS_POLL_INTERVAL": "0.2",
+            "FULFILLMENT_PLATFORM_EVENTS_COMMIT_LAG": "2",
+            "FULFILLMENT_PLATFORM_WEBHOOK_FIRST_RETRY": "0.5",
+            "FULFILLMENT_PLATFORM_WEBHOOK_LONGEST_RETRY": "2",
+            "FULFILLMENT_PLATFORM_WEBHOOK_GIVE_UP_AFTER": "120",
+            "FULFILLMENT_PLATFORM_WEBHOOK_DISABLE_FAILURES": "5",
+            "FULFILLMENT_PLATFORM_WEBHOOK_DISABLE_AFTER": "1",
+            "FULFILLMENT_PLATFORM_WEBHOOK_TIMEOUT_SECONDS": "5",
         },
     )
     dev.start(log=lambda _: None)
