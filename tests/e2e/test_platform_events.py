@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -177,7 +178,7 @@ async def test_a_failing_endpoint_is_retried_with_growing_waits_until_it_answers
     assert [r.answered for r in tries] == [503, 503, 503, 204]
     # The same event each time (one id), signed each time.
     assert {verified(r, endpoint["secret"])["id"] for r in tries} == {tries[0].event["id"]}
-    waits = [later.at - earlier.at for earlier, later in zip(tries, tries[1:], strict=False)]
+    waits = [later.at - earlier.at for earlier, later in pairwise(tries)]
     assert waits[0] < waits[1] < waits[2]
     assert waits[0] >= 0.4  # the first wait (0.5 s in the test stack), not at once
 
