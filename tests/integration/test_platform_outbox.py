@@ -1,0 +1,164 @@
+"""Deliveries to the platform's endpoints are claimed with FOR UPDATE SKIP LOCKED, one order's
+events in order (stores/platform_deliveries.py), on the stack's real PostgreSQL.
+
+The stack's own worker runs the same loop: every delivery here is due only in 2100, and the
+claims ask "as of 2100", so that worker never takes them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.platform_webhooks import PlatformDelivery, PlatformEndpoint
+from stores.platform_deliveries import claim_due, deliveries_page
+
+FAR = datetime(2100, 1, 1, tzinfo=UTC)
+LATER = FAR + timedelta(seconds=1)
+DB_POOL_SIZE = 3
+MADE: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+async def _removed_after(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[None]:
+    """Endpoints made here are removed (their deliveries with them): the stack's worker must
+    never try their made-up URL."""
+    yield
+    async with sessions() as session, session.begin():
+        connection = await session.connection()
+        for endpoint_id in MADE:
+            await connection.execute(
+                text("DELETE FROM platform_webhook_endpoint WHERE id = :id"), {"id": endpoint_id}
+            )
+    MADE.clear()
+
+
+async def endpoint_with_deliveries(
+    sessions: async_sessionmaker[AsyncSession],
+    events: list[tuple[str, int]],
+    status: str = "enabled",
+) -> tuple[str, dict[tuple[str, int], int]]:
+    """An endpoint and one pending delivery per (order, event id); their ids by (order, event)."""
+    endpoint_id = f"we_{uuid.uuid4().hex[:12]}"
+    MADE.append(endpoint_id)
+    async with sessions() as session, session.begin():
+        session.add(
+            PlatformEndpoint(
+                id=endpoint_id,
+                url="https://storefront.example/hooks",
+                event_types=["*"],
+                secret="whsec_test",
+                status=status,
+                # Registered "in 2100": no real order event is ever fanned out to it.
+                created_at=FAR,
+            )
+        )
+        await session.flush()
+        rows = [
+            PlatformDelivery(
+                endpoint_id=endpoint_id,
+                order_event_id=event,
+                order_id=order,
+                event_type="order.confirmed",
+                payload={"id": f"evt_{event}"},
+                next_attempt_at=FAR,
+            )
+            for order, event in events
+        ]
+        session.add_all(rows)
+        await session.flush()
+        ids = {(row.order_id, row.order_event_id): row.id or 0 for row in rows}
+    return endpoint_id, ids
+
+
+def base() -> int:
+    # Event ids of our own, far from the stack's real ones (no foreign key on them).
+    return 10**12 + uuid.uuid4().int % 10**9
+
+
+async def test_two_workers_never_hold_one_delivery_and_an_orders_next_event_waits(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    first = base()
+    order, other = f"ord_{uuid.uuid4().hex[:8]}", f"ord_{uuid.uuid4().hex[:8]}"
+    endpoint_id, ids = await endpoint_with_deliveries(
+        sessions, [(order, first), (order, first + 1), (other, first + 2)]
+    )
+
+    async with sessions() as worker_a, worker_a.begin():
+        claimed_a = [d.id for d, _ in await claim_due(worker_a, LATER, 100)]
+        mine = {ids[(order, first)], ids[(other, first + 2)]}
+        # The order's second event is not claimed while its first is pending.
+        assert mine <= set(claimed_a)
+        assert ids[(order, first + 1)] not in claimed_a
+        async with sessions() as worker_b, worker_b.begin():
+            claimed_b = {d.id for d, _ in await claim_due(worker_b, LATER, 100)}
+            # Locked by worker A: skipped, not waited for; the next event still waits.
+            assert not claimed_b & set(ids.values())
+        delivery = await worker_a.get(PlatformDelivery, ids[(order, first)])
+        assert delivery is not None
+        delivery.status = "succeeded"
+        worker_a.add(delivery)
+
+    async with sessions() as worker_b, worker_b.begin():
+        claimed = {d.id for d, _ in await claim_due(worker_b, LATER, 100)}
+    # The first succeeded: the second goes now; the other order's is free again too.
+    assert {ids[(order, first + 1)], ids[(other, first + 2)]} <= claimed
+    assert ids[(order, first)] not in claimed
+    assert endpoint_id
+
+
+async def test_a_given_up_delivery_lets_the_orders_next_event_go(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    first = base()
+    order = f"ord_{uuid.uuid4().hex[:8]}"
+    _, ids = await endpoint_with_deliveries(sessions, [(order, first), (order, first + 1)])
+    async with sessions() as session, session.begin():
+        delivery = await session.get(PlatformDelivery, ids[(order, first)])
+        assert delivery is not None
+        delivery.status = "failed"
+        session.add(delivery)
+    async with sessions() as session, session.begin():
+        claimed = {d.id for d, _ in await claim_due(session, LATER, 100)}
+    assert ids[(order, first + 1)] in claimed
+
+
+async def test_a_disabled_endpoints_deliveries_wait(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    first = base()
+    _, ids = await endpoint_with_deliveries(
+        sessions, [(f"ord_{uuid.uuid4().hex[:8]}", first)], status="disabled"
+    )
+    async with sessions() as session, session.begin():
+        claimed = {d.id for d, _ in await claim_due(session, LATER, 100)}
+    assert not claimed & set(ids.values())
+
+
+async def test_deliveries_are_paged_newest_first_without_gaps_or_repeats(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    first = base()
+    order = f"ord_{uuid.uuid4().hex[:8]}"
+    endpoint_id, ids = await endpoint_with_deliveries(
+        sessions, [(order, first + n) for n in range(5)]
+    )
+    seen: list[int] = []
+    cursor: int | None = None
+    async with sessions() as session:
+        while True:
+            rows, more = await deliveries_page(session, endpoint_id, 2, cursor, None)
+            seen += [row.id or 0 for row in rows]
+            if not more:
+                break
+            cursor = rows[-1].id
+        succeeded, _ = await deliveries_page(session, endpoint_id, 10, None, "succeeded")
+    assert seen == sorted(ids.values(), reverse=True)
+    assert succeeded == []
