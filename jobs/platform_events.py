@@ -140,7 +140,7 @@ class PlatformOutbox:
         return len(claimed)
 
     async def _attempt(self, delivery: PlatformDelivery, endpoint: PlatformEndpoint) -> Attempt:
-        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+        body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
         started, at = time.monotonic(), self._clock()
         headers = {
             "Content-Type": "application/json",
