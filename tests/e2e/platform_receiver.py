@@ -38,6 +38,7 @@ class PlatformReceiver:
         self.received: list[Received] = []
         self._failures_left: dict[str, int] = {}
         self._failing: set[str] = set()
+        self._slow: dict[str, float] = {}
         self._lock = threading.Lock()
         receiver = self
 
@@ -45,6 +46,7 @@ class PlatformReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 status = receiver._answer(self.path)
+                delay = receiver._slow.get(self.path, 0.0)
                 with receiver._lock:
                     receiver.received.append(
                         Received(
@@ -55,6 +57,7 @@ class PlatformReceiver:
                             status,
                         )
                     )
+                time.sleep(delay)
                 self.send_response(status)
                 self.end_headers()
 
@@ -80,6 +83,11 @@ class PlatformReceiver:
                 self._failing.add(path)
             else:
                 self._failing.discard(path)
+
+    def slow(self, path: str, seconds: float) -> None:
+        """Answer requests to `path` only after `seconds` (they are recorded when they come)."""
+        with self._lock:
+            self._slow[path] = seconds
 
     def _answer(self, path: str) -> int:
         with self._lock:

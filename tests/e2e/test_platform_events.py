@@ -57,7 +57,10 @@ async def endpoints(api: httpx.AsyncClient) -> AsyncIterator[Endpoints]:
     made = Endpoints(api)
     yield made
     for endpoint_id in made.made:
-        await api.delete(f"/v1/webhook-endpoints/{endpoint_id}", headers=PLATFORM)
+        removed = await api.delete(f"/v1/webhook-endpoints/{endpoint_id}", headers=PLATFORM)
+        assert removed.status_code == 204, removed.text
+        gone = await api.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries", headers=PLATFORM)
+        assert gone.status_code == 404
 
 
 def verified(request: Received, secret: str) -> dict[str, Any]:

@@ -2,11 +2,14 @@
 events in order (stores/platform_deliveries.py), on the stack's real PostgreSQL.
 
 The stack's own worker runs the same loop: every delivery here is due only in 2100, and the
-claims ask "as of 2100", so that worker never takes them.
+claims ask "as of 2100", so that worker never takes them. The last test sends for real, to a
+loopback receiver, through the guarded sender: a worker that dies mid-send loses nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,8 +19,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from activities.webhook_sender import WebhookSender
+from devstack.stack import DevStack
+from domain.delivery_schedule import DisablePolicy, RetryPolicy
+from domain.outbound_urls import OutboundPolicy
+from jobs.platform_events import OutboxSettings, PlatformOutbox
 from models.platform_webhooks import PlatformDelivery, PlatformEndpoint
 from stores.platform_deliveries import claim_due, deliveries_page
+from tests.e2e.platform_receiver import running_receiver
+from tests.e2e.webhook_inbox import allowed_webhook_port
 
 FAR = datetime(2100, 1, 1, tzinfo=UTC)
 LATER = FAR + timedelta(seconds=1)
@@ -43,6 +53,7 @@ async def endpoint_with_deliveries(
     sessions: async_sessionmaker[AsyncSession],
     events: list[tuple[str, int]],
     status: str = "enabled",
+    url: str = "https://storefront.example/hooks",
 ) -> tuple[str, dict[tuple[str, int], int]]:
     """An endpoint and one pending delivery per (order, event id); their ids by (order, event)."""
     endpoint_id = f"we_{uuid.uuid4().hex[:12]}"
@@ -51,7 +62,7 @@ async def endpoint_with_deliveries(
         session.add(
             PlatformEndpoint(
                 id=endpoint_id,
-                url="https://storefront.example/hooks",
+                url=url,
                 event_types=["*"],
                 secret="whsec_test",
                 status=status,
@@ -162,3 +173,56 @@ async def test_deliveries_are_paged_newest_first_without_gaps_or_repeats(
         succeeded, _ = await deliveries_page(session, endpoint_id, 10, None, "succeeded")
     assert seen == sorted(ids.values(), reverse=True)
     assert succeeded == []
+
+
+SETTINGS = OutboxSettings(
+    poll_every=timedelta(seconds=0.2),
+    commit_lag=timedelta(seconds=2),
+    retry=RetryPolicy(timedelta(seconds=1), timedelta(seconds=4), timedelta(days=1)),
+    disable=DisablePolicy(5, timedelta(hours=1)),
+    timeout_seconds=5,
+)
+
+
+async def test_a_worker_that_dies_while_sending_leaves_the_delivery_to_the_next_one(
+    sessions: async_sessionmaker[AsyncSession], stack: DevStack
+) -> None:
+    port = allowed_webhook_port(stack)
+    sender = WebhookSender(
+        OutboundPolicy(allow_http=True, allowed_hosts=frozenset({f"127.0.0.1:{port}"}))
+    )
+    try:
+        with running_receiver(port) as receiver:
+            path = receiver.new_path()
+            receiver.slow(path, 1.0)
+            _, ids = await endpoint_with_deliveries(
+                sessions, [(f"ord_{uuid.uuid4().hex[:8]}", base())], url=receiver.url(path)
+            )
+            (delivery_id,) = ids.values()
+            dying = PlatformOutbox(sessions, sender, SETTINGS, clock=lambda: LATER)
+            sending = asyncio.create_task(dying.send_due())
+            for _ in range(100):
+                if receiver.requests(path):
+                    break
+                await asyncio.sleep(0.05)
+            # The worker is gone while the endpoint still holds the request.
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
+            async with sessions() as session:
+                left = await session.get(PlatformDelivery, delivery_id)
+                assert left is not None
+                assert (left.status, left.attempts) == ("pending", 0)
+
+            receiver.slow(path, 0.0)
+            sent = await PlatformOutbox(sessions, sender, SETTINGS, clock=lambda: LATER).send_due()
+            assert sent >= 1
+            async with sessions() as session:
+                done = await session.get(PlatformDelivery, delivery_id)
+                assert done is not None
+                assert (done.status, done.attempts, done.last_status_code) == ("succeeded", 1, 204)
+            # At least once: the endpoint saw the same event twice.
+            got = receiver.requests(path)
+            assert len(got) == 2 and got[0].event["id"] == got[1].event["id"]
+    finally:
+        await sender.aclose()
