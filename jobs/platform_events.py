@@ -213,12 +213,8 @@ class PlatformOutbox:
             )[:500]
             DISABLED.inc()
             # For operators: GET /v1/ops/webhook-endpoints lists it, and this line alerts.
-            log.error(
-                "platform endpoint %s (%s) disabled: %s",
-                endpoint.id,
-                endpoint.url,
-                endpoint.disabled_reason,
-            )
+            # Not the URL: a storefront may put a token in it.
+            log.error("platform endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason)
 
 
 def _failures_in_a_row(attempt_log: list[dict[str, Any]]) -> int:
