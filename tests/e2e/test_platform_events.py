@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from itertools import pairwise
 from typing import Any
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from devstack.stack import DevStack
+from domain.ids import order_id_for_idempotency_key
 from domain.signing import verify
 from tests.conftest import E2E_RETURN_WINDOW_SECONDS
 from tests.e2e.client import OPS, PLATFORM, order_body, place, stock_product, wait_for_order
@@ -161,6 +163,51 @@ async def test_the_storefront_hears_every_event_of_an_order_signed_and_in_order(
     assert sorted(d["event_type"] for d in ours) == sorted(expected)
     assert {(d["status"], d["attempts"]) for d in ours} == {("succeeded", 1)}
     assert all(d["attempt_log"][0]["status_code"] == 204 for d in ours)
+
+
+async def test_a_declined_order_and_a_cancelled_one_are_heard_of_with_the_refund(
+    api: httpx.AsyncClient, receiver: PlatformReceiver, endpoints: Endpoints
+) -> None:
+    path = receiver.new_path()
+    wanted = ["order.rejected", "order.cancelled", "vendor_order.cancelled", "refund.succeeded"]
+    endpoint = await endpoints.register(receiver.url(path), wanted)
+    seller = await onboard_vendor(api, "Cancels")
+    sku = await stock_product(api, seller, price_cents=1200, on_hand=5)
+    key = uuid.uuid4().hex
+    declined = await place(api, order_body([(sku, 1)], "pm_card_visa_chargeDeclined"), key=key)
+    assert declined.status_code == 402, declined.text
+    rejected_id = order_id_for_idempotency_key("platform", key)
+    order = (await place(api, order_body([(sku, 1)]))).json()
+    cancelled = await api.post(
+        f"/v1/orders/{order['id']}/cancel", json={"reason": "changed mind"}, headers=PLATFORM
+    )
+    assert cancelled.status_code == 200, cancelled.text
+
+    async def heard() -> list[Received] | None:
+        got = receiver.requests(path, order["id"])
+        done = {"vendor_order.cancelled", "refund.succeeded", "order.cancelled"}
+        return got if {r.event["type"] for r in got} >= done else None
+
+    arrived = await eventually(heard, within=30)
+    events = [verified(request, endpoint["secret"]) for request in arrived]
+    # Only what it subscribed to: no order.confirmed, in the order it was recorded.
+    assert sorted(e["type"] for e in events) == [
+        "order.cancelled",
+        "refund.succeeded",
+        "vendor_order.cancelled",
+    ]
+    ids = [int(e["id"].removeprefix("evt_")) for e in events]
+    assert ids == sorted(ids)
+    by_type = {e["type"]: e["data"] for e in events}
+    assert by_type["refund.succeeded"]["amount_cents"] == order["total_cents"]
+    assert by_type["vendor_order.cancelled"]["refunded_cents"] == order["total_cents"]
+
+    async def rejected() -> list[Received] | None:
+        return receiver.requests(path, rejected_id) or None
+
+    (refusal,) = await eventually(rejected, within=20)
+    assert verified(refusal, endpoint["secret"])["type"] == "order.rejected"
+    assert refusal.event["data"]["order_id"] == rejected_id
 
 
 async def test_a_failing_endpoint_is_retried_with_growing_waits_until_it_answers(
