@@ -226,3 +226,49 @@ async def test_a_worker_that_dies_while_sending_leaves_the_delivery_to_the_next_
             assert len(got) == 2 and got[0].event["id"] == got[1].event["id"]
     finally:
         await sender.aclose()
+
+
+async def test_a_failed_attempt_waits_the_first_wait_and_an_old_one_is_given_up(
+    sessions: async_sessionmaker[AsyncSession], stack: DevStack
+) -> None:
+    port = allowed_webhook_port(stack)
+    sender = WebhookSender(
+        OutboundPolicy(allow_http=True, allowed_hosts=frozenset({f"127.0.0.1:{port}"}))
+    )
+    try:
+        with running_receiver(port) as receiver:
+            path = receiver.new_path()
+            receiver.fail_always(path)
+            fresh = (f"ord_{uuid.uuid4().hex[:8]}", base())
+            old = (f"ord_{uuid.uuid4().hex[:8]}", base())
+            endpoint_id, ids = await endpoint_with_deliveries(
+                sessions, [fresh, old], url=receiver.url(path)
+            )
+            async with sessions() as session, session.begin():
+                # Made "now" (the test's clock), and one failing for longer than the policy
+                # tries (a day here).
+                for key, made in ((fresh, LATER), (old, LATER - timedelta(days=2))):
+                    delivery = await session.get(PlatformDelivery, ids[key])
+                    assert delivery is not None
+                    delivery.created_at = made
+                    session.add(delivery)
+
+            await PlatformOutbox(sessions, sender, SETTINGS, clock=lambda: LATER).send_due()
+
+            async with sessions() as session:
+                retried = await session.get(PlatformDelivery, ids[fresh])
+                given_up = await session.get(PlatformDelivery, ids[old])
+                endpoint = await session.get(PlatformEndpoint, endpoint_id)
+            assert retried is not None and given_up is not None and endpoint is not None
+            assert (retried.status, retried.attempts, retried.last_status_code) == (
+                "pending",
+                1,
+                500,
+            )
+            assert retried.next_attempt_at == LATER + SETTINGS.retry.first_wait
+            assert (given_up.status, given_up.attempts) == ("failed", 1)
+            # Two failures in a row, but not for an hour: still enabled.
+            assert (endpoint.status, endpoint.consecutive_failures) == ("enabled", 2)
+            assert endpoint.failing_since == LATER
+    finally:
+        await sender.aclose()
