@@ -24,8 +24,10 @@ from activities.returns import ReturnActivities
 from activities.shipping import ShippingActivities
 from activities.supplier import SupplierActivities
 from activities.webhook_sender import WebhookSender
+from domain.delivery_schedule import DisablePolicy, RetryPolicy
 from domain.outbound_urls import OutboundPolicy
 from domain.routing import RoutingWeights
+from jobs.platform_events import OutboxSettings, PlatformOutbox
 from jobs.reaper import reap
 from jobs.state_metrics import StateCollector
 from models.logs import configure_logging
@@ -106,10 +108,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             stop,
         )
     )
+    # Order events to the platform's endpoints, through the same guarded sender.
+    outbox = asyncio.create_task(
+        PlatformOutbox(sessions, webhooks, outbox_settings(settings)).run(stop)
+    )
     try:
         async with worker:
             await stop.wait()
         await reaper
+        await outbox
     finally:
         # Shut everything down before the interpreter exits (DESIGN.md: exit-time crashes).
         stop_metrics()
@@ -121,6 +128,23 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         await engine.dispose()
         if tracing is not None:
             tracing.shutdown()
+
+
+def outbox_settings(settings: Settings) -> OutboxSettings:
+    return OutboxSettings(
+        poll_every=settings.platform_events_poll_interval,
+        commit_lag=settings.platform_events_commit_lag,
+        retry=RetryPolicy(
+            first_wait=settings.platform_webhook_first_retry,
+            longest_wait=settings.platform_webhook_longest_retry,
+            give_up_after=settings.platform_webhook_give_up_after,
+        ),
+        disable=DisablePolicy(
+            consecutive_failures=settings.platform_webhook_disable_failures,
+            failing_for=settings.platform_webhook_disable_after,
+        ),
+        timeout_seconds=settings.platform_webhook_timeout_seconds,
+    )
 
 
 def serve_metrics(

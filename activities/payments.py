@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import provider_error
+from activities.order_events import record_event
 from domain.errors import ErrorCode
 from domain.ids import charge_idempotency_key, order_workflow_id, payout_idempotency_key
 from domain.ledger import EntryKind
@@ -132,6 +133,14 @@ class PaymentActivities:
             locked = await vendor_order_of(session, vendor_order.id, lock=True)
             await ledger.record(
                 session, locked, EntryKind.TRANSFER, amount, transfer_key, provider_id=transfer_id
+            )
+            # The platform hears of it (docs/platform-events.md); once, as the transfer is.
+            await record_event(
+                session,
+                locked.order_id,
+                "payout.released",
+                {"amount_cents": amount, "currency": locked.currency, "transfer_id": transfer_id},
+                locked.id,
             )
             money = await ledger.money_of(session, locked)
             await ledger.record(

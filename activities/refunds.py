@@ -9,6 +9,7 @@ activities/payout_reversals.py.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -17,6 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import business_error, provider_error
+from activities.order_events import record_event
 from activities.payout_reversals import PayoutReversals
 from domain.errors import DomainError, ErrorCode, InvalidState
 from domain.ids import SOURCE_METADATA, refund_idempotency_key
@@ -39,6 +41,12 @@ from temporal.names import Activity
 # A refund asked for again after this many refusals is refused for good (each one is a
 # request to Stripe that replays its kept refusal before the next key is tried).
 MOST_KEPT_REFUSALS = 50
+
+
+def event_key(ledger_key: str) -> str:
+    """A refund's event is known by its ledger entry; hashed, since a ledger key may be longer
+    than an event's identity can hold."""
+    return hashlib.sha256(ledger_key.encode()).hexdigest()[:32]
 
 
 def _is_ours(refund: dict[str, Any], command: RefundCommand) -> bool:
@@ -148,6 +156,21 @@ class RefundActivities:
                 refunded_goods_cents=goods,
                 detail={"reason": command.reason},
             )
+            # The platform hears of it (docs/platform-events.md), once per ledger entry.
+            await record_event(
+                session,
+                vendor_order.order_id,
+                "refund.succeeded" if result.status == "succeeded" else "refund.created",
+                {
+                    "refund_id": result.refund_id,
+                    "amount_cents": result.amount_cents,
+                    "currency": vendor_order.currency,
+                    "status": result.status,
+                    "reason": command.reason,
+                },
+                vendor_order.id,
+                key=event_key(key),
+            )
             await refunds_in_flight.withdraw(session, key)
             money = await ledger.refresh(session, vendor_order)
         return _refund_outcome(result.refund_id, result.amount_cents, money)
@@ -252,6 +275,20 @@ class RefundActivities:
                             provider_id=share.provider_refund_id,
                             refunded_goods_cents=goods,
                             detail={"source": "stripe"},
+                        )
+                        await record_event(
+                            session,
+                            vendor_order.order_id,
+                            "refund.succeeded",
+                            {
+                                "refund_id": share.provider_refund_id,
+                                "amount_cents": amount,
+                                "currency": vendor_order.currency,
+                                "status": "succeeded",
+                                "source": "stripe",
+                            },
+                            vendor_order.id,
+                            key=event_key(key),
                         )
             money = await ledger.refresh(session, vendor_order)
         if share is None:

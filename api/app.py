@@ -22,6 +22,7 @@ from api.routers import (
     ops,
     ops_reroute,
     orders,
+    platform_webhooks,
     stream,
     vendor_app,
     vendor_keys,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # By audience: the storefront, vendors (their app, their account), stock, ops, providers.
         checkout.router,
         orders.router,
+        platform_webhooks.router,
         stream.router,
         vendor_app.router,
         vendor_keys.router,
@@ -114,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inventory.router,
         ops.router,
         ops_reroute.router,
+        platform_webhooks.ops_router,
         stripe_webhook.router,
         shippo_webhook.router,
     )

@@ -164,6 +164,37 @@ class Settings(BaseSettings):
     reaper_interval: Duration = Field(
         default=timedelta(seconds=30), alias="FULFILLMENT_REAPER_INTERVAL"
     )
+    # Order events to the platform's endpoints (docs/platform-events.md). How often the
+    # worker's outbox loop looks for new events and due deliveries.
+    platform_events_poll_interval: Duration = Field(
+        default=timedelta(seconds=1), alias="FULFILLMENT_PLATFORM_EVENTS_POLL_INTERVAL"
+    )
+    # Longer than any transaction that writes an order event: ids are handed out before
+    # commit, so an event with a lower id may appear this long after a higher one.
+    platform_events_commit_lag: Duration = Field(
+        default=timedelta(seconds=30), alias="FULFILLMENT_PLATFORM_EVENTS_COMMIT_LAG"
+    )
+    # A failed delivery waits this long, then twice as long each time, at most the longest
+    # wait, and is given up (status `failed`) once it has failed for `give_up_after`.
+    platform_webhook_first_retry: Duration = Field(
+        default=timedelta(seconds=30), alias="FULFILLMENT_PLATFORM_WEBHOOK_FIRST_RETRY"
+    )
+    platform_webhook_longest_retry: Duration = Field(
+        default=timedelta(hours=6), alias="FULFILLMENT_PLATFORM_WEBHOOK_LONGEST_RETRY"
+    )
+    platform_webhook_give_up_after: Duration = Field(
+        default=timedelta(days=3), alias="FULFILLMENT_PLATFORM_WEBHOOK_GIVE_UP_AFTER"
+    )
+    # An endpoint is disabled after this many failures in a row spread over at least this long.
+    platform_webhook_disable_failures: int = Field(
+        default=10, ge=1, alias="FULFILLMENT_PLATFORM_WEBHOOK_DISABLE_FAILURES"
+    )
+    platform_webhook_disable_after: Duration = Field(
+        default=timedelta(days=1), alias="FULFILLMENT_PLATFORM_WEBHOOK_DISABLE_AFTER"
+    )
+    platform_webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, alias="FULFILLMENT_PLATFORM_WEBHOOK_TIMEOUT_SECONDS"
+    )
     # Routing (domain.routing): what a warehouse's score weighs per km, per hour of its
     # measured shipping time, per cent of estimated postage, and per extra parcel.
     routing_distance_weight: float = Field(default=1.0, ge=0, alias="FULFILLMENT_ROUTING_DISTANCE")

@@ -6,6 +6,12 @@ from models.idempotency import IdempotencyRecord  # noqa: F401  (issue 9, item 1
 from models.ledger import LedgerEntry, WebhookEvent
 from models.order import Order, OrderEvent, OrderLine
 from models.payment import Payment
+from models.platform_webhooks import (
+    PlatformDelivery,
+    PlatformEndpoint,
+    PlatformEventFanned,
+    PlatformOutbox,
+)
 from models.refund_in_flight import RefundInFlight
 from models.returns import OrderReturn, OrderReturnLine
 from models.stock import Reservation, StockLevel, StockMovement
@@ -22,6 +28,10 @@ __all__ = [
     "OrderReturn",
     "OrderReturnLine",
     "Payment",
+    "PlatformDelivery",
+    "PlatformEndpoint",
+    "PlatformEventFanned",
+    "PlatformOutbox",
     "PriceTier",
     "Product",
     "RefundInFlight",

@@ -83,6 +83,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             # Rate limits no test meets by accident; tests/e2e/test_rate_limits.py builds an
             # app of its own with low ones.
             **{f"FULFILLMENT_RATE_LIMIT_{role}": str(E2E_RATE_LIMIT) for role in RATE_ROLES},
+            # Platform events (tests/e2e/test_platform_events.py): retries in seconds, not
+            # days; an endpoint failing five times over a second is disabled.
+            "FULFILLMENT_PLATFORM_EVENTS_POLL_INTERVAL": "0.2",
+            "FULFILLMENT_PLATFORM_EVENTS_COMMIT_LAG": "2",
+            "FULFILLMENT_PLATFORM_WEBHOOK_FIRST_RETRY": "0.5",
+            "FULFILLMENT_PLATFORM_WEBHOOK_LONGEST_RETRY": "2",
+            "FULFILLMENT_PLATFORM_WEBHOOK_GIVE_UP_AFTER": "120",
+            "FULFILLMENT_PLATFORM_WEBHOOK_DISABLE_FAILURES": "5",
+            "FULFILLMENT_PLATFORM_WEBHOOK_DISABLE_AFTER": "1",
+            "FULFILLMENT_PLATFORM_WEBHOOK_TIMEOUT_SECONDS": "5",
         },
     )
     dev.start(log=lambda _: None)
