@@ -23,6 +23,10 @@ PUBLIC_TYPE_OF: Mapping[str, str] = {
     "vendor_order.delivered": "vendor_order.delivered",
     "vendor_order.cancelled": "vendor_order.cancelled",
     "vendor_order.completed": "vendor_order.completed",
+    # The supplier's answers (issue 13, docs/supplier-acknowledgement.md).
+    "vendor_order.accepted": "vendor_order.accepted",
+    "vendor_order.rejected": "vendor_order.rejected",
+    "vendor_order.rerouted": "vendor_order.rerouted",
     "return.requested": "return.requested",
     "return.refunded": "return.refunded",
     "return.expired": "return.expired",

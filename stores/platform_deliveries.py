@@ -73,7 +73,9 @@ async def fan_out(session: AsyncSession, now: datetime, commit_lag: timedelta) -
         await execute_sql(
             session,
             text(
-                "SELECT safe_id, seen_id, seen_at FROM platform_event_outbox "
+                "SELECT safe_id, seen_id, seen_at, seen_xid, "
+                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS oldest_xid "
+                "FROM platform_event_outbox "
                 "WHERE name = :name FOR UPDATE SKIP LOCKED"
             ),
             {"name": OUTBOX},
@@ -135,9 +137,12 @@ async def fan_out(session: AsyncSession, now: datetime, commit_lag: timedelta) -
             .on_conflict_do_nothing(index_elements=["order_event_id"]),
         )
     full = len(rows) == FAN_OUT_BATCH
-    if not full and outbox.seen_at <= now - commit_lag:
-        # This read came more than the commit lag after `seen_id` was the newest id: every
-        # event at or below it is committed and was read now or before. Safe to pass.
+    settled = outbox.seen_at <= now - commit_lag and outbox.oldest_xid >= outbox.seen_xid
+    if not full and settled:
+        # This read came more than the commit lag after `seen_id` was the newest id, and every
+        # transaction open then has ended since: every event at or below it is committed and
+        # was read now or before. Safe to pass. (The lag alone would skip an event whose
+        # transaction took longer than it to commit.)
         await execute_sql(
             session,
             text("DELETE FROM platform_event_fanned WHERE order_event_id <= :safe"),
@@ -147,7 +152,9 @@ async def fan_out(session: AsyncSession, now: datetime, commit_lag: timedelta) -
             session,
             text(
                 "UPDATE platform_event_outbox SET safe_id = :safe, seen_id = :seen, "
-                "seen_at = :now WHERE name = :name"
+                "seen_at = :now, "
+                "seen_xid = pg_snapshot_xmax(pg_current_snapshot())::text::bigint "
+                "WHERE name = :name"
             ),
             {
                 "safe": max(outbox.safe_id, outbox.seen_id),

@@ -87,6 +87,7 @@ def upgrade() -> None:
         sa.Column("safe_id", sa.BigInteger(), nullable=False),
         sa.Column("seen_id", sa.BigInteger(), nullable=False),
         sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("seen_xid", sa.BigInteger(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("name"),
     )
     op.create_table(
