@@ -22,6 +22,7 @@ from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from activities.returns import ReturnActivities
 from activities.shipping import ShippingActivities
+from activities.stock_feeds import StockFeedActivities
 from activities.webhook_sender import WebhookSender
 from domain.outbound_urls import OutboundPolicy
 from domain.routing import RoutingWeights
@@ -85,6 +86,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         NotificationActivities(sessions, webhooks),
         ReturnActivities(sessions, events),
         ShippingActivities(sessions, shippo, shipping_threads),
+        StockFeedActivities(sessions, announcer),
     )
     worker = make_worker(client, settings.task_queue, WORKFLOWS, activities)
     stop = stop or asyncio.Event()

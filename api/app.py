@@ -20,8 +20,10 @@ from api.routers import (
     ops,
     ops_reroute,
     orders,
+    stock_feeds,
     stream,
     vendor_app,
+    vendor_catalog,
     vendors,
 )
 from api.routers.webhooks import shippo as shippo_webhook
@@ -90,7 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         orders.router,
         stream.router,
         vendor_app.router,
+        vendor_catalog.router,
         vendors.router,
+        # Before inventory: /v1/inventory/feeds/... is not a SKU's path.
+        stock_feeds.router,
         inventory.router,
         ops.router,
         ops_reroute.router,

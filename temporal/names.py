@@ -16,6 +16,7 @@ class Workflow:
     VENDOR_ORDER: Final = "VendorOrderWorkflow"
     PAYOUT_ADJUSTMENT: Final = "PayoutAdjustmentWorkflow"
     VENDOR_NOTIFICATION: Final = "VendorNotificationWorkflow"
+    STOCK_FEED: Final = "StockFeedWorkflow"
 
 
 class Update:
@@ -77,3 +78,7 @@ class Activity:
     CLOSE_RETURN: Final = "returns.close"
     BUY_LABEL: Final = "shipping.buy_label"
     TRACK_PARCEL: Final = "shipping.track"
+
+    START_STOCK_FEED: Final = "stock_feeds.start"
+    APPLY_STOCK_FEED_BATCH: Final = "stock_feeds.apply_batch"
+    FINISH_STOCK_FEED: Final = "stock_feeds.finish"
