@@ -5,7 +5,7 @@ A batch takes only the rows still pending and writes their outcomes in the trans
 changes the stock, so a batch retried after its commit (a worker that crashed before telling
 Temporal) finds nothing left to do. Lock order, as every stock writer (stores/stock_changes):
 the batch's feed rows, then its stock levels in (sku, warehouse) order, then products by sku
-(inside change_level), then the feed's own counters.
+(stores.stock_changes.set_levels), then the feed's own counters.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from domain.stock_feeds import (
 )
 from models.messages.stock_feeds import BatchOutcome, FeedPlan
 from stores.db import execute_sql
-from stores.stock_changes import StockChange, change_level
+from stores.stock_changes import LevelTarget, StockChange, set_levels
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,8 @@ async def finish_feed(session: AsyncSession, feed_id: str, failure: str | None) 
             session,
             text(
                 "UPDATE stock_feed SET status = CASE WHEN finished_at IS NULL THEN :status"
-                " ELSE status END, failure = coalesce(failure, :failure),"
+                " ELSE status END,"
+                " failure = CASE WHEN finished_at IS NULL THEN :failure ELSE failure END,"
                 " finished_at = coalesce(finished_at, now()) WHERE id = :id"
                 " RETURNING status, rows_applied, rows_unchanged, rows_refused"
             ),
@@ -189,6 +190,10 @@ async def apply_batch(
             session, _PENDING, {"feed": feed_id, "first": first_line, "last": last_line}
         )
     ).all()
+    if not pending:
+        # Judged before: this is a retry of a batch whose commit landed (a worker that died
+        # before it told Temporal, or before it told the gate). Its counts are told again.
+        return BatchOutcome(), await _current_counts(session, feed_id, first_line, last_line)
     verdicts: dict[int, Verdict] = {}
     owned = []
     for row in pending:
@@ -207,6 +212,7 @@ async def apply_batch(
             for level in (await execute_sql(session, _LOCK_LEVELS, pairs)).all()
         }
         marked = []
+        targets: list[LevelTarget] = []
         for row in owned:
             level = levels[(row.sku, row.warehouse_id)]
             verdict = judge_level(
@@ -214,18 +220,19 @@ async def apply_batch(
             )
             verdicts[row.line] = verdict
             if verdict.outcome is RowOutcome.APPLIED:
-                changes.append(
-                    await change_level(
-                        session,
-                        row.sku,
-                        row.warehouse_id,
-                        on_hand_delta=row.quantity - level.on_hand,
+                targets.append(
+                    LevelTarget(
+                        sku=row.sku,
+                        warehouse_id=row.warehouse_id,
+                        on_hand_before=level.on_hand,
+                        reserved=level.reserved,
+                        on_hand=row.quantity,
                         reason=f"stock feed {feed_id}, line {row.line}",
-                        actor=f"vendor:{feed.vendor_id}",
                     )
                 )
             if verdict.outcome is not RowOutcome.REFUSED:
                 marked.append(row)
+        changes = await set_levels(session, targets, actor=f"vendor:{feed.vendor_id}")
         if marked:
             await execute_sql(
                 session,
@@ -256,6 +263,44 @@ async def apply_batch(
         )
         await execute_sql(session, _COUNT, {"feed": feed_id, **outcome.model_dump()})
     return outcome, changes
+
+
+_CURRENT = text(
+    "SELECT p.sku, p.vendor_id, p.stock_version, coalesce(sum(s.on_hand - s.reserved), 0)"
+    " AS available FROM product p LEFT JOIN stock_level s ON s.sku = p.sku"
+    " WHERE p.sku IN (SELECT sku FROM stock_feed_row WHERE feed_id = :feed"
+    " AND line BETWEEN :first AND :last AND outcome = :applied)"
+    " GROUP BY p.sku, p.vendor_id, p.stock_version"
+)
+
+
+async def _current_counts(
+    session: AsyncSession, feed_id: str, first_line: int, last_line: int
+) -> list[StockChange]:
+    """What the gate must hold now for the SKUs this batch changed. Publishing it again is
+    always safe: the gate takes a count only with a version newer than its own."""
+    rows = await execute_sql(
+        session,
+        _CURRENT,
+        {
+            "feed": feed_id,
+            "first": first_line,
+            "last": last_line,
+            "applied": str(RowOutcome.APPLIED),
+        },
+    )
+    return [
+        StockChange(
+            sku=row.sku,
+            vendor_id=row.vendor_id,
+            available=int(row.available),
+            version=int(row.stock_version),
+            low_stock=False,  # the first run told the vendor already
+            on_hand=0,  # per level; nobody reads it from a count told again
+            reserved=0,
+        )
+        for row in rows
+    ]
 
 
 def _text_or_none(value: object) -> str | None:
