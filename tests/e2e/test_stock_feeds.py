@@ -254,3 +254,38 @@ async def test_bad_feeds_are_refused_whole_with_a_problem_and_change_nothing(
     assert await movements(api, seller, sku) == []
     missing = await api.get("/v1/inventory/feeds/feed_nothing", headers=seller.auth)
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+
+
+async def test_a_feed_that_takes_a_product_below_its_threshold_flags_the_movement_low(
+    api: httpx.AsyncClient,
+) -> None:
+    seller = await onboard(api, "FeedLow")
+    west = await add_warehouse(api, seller)
+    created = await api.post(
+        "/v1/products",
+        json={
+            "vendor_id": seller.id,
+            "sku": unique("FL"),
+            "title": "Scarce",
+            "price_cents": 1000,
+            "currency": "usd",
+            "weight_grams": 100,
+            "low_stock_threshold": 3,
+        },
+        headers=seller.auth,
+    )
+    sku = created.json()["sku"]
+    main = seller.warehouse_id
+    await apply(api, seller, csv_body((sku, main, 4), (sku, west, 2)), minutes_ago(2))
+    # Two levels of one SKU in one batch: one alert, on the SKU's last movement.
+    await apply(api, seller, csv_body((sku, main, 1), (sku, west, 1)), minutes_ago(1))
+    first, last = sorted([main, west])  # a batch writes in (sku, warehouse) order
+    before = {main: 4, west: 2}
+    moves = await movements(api, seller, sku)
+    assert [(m["warehouse_id"], m["on_hand_after"], m["low_stock"]) for m in moves] == [
+        (last, 1, True),
+        (first, 1, False),
+        (last, before[last], False),
+        (first, before[first], False),
+    ]
+    assert (await inventory(api, sku))["available"] == 2
