@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import Column, DateTime
 from sqlmodel import Field, SQLModel
 
+from domain.stock_feeds import FeedFormat, FeedStatus, Reason
 from models.base import optional_timestamp, timestamp
 
 
@@ -63,15 +64,15 @@ class FeedRefusal(BaseModel):
     line: int
     sku: str | None
     warehouse_id: str | None
-    reason: str
+    reason: Reason
     detail: str | None
 
 
 class StockFeedPublic(BaseModel):
     id: str
     vendor_id: str
-    status: str
-    format: str
+    status: FeedStatus
+    format: FeedFormat
     as_of: datetime
     content_sha256: str
     rows_total: int

@@ -37,6 +37,7 @@ from domain.pagination import KeyShape
 from domain.stock_feed_parsing import parse_feed
 from domain.stock_feeds import (
     FeedFormat,
+    Reason,
     RowOutcome,
     check_as_of,
     content_sha256,
@@ -188,7 +189,7 @@ def _refusal(row: StockFeedRow) -> FeedRefusal:
         line=row.line,
         sku=row.sku,
         warehouse_id=row.warehouse_id,
-        reason=row.reason or "",
+        reason=Reason(row.reason or Reason.MALFORMED_ROW),  # every refused row has one
         detail=row.detail,
     )
 
