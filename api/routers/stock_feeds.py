@@ -18,7 +18,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
-from sqlmodel import col, select
+from sqlmodel import col, select, tuple_
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -33,7 +33,7 @@ from api.deps import (
 from api.errors import Problem
 from api.pagination import Page, PageParamsDep, after, page
 from domain.errors import ErrorCode
-from domain.pagination import KeyShape
+from domain.pagination import CursorInvalid, KeyShape
 from domain.stock_feed_parsing import parse_feed
 from domain.stock_feeds import (
     FeedFormat,
@@ -62,6 +62,7 @@ MEDIA_TYPES = {
 # Refusals shown in the feed itself; all of them page by page at its refusals URL.
 FIRST_REFUSALS = 20
 REFUSALS = KeyShape("stock_feed_refusals", (int,))
+FEEDS = KeyShape("stock_feeds", (str, str))  # (created_at, id), newest first
 
 _BODY = {
     "required": True,
@@ -191,6 +192,33 @@ def _refusal(row: StockFeedRow) -> FeedRefusal:
         warehouse_id=row.warehouse_id,
         reason=Reason(row.reason or Reason.MALFORMED_ROW),  # every refused row has one
         detail=row.detail,
+    )
+
+
+@router.get("/feeds", response_model=Page[StockFeedPublic])
+async def list_feeds(
+    vendor_id: CurrentVendor, session: SessionDep, params: PageParamsDep
+) -> Page[StockFeedPublic]:
+    """The calling vendor's feeds, newest first."""
+    query = select(StockFeed).where(StockFeed.vendor_id == vendor_id)
+    start = after(params, FEEDS)
+    if start is not None:
+        try:
+            at = datetime.fromisoformat(str(start[0]))
+        except ValueError:
+            raise CursorInvalid("its key has the wrong shape") from None
+        query = query.where(
+            tuple_(col(StockFeed.created_at), col(StockFeed.id)) < tuple_(at, str(start[1]))
+        )
+    query = query.order_by(col(StockFeed.created_at).desc(), col(StockFeed.id).desc())
+    feeds = list(await session.exec(query.limit(params.fetch)))
+    views = {feed.id: await _view(session, feed) for feed in feeds[: params.limit]}
+    return page(
+        feeds,
+        params,
+        FEEDS,
+        lambda feed: (feed.created_at.isoformat(), feed.id),
+        lambda feed: views[feed.id],
     )
 
 

@@ -289,3 +289,27 @@ async def test_a_feed_that_takes_a_product_below_its_threshold_flags_the_movemen
         (first, before[first], False),
     ]
     assert (await inventory(api, sku))["available"] == 2
+
+
+async def test_a_vendor_lists_its_own_feeds_newest_first_page_by_page(
+    api: httpx.AsyncClient,
+) -> None:
+    seller = await onboard(api, "Lister")
+    rival = await onboard(api, "RivalLister")
+    sku = await new_product(api, seller, unique("LF"))
+    sent = [
+        await apply(api, seller, csv_body((sku, seller.warehouse_id, n)), minutes_ago(10 - n))
+        for n in range(3)
+    ]
+    await apply(api, rival, csv_body(("NONE", rival.warehouse_id, 1)), minutes_ago(1))
+    first = (await api.get("/v1/inventory/feeds?limit=2", headers=seller.auth)).json()
+    assert [f["id"] for f in first["data"]] == [sent[2]["id"], sent[1]["id"]]
+    assert first["has_more"] is True
+    rest = await api.get(
+        "/v1/inventory/feeds",
+        params={"limit": 2, "starting_after": first["next_cursor"]},
+        headers=seller.auth,
+    )
+    assert [f["id"] for f in rest.json()["data"]] == [sent[0]["id"]]
+    assert (rest.json()["has_more"], rest.json()["next_cursor"]) == (False, None)
+    assert rest.json()["data"][0]["rows_applied"] == 0  # level 0 fed 0: unchanged
