@@ -148,11 +148,16 @@ _ENSURE_LEVELS = text(
     f" SELECT s, w, 0, 0, now() FROM {_PAIRS} AS k(s, w) ON CONFLICT DO NOTHING"
 )
 _LOCK_LEVELS = text(
-    "SELECT l.sku, l.warehouse_id, l.on_hand, l.reserved, m.as_of AS last_feed_as_of"
-    " FROM stock_level l LEFT JOIN stock_feed_mark m"
-    " ON m.sku = l.sku AND m.warehouse_id = l.warehouse_id"
+    "SELECT l.sku, l.warehouse_id, l.on_hand, l.reserved FROM stock_level l"
     f" WHERE (l.sku, l.warehouse_id) IN (SELECT s, w FROM {_PAIRS} AS k(s, w))"
     " ORDER BY l.sku, l.warehouse_id FOR UPDATE OF l"
+)
+# Read in a statement of its own, once the levels are locked: a statement's snapshot is
+# taken when it starts, so marks joined into the locking read could predate a feed that
+# committed while this one waited for its locks, and let an older feed win.
+_MARKS = text(
+    "SELECT sku, warehouse_id, as_of FROM stock_feed_mark"
+    f" WHERE (sku, warehouse_id) IN (SELECT s, w FROM {_PAIRS} AS k(s, w))"
 )
 _MARK = text(
     "INSERT INTO stock_feed_mark (sku, warehouse_id, as_of, feed_id)"
@@ -211,12 +216,17 @@ async def apply_batch(
             (level.sku, level.warehouse_id): level
             for level in (await execute_sql(session, _LOCK_LEVELS, pairs)).all()
         }
+        last_feed = {
+            (mark.sku, mark.warehouse_id): mark.as_of
+            for mark in (await execute_sql(session, _MARKS, pairs)).all()
+        }
         marked = []
         targets: list[LevelTarget] = []
         for row in owned:
-            level = levels[(row.sku, row.warehouse_id)]
+            key = (row.sku, row.warehouse_id)
+            level = levels[key]
             verdict = judge_level(
-                row.quantity, level.on_hand, level.reserved, feed.as_of, level.last_feed_as_of
+                row.quantity, level.on_hand, level.reserved, feed.as_of, last_feed.get(key)
             )
             verdicts[row.line] = verdict
             if verdict.outcome is RowOutcome.APPLIED:

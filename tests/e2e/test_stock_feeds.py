@@ -4,12 +4,16 @@ older feed, applied once however often sent."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
 
+from bench.stock_feed import levels as levels_of
+from bench.stock_feed import vendor_with_catalog, walk_inventory
 from tests.e2e.client import (
     OPS,
+    Seller,
     add_warehouse,
     inventory,
     onboard,
@@ -313,3 +317,22 @@ async def test_a_vendor_lists_its_own_feeds_newest_first_page_by_page(
     assert [f["id"] for f in rest.json()["data"]] == [sent[0]["id"]]
     assert (rest.json()["has_more"], rest.json()["next_cursor"]) == (False, None)
     assert rest.json()["data"][0]["rows_applied"] == 0  # level 0 fed 0: unchanged
+
+
+async def test_two_feeds_racing_for_the_same_levels_leave_the_newer_ones_levels(
+    api: httpx.AsyncClient,
+) -> None:
+    catalog = await vendor_with_catalog(api, products=20, warehouses=10)
+    pairs = [(sku, wh) for sku, wh, _ in levels_of(catalog, 200)]
+    key = catalog.auth["Authorization"].removeprefix("Bearer ")
+    seller = Seller(catalog.vendor_id, key, catalog.warehouses[0], account="")
+    older = csv_body(*((sku, wh, 1) for sku, wh in pairs))
+    newer = csv_body(*((sku, wh, 2) for sku, wh in pairs))
+    old, new = await asyncio.gather(
+        apply(api, seller, older, minutes_ago(2)), apply(api, seller, newer, minutes_ago(1))
+    )
+    assert (new["rows_applied"] + new["rows_unchanged"], new["rows_refused"]) == (200, 0)
+    assert old["rows_applied"] + old["rows_refused"] == 200
+    assert {r["reason"] for r in old["refusals"]} <= {"stale"}
+    shown = await walk_inventory(api, catalog.auth)
+    assert sorted(shown) == sorted((sku, wh, 2) for sku, wh in pairs)
