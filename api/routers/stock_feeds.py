@@ -121,11 +121,13 @@ async def post_feed(
             limit=settings.feed_max_bytes,
         )
     as_of = check_as_of(as_of, utcnow())
-    # Reading 100,000 rows takes a few hundred ms of CPU: off the event loop.
-    rows = await asyncio.to_thread(parse_feed, body, fmt, MAX_ON_HAND)
     sha = content_sha256(body)
     feed = NewFeed(feed_id(vendor_id, as_of, fmt, sha), vendor_id, as_of, fmt, sha)
-    await create_feed(session, feed, rows)
+    # The same feed sent again was read and kept the first time (only a valid one is kept).
+    if await session.get(StockFeed, feed.id) is None:
+        # Reading 100,000 rows takes a few hundred ms of CPU: off the event loop.
+        rows = await asyncio.to_thread(parse_feed, body, fmt, MAX_ON_HAND)
+        await create_feed(session, feed, rows)
     await session.commit()
     # Started after the commit (the workflow reads the rows); a feed kept but not started
     # (the API died in between) starts when the same feed is sent again.
