@@ -34,6 +34,7 @@ from tests.stripe_helpers import API_KEY, control, sdk_client
 
 # The e2e stack uses a short return window so a whole lifecycle fits in a test.
 E2E_RETURN_WINDOW_SECONDS = 3
+E2E_FEED_MAX_BYTES = 6 * 1024 * 1024
 
 
 CONFIGURED_SERVICES = (
@@ -78,6 +79,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             # The one local receiver the stack's vendor webhooks may reach: a test's receiver
             # listens on this port (tests/e2e/webhook_inbox.py).
             "FULFILLMENT_WEBHOOK_ALLOWED_HOSTS": f"127.0.0.1:{free_port()}",
+            # A stock feed over this is 413: low enough for a test to send one over it.
+            "FULFILLMENT_FEED_MAX_BYTES": str(E2E_FEED_MAX_BYTES),
         },
     )
     dev.start(log=lambda _: None)

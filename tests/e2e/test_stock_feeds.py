@@ -11,6 +11,7 @@ import httpx
 
 from bench.stock_feed import levels as levels_of
 from bench.stock_feed import vendor_with_catalog, walk_inventory
+from tests.conftest import E2E_FEED_MAX_BYTES
 from tests.e2e.client import (
     OPS,
     Seller,
@@ -248,12 +249,14 @@ async def test_bad_feeds_are_refused_whole_with_a_problem_and_change_nothing(
         (await post(as_of, b"sku,quantity\nA,1\n"), 422, "validation_error"),
         (await post(as_of, b""), 422, "validation_error"),
         (await post(as_of, good, auth=OPS), 403, "forbidden"),
+        (await post(as_of, good + b"x" * E2E_FEED_MAX_BYTES), 413, "payload_too_large"),
     ]
     for answer, status, code in cases:
         assert answer.status_code == status, answer.text
         assert answer.headers["content-type"] == "application/problem+json"
         assert answer.json()["code"] == code
     assert cases[4][0].json()["limit"] == 100_000
+    assert cases[-1][0].json()["limit"] == E2E_FEED_MAX_BYTES
     assert await levels(api, seller) == {}
     assert await movements(api, seller, sku) == []
     missing = await api.get("/v1/inventory/feeds/feed_nothing", headers=seller.auth)
