@@ -22,6 +22,7 @@ from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from activities.returns import ReturnActivities
 from activities.shipping import ShippingActivities
+from activities.stock_feeds import StockFeedActivities
 from activities.supplier import SupplierActivities
 from activities.webhook_sender import WebhookSender
 from domain.delivery_schedule import DisablePolicy, RetryPolicy
@@ -92,6 +93,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         ReturnActivities(sessions, events),
         ShippingActivities(sessions, shippo, shipping_threads),
         SupplierActivities(sessions, announcer, events),
+        StockFeedActivities(sessions, announcer),
     )
     worker = make_worker(client, settings.task_queue, WORKFLOWS, activities)
     stop = stop or asyncio.Event()

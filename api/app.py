@@ -23,8 +23,10 @@ from api.routers import (
     ops_reroute,
     orders,
     platform_webhooks,
+    stock_feeds,
     stream,
     vendor_app,
+    vendor_catalog,
     vendor_keys,
     vendors,
 )
@@ -112,7 +114,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stream.router,
         vendor_app.router,
         vendor_keys.router,
+        vendor_catalog.router,
         vendors.router,
+        # Before inventory: /v1/inventory/feeds/... is not a SKU's path.
+        stock_feeds.router,
         inventory.router,
         ops.router,
         ops_reroute.router,

@@ -15,9 +15,13 @@ from api.errors import problem_response
 from domain.errors import ErrorCode
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-# (method, path) -> the largest body that route takes, when it must be larger than the
-# setting (a bulk feed). Exact paths: the routes that need it have no parameters.
-LARGER_BODIES: dict[tuple[str, str], int] = {}
+# (method, path) -> the setting that holds the largest body that route takes, when it must be
+# larger than FULFILLMENT_MAX_BODY_BYTES (a bulk feed). Exact paths: the routes that need it
+# have no parameters.
+LARGER_BODIES: dict[tuple[str, str], str] = {
+    # A stock feed of up to 100,000 rows (FULFILLMENT_FEED_MAX_BYTES, api/routers/stock_feeds.py)
+    ("POST", "/v1/inventory/feeds"): "feed_max_bytes",
+}
 # A refused body is read on (and dropped) up to this much, so the client, still sending,
 # reads the 413 rather than a connection reset; past it the connection is closed.
 DRAIN_AT_MOST = 16 * 1024 * 1024
@@ -55,10 +59,10 @@ class BodyLimit:
 
 
 def limit_for(scope: Scope) -> int:
-    larger = LARGER_BODIES.get((scope["method"], scope["path"]))
-    if larger is not None:
-        return larger
     settings = getattr(scope["app"].state, "settings", None)
+    larger = LARGER_BODIES.get((scope["method"], scope["path"]))
+    if larger is not None and settings is not None:
+        return int(getattr(settings, larger))
     return int(getattr(settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES))
 
 

@@ -76,6 +76,14 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8233", alias="FULFILLMENT_TEMPORAL_UI_URL"
     )
     task_queue: str = Field(default="fulfillment", alias="FULFILLMENT_TASK_QUEUE")
+    # Stock feeds (docs/stock-feeds.md): the largest body POST /v1/inventory/feeds takes (far
+    # above an ordinary request's: 100,000 rows of CSV are about 5 MB), rows per activity, and
+    # activities at once.
+    feed_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1, alias="FULFILLMENT_FEED_MAX_BYTES")
+    feed_batch_size: int = Field(default=1000, ge=1, le=10_000, alias="FULFILLMENT_FEED_BATCH_SIZE")
+    feed_parallel_batches: int = Field(
+        default=4, ge=1, le=32, alias="FULFILLMENT_FEED_PARALLEL_BATCHES"
+    )
     stripe_api_key: str = Field(default="sk_test_fulfillment_dev", alias="STRIPE_API_KEY")
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
     stripe_webhook_secret: str = Field(default=DEV_WEBHOOK_SECRET, alias="STRIPE_WEBHOOK_SECRET")

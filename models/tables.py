@@ -15,6 +15,7 @@ from models.platform_webhooks import (
 from models.refund_in_flight import RefundInFlight
 from models.returns import OrderReturn, OrderReturnLine
 from models.stock import Reservation, StockLevel, StockMovement
+from models.stock_feed import StockFeed, StockFeedMark, StockFeedRow
 from models.vendor import ApiKey, Vendor, Warehouse
 from models.vendor_order import VendorOrder, VendorOrderLine
 
@@ -36,6 +37,9 @@ __all__ = [
     "Product",
     "RefundInFlight",
     "Reservation",
+    "StockFeed",
+    "StockFeedMark",
+    "StockFeedRow",
     "StockLevel",
     "StockMovement",
     "Vendor",

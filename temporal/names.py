@@ -16,6 +16,7 @@ class Workflow:
     VENDOR_ORDER: Final = "VendorOrderWorkflow"
     PAYOUT_ADJUSTMENT: Final = "PayoutAdjustmentWorkflow"
     VENDOR_NOTIFICATION: Final = "VendorNotificationWorkflow"
+    STOCK_FEED: Final = "StockFeedWorkflow"
 
 
 class Update:
@@ -82,3 +83,7 @@ class Activity:
     TRACK_PARCEL: Final = "shipping.track"
     RECORD_ACCEPTANCE: Final = "supplier.record_acceptance"
     ANSWER_REJECTION: Final = "supplier.answer_rejection"
+
+    START_STOCK_FEED: Final = "stock_feeds.start"
+    APPLY_STOCK_FEED_BATCH: Final = "stock_feeds.apply_batch"
+    FINISH_STOCK_FEED: Final = "stock_feeds.finish"

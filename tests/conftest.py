@@ -36,6 +36,7 @@ from tests.stripe_helpers import API_KEY, control, sdk_client
 E2E_RETURN_WINDOW_SECONDS = 3
 E2E_RATE_LIMIT = 1_000_000
 RATE_ROLES = ("PLATFORM", "OPS", "VENDOR", "ANONYMOUS")
+E2E_FEED_MAX_BYTES = 6 * 1024 * 1024
 
 
 CONFIGURED_SERVICES = (
@@ -93,6 +94,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             "FULFILLMENT_PLATFORM_WEBHOOK_DISABLE_FAILURES": "5",
             "FULFILLMENT_PLATFORM_WEBHOOK_DISABLE_AFTER": "1",
             "FULFILLMENT_PLATFORM_WEBHOOK_TIMEOUT_SECONDS": "5",
+            # A stock feed over this is 413: low enough for a test to send one over it.
+            "FULFILLMENT_FEED_MAX_BYTES": str(E2E_FEED_MAX_BYTES),
         },
     )
     dev.start(log=lambda _: None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from workflows.notification import VendorNotificationWorkflow
 from workflows.order import OrderWorkflow
 from workflows.payout_adjustment import PayoutAdjustmentWorkflow
+from workflows.stock_feed import StockFeedWorkflow
 from workflows.vendor_order import VendorOrderWorkflow
 
 WORKFLOWS = [
@@ -13,4 +14,5 @@ WORKFLOWS = [
     VendorOrderWorkflow,
     PayoutAdjustmentWorkflow,
     VendorNotificationWorkflow,
+    StockFeedWorkflow,
 ]

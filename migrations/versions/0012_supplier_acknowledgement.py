@@ -1,7 +1,7 @@
 """supplier acknowledgement: the vendor's rules, and each vendor order's answer
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-03 17:00:00
 
 A vendor may require its orders to be accepted (with its own reference) or rejected within an
@@ -15,7 +15,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

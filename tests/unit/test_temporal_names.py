@@ -14,6 +14,7 @@ from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from activities.returns import ReturnActivities
 from activities.shipping import ShippingActivities
+from activities.stock_feeds import StockFeedActivities
 from activities.supplier import SupplierActivities
 from temporal.names import Activity, Query, Signal, Update, Workflow
 from temporal.worker import activity_methods
@@ -28,6 +29,7 @@ ACTIVITY_CLASSES = (
     ReturnActivities,
     ShippingActivities,
     SupplierActivities,
+    StockFeedActivities,
 )
 
 
