@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cli_support import (
+    EXIT_NO_DEV_STACK,
     EXIT_NOT_FOUND,
+    api_url,
     console,
     exit_after_temporal,
     progress,
@@ -255,6 +258,49 @@ def retry_payout(
         # Harmless (the workflow only looks at it between refused payouts), but worth knowing.
         typer.echo(f"note: its payout had not failed (attention: {found.attention or 'none'})")
     exit_after_temporal(0)
+
+
+inventory_app = typer.Typer(no_args_is_help=True, help="A vendor's stock.")
+app.add_typer(inventory_app, name="inventory")
+
+
+@inventory_app.command("feed")
+def inventory_feed(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help=".csv, .jsonl or .ndjson"),
+    as_of: str = typer.Option(..., help="When the supplier counted (ISO 8601 with offset)"),
+    key: str = typer.Option(..., envvar="FULFILLMENT_VENDOR_KEY", help="The vendor's API key"),
+) -> None:
+    """Send a stock file as a feed through the API and follow it to the end, with a progress
+    bar; print what it did and each refused row; exit 1 if a row was refused, 2 if it failed."""
+    import asyncio
+
+    import httpx
+
+    from jobs.feed_upload import FeedRefused, send_feed
+
+    async def run() -> int:
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(base_url=api_url(ctx), headers=headers, timeout=60) as api:
+            with progress("applying the feed") as advance:
+                outcome = await send_feed(api, file, as_of, advance)
+            refusals = await api.get(outcome.feed["refusals_url"], params={"limit": 200})
+        for row in refusals.json().get("data", []) if refusals.status_code == 200 else []:
+            typer.echo(f"line {row['line']}: {row['reason']} ({row['sku']}) {row['detail']}")
+        typer.echo(outcome.summary())
+        if not outcome.succeeded:
+            return 2
+        return 1 if outcome.feed["rows_refused"] else 0
+
+    try:
+        code = asyncio.run(run())
+    except (FeedRefused, ValueError) as error:
+        typer.echo(f"the feed was refused: {error}", err=True)
+        code = 2
+    except httpx.TransportError as error:
+        typer.echo(f"the API at {api_url(ctx)} does not answer: {error}", err=True)
+        code = EXIT_NO_DEV_STACK
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -41,6 +41,22 @@ def servers(ctx: typer.Context) -> None:
         typer.echo(stack_file.describe(chosen, os.environ), err=True)
 
 
+def api_url(ctx: typer.Context) -> str:
+    """The API a command calls over HTTP: FULFILLMENT_API_URL, else in dev the running dev
+    stack's (its file), else the default port on this machine."""
+    if os.environ.get("FULFILLMENT_API_URL"):
+        return os.environ["FULFILLMENT_API_URL"].rstrip("/")
+    from models.settings import DEV_ENVS
+
+    if os.environ.get("FULFILLMENT_ENV", "dev") in DEV_ENVS:
+        from devstack import stack_file
+
+        found = stack_file.read(stack_file.data_dir_of(os.environ, ctx.obj))
+        if found is not None:
+            return found.api_url.rstrip("/")
+    return "http://127.0.0.1:8000"
+
+
 T = TypeVar("T")
 
 
