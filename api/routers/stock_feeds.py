@@ -118,7 +118,7 @@ async def post_feed(
         raise Problem(
             ErrorCode.PAYLOAD_TOO_LARGE,
             f"a stock feed is at most {settings.feed_max_bytes} bytes; split it",
-            limit=settings.feed_max_bytes,
+            max_bytes=settings.feed_max_bytes,
         )
     as_of = check_as_of(as_of, utcnow())
     sha = content_sha256(body)

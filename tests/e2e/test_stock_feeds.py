@@ -256,7 +256,7 @@ async def test_bad_feeds_are_refused_whole_with_a_problem_and_change_nothing(
         assert answer.headers["content-type"] == "application/problem+json"
         assert answer.json()["code"] == code
     assert cases[4][0].json()["limit"] == 100_000
-    assert cases[-1][0].json()["limit"] == E2E_FEED_MAX_BYTES
+    assert cases[-1][0].json()["max_bytes"] == E2E_FEED_MAX_BYTES
     assert await levels(api, seller) == {}
     assert await movements(api, seller, sku) == []
     missing = await api.get("/v1/inventory/feeds/feed_nothing", headers=seller.auth)
