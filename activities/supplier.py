@@ -9,7 +9,7 @@ move committed returns the warehouse it moved to instead of moving again.
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
@@ -126,15 +126,14 @@ async def _recorded(
     session: AsyncSession, record: RejectionRecord, key: str
 ) -> RejectionOutcome | None:
     """What an earlier attempt of this activity decided, if it committed."""
-    identity = event_identity
-    keys = {
-        kind: identity(record.order_id, f"vendor_order.{kind}", record.vendor_order_id, key)
+    keys = [
+        event_identity(record.order_id, f"vendor_order.{kind}", record.vendor_order_id, key)
         for kind in ("rejected", "rerouted")
-    }
+    ]
     found = {
         event.type: event
         for event in await session.exec(
-            select(OrderEvent).where(OrderEvent.dedup_key.in_(list(keys.values())))  # type: ignore[attr-defined]
+            select(OrderEvent).where(col(OrderEvent.dedup_key).in_(keys))
         )
     }
     if "vendor_order.rejected" not in found:
