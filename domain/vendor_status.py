@@ -41,7 +41,7 @@ def next_status(current: str, action: VendorAction) -> VendorStatus:
     (activating an active vendor, suspending a pending or suspended one)."""
     found = _TRANSITIONS.get((VendorStatus(current), action))
     if found is None:
-        raise InvalidState(f"a {current} vendor cannot be {_DONE[action]}", status=current)
+        raise InvalidState(f"a {current} vendor cannot be {_DONE[action]}", vendor_status=current)
     return found
 
 

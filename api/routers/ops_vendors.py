@@ -50,7 +50,7 @@ async def list_vendors(
 @router.post(
     "/{vendor_id}/activate",
     response_model=VendorPublic,
-    responses={409: {"description": "already active (`invalid_state`, with `status`)"}},
+    responses={409: {"description": "already active (`invalid_state`, with `vendor_status`)"}},
 )
 async def activate_vendor(
     vendor_id: str,
@@ -65,7 +65,7 @@ async def activate_vendor(
 @router.post(
     "/{vendor_id}/suspend",
     response_model=VendorPublic,
-    responses={409: {"description": "not active (`invalid_state`, with `status`)"}},
+    responses={409: {"description": "not active (`invalid_state`, with `vendor_status`)"}},
 )
 async def suspend_vendor(
     vendor_id: str, body: VendorSuspension, _: Ops, session: SessionDep
