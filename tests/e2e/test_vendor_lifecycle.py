@@ -213,3 +213,18 @@ async def test_a_suspended_vendor_still_ships_what_it_sold_and_is_paid_for_it(
     assert (vendor_order["status"], vendor_order["payout_status"]) == ("completed", "released")
     assert vendor_order["payout_cents"] > 0
     assert (await status_of(api, seller))["status"] == "suspended"
+
+
+async def test_a_suspension_sent_again_with_its_idempotency_key_answers_the_first_answer(
+    api: httpx.AsyncClient,
+) -> None:
+    seller = await onboard(api, "Retried")
+    headers = {**OPS, "Idempotency-Key": uuid.uuid4().hex}
+    url = f"/v1/ops/vendors/{seller.id}/suspend"
+    first = await api.post(url, json={"reason": "audit"}, headers=headers)
+    again = await api.post(url, json={"reason": "audit"}, headers=headers)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == first.json()
+    other = await api.post(url, json={"reason": "other"}, headers=headers)
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+    assert (await status_of(api, seller))["status_reason"] == "audit"
