@@ -82,6 +82,7 @@ class InventoryActivities:
                     ship_sla_seconds=float(vendor.ship_sla_seconds),
                     notifies=vendor.webhook_url is not None,
                     vendor_name=vendor.name,
+                    vendor_status=vendor.status,
                     ack=(
                         None
                         if vendor.ack_sla_seconds is None

@@ -39,6 +39,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.INSUFFICIENT_STOCK: 409,
     ErrorCode.PAYMENT_DECLINED: 402,
     ErrorCode.INVALID_STATE: 409,
+    ErrorCode.VENDOR_UNAVAILABLE: 409,
     ErrorCode.LAST_API_KEY: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.RATE_LIMITED: 429,

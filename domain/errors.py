@@ -33,6 +33,8 @@ class ErrorCode(StrEnum):
     INSUFFICIENT_STOCK = "insufficient_stock"
     PAYMENT_DECLINED = "payment_declined"
     INVALID_STATE = "invalid_state"
+    # A line's vendor is not active (pending or suspended): its products cannot be bought.
+    VENDOR_UNAVAILABLE = "vendor_unavailable"
     # A vendor may not revoke its last API key: it would lock itself out.
     LAST_API_KEY = "last_api_key"
     # Webhooks whose signature or token does not hold.
@@ -134,3 +136,17 @@ class PaymentDeclined(DomainError):
         if detail is None:
             detail = f"the payment was declined ({decline_code})"
         super().__init__(detail, decline_code=decline_code)
+
+
+class VendorUnavailable(DomainError):
+    """Products of a vendor that is not active (domain/vendor_status.py); ``extra["skus"]``
+    names them and ``extra["vendor_ids"]`` their vendors."""
+
+    code = ErrorCode.VENDOR_UNAVAILABLE
+
+    def __init__(self, skus: Sequence[str], vendor_ids: Sequence[str]) -> None:
+        super().__init__(
+            f"not sold at the moment (vendor not active): {', '.join(skus)}",
+            skus=list(skus),
+            vendor_ids=list(vendor_ids),
+        )

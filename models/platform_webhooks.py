@@ -188,17 +188,9 @@ class DeliveryPublic(BaseModel):
         )
 
 
-class DeliveryPage(BaseModel):
-    data: list[DeliveryPublic]
-    has_more: bool
-    # Pass as `starting_after` for the next page (None: this was the last).
-    next_starting_after: int | None
-
-
 __all__ = [
     "KEPT_ATTEMPTS",
     "AttemptPublic",
-    "DeliveryPage",
     "DeliveryPublic",
     "DeliveryStatus",
     "EndpointCreate",

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from domain.durations import format_duration, parse_duration
 from domain.outbound_urls import MAX_URL_LENGTH
+from domain.vendor_status import VendorStatus
 from models.base import optional_timestamp, timestamp
 from models.request import RequestModel
 from models.text import StorableText
@@ -59,6 +60,10 @@ class Vendor(VendorBase, table=True):
     # no acknowledgement), and what a rejection does.
     ack_sla_seconds: int | None = None
     on_reject: str = Field(default="cancel", max_length=10)
+    # Its lifecycle (domain/vendor_status.py): only an active vendor's products are sold.
+    status: str = Field(default="active", max_length=12, index=True)
+    status_reason: str | None = Field(default=None, max_length=500)
+    status_changed_at: datetime | None = optional_timestamp()
     created_at: datetime = timestamp()
 
 
@@ -78,6 +83,8 @@ class VendorCreate(RequestModel):
     # Set: every order must be accepted or rejected within it (docs/supplier-acknowledgement.md).
     ack_sla: str | int | float | None = None
     on_reject: OnReject = "cancel"
+    # `pending`: its products cannot be bought until ops activate it (docs/listings.md).
+    status: Literal["active", "pending"] = "active"
 
     @field_validator("ship_sla")
     @classmethod
@@ -101,6 +108,9 @@ class VendorPublic(SQLModel):
     webhook_url: str | None = None
     ack_sla: str | None = None
     on_reject: str = "cancel"
+    status: VendorStatus = VendorStatus.ACTIVE
+    status_reason: str | None = None
+    status_changed_at: datetime | None = None
 
     @classmethod
     def of(cls, vendor: Vendor) -> VendorPublic:
@@ -116,6 +126,9 @@ class VendorPublic(SQLModel):
             webhook_url=vendor.webhook_url,
             ack_sla=None if ack is None else format_duration(timedelta(seconds=ack)),
             on_reject=vendor.on_reject,
+            status=VendorStatus(vendor.status),
+            status_reason=vendor.status_reason,
+            status_changed_at=vendor.status_changed_at,
         )
 
 
@@ -231,3 +244,13 @@ class WarehouseCreate(RequestModel):
 class WarehousePublic(WarehouseBase):
     id: str
     vendor_id: str
+
+
+class VendorStatusChange(RequestModel):
+    """Why ops activate or suspend a vendor (kept on the vendor as `status_reason`)."""
+
+    reason: StorableText | None = In(default=None, min_length=1, max_length=500)
+
+
+class VendorSuspension(RequestModel):
+    reason: StorableText = In(min_length=1, max_length=500)

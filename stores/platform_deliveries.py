@@ -195,19 +195,18 @@ async def locked_endpoint(session: AsyncSession, endpoint_id: str) -> PlatformEn
 async def deliveries_page(
     session: AsyncSession,
     endpoint_id: str,
-    limit: int,
-    starting_after: int | None,
+    fetch: int,
+    before_id: int | None,
     status: str | None,
-) -> tuple[Sequence[PlatformDelivery], bool]:
-    """An endpoint's deliveries, newest first, after the cursor; and whether more follow."""
+) -> Sequence[PlatformDelivery]:
+    """Up to `fetch` of an endpoint's deliveries, newest first, older than `before_id`."""
     query = select(PlatformDelivery).where(PlatformDelivery.endpoint_id == endpoint_id)
-    if starting_after is not None:
-        query = query.where(col(PlatformDelivery.id) < starting_after)
+    if before_id is not None:
+        query = query.where(col(PlatformDelivery.id) < before_id)
     if status is not None:
         query = query.where(PlatformDelivery.status == status)
-    query = query.order_by(col(PlatformDelivery.id).desc()).limit(limit + 1)
-    rows = list(await session.exec(query))
-    return rows[:limit], len(rows) > limit
+    query = query.order_by(col(PlatformDelivery.id).desc()).limit(fetch)
+    return list(await session.exec(query))
 
 
 __all__ = ["FanOut", "claim_due", "deliveries_page", "fan_out", "locked_endpoint"]

@@ -10,11 +10,19 @@ from dataclasses import asdict
 from domain.plans import plan_vendor_orders, units_sold
 from domain.pricing import CatalogItem, PricedLine, PriceTier, RequestedLine, price_lines
 from domain.splitting import VendorSplit
+from domain.vendor_status import ensure_sellable
 from models.messages.checkout import Allocation, CatalogSnapshot, OrderInput, VendorOrderPlan
 from models.messages.vendor_order import AckPolicy, SoldLine
 
 
 def priced_lines(order: OrderInput, snapshot: CatalogSnapshot) -> list[PricedLine]:
+    """The lines priced, or a DomainError the saga refuses the order with: a vendor not
+    active (suspended since the API's check: VendorUnavailable), a line it cannot price."""
+    ensure_sellable(
+        (entry.sku, entry.vendor_id, entry.vendor_status)
+        for entry in snapshot.entries
+        if any(line.sku == entry.sku for line in order.lines)
+    )
     catalog = {
         entry.sku: CatalogItem(
             sku=entry.sku,

@@ -39,10 +39,12 @@ from domain.ids import (
     order_workflow_id,
     request_fingerprint,
 )
+from domain.vendor_status import ensure_sellable
 from models.catalog import Product
 from models.logs import annotate
 from models.messages.checkout import CheckoutRequest, CheckoutResult, LineRequest, OrderInput
 from models.order import Order
+from models.vendor import Vendor
 from models.views import OrderCreate, OrderPublic
 from temporal import search_attributes as sa
 from temporal.names import Update, Workflow
@@ -66,7 +68,7 @@ IdempotencyKey = Annotated[
     response_model=OrderPublic,
     responses={
         402: {"description": "payment_declined"},
-        409: {"description": "insufficient_stock"},
+        409: {"description": "insufficient_stock, vendor_unavailable"},
     },
 )
 async def place_order(
@@ -238,9 +240,13 @@ async def _replay_finished(session: SessionDep, existing: Order, fingerprint: st
 async def _check_catalog(session: SessionDep, body: OrderCreate) -> None:
     """Refuse what no saga could fulfil before starting one: a bad request changes nothing."""
     skus = sorted({line.sku for line in body.lines})
-    products = {
-        p.sku: p for p in await session.exec(select(Product).where(col(Product.sku).in_(skus)))
-    }
+    rows = await session.exec(
+        select(Product, Vendor.status)
+        .join(Vendor, col(Vendor.id) == col(Product.vendor_id))
+        .where(col(Product.sku).in_(skus))
+    )
+    found = list(rows)
+    products = {p.sku: p for p, _ in found}
     unknown = [sku for sku in skus if sku not in products]
     if unknown:
         raise Problem(ErrorCode.VALIDATION_ERROR, "unknown sku(s)", skus=unknown)
@@ -251,3 +257,6 @@ async def _check_catalog(session: SessionDep, body: OrderCreate) -> None:
             f"product(s) not sold in {body.currency}",
             skus=sorted(foreign),
         )
+    # A pending or suspended vendor's products are not sold (the saga's catalog step asks
+    # again, for a vendor suspended after this read).
+    ensure_sellable((p.sku, p.vendor_id, status) for p, status in found)

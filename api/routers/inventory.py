@@ -4,16 +4,16 @@ on_hand below reserved is refused and changes nothing."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
 from sqlalchemy import text
 from sqlmodel import col, select
 
 from api.auth import Principal, Role
 from api.deps import AnyRole, OpsOrVendor, SessionDep, ensure_vendor_scope, vendor_in_scope
 from api.errors import Problem
+from api.pagination import Page, PageParamsDep, after, page
 from domain.errors import ErrorCode
+from domain.pagination import KeyShape
 from domain.pricing import PriceTier as DomainTier
 from domain.pricing import validate_tiers
 from models.catalog import PriceTier, PriceTierIn, Product, ProductCreate, ProductPublic
@@ -157,25 +157,31 @@ async def get_inventory(sku: str, _: AnyRole, session: SessionDep) -> InventoryP
     )
 
 
-@router.get("/inventory/{sku}/movements", response_model=list[StockMovementPublic])
+MOVEMENTS = KeyShape("stock_movements", (int,))  # id, newest first
+
+
+@router.get("/inventory/{sku}/movements", response_model=Page[StockMovementPublic])
 async def list_movements(
-    sku: str,
-    principal: OpsOrVendor,
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[StockMovementPublic]:
+    sku: str, principal: OpsOrVendor, session: SessionDep, params: PageParamsDep
+) -> Page[StockMovementPublic]:
     """Who changed this SKU's stock, why, by how much, before and after: newest first."""
     product = await session.get(Product, sku)
     if product is None:
         raise Problem(ErrorCode.NOT_FOUND, "no such product")
     ensure_vendor_scope(principal, product.vendor_id, "product")
-    rows = await session.exec(
-        select(StockMovement)
-        .where(StockMovement.sku == sku)
-        .order_by(col(StockMovement.id).desc())
-        .limit(limit)
+    query = select(StockMovement).where(StockMovement.sku == sku)
+    start = after(params, MOVEMENTS)
+    if start is not None:
+        query = query.where(col(StockMovement.id) < start[0])
+    query = query.order_by(col(StockMovement.id).desc()).limit(params.fetch)
+    rows = list(await session.exec(query))
+    return page(
+        rows,
+        params,
+        MOVEMENTS,
+        lambda row: (int(row.id or 0),),
+        StockMovementPublic.model_validate,
     )
-    return [StockMovementPublic.model_validate(row) for row in rows]
 
 
 async def _product_public(session: SessionDep, product: Product) -> ProductPublic:

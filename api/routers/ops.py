@@ -19,11 +19,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Ops, SessionDep, SettingsDep, TemporalDep, vendor_order_in_scope
 from api.errors import Problem, from_update_failure
+from api.keyset import beyond, time_after, time_key
+from api.pagination import Page, PageParamsDep, page
 from api.routers.webhooks.stripe_events import start_adjustment
 from api.vendor_order_updates import CLOSED_STATUSES, update_vendor_order
 from api.views import order_view, vendor_order_view
 from domain.errors import ErrorCode
 from domain.ids import ops_refund_key, payout_adjustment_workflow_id, refund_update_id
+from domain.pagination import KeyShape
 from domain.status import OrderStatus
 from models.base import utcnow
 from models.ledger import LedgerEntry
@@ -40,10 +43,14 @@ from temporal.names import Update
 router = APIRouter(prefix="/v1/ops", tags=["operators"])
 
 
-@router.get("/orders", response_model=list[OrderPublic])
+ORDERS = KeyShape("ops_orders", (str, str))  # (created_at, id), newest first
+
+
+@router.get("/orders", response_model=Page[OrderPublic])
 async def orders_needing_a_look(
     _: Ops,
     session: SessionDep,
+    params: PageParamsDep,
     attention: str | None = Query(
         default=None,
         max_length=60,
@@ -52,8 +59,8 @@ async def orders_needing_a_look(
     ),
     status: OrderStatus | None = Query(default=None),
     vendor_id: str | None = Query(default=None, max_length=40),
-    limit: int = Query(default=50, ge=1, le=200),
-) -> list[OrderPublic]:
+) -> Page[OrderPublic]:
+    """Orders that need a look, newest first, page by page (docs/listings.md)."""
     if attention is None and status is None:
         attention = "any"
     query = select(Order.id, Order.created_at).distinct()
@@ -62,9 +69,15 @@ async def orders_needing_a_look(
     query = query.where(*needing_a_look(attention, vendor_id))
     if status is not None:
         query = query.where(Order.status == status)
-    query = query.order_by(col(Order.created_at).desc(), col(Order.id).desc()).limit(limit)
-    ids = [row[0] for row in await session.exec(query)]
-    return [await order_view(session, order_id) for order_id in ids]
+    start = time_after(params, ORDERS)
+    if start is not None:
+        query = query.where(beyond(col(Order.created_at), col(Order.id), start, newest_first=True))
+    query = query.order_by(col(Order.created_at).desc(), col(Order.id).desc())
+    rows = list(await session.exec(query.limit(params.fetch)))
+    views = {order_id: await order_view(session, order_id) for order_id, _ in rows[: params.limit]}
+    return page(
+        rows, params, ORDERS, lambda row: time_key(row[1], row[0]), lambda row: views[row[0]]
+    )
 
 
 # The only refund reasons Stripe takes; any other is refused by Stripe (502 to the operator).

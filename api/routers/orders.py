@@ -11,10 +11,13 @@ from sqlmodel import col, select
 
 from api.deps import Platform, PlatformOrOps, SessionDep, TemporalDep
 from api.errors import Problem
+from api.keyset import beyond, time_after, time_key
+from api.pagination import Page, PageParamsDep, page
 from api.vendor_order_updates import update_vendor_order
 from api.views import order_view, return_view, return_views
 from domain.errors import ErrorCode
 from domain.ids import return_id_for
+from domain.pagination import KeyShape
 from domain.status import VendorOrderStatus, order_status_for
 from models.base import utcnow
 from models.messages.returns import ReturnRequest, ReturnState, ReturnUnits
@@ -144,13 +147,25 @@ async def open_return(
     return await return_view(session, return_id)
 
 
-@router.get("/{order_id}/returns", response_model=list[ReturnPublic])
-async def list_returns(order_id: str, _: PlatformOrOps, session: SessionDep) -> list[ReturnPublic]:
+RETURNS = KeyShape("order_returns", (str, str))  # (requested_at, id), oldest first
+
+
+@router.get("/{order_id}/returns", response_model=Page[ReturnPublic])
+async def list_returns(
+    order_id: str, _: PlatformOrOps, session: SessionDep, params: PageParamsDep
+) -> Page[ReturnPublic]:
+    """The order's returns, oldest first, page by page (docs/listings.md)."""
     if await session.get(Order, order_id) is None:
         raise Problem(ErrorCode.NOT_FOUND, "no such order")
-    found = await session.exec(
-        select(OrderReturn)
-        .where(OrderReturn.order_id == order_id)
-        .order_by(col(OrderReturn.requested_at), col(OrderReturn.id))
+    query = select(OrderReturn).where(OrderReturn.order_id == order_id)
+    start = time_after(params, RETURNS)
+    if start is not None:
+        query = query.where(
+            beyond(col(OrderReturn.requested_at), col(OrderReturn.id), start, newest_first=False)
+        )
+    query = query.order_by(col(OrderReturn.requested_at), col(OrderReturn.id))
+    rows = list(await session.exec(query.limit(params.fetch)))
+    views = {r.id: r for r in await return_views(session, rows[: params.limit])}
+    return page(
+        rows, params, RETURNS, lambda r: time_key(r.requested_at, r.id), lambda r: views[r.id]
     )
-    return await return_views(session, list(found))

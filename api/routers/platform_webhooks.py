@@ -16,13 +16,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import Ops, Platform, PlatformOrOps, SessionDep, SettingsDep
 from api.errors import Problem
+from api.keyset import beyond, time_after, time_key
+from api.pagination import Page, PageParamsDep, after, page
 from api.webhook_urls import ResolverDep, vet_webhook_url
 from domain.errors import ErrorCode
+from domain.pagination import KeyShape
 from domain.platform_events import new_endpoint_id
 from domain.signing import new_secret
 from models.base import utcnow
 from models.platform_webhooks import (
-    DeliveryPage,
     DeliveryPublic,
     EndpointCreate,
     EndpointPublic,
@@ -72,14 +74,30 @@ async def create_endpoint(
     return EndpointWithSecret(**EndpointPublic.of(endpoint).model_dump(), secret=endpoint.secret)
 
 
-@router.get("", response_model=list[EndpointPublic])
-async def list_endpoints(_: PlatformOrOps, session: SessionDep) -> list[EndpointPublic]:
-    found = await session.exec(
-        select(PlatformEndpoint).order_by(
-            col(PlatformEndpoint.created_at), col(PlatformEndpoint.id)
+ENDPOINTS = KeyShape("webhook_endpoints", (str, str))  # (created_at, id), oldest first
+DELIVERIES = KeyShape("webhook_deliveries", (int,))  # id, newest first
+FLAGGED = KeyShape("ops_webhook_endpoints", (str, str))  # (updated_at, id), newest first
+
+
+@router.get("", response_model=Page[EndpointPublic])
+async def list_endpoints(
+    _: PlatformOrOps, session: SessionDep, params: PageParamsDep
+) -> Page[EndpointPublic]:
+    """The platform's endpoints, oldest first, page by page (docs/listings.md)."""
+    query = select(PlatformEndpoint)
+    start = time_after(params, ENDPOINTS)
+    if start is not None:
+        query = query.where(
+            beyond(
+                col(PlatformEndpoint.created_at),
+                col(PlatformEndpoint.id),
+                start,
+                newest_first=False,
+            )
         )
-    )
-    return [EndpointPublic.of(endpoint) for endpoint in found]
+    query = query.order_by(col(PlatformEndpoint.created_at), col(PlatformEndpoint.id))
+    rows = list(await session.exec(query.limit(params.fetch)))
+    return page(rows, params, ENDPOINTS, lambda e: time_key(e.created_at, e.id), EndpointPublic.of)
 
 
 @router.get("/{endpoint_id}", response_model=EndpointPublic)
@@ -114,27 +132,27 @@ async def enable_endpoint(
     return EndpointPublic.of(endpoint)
 
 
-@router.get("/{endpoint_id}/deliveries", response_model=DeliveryPage)
+@router.get("/{endpoint_id}/deliveries", response_model=Page[DeliveryPublic])
 async def list_deliveries(
     endpoint_id: str,
     _: PlatformOrOps,
     session: SessionDep,
-    limit: int = Query(default=20, ge=1, le=100),
-    starting_after: int | None = Query(
-        default=None, ge=1, description="a delivery id from the previous page: the ones after it"
-    ),
+    params: PageParamsDep,
     delivery_status: Literal["pending", "succeeded", "failed"] | None = Query(
         default=None, alias="status"
     ),
-) -> DeliveryPage:
+) -> Page[DeliveryPublic]:
     """The endpoint's deliveries, newest first, each with its attempts."""
     await _endpoint(session, endpoint_id)
-    rows, more = await deliveries_page(session, endpoint_id, limit, starting_after, delivery_status)
-    return DeliveryPage(
-        data=[DeliveryPublic.of(row) for row in rows],
-        has_more=more,
-        next_starting_after=rows[-1].id if more and rows else None,
+    start = after(params, DELIVERIES)
+    rows = await deliveries_page(
+        session,
+        endpoint_id,
+        params.fetch,
+        None if start is None else int(start[0]),
+        delivery_status,
     )
+    return page(rows, params, DELIVERIES, lambda row: (int(row.id or 0),), DeliveryPublic.of)
 
 
 @router.post(
@@ -166,16 +184,23 @@ async def retry_delivery(
     return DeliveryPublic.of(delivery)
 
 
-@ops_router.get("/webhook-endpoints", response_model=list[EndpointPublic])
+@ops_router.get("/webhook-endpoints", response_model=Page[EndpointPublic])
 async def endpoints_needing_a_look(
     _: Ops,
     session: SessionDep,
+    params: PageParamsDep,
     endpoint_status: Literal["enabled", "disabled"] = Query(default="disabled", alias="status"),
-) -> list[EndpointPublic]:
-    """The platform's endpoints in that status: by default the disabled ones, newest first."""
-    found = await session.exec(
-        select(PlatformEndpoint)
-        .where(PlatformEndpoint.status == endpoint_status)
-        .order_by(col(PlatformEndpoint.updated_at).desc())
-    )
-    return [EndpointPublic.of(endpoint) for endpoint in found]
+) -> Page[EndpointPublic]:
+    """The platform's endpoints in that status: by default the disabled ones, the last
+    changed first."""
+    query = select(PlatformEndpoint).where(PlatformEndpoint.status == endpoint_status)
+    start = time_after(params, FLAGGED)
+    if start is not None:
+        query = query.where(
+            beyond(
+                col(PlatformEndpoint.updated_at), col(PlatformEndpoint.id), start, newest_first=True
+            )
+        )
+    query = query.order_by(col(PlatformEndpoint.updated_at).desc(), col(PlatformEndpoint.id).desc())
+    rows = list(await session.exec(query.limit(params.fetch)))
+    return page(rows, params, FLAGGED, lambda e: time_key(e.updated_at, e.id), EndpointPublic.of)

@@ -9,9 +9,12 @@ from sqlmodel import col, select
 
 from api.deps import CurrentVendor, SessionDep, TemporalDep, vendor_order_in_scope
 from api.errors import Problem
+from api.keyset import beyond, time_after, time_key
+from api.pagination import Page, PageParamsDep, page
 from api.vendor_order_updates import update_vendor_order
 from api.views import return_view, return_views, vendor_order_view, vendor_order_views
 from domain.errors import ErrorCode
+from domain.pagination import KeyShape
 from domain.status import VendorOrderStatus
 from models.messages.returns import ReceiveRequest, ReturnState
 from models.messages.shipping import ParcelMsg, ShipRequest
@@ -24,18 +27,32 @@ from temporal.names import Update
 router = APIRouter(prefix="/v1/vendor", tags=["vendor app"])
 
 
-@router.get("/orders", response_model=list[VendorOrderPublic])
+ORDERS = KeyShape("vendor_orders", (str, str))  # (created_at, id), newest first
+RETURNS = KeyShape("vendor_returns", (str, str))  # (requested_at, id), newest first
+
+
+@router.get("/orders", response_model=Page[VendorOrderPublic])
 async def list_vendor_orders(
     vendor_id: CurrentVendor,
     session: SessionDep,
+    params: PageParamsDep,
     status: VendorOrderStatus | None = Query(default=None),
-    limit: int = Query(default=100, ge=1, le=500),
-) -> list[VendorOrderPublic]:
+) -> Page[VendorOrderPublic]:
+    """The calling vendor's sub-orders, newest first, page by page (docs/listings.md)."""
     query = select(VendorOrder).where(VendorOrder.vendor_id == vendor_id)
     if status is not None:
         query = query.where(VendorOrder.status == status)
-    query = query.order_by(col(VendorOrder.created_at).desc(), col(VendorOrder.id)).limit(limit)
-    return await vendor_order_views(session, list(await session.exec(query)))
+    start = time_after(params, ORDERS)
+    if start is not None:
+        query = query.where(
+            beyond(col(VendorOrder.created_at), col(VendorOrder.id), start, newest_first=True)
+        )
+    query = query.order_by(col(VendorOrder.created_at).desc(), col(VendorOrder.id).desc())
+    rows = list(await session.exec(query.limit(params.fetch)))
+    views = {vo.id: vo for vo in await vendor_order_views(session, rows[: params.limit])}
+    return page(
+        rows, params, ORDERS, lambda vo: time_key(vo.created_at, vo.id), lambda vo: views[vo.id]
+    )
 
 
 @router.get("/orders/{vendor_order_id}", response_model=VendorOrderPublic)
@@ -116,13 +133,13 @@ async def deliver(
     return await vendor_order_view(session, vendor_order_id)
 
 
-@router.get("/returns", response_model=list[ReturnPublic])
+@router.get("/returns", response_model=Page[ReturnPublic])
 async def list_vendor_returns(
     vendor_id: CurrentVendor,
     session: SessionDep,
+    params: PageParamsDep,
     status: str | None = Query(default=None, pattern="^(requested|refunded|expired)$"),
-    limit: int = Query(default=100, ge=1, le=500),
-) -> list[ReturnPublic]:
+) -> Page[ReturnPublic]:
     """The vendor's returns, newest first: `requested` ones are on their way back."""
     query = (
         select(OrderReturn)
@@ -131,8 +148,17 @@ async def list_vendor_returns(
     )
     if status is not None:
         query = query.where(OrderReturn.status == status)
-    query = query.order_by(col(OrderReturn.requested_at).desc()).limit(limit)
-    return await return_views(session, list(await session.exec(query)))
+    start = time_after(params, RETURNS)
+    if start is not None:
+        query = query.where(
+            beyond(col(OrderReturn.requested_at), col(OrderReturn.id), start, newest_first=True)
+        )
+    query = query.order_by(col(OrderReturn.requested_at).desc(), col(OrderReturn.id).desc())
+    rows = list(await session.exec(query.limit(params.fetch)))
+    views = {r.id: r for r in await return_views(session, rows[: params.limit])}
+    return page(
+        rows, params, RETURNS, lambda r: time_key(r.requested_at, r.id), lambda r: views[r.id]
+    )
 
 
 @router.post("/orders/{vendor_order_id}/returns/{return_id}/receive", response_model=ReturnPublic)

@@ -8,12 +8,16 @@ cannot be revoked: the vendor would have no way back in but ops.
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from sqlmodel import col, select
 
 from api.auth import Role, hash_key, mint_vendor_key
 from api.deps import CurrentVendor, SessionDep
+from api.keyset import beyond, time_after, time_key
+from api.pagination import Page, PageParamsDep, page
 from domain.ids import new_api_key_id
+from domain.pagination import KeyShape
 from models.vendor import ApiKey, ApiKeyCreate, ApiKeyPublic, ApiKeyWithSecret
-from stores.api_keys import add_key, live_keys, revoke_key
+from stores.api_keys import add_key, revoke_key
 
 router = APIRouter(prefix="/v1/vendor/keys", tags=["vendor app"])
 
@@ -39,10 +43,23 @@ async def create_key(
     return ApiKeyWithSecret(**ApiKeyPublic.of(key).model_dump(), api_key=secret)
 
 
-@router.get("", response_model=list[ApiKeyPublic])
-async def list_keys(vendor_id: CurrentVendor, session: SessionDep) -> list[ApiKeyPublic]:
+KEYS = KeyShape("vendor_keys", (str, str))  # (created_at, id), oldest first
+
+
+@router.get("", response_model=Page[ApiKeyPublic])
+async def list_keys(
+    vendor_id: CurrentVendor, session: SessionDep, params: PageParamsDep
+) -> Page[ApiKeyPublic]:
     """The calling vendor's live keys, oldest first, without their secrets."""
-    return [ApiKeyPublic.of(key) for key in await live_keys(session, vendor_id)]
+    query = select(ApiKey).where(ApiKey.vendor_id == vendor_id, col(ApiKey.revoked_at).is_(None))
+    start = time_after(params, KEYS)
+    if start is not None:
+        query = query.where(
+            beyond(col(ApiKey.created_at), col(ApiKey.id), start, newest_first=False)
+        )
+    query = query.order_by(col(ApiKey.created_at), col(ApiKey.id)).limit(params.fetch)
+    rows = list(await session.exec(query))
+    return page(rows, params, KEYS, lambda key: time_key(key.created_at, key.id), ApiKeyPublic.of)
 
 
 @router.delete(

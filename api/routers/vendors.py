@@ -88,6 +88,7 @@ async def create_vendor(
         webhook_secret=new_secret() if webhook_url else None,
         ack_sla_seconds=None if body.ack_sla is None else _seconds(body.ack_sla),
         on_reject=body.on_reject,
+        status=body.status,
     )
     key = mint_vendor_key()
     session.add(vendor)

@@ -65,6 +65,9 @@ class CatalogEntry(BaseModel):
     vendor_name: str = ""
     # The vendor acknowledges its orders (issue 13); None: they need no answer.
     ack: AckPolicy | None = None
+    # The vendor's status (domain/vendor_status.py): the saga sells only an active vendor's
+    # products. "active" in snapshots from before the field.
+    vendor_status: str = "active"
 
 
 class CatalogRequest(BaseModel):

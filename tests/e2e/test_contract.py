@@ -121,7 +121,7 @@ async def test_a_vendor_cannot_see_or_touch_another_vendors_stock_or_sub_orders(
         404,
         "not_found",
     )
-    assert (await api.get("/v1/vendor/orders", headers=other.auth)).json() == []
+    assert (await api.get("/v1/vendor/orders", headers=other.auth)).json()["data"] == []
     impostor = await api.post(
         "/v1/products",
         json={

@@ -140,9 +140,9 @@ async def test_three_vendors_label_own_tracking_and_one_auto_cancelled_then_a_re
     assert received.json()["status"] == "refunded"
     # The storefront and the vendor both see it.
     listed = await api.get(f"/v1/orders/{order['id']}/returns", headers=PLATFORM)
-    assert [(r["id"], r["status"]) for r in listed.json()] == [(returned["id"], "refunded")]
+    assert [(r["id"], r["status"]) for r in listed.json()["data"]] == [(returned["id"], "refunded")]
     mine = await api.get("/v1/vendor/returns?status=refunded", headers=labels.auth)
-    assert [r["id"] for r in mine.json()] == [returned["id"]]
+    assert [r["id"] for r in mine.json()["data"]] == [returned["id"]]
 
     done = await wait_for_order(api, order["id"], "completed", within=60)
     final = {vo["vendor_id"]: vo for vo in done["vendor_orders"]}
@@ -345,11 +345,11 @@ async def test_the_shippo_webhook_wants_its_token_and_acts_once_per_event(
 
     # Operators find it in one query, by reason, by vendor, or among all that need a look.
     for query in ("attention=parcel_returned", f"vendor_id={seller.id}", ""):
-        listed = await api.get(f"/v1/ops/orders?{query}", headers=OPS)
+        listed = await api.get(f"/v1/ops/orders?limit=200&{query}", headers=OPS)
         assert listed.status_code == 200, listed.text
-        assert order["id"] in [o["id"] for o in listed.json()], query
-    other = await api.get("/v1/ops/orders?attention=ship_sla_breached", headers=OPS)
-    assert order["id"] not in [o["id"] for o in other.json()]
+        assert order["id"] in [o["id"] for o in listed.json()["data"]], query
+    other = await api.get("/v1/ops/orders?attention=ship_sla_breached&limit=200", headers=OPS)
+    assert order["id"] not in [o["id"] for o in other.json()["data"]]
     denied = await api.get("/v1/ops/orders", headers=PLATFORM)
     assert denied.status_code == 403
 

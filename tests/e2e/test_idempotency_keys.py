@@ -67,9 +67,11 @@ async def events(api: httpx.AsyncClient, order_id: str, kind: str) -> list[dict[
 
 
 async def movements(api: httpx.AsyncClient, seller: Seller, sku: str) -> list[dict[str, Any]]:
-    answer = await api.get(f"/v1/inventory/{sku}/movements", headers=seller.auth)
+    answer = await api.get(
+        f"/v1/inventory/{sku}/movements", params={"limit": 200}, headers=seller.auth
+    )
     assert answer.status_code == 200, answer.text
-    return answer.json()  # type: ignore[no-any-return]
+    return answer.json()["data"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ async def test_every_stock_movement_is_audited_with_who_why_and_before_and_after
         json={"delta": -1, "reason": "damaged in storage"},
         headers=OPS,
     )
-    moves = (await api.get(f"/v1/inventory/{sku}/movements", headers=seller.auth)).json()
+    moves = (await api.get(f"/v1/inventory/{sku}/movements", headers=seller.auth)).json()["data"]
     assert [
         (m["actor"], m["reason"], m["on_hand_delta"], m["reserved_delta"], m["on_hand_after"])
         for m in moves
@@ -101,7 +101,7 @@ async def test_a_vendor_hears_when_a_product_runs_below_its_low_stock_threshold(
     assert (await place(api, order_body([(sku, 2)]))).status_code == 201
     await asyncio.wait_for(listener, timeout=10)
     assert heard == [{"type": "stock.low", "sku": sku, "available": 2}]
-    moves = (await api.get(f"/v1/inventory/{sku}/movements", headers=OPS)).json()
+    moves = (await api.get(f"/v1/inventory/{sku}/movements", headers=OPS)).json()["data"]
     assert [m["low_stock"] for m in moves] == [True, False]
 
 

@@ -19,7 +19,7 @@ async def keys_of(api: httpx.AsyncClient, key: str) -> list[dict[str, Any]]:
     listed = await api.get("/v1/vendor/keys", headers=bearer(key))
     assert listed.status_code == 200, listed.text
     assert key not in listed.text
-    return listed.json()  # type: ignore[no-any-return]
+    return listed.json()["data"]  # type: ignore[no-any-return]
 
 
 async def works(api: httpx.AsyncClient, key: str) -> int:

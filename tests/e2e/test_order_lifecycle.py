@@ -51,7 +51,7 @@ async def test_two_vendors_ship_parcels_arrive_and_each_is_paid_its_share_after_
     assert set(by_vendor) == {brakes.id, tyres.id}
     for seller, tracking in ((tyres, "TYRE-TRACK"), (brakes, "BRAKE-TRACK")):
         mine = await api.get("/v1/vendor/orders?status=awaiting_shipment", headers=seller.auth)
-        assert [vo["id"] for vo in mine.json()] == [by_vendor[seller.id]["id"]]
+        assert [vo["id"] for vo in mine.json()["data"]] == [by_vendor[seller.id]["id"]]
         shipped = await api.post(
             f"/v1/vendor/orders/{by_vendor[seller.id]['id']}/ship",
             json={"carrier": "ups", "tracking_number": tracking},

@@ -24,6 +24,7 @@ from tests.conftest import E2E_RETURN_WINDOW_SECONDS
 from tests.e2e.client import OPS, PLATFORM, order_body, place, stock_product, wait_for_order
 from tests.e2e.client import onboard as onboard_vendor
 from tests.e2e.money import eventually, ship_and_deliver
+from tests.e2e.pages import every_item
 from tests.e2e.platform_receiver import PlatformReceiver, Received, running_receiver
 from tests.e2e.webhook_inbox import allowed_webhook_port
 
@@ -174,7 +175,7 @@ async def test_the_storefront_hears_every_event_of_an_order_signed_and_in_order(
     assert page["has_more"] is True and len(page["data"]) == 4
     rest = await api.get(
         f"/v1/webhook-endpoints/{endpoint['id']}/deliveries",
-        params={"limit": 100, "starting_after": page["next_starting_after"]},
+        params={"limit": 100, "starting_after": page["next_cursor"]},
         headers=PLATFORM,
     )
     seen = [d["id"] for d in page["data"]] + [d["id"] for d in rest.json()["data"]]
@@ -277,8 +278,8 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_flagged_and_can_be_ena
     shown = await eventually(disabled, within=30)
     assert shown["consecutive_failures"] >= 5
     assert "failed deliveries in a row" in shown["disabled_reason"]
-    flagged = await api.get("/v1/ops/webhook-endpoints", headers=OPS)
-    assert endpoint["id"] in [e["id"] for e in flagged.json()]
+    flagged = await every_item(api, "/v1/ops/webhook-endpoints", OPS)
+    assert endpoint["id"] in [e["id"] for e in flagged]
     # Disabled: nothing more is tried, and the delivery waits.
     tried = len(receiver.requests(path, order["id"]))
     await asyncio.sleep(1.5)
@@ -301,7 +302,7 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_flagged_and_can_be_ena
 
     await eventually(delivered, within=20)
     assert endpoint["id"] not in [
-        e["id"] for e in (await api.get("/v1/ops/webhook-endpoints", headers=OPS)).json()
+        e["id"] for e in await every_item(api, "/v1/ops/webhook-endpoints", OPS)
     ]
 
     # Replayed by hand: the same event once more, and the attempt is recorded.
@@ -338,14 +339,14 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_flagged_and_can_be_ena
 async def test_an_endpoint_inside_the_platforms_network_is_refused_and_nothing_is_stored(
     api: httpx.AsyncClient, url: str, rule: str
 ) -> None:
-    before = (await api.get("/v1/webhook-endpoints", headers=PLATFORM)).json()
+    before = await every_item(api, "/v1/webhook-endpoints", PLATFORM)
     answer = await api.post(
         "/v1/webhook-endpoints", json={"url": url, "event_types": ["*"]}, headers=PLATFORM
     )
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert (answer.json()["code"], answer.json()["rule"]) == ("validation_error", rule)
-    assert (await api.get("/v1/webhook-endpoints", headers=PLATFORM)).json() == before
+    assert await every_item(api, "/v1/webhook-endpoints", PLATFORM) == before
 
 
 @pytest.mark.parametrize(
@@ -364,11 +365,11 @@ async def test_an_endpoint_inside_the_platforms_network_is_refused_and_nothing_i
 async def test_a_bad_registration_is_a_problem_and_stores_nothing(
     api: httpx.AsyncClient, body: dict[str, Any], headers: dict[str, str], status: int
 ) -> None:
-    before = (await api.get("/v1/webhook-endpoints", headers=PLATFORM)).json()
+    before = await every_item(api, "/v1/webhook-endpoints", PLATFORM)
     answer = await api.post("/v1/webhook-endpoints", json=body, headers=headers)
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
-    assert (await api.get("/v1/webhook-endpoints", headers=PLATFORM)).json() == before
+    assert await every_item(api, "/v1/webhook-endpoints", PLATFORM) == before
 
 
 async def test_an_unknown_endpoint_or_delivery_is_not_found(api: httpx.AsyncClient) -> None:

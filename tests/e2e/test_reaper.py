@@ -54,7 +54,7 @@ async def test_a_terminated_workflows_stock_is_released_and_a_live_one_keeps_its
             await asyncio.sleep(8)
             level = await inventory(api, sku)
             assert (level["on_hand"], level["reserved"], level["available"]) == (10, 2, 8)
-            moves = (await api.get(f"/v1/inventory/{sku}/movements", headers=OPS)).json()
+            moves = (await api.get(f"/v1/inventory/{sku}/movements", headers=OPS)).json()["data"]
             reaped = [m for m in moves if m["actor"] == "reaper"]
             assert [(m["order_id"], m["reserved_delta"]) for m in reaped] == [(abandoned["id"], -3)]
             # The worker counts what it gave back, in units (issue 12's metrics).

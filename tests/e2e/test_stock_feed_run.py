@@ -31,6 +31,6 @@ async def test_a_feed_of_two_thousand_rows_applies_every_level_once(
     assert (second.feed["rows_applied"], second.feed["rows_refused"]) == (2000, 0)
     assert sorted(await walk_inventory(api, catalog.auth)) == sorted(moved)
     movements = await api.get(f"/v1/inventory/{rows[0][0]}/movements", headers=catalog.auth)
-    assert len(movements.json()) == sum(
+    assert len(movements.json()["data"]) == sum(
         (quantity != 0) + 1 for sku, _, quantity in rows if sku == rows[0][0]
     )

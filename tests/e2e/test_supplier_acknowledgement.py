@@ -166,9 +166,9 @@ async def test_an_order_not_answered_within_the_ack_sla_is_flagged_until_the_sup
 
     await eventually(flagged)
     # Found by the usual query for what needs a person.
-    stuck = await api.get("/v1/ops/orders?attention=ack_overdue", headers=OPS)
+    stuck = await api.get("/v1/ops/orders?attention=ack_overdue&limit=200", headers=OPS)
     assert stuck.status_code == 200, stuck.text
-    assert order["id"] in {found["id"] for found in stuck.json()}
+    assert order["id"] in {found["id"] for found in stuck.json()["data"]}
     accepted = await answer(api, seller, vendor_order_id, "accept", {"supplier_order_ref": "L-1"})
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["attention"] is None
