@@ -94,7 +94,9 @@ class PlatformOutbox(SQLModel, table=True):
     # The first transaction id not yet given out when `seen_id` was seen: once every
     # transaction below it has ended (the snapshot's xmin passed it), none can still commit
     # an event at or below `seen_id`, however slow it was.
-    seen_xid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    seen_xid: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
 
 
 class PlatformEventFanned(SQLModel, table=True):
