@@ -5,7 +5,8 @@ Most of it is read from the route itself, so a new route is described without a 
 - every route: 422 `validation_error` (the text guard reads every path, query and header) and
   503 `unavailable` (PostgreSQL, Redis or Temporal not answering, api/errors.py);
 - an API key (the `_principal` dependency): 401; a role check (`require(...)`): 403;
-- an id in the path: 404; a method that carries a body: 413 (api/body_limit.py);
+- an id in the path: 404; a method that carries a body: 413 (api/body_limit.py); a JSON body:
+  400 `bad_request` when it cannot be parsed at all;
 - counted by the rate limiter (every path but the provider webhooks and health): 429;
 - an `Idempotency-Key` taken: 422 `idempotency_key_reused`;
 - waiting on Temporal (the `_temporal` dependency): 504 `timeout`.
@@ -90,6 +91,8 @@ class RouteFacts:
     # The roles allowed, when the route checks them; None: any valid key (or no key at all).
     roles: frozenset[Role] | None
     path_params: tuple[str, ...]
+    # A JSON body FastAPI parses (not a webhook's raw bytes).
+    takes_json: bool
     takes_key: bool
     waits_on_temporal: bool
 
@@ -117,7 +120,7 @@ def facts_of(route: APIRoute, method: str, keyed: frozenset[tuple[str, str]]) ->
     calls = list(_calls(route.dependant))
     roles: set[Role] = set()
     for call in calls:
-        if callable(call) and call.__qualname__ == f"{deps.require.__qualname__}.<locals>.check":
+        if getattr(call, "__qualname__", "") == f"{deps.require.__qualname__}.<locals>.check":
             roles |= set(inspect.getclosurevars(call).nonlocals["roles"])
     declares_key = any(p.alias.lower() == HEADER.lower() for p in _headers(route.dependant))
     return RouteFacts(
@@ -126,6 +129,7 @@ def facts_of(route: APIRoute, method: str, keyed: frozenset[tuple[str, str]]) ->
         authenticated=deps._principal in calls,
         roles=frozenset(roles) or None,
         path_params=tuple(p.name for p in route.dependant.path_params),
+        takes_json=bool(route.dependant.body_params),
         takes_key=(method, route.path_format) in keyed or declares_key,
         waits_on_temporal=deps._temporal in calls,
     )
@@ -142,6 +146,10 @@ def problems_of(facts: RouteFacts) -> dict[int, set[E]]:
         codes.add(E.NOT_FOUND)
     if facts.method in BODY_METHODS:
         codes.add(E.PAYLOAD_TOO_LARGE)
+    if facts.takes_json:
+        # Bytes that are not UTF-8, or JSON nested past the parser's depth: FastAPI's 400
+        # (tests/unit/test_http_problems.py); JSON that parses but is wrong is 422.
+        codes.add(E.BAD_REQUEST)
     if facts.counted:
         codes.add(E.RATE_LIMITED)
     if facts.takes_key:
