@@ -62,6 +62,8 @@ EXTRA: dict[tuple[str, str], set[E]] = {
     ("POST", "/v1/vendor/orders/{vendor_order_id}/reject"): _MONEY_MOVES | {E.INSUFFICIENT_STOCK},
     ("POST", "/v1/vendor/orders/{vendor_order_id}/deliver"): {E.INVALID_STATE},
     ("POST", "/v1/vendor/orders/{vendor_order_id}/returns/{return_id}/receive"): _MONEY_MOVES,
+    # At most MOST_KEYS_PER_VENDOR live keys (stores/api_keys.py).
+    ("POST", "/v1/vendor/keys"): {E.INVALID_STATE},
     ("DELETE", "/v1/vendor/keys/{key_id}"): {E.LAST_API_KEY},
     ("POST", "/v1/vendors"): {E.PROVIDER_UNAVAILABLE},
     ("POST", "/v1/products"): {E.NOT_FOUND, E.INVALID_STATE},
