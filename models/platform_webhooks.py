@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, field_validator
 from pydantic import Field as In
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel
 from domain.outbound_urls import MAX_URL_LENGTH
 from domain.platform_events import normal_subscription
 from models.base import json_column, optional_timestamp, timestamp
+from models.request import RequestModel
 from models.text import StorableText
 
 EndpointStatus = Literal["enabled", "disabled"]
@@ -110,8 +111,7 @@ class PlatformEventFanned(SQLModel, table=True):
 # --- API shapes ---
 
 
-class EndpointCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EndpointCreate(RequestModel):
     # Judged like a vendor's webhook URL (domain/outbound_urls.py) when set and at delivery.
     url: StorableText = In(min_length=1, max_length=MAX_URL_LENGTH)
     event_types: list[StorableText] = In(min_length=1, max_length=50)
