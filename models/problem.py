@@ -84,6 +84,18 @@ class Problem(BaseModel):
     rule: str | None = Field(
         default=None, description="`validation_error` of a webhook URL: the rule it breaks"
     )
+    on_hand: int | None = Field(
+        default=None, description="`invalid_state` of a stock change: the level it would change"
+    )
+    reserved: int | None = Field(
+        default=None, description="`invalid_state` of a stock change: the units held by orders"
+    )
+    refundable_cents: int | None = Field(
+        default=None, description="`validation_error` of a refund: what is left to refund"
+    )
+    failing: list[str] | None = Field(
+        default=None, description="`unavailable` from /healthz: the dependencies not answering"
+    )
 
 
 def problem_schemas() -> dict[str, Any]:
