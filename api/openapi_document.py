@@ -123,7 +123,7 @@ def _declare_problems(operation: dict[str, Any], facts: RouteFacts) -> None:
     for status, codes in sorted(problems_of(facts).items()):
         ordered = sorted(codes)
         responses[str(status)] = {
-            "description": " or ".join(f"`{code}`" for code in ordered),
+            "description": "; ".join(f"`{code}`: {examples.MEANING[code]}" for code in ordered),
             "content": {
                 PROBLEM_JSON: {
                     "schema": {

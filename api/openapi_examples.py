@@ -157,6 +157,34 @@ _PROBLEMS: dict[E, tuple[str, dict[str, Any]]] = {
 }
 
 
+# What each code means to a caller, in the document's response descriptions.
+MEANING: dict[E, str] = {
+    E.BAD_REQUEST: "the body could not be parsed at all",
+    E.UNAUTHORIZED: "no API key, or not a valid one",
+    E.FORBIDDEN: "this role may not make this call",
+    E.NOT_FOUND: "no such resource (or not the caller's)",
+    E.METHOD_NOT_ALLOWED: "not a method of this path",
+    E.PAYLOAD_TOO_LARGE: "the body is over this route's limit",
+    E.VALIDATION_ERROR: "the request is not valid; `errors` says where when it is its shape",
+    E.IDEMPOTENCY_KEY_REUSED: "this Idempotency-Key was sent with another request",
+    E.RATE_LIMITED: "over this key's budget: retry after Retry-After",
+    E.INSUFFICIENT_STOCK: "not enough stock; `items` says which",
+    E.PAYMENT_DECLINED: "the card was declined; `decline_code` says why",
+    E.INVALID_STATE: "the resource's state forbids this change",
+    E.LAST_API_KEY: "the vendor's last key cannot be revoked",
+    E.INVALID_SIGNATURE: "the webhook's signature does not hold",
+    E.PROVIDER_UNAVAILABLE: "Stripe or Shippo is not answering: retry",
+    E.PROVIDER_REJECTED: "Stripe or Shippo refused the request",
+    E.PAYOUT_FAILED: "the vendor's account could not be paid",
+    E.VENDOR_WEBHOOK_FAILED: "the vendor's endpoint failed",
+    E.VENDOR_WEBHOOK_URL_INVALID: "the vendor's webhook URL cannot be used",
+    E.VENDOR_WEBHOOK_URL_FORBIDDEN: "the vendor's webhook URL may not be called",
+    E.UNAVAILABLE: "a dependency is not answering: retry after Retry-After",
+    E.TIMEOUT: "still at work: send the same request again",
+    E.INTERNAL_ERROR: "a bug",
+}
+
+
 def problem(code: E, status: int) -> dict[str, Any]:
     detail, extra = _PROBLEMS[code]
     return {

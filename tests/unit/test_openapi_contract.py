@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from starlette.requests import Request
 
-from api import body_limit, checkout_lane, idempotency, rate_limit, text_guard
+from api import body_limit, checkout_lane, idempotency, openapi_examples, rate_limit, text_guard
 from api.app import create_app
 from api.errors import STATUS_BY_CODE, Problem
 from api.openapi_contract import (
@@ -222,3 +222,10 @@ def _examples() -> Iterator[tuple[str, dict[str, Any], Any]]:
                     for name, example in media.get("examples", {}).items():
                         label = f"{method} {path} {where} {name}"
                         yield label, media["schema"], example["value"]
+
+
+def test_every_code_has_a_meaning_and_an_example_problem_with_its_status() -> None:
+    assert set(openapi_examples.MEANING) == set(ErrorCode)
+    for code in ErrorCode:
+        example = openapi_examples.problem(code, STATUS_BY_CODE[code])
+        assert (example["code"], example["status"]) == (code, STATUS_BY_CODE[code])
