@@ -1,6 +1,6 @@
 """Schemathesis holds the running API to its own OpenAPI document: no answer is a 5xx, and
 every answer's status, content type and body are ones the document declares for that route
-(docs/openapi.md). A route that starts answering a status or a problem code it does not
+(docs/openapi.md), as are the headers it declares. A route that starts answering a status or a problem code it does not
 declare fails here (each problem's `code` is narrowed per route and status in the document).
 
 Through the real HTTP stack (the session `stack`: uvicorn, the worker, PostgreSQL, Redis,
@@ -39,6 +39,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -55,6 +56,8 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    # The Retry-After and RateLimit-* headers are what the document says they are.
+    response_headers_conformance,
 ]
 DOCUMENT = create_app(Settings()).openapi()
 SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
