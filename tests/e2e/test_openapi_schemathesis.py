@@ -1,7 +1,7 @@
 """Schemathesis holds the running API to its own OpenAPI document: no answer is a 5xx, and
-every answer's status, content type and body are ones the document declares for that route
-(docs/openapi.md), as are the headers it declares. A route that starts answering a status or a problem code it does not
-declare fails here (each problem's `code` is narrowed per route and status in the document).
+every answer's status, content type, body and declared headers are ones the document declares
+for that route (docs/openapi.md). A route that starts answering a status or a problem code it
+does not declare fails here (each problem's `code` is narrowed per route and status).
 
 Through the real HTTP stack (the session `stack`: uvicorn, the worker, PostgreSQL, Redis,
 Temporal, the emulators). Each operation is called with a key of the first role it takes
