@@ -1,6 +1,7 @@
 """Examples in the OpenAPI document: a checkout, the order it answers, a vendor order before and
-after shipping, and one problem per code. tests/unit/test_openapi_contract.py validates each
-against its schema, so an example cannot drift from the shapes it shows."""
+after shipping, a vendor's onboarding, and one problem per code.
+tests/unit/test_openapi_contract.py validates each against its schema, so an example cannot
+drift from the shapes it shows."""
 
 from __future__ import annotations
 
@@ -90,10 +91,31 @@ ORDER: dict[str, Any] = {
 
 SHIP: dict[str, Any] = {"carrier": "ups", "tracking_number": "1Z999AA10123456784"}
 
+# No webhook_url here: a tool that sends examples (schemathesis' examples phase) must not
+# make the platform call an outside address.
+ONBOARDING: dict[str, Any] = {
+    "name": "Brake Parts Co",
+    "email": "orders@brakeparts.example",
+    "commission_bps": 1000,
+    "ship_sla": "PT72H",
+}
+ONBOARDED: dict[str, Any] = {
+    **ONBOARDING,
+    "id": "ven_b4k",
+    "stripe_account_id": "acct_1QbXyZ",
+    "max_transit_days": None,
+    "webhook_url": None,
+    "ack_sla": None,
+    "on_reject": "cancel",
+    "api_key": "vk_shown-once-in-this-answer-only-0123456789abcdef",
+    "webhook_secret": None,
+}
+
 # Request bodies, then answers, by (method, path) and status.
 REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/orders"): CHECKOUT,
     ("POST", "/v1/vendor/orders/{vendor_order_id}/ship"): SHIP,
+    ("POST", "/v1/vendors"): ONBOARDING,
 }
 ANSWERS: dict[tuple[str, str, str], Any] = {
     ("POST", "/v1/orders", "201"): ORDER,
@@ -101,6 +123,7 @@ ANSWERS: dict[tuple[str, str, str], Any] = {
     ("GET", "/v1/vendor/orders", "200"): [VENDOR_ORDER],
     ("GET", "/v1/vendor/orders/{vendor_order_id}", "200"): VENDOR_ORDER,
     ("POST", "/v1/vendor/orders/{vendor_order_id}/ship", "200"): SHIPPED,
+    ("POST", "/v1/vendors", "201"): ONBOARDED,
 }
 
 # code -> (detail, code-specific members) of the example problem.
