@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from api import admission, errors, idempotency
+from api import admission, errors, idempotency, openapi_document
 from api.body_limit import BodyLimit
 from api.checkout_lane import CheckoutLane
 from api.known_orders import KnownOrders
@@ -131,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in routers:
         app.include_router(router)
+    # Every status each route can answer, from one table (api/openapi_contract.py).
+    openapi_document.install(app)
     if tracing is not None:
         trace_requests(app)
     return app
