@@ -54,6 +54,8 @@ EXTRA: dict[tuple[str, str], set[E]] = {
         E.INVALID_STATE,
         E.PROVIDER_REJECTED,
         E.PROVIDER_UNAVAILABLE,
+        # A line of a vendor that is not active (docs/listings.md), by the API or the saga.
+        E.VENDOR_UNAVAILABLE,
     },
     ("POST", "/v1/orders/{order_id}/cancel"): _MONEY_MOVES,
     ("POST", "/v1/orders/{order_id}/returns"): {E.INVALID_STATE},
@@ -74,6 +76,11 @@ EXTRA: dict[tuple[str, str], set[E]] = {
         E.INVALID_STATE,
         E.INSUFFICIENT_STOCK,
     },
+    # Neither CSV nor JSON lines (docs/stock-feeds.md).
+    ("POST", "/v1/inventory/feeds"): {E.UNSUPPORTED_MEDIA_TYPE},
+    # A move the vendor lifecycle does not allow (domain/vendor_status.py).
+    ("POST", "/v1/ops/vendors/{vendor_id}/activate"): {E.INVALID_STATE},
+    ("POST", "/v1/ops/vendors/{vendor_id}/suspend"): {E.INVALID_STATE},
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"): {
         E.INVALID_STATE
     },

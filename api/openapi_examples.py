@@ -120,7 +120,11 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
 ANSWERS: dict[tuple[str, str, str], Any] = {
     ("POST", "/v1/orders", "201"): ORDER,
     ("GET", "/v1/orders/{order_id}", "200"): ORDER,
-    ("GET", "/v1/vendor/orders", "200"): [VENDOR_ORDER],
+    ("GET", "/v1/vendor/orders", "200"): {
+        "data": [VENDOR_ORDER],
+        "has_more": False,
+        "next_cursor": None,
+    },
     ("GET", "/v1/vendor/orders/{vendor_order_id}", "200"): VENDOR_ORDER,
     ("POST", "/v1/vendor/orders/{vendor_order_id}/ship", "200"): SHIPPED,
     ("POST", "/v1/vendors", "201"): ONBOARDED,
@@ -164,6 +168,14 @@ _PROBLEMS: dict[E, tuple[str, dict[str, Any]]] = {
     ),
     E.INVALID_STATE: ("vendor order is shipped", {"current_status": "shipped"}),
     E.LAST_API_KEY: ("the vendor's last live key cannot be revoked", {}),
+    E.VENDOR_UNAVAILABLE: (
+        "not sold at the moment (vendor not active): BRAKE-01",
+        {"skus": ["BRAKE-01"], "vendor_ids": ["ven_3f2a9c"]},
+    ),
+    E.UNSUPPORTED_MEDIA_TYPE: (
+        "a stock feed is sent as one of text/csv, application/x-ndjson, not text/plain",
+        {"accepted": ["text/csv", "application/x-ndjson"]},
+    ),
     E.INVALID_SIGNATURE: ("webhook refused: No signatures found matching the payload", {}),
     E.PROVIDER_UNAVAILABLE: ("Stripe is not answering", {"provider_code": "api_error"}),
     E.PROVIDER_REJECTED: ("the provider refused the request", {"provider_code": "invalid"}),
@@ -195,6 +207,8 @@ MEANING: dict[E, str] = {
     E.PAYMENT_DECLINED: "the card was declined; `decline_code` says why",
     E.INVALID_STATE: "the resource's state forbids this change",
     E.LAST_API_KEY: "the vendor's last key cannot be revoked",
+    E.VENDOR_UNAVAILABLE: "a line's vendor is pending or suspended; `skus` says which",
+    E.UNSUPPORTED_MEDIA_TYPE: "the body is not of a type this route reads",
     E.INVALID_SIGNATURE: "the webhook's signature does not hold",
     E.PROVIDER_UNAVAILABLE: "Stripe or Shippo is not answering: retry",
     E.PROVIDER_REJECTED: "Stripe or Shippo refused the request",
