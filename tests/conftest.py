@@ -198,3 +198,17 @@ def shippo_gateway(shippo_emulator: str) -> Iterator[ShippoGateway]:
 def shippo_faults_cleared(shippo_emulator: str) -> Iterator[None]:
     yield
     shippo_control(shippo_emulator, "DELETE", "/_emulator/faults")
+
+
+@pytest.fixture(autouse=True)
+def _this_process_is_never_traced() -> Iterator[None]:
+    """An app built in the test process with traces on (models/tracing.py) instruments its
+    HTTP clients for every later test: their own traceparent headers would be replaced.
+    In-process apps set FULFILLMENT_TRACES=off; this says which test forgot."""
+    yield
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    assert not HTTPXClientInstrumentor().is_instrumented_by_opentelemetry, (
+        "this test instrumented the test process's HTTP clients: build its app with "
+        "FULFILLMENT_TRACES=off"
+    )

@@ -28,7 +28,9 @@ from tests.e2e.tcp_proxy import proxy_to
 
 @asynccontextmanager
 async def app_with(stack: DevStack, **env: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(**{**stack.env, **env}))
+    # Traces off: an app built in the test process would instrument this process's HTTP
+    # clients, and every later test's traceparent would be replaced by one of its own.
+    app = create_app(Settings(**{**stack.env, "FULFILLMENT_TRACES": "off", **env}))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:

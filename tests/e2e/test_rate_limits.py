@@ -38,6 +38,9 @@ async def limited_api(stack: DevStack, platform_key: str) -> AsyncIterator[httpx
     settings = Settings(
         **{
             **stack.env,
+            # Traces off: an app built in the test process would instrument this process's
+            # HTTP clients (tests/e2e/test_dependencies_down.py says why that matters).
+            "FULFILLMENT_TRACES": "off",
             "FULFILLMENT_PLATFORM_KEY": f"{stack.env['FULFILLMENT_PLATFORM_KEY']},{platform_key}",
             "FULFILLMENT_RATE_LIMIT_WINDOW": str(WINDOW_SECONDS),
             "FULFILLMENT_RATE_LIMIT_PLATFORM": str(LIMIT),
