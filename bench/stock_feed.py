@@ -238,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in CONFIGURED_SERVICES:
         os.environ.pop(name, None)
     folder = Path(tempfile.mkdtemp(prefix="bench-stock-feed-"))
-    stack = DevStack(folder, Ports.free(), overrides={"FULFILLMENT_ENV": "test"})
+    # Traces off, production's default (bench/saga.py --traces measures them).
+    overrides = {"FULFILLMENT_ENV": "test", "FULFILLMENT_TRACES": "off"}
+    stack = DevStack(folder, Ports.free(), overrides=overrides)
     try:
         stack.start(log=log)
         return asyncio.run(measure(stack, args))
