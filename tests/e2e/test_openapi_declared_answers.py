@@ -82,7 +82,7 @@ async def test_key_stock_and_size_refusals_are_declared_problems(
     sku = await stock_product(api, seller, price_cents=1200, on_hand=1)
     held = await place(api, order_body([(sku, 1)]))
     assert held.status_code == 201, held.text
-    (key,) = (await api.get("/v1/vendor/keys", headers=seller.auth)).json()
+    (key,) = (await api.get("/v1/vendor/keys", headers=seller.auth)).json()["data"]
 
     last = await api.delete(f"/v1/vendor/keys/{key['id']}", headers=seller.auth)
     below_reserved = await api.put(
@@ -122,4 +122,4 @@ async def test_a_key_past_a_vendors_most_is_a_declared_conflict(api: httpx.Async
     over = await api.post("/v1/vendor/keys", json={"name": "one too many"}, headers=seller.auth)
     assert await conforms(api, "POST", "/v1/vendor/keys", over) == "invalid_state"
     live = (await api.get("/v1/vendor/keys", headers=seller.auth)).json()
-    assert len(live) == MOST_KEYS_PER_VENDOR
+    assert len(live["data"]) == MOST_KEYS_PER_VENDOR and not live["has_more"]

@@ -18,15 +18,21 @@ from domain.ids import order_workflow_id
 from temporal.client import connect
 from tests.e2e.client import PLATFORM, onboard, order_body, stock_product
 
+# What `fulfillment` says on stderr before the process configures its logs (cli.py, `servers`;
+# dev and test environments only): at the top, and again wherever a test restarted the process.
+BANNERS = ("using ", "no dev stack found")
+
 
 def json_lines(path: Path) -> list[dict[str, Any]]:
     """Every line of the file, each parsed as JSON: a line that is not fails the test.
 
-    All but the first: in dev and test environments only, `fulfillment` says on stderr which
-    servers it talks to before the process configures its logs (cli.py, `_servers`)."""
-    first, *rest = path.read_text().splitlines()
-    assert first.startswith(("using ", "no dev stack found")), first
-    return [json.loads(line) for line in rest if line.strip()]
+    But the banner lines, and the last line while the process is still writing it (the
+    file is read as it grows: a line without its newline yet is not a line)."""
+    text = path.read_text()
+    complete = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
+    first, *rest = complete.splitlines() or [""]
+    assert first.startswith(BANNERS), first
+    return [json.loads(line) for line in rest if line.strip() and not line.startswith(BANNERS)]
 
 
 async def lines_where(

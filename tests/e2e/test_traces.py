@@ -53,7 +53,9 @@ def traceparent() -> tuple[str, str, str]:
 
 def spans_of(stack: DevStack, trace_id: str) -> list[dict[str, Any]]:
     path = stack.data_dir / "traces.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
+    text = path.read_text() if path.exists() else ""
+    # Read as it grows: the last line may not be all there yet.
+    lines = text[: text.rfind("\n") + 1].splitlines()
     return [span for span in map(json.loads, lines) if span["trace_id"] == trace_id]
 
 
