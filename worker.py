@@ -28,6 +28,7 @@ from activities.webhook_sender import WebhookSender
 from domain.delivery_schedule import DisablePolicy, RetryPolicy
 from domain.outbound_urls import OutboundPolicy
 from domain.routing import RoutingWeights
+from jobs.feed_sweeper import sweep as sweep_feeds
 from jobs.platform_events import OutboxSettings, PlatformOutbox
 from jobs.reaper import reap
 from jobs.state_metrics import StateCollector
@@ -42,6 +43,7 @@ from stores.reservations import Reservations
 from stores.stock_changes import StockAnnouncer
 from stores.stock_gate import StockGate
 from temporal.client import connect
+from temporal.feeds import start_feed_run
 from temporal.telemetry import SdkMetrics, loopback_port, sdk_runtime
 from temporal.worker import activity_methods, make_worker
 from workflows.registry import WORKFLOWS
@@ -110,6 +112,21 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             stop,
         )
     )
+    # Stock feeds kept whose run's start was lost.
+    feeds = asyncio.create_task(
+        sweep_feeds(
+            sessions,
+            partial(
+                start_feed_run,
+                client,
+                settings.task_queue,
+                batch_size=settings.feed_batch_size,
+                parallel=settings.feed_parallel_batches,
+            ),
+            settings.feed_start_grace,
+            stop,
+        )
+    )
     # Order events to the platform's endpoints, through the same guarded sender.
     outbox = asyncio.create_task(
         PlatformOutbox(sessions, webhooks, outbox_settings(settings)).run(stop)
@@ -118,6 +135,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         async with worker:
             await stop.wait()
         await reaper
+        await feeds
         await outbox
     finally:
         # Shut everything down before the interpreter exits (DESIGN.md: exit-time crashes).

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     # activities at once.
     feed_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1, alias="FULFILLMENT_FEED_MAX_BYTES")
     feed_batch_size: int = Field(default=1000, ge=1, le=10_000, alias="FULFILLMENT_FEED_BATCH_SIZE")
+    # A feed kept but still queued this long had its run's start lost (the API died between
+    # the two): the worker starts it (jobs/feed_sweeper.py).
+    feed_start_grace: Duration = Field(
+        default=timedelta(minutes=1), alias="FULFILLMENT_FEED_START_GRACE"
+    )
     feed_parallel_batches: int = Field(
         default=4, ge=1, le=32, alias="FULFILLMENT_FEED_PARALLEL_BATCHES"
     )

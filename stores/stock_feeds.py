@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.stock_feeds import (
@@ -28,6 +29,7 @@ from domain.stock_feeds import (
     ownership,
 )
 from models.messages.stock_feeds import BatchOutcome, FeedPlan
+from models.stock_feed import StockFeed
 from stores.db import execute_sql
 from stores.stock_changes import LevelTarget, StockChange, set_levels
 
@@ -315,3 +317,15 @@ async def _current_counts(
 
 def _text_or_none(value: object) -> str | None:
     return None if value is None else str(value)[:200]
+
+
+async def queued_before(session: AsyncSession, cutoff: datetime, limit: int = 100) -> list[str]:
+    """Feeds kept but still queued since before `cutoff`, oldest first: their start may have
+    been lost (jobs/feed_sweeper.py)."""
+    found = await session.exec(
+        select(StockFeed.id)
+        .where(StockFeed.status == str(FeedStatus.QUEUED), col(StockFeed.created_at) < cutoff)
+        .order_by(col(StockFeed.created_at))
+        .limit(limit)
+    )
+    return list(found)

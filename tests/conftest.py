@@ -96,6 +96,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             "FULFILLMENT_PLATFORM_WEBHOOK_TIMEOUT_SECONDS": "5",
             # A stock feed over this is 413: low enough for a test to send one over it.
             "FULFILLMENT_FEED_MAX_BYTES": str(E2E_FEED_MAX_BYTES),
+            # A feed kept whose start was lost is started a second later (feed sweeper).
+            "FULFILLMENT_FEED_START_GRACE": "1",
         },
     )
     dev.start(log=lambda _: None)

@@ -19,8 +19,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlmodel import col, select, tuple_
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import (
     CurrentVendor,
@@ -42,15 +40,13 @@ from domain.stock_feeds import (
     check_as_of,
     content_sha256,
     feed_id,
-    stock_feed_workflow_id,
 )
 from models.base import utcnow
-from models.messages.stock_feeds import FeedRun
 from models.settings import Settings
 from models.stock import MAX_ON_HAND
 from models.stock_feed import FeedRefusal, StockFeed, StockFeedPublic, StockFeedRow
 from stores.stock_feeds import NewFeed, create_feed
-from temporal.names import Workflow
+from temporal.feeds import start_feed_run
 
 router = APIRouter(prefix="/v1/inventory", tags=["stock feeds"])
 
@@ -130,7 +126,8 @@ async def post_feed(
         await create_feed(session, feed, rows)
     await session.commit()
     # Started after the commit (the workflow reads the rows); a feed kept but not started
-    # (the API died in between) starts when the same feed is sent again.
+    # (the API died in between) is started by the worker's sweeper (jobs/feed_sweeper.py),
+    # or when the same feed is sent again.
     await _start(temporal, settings, feed.id)
     view = await _view(session, await _feed(session, feed.id, None))
     return JSONResponse(
@@ -141,22 +138,13 @@ async def post_feed(
 
 
 async def _start(temporal: TemporalDep, settings: Settings, feed: str) -> None:
-    try:
-        await temporal.start_workflow(
-            Workflow.STOCK_FEED,
-            FeedRun(
-                feed_id=feed,
-                batch_size=settings.feed_batch_size,
-                parallel=settings.feed_parallel_batches,
-            ),
-            id=stock_feed_workflow_id(feed),
-            task_queue=settings.task_queue,
-            # A feed is applied once, ever: a finished run is never started again.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"stock feed {feed}",
-        )
-    except WorkflowAlreadyStartedError:
-        pass  # the same feed, sent again: its run is under way or done
+    await start_feed_run(
+        temporal,
+        settings.task_queue,
+        feed,
+        settings.feed_batch_size,
+        settings.feed_parallel_batches,
+    )
 
 
 async def _feed(session: SessionDep, feed: str, vendor_id: str | None) -> StockFeed:
