@@ -216,3 +216,29 @@ async def test_a_vendor_setting_an_ack_sla_is_shown_and_can_be_turned_off(
     sku = await stock_product(api, seller, price_cents=800, on_hand=1)
     order = await ordered(api, sku, quantity=1)
     assert order["vendor_orders"][0]["ack_due_at"] is None
+
+
+async def test_a_rejection_racing_a_shipment_leaves_exactly_one_of_them_done(
+    api: httpx.AsyncClient,
+) -> None:
+    seller = await supplier(api, "Racing Parts", ack_sla="PT1H")  # on_reject: cancel
+    sku = await stock_product(api, seller, price_cents=1100, on_hand=6)
+    for _ in range(3):
+        order = await ordered(api, sku, quantity=1)
+        vendor_order_id = order["vendor_orders"][0]["id"]
+        shipped, rejected = await asyncio.gather(
+            answer(
+                api, seller, vendor_order_id, "ship", {"carrier": "ups", "tracking_number": "1R"}
+            ),
+            answer(api, seller, vendor_order_id, "reject", {"reason": "cannot_ship"}),
+        )
+        statuses = sorted([shipped.status_code, rejected.status_code])
+        assert statuses == [200, 409], (shipped.text, rejected.text)
+        view = (await api.get(f"/v1/vendor/orders/{vendor_order_id}", headers=seller.auth)).json()
+        if shipped.status_code == 200:
+            assert (view["status"], view["refunded_cents"]) == ("shipped", 0)
+        else:
+            assert view["status"] == "cancelled"
+            assert view["refunded_cents"] == order["total_cents"]
+    # Every unit is either shipped or back on sale: none held for an order that cannot ship.
+    assert (await inventory(api, sku))["reserved"] == 0
