@@ -80,6 +80,11 @@ def record_fields(record: logging.LogRecord) -> dict[str, str]:
     return {name: fields[name] for name in FIELDS if fields.get(name)}
 
 
+# Line breaks besides \n and \r that JSON does not escape (it escapes every control below
+# U+0020): NEL, and the Unicode line and paragraph separators.
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the ids, then any error."""
 
@@ -93,7 +98,11 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        text = json.dumps(line, default=str, ensure_ascii=False)
+        # JSON leaves these as they are, but many readers (Python's splitlines, JavaScript
+        # viewers) end a line at them: a request path carrying one would cut its line in two
+        # (found by schemathesis's paths). Escaped, the line is one line everywhere.
+        return text.translate(_LINE_BREAKS)
 
 
 class TextFormatter(logging.Formatter):

@@ -117,3 +117,18 @@ def test_a_workflow_id_names_its_order_and_vendor_order() -> None:
     }
     assert ids_of_workflow_id("notify-vo_1.created") == {}
     assert ids_of_workflow_id("order-") == {}
+
+
+def test_a_line_break_json_leaves_alone_never_cuts_a_log_line_in_two() -> None:
+    """Found by schemathesis: a request path with U+0085 in it made the API's line two lines
+    for every reader that ends lines there (Python's splitlines, JavaScript)."""
+    import logging
+
+    from models.logs import JsonFormatter
+
+    message = "GET /v1/webhook-endpoints/a\x85b\u2028c\u2029d\x0be\x1cf é"
+    record = logging.LogRecord("fulfillment.api", logging.INFO, "x", 1, message, None, None)
+    line = JsonFormatter().format(record)
+    assert len(line.splitlines()) == 1
+    assert json.loads(line)["message"] == message
+    assert "é" in line  # readable text stays readable
