@@ -40,7 +40,7 @@ class SupplierAnswers(ShipmentWait):
     async def accept(self, request: AcceptRequest) -> VendorOrderState:
         self._check_answerable()
         if self._supplier_ref == request.supplier_order_ref:
-            return self._answer()  # the same answer again (a retry): nothing more to do
+            return self._state_now()  # the same answer again (a retry): nothing more to do
         async with self._changing:
             data = self._input
             await workflow.execute_activity(
@@ -60,7 +60,7 @@ class SupplierAnswers(ShipmentWait):
             if self._attention == AttentionReason.ACK_OVERDUE:
                 await self._set_attention(None)
             self._say_waiting_to_ship()
-        return self._answer()
+        return self._state_now()
 
     @accept.validator
     def _can_accept(self, request: AcceptRequest) -> None:
@@ -105,7 +105,7 @@ class SupplierAnswers(ShipmentWait):
                 await self._cancel_holding_the_lock(
                     CancelRequest(reason=f"rejected_by_supplier:{request.reason}", by="vendor")
                 )
-                return self._answer()
+                return self._state_now()
             self._ack_due_at, self._ack_flagged, self._supplier_ref = next_due, False, None
             if self._attention == AttentionReason.ACK_OVERDUE:
                 await self._set_attention(None)
@@ -119,14 +119,11 @@ class SupplierAnswers(ShipmentWait):
             },
             key=str(self._rejections),
         )
-        return self._answer()
+        return self._state_now()
 
     @reject.validator
     def _can_reject(self, request: RejectRequest) -> None:
         self._check_answerable()
-
-    def _answer(self) -> VendorOrderState:
-        return VendorOrderState(vendor_order_id=self._input.vendor_order_id, status=self._status)
 
     def _check_answerable(self) -> None:
         """A supplier answers an order it has not shipped, with no other change at work."""

@@ -334,4 +334,4 @@ class VendorOrderWorkflow(SupplierAnswers):
 
     @workflow.query(name=Query.VENDOR_ORDER_STATE)
     def state(self) -> VendorOrderState:
-        return VendorOrderState(vendor_order_id=self._input.vendor_order_id, status=self._status)
+        return self._state_now()

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         AttentionChange,
         VendorOrderInput,
         VendorOrderResume,
+        VendorOrderState,
         VendorOrderStatusSignal,
     )
     from temporal import search_attributes as sa
@@ -144,6 +145,10 @@ class VendorOrderBase:
     @property
     def _vendor(self) -> str:
         return self._input.vendor_name or self._input.vendor_id
+
+    def _state_now(self) -> VendorOrderState:
+        """What the `state` query and every update answer."""
+        return VendorOrderState(vendor_order_id=self._input.vendor_order_id, status=self._status)
 
     def _say(self, details: str) -> None:
         """What this vendor order is doing, for the operator in the Temporal UI

@@ -109,13 +109,9 @@ async def post_feed(
     ],
 ) -> JSONResponse:
     fmt = _format(request)
+    # At most FULFILLMENT_FEED_MAX_BYTES: the body limit refused a larger one before anything
+    # read it (api/body_limit.py, LARGER_BODIES).
     body = await request.body()
-    if len(body) > settings.feed_max_bytes:
-        raise Problem(
-            ErrorCode.PAYLOAD_TOO_LARGE,
-            f"a stock feed is at most {settings.feed_max_bytes} bytes; split it",
-            max_bytes=settings.feed_max_bytes,
-        )
     as_of = check_as_of(as_of, utcnow())
     sha = content_sha256(body)
     feed = NewFeed(feed_id(vendor_id, as_of, fmt, sha), vendor_id, as_of, fmt, sha)

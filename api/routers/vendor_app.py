@@ -71,18 +71,13 @@ async def ship(
     session: SessionDep,
     temporal: TemporalDep,
 ) -> VendorOrderPublic:
-    vendor_order = await vendor_order_in_scope(session, vendor_order_id, vendor_id)
-    # Hold no connection while the workflow works (detached first: a rollback expires rows).
-    session.expunge(vendor_order)
-    await session.rollback()
     request = ShipRequest(
         carrier=body.carrier or "",
         tracking_number=body.tracking_number or "",
         purchase_label=body.purchase_label,
         parcel=ParcelMsg(**body.parcel.model_dump()) if body.parcel else None,
     )
-    await update_vendor_order(temporal, vendor_order, Update.SHIP, request, VendorOrderState)
-    return await vendor_order_view(session, vendor_order_id)
+    return await _updated(session, temporal, vendor_order_id, vendor_id, Update.SHIP, request)
 
 
 @router.post("/orders/{vendor_order_id}/accept", response_model=VendorOrderPublic)
@@ -95,12 +90,8 @@ async def accept(
 ) -> VendorOrderPublic:
     """The supplier takes the order, with its own reference (docs/supplier-acknowledgement.md).
     The same reference again is a no-op; another one is 409."""
-    vendor_order = await vendor_order_in_scope(session, vendor_order_id, vendor_id)
-    session.expunge(vendor_order)
-    await session.rollback()
     request = AcceptRequest(supplier_order_ref=body.supplier_order_ref)
-    await update_vendor_order(temporal, vendor_order, Update.ACCEPT, request, VendorOrderState)
-    return await vendor_order_view(session, vendor_order_id)
+    return await _updated(session, temporal, vendor_order_id, vendor_id, Update.ACCEPT, request)
 
 
 @router.post("/orders/{vendor_order_id}/reject", response_model=VendorOrderPublic)
@@ -113,24 +104,15 @@ async def reject(
 ) -> VendorOrderPublic:
     """The supplier cannot fulfil it: by the vendor's `on_reject` rule the order moves to
     another of its warehouses (to be accepted there), or is cancelled and refunded."""
-    vendor_order = await vendor_order_in_scope(session, vendor_order_id, vendor_id)
-    session.expunge(vendor_order)
-    await session.rollback()
     request = RejectRequest(reason=body.reason, note=body.note)
-    await update_vendor_order(temporal, vendor_order, Update.REJECT, request, VendorOrderState)
-    return await vendor_order_view(session, vendor_order_id)
+    return await _updated(session, temporal, vendor_order_id, vendor_id, Update.REJECT, request)
 
 
 @router.post("/orders/{vendor_order_id}/deliver", response_model=VendorOrderPublic)
 async def deliver(
     vendor_order_id: str, vendor_id: CurrentVendor, session: SessionDep, temporal: TemporalDep
 ) -> VendorOrderPublic:
-    vendor_order = await vendor_order_in_scope(session, vendor_order_id, vendor_id)
-    # Hold no connection while the workflow works (detached first: a rollback expires rows).
-    session.expunge(vendor_order)
-    await session.rollback()
-    await update_vendor_order(temporal, vendor_order, Update.DELIVER, None, VendorOrderState)
-    return await vendor_order_view(session, vendor_order_id)
+    return await _updated(session, temporal, vendor_order_id, vendor_id, Update.DELIVER, None)
 
 
 @router.get("/returns", response_model=Page[ReturnPublic])
@@ -189,3 +171,20 @@ async def receive_return(
         ReturnState,
     )
     return await return_view(session, return_id)
+
+
+async def _updated(
+    session: SessionDep,
+    temporal: TemporalDep,
+    vendor_order_id: str,
+    vendor_id: str,
+    update: str,
+    request: object,
+) -> VendorOrderPublic:
+    """The vendor's own vendor order, after its workflow took `update`."""
+    vendor_order = await vendor_order_in_scope(session, vendor_order_id, vendor_id)
+    # Hold no connection while the workflow works (detached first: a rollback expires rows).
+    session.expunge(vendor_order)
+    await session.rollback()
+    await update_vendor_order(temporal, vendor_order, update, request, VendorOrderState)
+    return await vendor_order_view(session, vendor_order_id)

@@ -41,6 +41,29 @@ async def ship_and_deliver(api: httpx.AsyncClient, seller: Seller, vendor_order_
         assert answer.status_code == 200, answer.text
 
 
+async def return_received(
+    api: httpx.AsyncClient, seller: Seller, order_id: str, vendor_order_id: str, sku: str
+) -> dict[str, Any]:
+    """One unit of `sku` returned by the buyer and received by the vendor: the return."""
+    opened = await api.post(
+        f"/v1/orders/{order_id}/returns",
+        json={
+            "vendor_order_id": vendor_order_id,
+            "lines": [{"sku": sku, "quantity": 1}],
+            "reason": "too big",
+        },
+        headers=PLATFORM,
+    )
+    assert opened.status_code == 201, opened.text
+    received = await api.post(
+        f"/v1/vendor/orders/{vendor_order_id}/returns/{opened.json()['id']}/receive",
+        headers=seller.auth,
+    )
+    assert received.status_code == 200, received.text
+    found: dict[str, Any] = opened.json()
+    return found
+
+
 async def restrict(control: httpx.AsyncClient, account: str, restricted: bool) -> None:
     answer = await control.post(
         f"/_emulator/accounts/{account}/restrict", json={"restricted": restricted}

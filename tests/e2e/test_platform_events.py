@@ -23,7 +23,7 @@ from domain.signing import verify
 from tests.conftest import E2E_RETURN_WINDOW_SECONDS
 from tests.e2e.client import OPS, PLATFORM, order_body, place, stock_product, wait_for_order
 from tests.e2e.client import onboard as onboard_vendor
-from tests.e2e.money import eventually, ship_and_deliver
+from tests.e2e.money import eventually, return_received, ship_and_deliver
 from tests.e2e.pages import every_item
 from tests.e2e.platform_receiver import PlatformReceiver, Received, running_receiver
 from tests.e2e.webhook_inbox import allowed_webhook_port
@@ -106,21 +106,7 @@ async def test_the_storefront_hears_every_event_of_an_order_signed_and_in_order(
     order = placed.json()
     vendor_order_id = order["vendor_orders"][0]["id"]
     await ship_and_deliver(api, seller, vendor_order_id)
-    opened = await api.post(
-        f"/v1/orders/{order['id']}/returns",
-        json={
-            "vendor_order_id": vendor_order_id,
-            "lines": [{"sku": sku, "quantity": 1}],
-            "reason": "too big",
-        },
-        headers=PLATFORM,
-    )
-    assert opened.status_code == 201, opened.text
-    received = await api.post(
-        f"/v1/vendor/orders/{vendor_order_id}/returns/{opened.json()['id']}/receive",
-        headers=seller.auth,
-    )
-    assert received.status_code == 200, received.text
+    returned = await return_received(api, seller, order["id"], vendor_order_id, sku)
     await wait_for_order(api, order["id"], "completed", within=E2E_RETURN_WINDOW_SECONDS + 30)
 
     expected = {
@@ -160,7 +146,7 @@ async def test_the_storefront_hears_every_event_of_an_order_signed_and_in_order(
         "tracking_url": "https://www.ups.com/track?tracknum=1Z",
     }
     refund = by_type["refund.succeeded"]["data"]
-    assert refund["amount_cents"] == opened.json()["refund_cents"] > 0
+    assert refund["amount_cents"] == returned["refund_cents"] > 0
     assert refund["vendor_order_id"] == vendor_order_id
     assert by_type["payout.released"]["data"]["amount_cents"] > 0
 

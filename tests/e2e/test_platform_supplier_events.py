@@ -24,7 +24,7 @@ from tests.e2e.client import (
     stock_product,
     wait_for_order,
 )
-from tests.e2e.money import eventually
+from tests.e2e.money import eventually, return_received
 from tests.e2e.platform_receiver import PlatformReceiver, Received, running_receiver
 from tests.e2e.webhook_inbox import allowed_webhook_port
 
@@ -92,20 +92,7 @@ async def test_the_storefront_hears_a_suppliers_rejection_move_and_the_rest_of_t
         for verb, body in steps:
             answer = await api.post(f"{base}/{verb}", json=body, headers=seller.auth)
             assert answer.status_code == 200, (verb, answer.text)
-        opened = await api.post(
-            f"/v1/orders/{order['id']}/returns",
-            json={
-                "vendor_order_id": vendor_order_id,
-                "lines": [{"sku": sku, "quantity": 1}],
-                "reason": "too big",
-            },
-            headers=PLATFORM,
-        )
-        assert opened.status_code == 201, opened.text
-        received = await api.post(
-            f"{base}/returns/{opened.json()['id']}/receive", headers=seller.auth
-        )
-        assert received.status_code == 200, received.text
+        await return_received(api, seller, order["id"], vendor_order_id, sku)
         await wait_for_order(api, order["id"], "completed", within=E2E_RETURN_WINDOW_SECONDS + 30)
 
         async def all_arrived() -> list[Received] | None:
