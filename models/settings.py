@@ -33,10 +33,15 @@ def _duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
+# FULFILLMENT_TRACES's values (models/tracing.py acts on them): these, or file:PATH.
+TRACES_OFF, TRACES_CONSOLE, TRACES_OTLP, TRACES_FILE = "off", "console", "otlp", "file:"
+
+
 def _traces(value: str) -> str:
-    if value in ("", "off", "console", "otlp") or (value.startswith("file:") and value[5:]):
+    named = ("", TRACES_OFF, TRACES_CONSOLE, TRACES_OTLP)
+    if value in named or (value.startswith(TRACES_FILE) and value.removeprefix(TRACES_FILE)):
         return value
-    raise ValueError("must be off, console, otlp or file:PATH")
+    raise ValueError(f"must be {TRACES_OFF}, {TRACES_CONSOLE}, {TRACES_OTLP} or {TRACES_FILE}PATH")
 
 
 def _log_level(value: Any) -> str:

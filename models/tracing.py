@@ -34,6 +34,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from models.settings import TRACES_CONSOLE, TRACES_FILE, TRACES_OFF, TRACES_OTLP
+
 OTLP_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 # A span file that grows past this is moved aside to PATH.1 (one generation kept): a dev
 # stack left running for weeks does not fill the disk.
@@ -45,7 +47,7 @@ def destination_in_use(configured: str, environ: dict[str, str] | None = None) -
     environ = dict(os.environ) if environ is None else environ
     if configured:
         return configured
-    return "otlp" if any(environ.get(name) for name in OTLP_VARIABLES) else "off"
+    return TRACES_OTLP if any(environ.get(name) for name in OTLP_VARIABLES) else TRACES_OFF
 
 
 def span_line(span: ReadableSpan) -> dict[str, object]:
@@ -104,14 +106,14 @@ class JsonLinesExporter(SpanExporter):
 
 
 def _exporter(destination: str) -> SpanExporter:
-    if destination == "otlp":
+    if destination == TRACES_OTLP:
         # Imported only when chosen: it pulls protobuf in.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         return OTLPSpanExporter()
-    if destination == "console":
+    if destination == TRACES_CONSOLE:
         return JsonLinesExporter(None)
-    path = Path(destination.removeprefix("file:"))
+    path = Path(destination.removeprefix(TRACES_FILE))
     path.parent.mkdir(parents=True, exist_ok=True)
     return JsonLinesExporter(path)
 
@@ -129,12 +131,12 @@ def start_tracing(destination: str, service: str) -> Tracing | None:
     """The process's tracer provider, and the instrumentation of the HTTP clients the
     providers use; None (nothing set up, nothing paid) when traces are off."""
     destination = destination_in_use(destination)
-    if destination == "off":
+    if destination == TRACES_OFF:
         return None
     provider = TracerProvider(resource=Resource.create({"service.name": f"fulfillment-{service}"}))
     # Batched, off the caller's thread: a span ends in a workflow task or a request without
     # waiting for a file or a collector. A short delay in dev, so a trace is readable at once.
-    delay = 5000 if destination == "otlp" else 500
+    delay = 5000 if destination == TRACES_OTLP else 500
     provider.add_span_processor(
         BatchSpanProcessor(_exporter(destination), schedule_delay_millis=delay)
     )
