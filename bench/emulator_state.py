@@ -25,20 +25,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
 
 from bench import format_ratio, log, ratio, reproduce_command, summarize
+from bench.harness import Servers, scratch_folder, servers, stop_on_sigterm
 from devstack.process import ManagedProcess, free_port
 from emulators.stripe import connect, disputes, payments, refunds, reversals
 from emulators.stripe import params as p
@@ -113,7 +110,7 @@ def preload(state_file: Path, count: int) -> dict[str, int]:
     return {kind: len(objects) for kind, objects in store.objects.items()}
 
 
-def start(emulator: Emulator, folder: Path, checkout: Path) -> None:
+def start(emulator: Emulator, folder: Path, checkout: Path, started: Servers) -> None:
     port = free_port()
     command = [sys.executable, "-m", "emulators.stripe", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--state-file", str(emulator.state_file)]
@@ -121,13 +118,16 @@ def start(emulator: Emulator, folder: Path, checkout: Path) -> None:
     # The checkout's own package comes first on the path (its folder is the working one); no
     # bytecode is written into it, which may be another's work tree.
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    emulator.process = ManagedProcess.start(
+    process = ManagedProcess.start(
         f"stripe-emulator-{emulator.name}",
         command,
         folder / f"{emulator.name}.log",
         env=env,
         cwd=checkout,
     )
+    # Stopped even when it never answers below.
+    started.add(f"the Stripe emulator ({emulator.name})", lambda: process.stop(timeout=60))
+    emulator.process = process
     emulator.url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while True:
@@ -298,19 +298,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    folder = Path(tempfile.mkdtemp(prefix="bench-emulator-state-"))
-    emulators = [
-        Emulator("fresh", folder / "fresh" / "state.json", 0),
-        Emulator(f"after {args.preload:,} orders", folder / "loaded" / "state.json", 0),
-    ]
-    try:
+    stop_on_sigterm()
+    with (
+        scratch_folder(
+            "bench-emulator-state-", keep=args.keep_data, kept="state files and logs are kept"
+        ) as folder,
+        servers() as started,
+    ):
+        emulators = [
+            Emulator("fresh", folder / "fresh" / "state.json", 0),
+            Emulator(f"after {args.preload:,} orders", folder / "loaded" / "state.json", 0),
+        ]
         for emulator in emulators:
             emulator.state_file.parent.mkdir(parents=True)
         began = time.perf_counter()
@@ -319,19 +319,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"preloaded {emulators[1].objects:,} objects in {time.perf_counter() - began:.1f} s")
         checkout = args.emulator_from or Path(__file__).resolve().parent.parent
         for emulator in emulators:
-            start(emulator, folder, checkout)
+            start(emulator, folder, checkout, started)
             log(f"{emulator.name}: started in {emulator.start_seconds:.1f} s")
         asyncio.run(measure(emulators, args.calls, args.warmup))
         report(emulators, args)
         return 0
-    finally:
-        for emulator in emulators:
-            if emulator.process is not None:
-                emulator.process.stop(timeout=60)
-        if args.keep_data:
-            log(f"state files and logs are kept: {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

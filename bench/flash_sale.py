@@ -18,14 +18,9 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
-from types import FrameType
 from urllib.parse import urlsplit
 
 import httpx
@@ -40,10 +35,10 @@ from bench.flash_sale_checkouts import (
     warm_up,
 )
 from bench.flash_sale_report import report_sale, report_targets
+from bench.harness import running_stack, stop_on_sigterm
 from bench.lean_http import Pool, encode_request
 from bench.proc_stats import cpu_ticks, find_servers
-from bench.shop import CONFIGURED_SERVICES, PLATFORM, REQUEST_TIMEOUT, checked, order_body
-from devstack.stack import DevStack, Ports
+from bench.shop import PLATFORM, REQUEST_TIMEOUT, checked, order_body
 
 
 async def one_sale(
@@ -204,34 +199,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    for name in CONFIGURED_SERVICES:
-        os.environ.pop(name, None)
-    folder = Path(tempfile.mkdtemp(prefix="bench-flash-sale-"))
+    stop_on_sigterm()
     overrides = {
-        "FULFILLMENT_ENV": "test",
         "FULFILLMENT_API_WORKERS": str(args.api_workers),
         "FULFILLMENT_TRACES": "off",  # production's default (bench/saga.py --traces measures it)
         "FULFILLMENT_CHECKOUT_TIMEOUT": f"PT{args.checkout_timeout:g}S",
     }
-    stack = DevStack(
-        folder, Ports.free(), overrides=overrides, worker_processes=args.worker_processes
-    )
-    try:
-        stack.start(log=log)
+    with running_stack(
+        "bench-flash-sale-",
+        overrides,
+        keep=args.keep_data,
+        worker_processes=args.worker_processes,
+    ) as stack:
         return asyncio.run(sales(stack.api_url, args))
-    finally:
-        stack.stop(log=log)
-        if args.keep_data:
-            log(f"the stack's folder (logs under logs/) is kept: {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

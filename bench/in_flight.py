@@ -24,22 +24,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import signal
 import sys
-import tempfile
-from pathlib import Path
-from types import FrameType
 
 import httpx
 
 from bench import log
+from bench.harness import running_stack, stop_on_sigterm
 from bench.in_flight_orders import Orders, set_up_seller, stock_per_product
 from bench.in_flight_phases import run_phase
 from bench.in_flight_report import print_report
 from bench.proc_stats import find_servers, memory
-from bench.shop import CONFIGURED_SERVICES, REQUEST_TIMEOUT
-from devstack.stack import DevStack, Ports
+from bench.shop import REQUEST_TIMEOUT
+from devstack.stack import DevStack
 from temporal.client import connect
 
 # Each hold is renewed at half its length. The default (1 h) would renew the first orders'
@@ -112,34 +108,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    for name in CONFIGURED_SERVICES:
-        os.environ.pop(name, None)
-    folder = Path(tempfile.mkdtemp(prefix="bench-in-flight-"))
-    stack = DevStack(
-        folder,
-        Ports.free(),
-        overrides={
-            "FULFILLMENT_ENV": "test",
-            "FULFILLMENT_RESERVATION_HOLD": HOLD,
-            "FULFILLMENT_TRACES": "off",  # production's default
-        },
-    )
-    try:
-        stack.start(log=log)
+    stop_on_sigterm()
+    overrides = {
+        "FULFILLMENT_RESERVATION_HOLD": HOLD,
+        "FULFILLMENT_TRACES": "off",  # production's default
+    }
+    with running_stack("bench-in-flight-", overrides, keep=args.keep_data) as stack:
         return asyncio.run(measure(stack, args))
-    finally:
-        stack.stop(log=log)
-        if args.keep_data:
-            log(f"the stack's folder (logs under logs/) is kept: {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -21,14 +21,8 @@ and bare / gated. Exits 1 if a mode confirmed more than there was. Servers stop 
 import argparse
 import asyncio
 import os
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
-from types import FrameType
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import text
@@ -36,6 +30,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench import format_latency, format_ratio, log, ratio, reproduce_command, summarize
+from bench.harness import scratch_folder, servers, stop_on_sigterm
 from bench.reservation_modes import (
     CONFIRMED,
     MODES,
@@ -206,33 +201,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    folder = Path(tempfile.mkdtemp(prefix="bench-reservations-"))
-    stops: list[tuple[str, Callable[[], object]]] = []
-    try:
+    stop_on_sigterm()
+    with scratch_folder("bench-reservations-") as folder, servers() as started:
         log("starting PostgreSQL and Redis on 127.0.0.1")
         postgres = start_postgres(folder / "postgres", free_port())
-        stops.append(("PostgreSQL", postgres.stop))
+        started.add("PostgreSQL", postgres.stop)
         redis = start_redis(folder / "redis", free_port())
-        stops.append(("Redis", redis.stop))
+        started.add("Redis", redis.stop)
         log("migrating the database")
         upgrade(postgres.url())
         return asyncio.run(measure(postgres.url(), redis.url(), args))
-    finally:
-        while stops:
-            name, stop = stops.pop()
-            log(f"stopping {name}")
-            try:
-                stop()
-            except Exception as error:  # keep stopping the other
-                log(f"could not stop {name}: {error}")
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
-from collections.abc import Callable
-from pathlib import Path
-from types import FrameType
 
 import httpx
 from temporalio.api.enums.v1 import TaskQueueType
@@ -38,13 +32,14 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from bench import log, progress_bar, summarize
+from bench.harness import running_stack, servers, stop_on_sigterm
 from bench.proc_stats import cpu_ticks, find_servers, ticks_between
 from bench.saga_batches import BARE_TASK_QUEUE, MODES, Batch, Bench, Cell, Mode, add_batch
 from bench.saga_report import print_report
-from bench.shop import CONFIGURED_SERVICES, REQUEST_TIMEOUT
+from bench.shop import REQUEST_TIMEOUT
 from bench.shop import set_up_seller as set_up_seller_of
 from devstack import ManagedProcess
-from devstack.stack import ROOT, DevStack, Ports
+from devstack.stack import ROOT, DevStack
 from temporal.client import connect
 
 # How long the idle servers are watched before the rounds, to show their background CPU.
@@ -200,11 +195,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
-def start_bare_worker(stack: DevStack, folder: Path) -> ManagedProcess:
+def start_bare_worker(stack: DevStack) -> ManagedProcess:
     """The bare workflows' worker, a process of its own so that its CPU is read apart."""
     return ManagedProcess.start(
         "bare worker",
@@ -219,7 +210,7 @@ def start_bare_worker(stack: DevStack, folder: Path) -> ManagedProcess:
             "--task-queue",
             BARE_TASK_QUEUE,
         ],
-        folder / "logs" / "bare-worker.log",
+        stack.data_dir / "logs" / "bare-worker.log",
         env=stack.env,
         cwd=ROOT,
     )
@@ -227,34 +218,24 @@ def start_bare_worker(stack: DevStack, folder: Path) -> ManagedProcess:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    for name in CONFIGURED_SERVICES:
-        os.environ.pop(name, None)
-    folder = Path(tempfile.mkdtemp(prefix="bench-saga-"))
+    stop_on_sigterm()
     overrides = {
-        "FULFILLMENT_ENV": "test",
         "FULFILLMENT_API_WORKERS": str(args.api_workers),
         # Production's default; `--traces file:PATH` measures what tracing costs.
         "FULFILLMENT_TRACES": args.traces,
     }
-    stack = DevStack(
-        folder, Ports.free(), overrides=overrides, worker_processes=args.worker_processes
-    )
-    stops: list[Callable[[], object]] = []
-    try:
-        stack.start(log=log)
-        bare = start_bare_worker(stack, folder)
-        stops.append(bare.stop)
+    with (
+        running_stack(
+            "bench-saga-",
+            overrides,
+            keep=args.keep_data,
+            worker_processes=args.worker_processes,
+        ) as stack,
+        servers() as own,  # stopped before the stack: the bare worker polls its Temporal
+    ):
+        bare = start_bare_worker(stack)
+        own.add("the bare worker", bare.stop)
         return asyncio.run(measure(stack, bare, args))
-    finally:
-        for stop in stops:  # before the stack: the bare worker polls its Temporal server
-            log("stopping the bare worker")
-            stop()
-        stack.stop(log=log)
-        if args.keep_data:
-            log(f"the stack's folder (logs under logs/) is kept: {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -18,15 +18,6 @@ REQUEST_TIMEOUT = 90.0
 
 OPS = {"Authorization": f"Bearer {DEV_OPS_KEY}"}
 PLATFORM = {"Authorization": f"Bearer {DEV_PLATFORM_KEY}"}
-# Services the stack would take from the environment instead of starting its own: a load
-# test only ever targets the servers it started on this machine.
-CONFIGURED_SERVICES = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "TEMPORAL_ADDRESS",
-    "STRIPE_API_BASE",
-    "STRIPE_API_KEY",
-)
 PRICE_CENTS = 2500
 
 

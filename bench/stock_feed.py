@@ -24,25 +24,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import shutil
-import signal
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
 
 from bench import log, options_of, reproduce_command
-from bench.shop import CONFIGURED_SERVICES, OPS, REQUEST_TIMEOUT, checked
-from devstack.stack import DevStack, Ports
+from bench.harness import running_stack, stop_on_sigterm
+from bench.shop import OPS, REQUEST_TIMEOUT, checked
+from devstack.stack import DevStack
 
 Level = tuple[str, str, int]
 
@@ -228,25 +223,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    for name in CONFIGURED_SERVICES:
-        os.environ.pop(name, None)
-    folder = Path(tempfile.mkdtemp(prefix="bench-stock-feed-"))
+    stop_on_sigterm()
     # Traces off, production's default (bench/saga.py --traces measures them).
-    overrides = {"FULFILLMENT_ENV": "test", "FULFILLMENT_TRACES": "off"}
-    stack = DevStack(folder, Ports.free(), overrides=overrides)
-    try:
-        stack.start(log=log)
+    with running_stack("bench-stock-feed-", {"FULFILLMENT_TRACES": "off"}) as stack:
         return asyncio.run(measure(stack, args))
-    finally:
-        stack.stop(log=log)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from devstack.process import (
     ServerStartError,
     ensure_port_free,
     free_port,
+    stop_last_first,
     wait_for_port,
     wait_until,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "start_postgres",
     "start_redis",
     "start_temporal",
+    "stop_last_first",
     "wait_for_port",
     "wait_until",
 ]

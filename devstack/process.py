@@ -125,6 +125,20 @@ class ManagedProcess:
         return f"ManagedProcess({self.name!r}, pid={self.pid}, {state})"
 
 
+def stop_last_first(
+    stops: list[tuple[str, Callable[[], object]]], log: Callable[[str], None]
+) -> None:
+    """Run each (name, stop), last added first (a server's clients go before it), emptying
+    `stops`; one that cannot be stopped is logged and the others are still stopped."""
+    while stops:
+        name, stop = stops.pop()
+        log(f"stopping {name}")
+        try:
+            stop()
+        except Exception as error:  # keep stopping the others
+            log(f"could not stop {name}: {error}")
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port that was free a moment ago; the caller binds it soon after."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -29,6 +29,7 @@ from devstack import (
     start_postgres,
     start_redis,
     start_temporal,
+    stop_last_first,
     wait_until,
 )
 from devstack.emulators import start_emulator
@@ -246,13 +247,7 @@ class DevStack:
     def stop(self, log: Callable[[str], None] = print) -> None:
         # First, so no command is sent to a stack on its way down.
         stack_file.remove(self.data_dir, os.getpid())
-        while self._stops:
-            name, stop = self._stops.pop()
-            log(f"stopping {name}")
-            try:
-                stop()
-            except Exception as error:  # keep stopping the others
-                log(f"could not stop {name}: {error}")
+        stop_last_first(self._stops, log)
         self._apps.clear()
 
     def restart_worker(self, sig: int = signal.SIGKILL) -> ManagedProcess:
