@@ -22,6 +22,7 @@ from temporalio import activity
 from activities.errors import business_error, provider_error
 from domain.errors import DomainError, InvalidState
 from domain.shipping import choose_rate
+from domain.warehouse_address import WarehouseAddressIncomplete
 from models.base import utcnow
 from models.messages.shipping import LabelRequest, LabelResult, TrackRequest
 from models.order import Order
@@ -76,18 +77,27 @@ class ShippingActivities:
                 )
             origin = await session.get(Warehouse, max(sorted(units), key=lambda w: units[w]))
             assert order is not None and vendor is not None and origin is not None
+            missing = origin.missing_for_labels()
+            if missing:
+                # Never a made-up return address: the vendor completes the warehouse's address
+                # (or ships with its own carrier), and nothing was bought or changed.
+                raise business_error(WarehouseAddressIncomplete(origin.id, missing))
             sender = Address(
                 name=vendor.name,
-                street1=origin.name,
-                city=origin.postal_code,
+                street1=origin.address_line1 or "",
+                street2=origin.address_line2 or "",
+                city=origin.city or "",
+                state=origin.state or "",
                 zip=origin.postal_code,
                 country=origin.country,
                 email=vendor.email,
+                phone=origin.phone,
             )
             to = order.shipping_address or {}
             recipient = Address(
                 name=str(to.get("name") or order.customer_id),
                 street1=str(to.get("line1") or ""),
+                street2=str(to.get("line2") or ""),
                 city=str(to.get("city") or ""),
                 zip=str(to.get("postal_code") or ""),
                 country=str(to.get("country") or "US"),

@@ -59,7 +59,9 @@ EXTRA: dict[tuple[str, str], set[E]] = {
     },
     ("POST", "/v1/orders/{order_id}/cancel"): _MONEY_MOVES,
     ("POST", "/v1/orders/{order_id}/returns"): {E.INVALID_STATE},
-    ("POST", "/v1/vendor/orders/{vendor_order_id}/ship"): _MONEY_MOVES,
+    # A label from a warehouse whose street address is not complete (docs/warehouse-addresses.md).
+    ("POST", "/v1/vendor/orders/{vendor_order_id}/ship"): _MONEY_MOVES
+    | {E.WAREHOUSE_ADDRESS_INCOMPLETE},
     ("POST", "/v1/vendor/orders/{vendor_order_id}/accept"): {E.INVALID_STATE},
     ("POST", "/v1/vendor/orders/{vendor_order_id}/reject"): _MONEY_MOVES | {E.INSUFFICIENT_STOCK},
     ("POST", "/v1/vendor/orders/{vendor_order_id}/deliver"): {E.INVALID_STATE},

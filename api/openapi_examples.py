@@ -111,11 +111,34 @@ ONBOARDED: dict[str, Any] = {
     "webhook_secret": None,
 }
 
+# A warehouse with the street address its labels leave from (docs/warehouse-addresses.md).
+WAREHOUSE_IN: dict[str, Any] = {
+    "name": "Newark dock",
+    "postal_code": "07102",
+    "country": "US",
+    "latitude": 40.73,
+    "longitude": -74.17,
+    "address_line1": "1 Dock Road",
+    "city": "Newark",
+    "state": "NJ",
+    "phone": "+1 973 555 0100",
+}
+WAREHOUSE: dict[str, Any] = {
+    **WAREHOUSE_IN,
+    "id": "wh_nyc",
+    "vendor_id": "ven_b4k",
+    "address_line2": None,
+    "missing_for_labels": [],
+}
+WAREHOUSE_ADDRESS: dict[str, Any] = {"address_line1": "1 Dock Road", "address_line2": "Gate 4"}
+
 # Request bodies, then answers, by (method, path) and status.
 REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/orders"): CHECKOUT,
     ("POST", "/v1/vendor/orders/{vendor_order_id}/ship"): SHIP,
     ("POST", "/v1/vendors"): ONBOARDING,
+    ("POST", "/v1/vendors/{vendor_id}/warehouses"): WAREHOUSE_IN,
+    ("PATCH", "/v1/vendors/{vendor_id}/warehouses/{warehouse_id}"): WAREHOUSE_ADDRESS,
 }
 ANSWERS: dict[tuple[str, str, str], Any] = {
     ("POST", "/v1/orders", "201"): ORDER,
@@ -128,6 +151,11 @@ ANSWERS: dict[tuple[str, str, str], Any] = {
     ("GET", "/v1/vendor/orders/{vendor_order_id}", "200"): VENDOR_ORDER,
     ("POST", "/v1/vendor/orders/{vendor_order_id}/ship", "200"): SHIPPED,
     ("POST", "/v1/vendors", "201"): ONBOARDED,
+    ("POST", "/v1/vendors/{vendor_id}/warehouses", "201"): WAREHOUSE,
+    ("PATCH", "/v1/vendors/{vendor_id}/warehouses/{warehouse_id}", "200"): {
+        **WAREHOUSE,
+        **WAREHOUSE_ADDRESS,
+    },
 }
 
 # code -> (detail, code-specific members) of the example problem.
@@ -168,6 +196,12 @@ _PROBLEMS: dict[E, tuple[str, dict[str, Any]]] = {
     ),
     E.INVALID_STATE: ("vendor order is shipped", {"current_status": "shipped"}),
     E.LAST_API_KEY: ("the vendor's last live key cannot be revoked", {}),
+    E.WAREHOUSE_ADDRESS_INCOMPLETE: (
+        "warehouse wh_nyc has no complete postal address for a label (missing: address_line1,"
+        " city, state); set it on the warehouse, or ship with your own carrier and tracking"
+        " number",
+        {"warehouse_id": "wh_nyc", "missing": ["address_line1", "city", "state"]},
+    ),
     E.VENDOR_UNAVAILABLE: (
         "not sold at the moment (vendor not active): BRAKE-01",
         {"skus": ["BRAKE-01"], "vendor_ids": ["ven_3f2a9c"]},
@@ -207,6 +241,10 @@ MEANING: dict[E, str] = {
     E.PAYMENT_DECLINED: "the card was declined; `decline_code` says why",
     E.INVALID_STATE: "the resource's state forbids this change",
     E.LAST_API_KEY: "the vendor's last key cannot be revoked",
+    E.WAREHOUSE_ADDRESS_INCOMPLETE: (
+        "no label from a warehouse without a complete street address; `missing` names the"
+        " fields to set (PATCH the warehouse), or ship with your own tracking number"
+    ),
     E.VENDOR_UNAVAILABLE: "a line's vendor is pending or suspended; `skus` says which",
     E.UNSUPPORTED_MEDIA_TYPE: "the body is not of a type this route reads",
     E.INVALID_SIGNATURE: "the webhook's signature does not hold",

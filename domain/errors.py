@@ -37,6 +37,8 @@ class ErrorCode(StrEnum):
     VENDOR_UNAVAILABLE = "vendor_unavailable"
     # A vendor may not revoke its last API key: it would lock itself out.
     LAST_API_KEY = "last_api_key"
+    # A label cannot be bought from a warehouse whose street address is not complete yet.
+    WAREHOUSE_ADDRESS_INCOMPLETE = "warehouse_address_incomplete"
     # Webhooks whose signature or token does not hold.
     INVALID_SIGNATURE = "invalid_signature"
     # A provider (Stripe, Shippo) is down, slow or rate limited: retried, then 503.

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, EmailStr, field_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, EmailStr, field_validator
 from pydantic import Field as In
 from sqlmodel import Field, SQLModel
 
 from domain.durations import format_duration, parse_duration
 from domain.outbound_urls import MAX_URL_LENGTH
 from domain.vendor_status import VendorStatus
+from domain.warehouse_address import STREET_LINE_MAX, missing_for_labels
 from models.base import optional_timestamp, timestamp
 from models.request import RequestModel
 from models.text import StorableText
@@ -224,6 +225,14 @@ class WarehouseBase(SQLModel):
     country: str = Field(min_length=2, max_length=2)
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
+    # The street address labels leave from (docs/warehouse-addresses.md): optional, since
+    # warehouses were first created without it; no label is bought until it is complete.
+    address_line1: str | None = Field(default=None, max_length=STREET_LINE_MAX)
+    address_line2: str | None = Field(default=None, max_length=STREET_LINE_MAX)
+    city: str | None = Field(default=None, max_length=100)
+    state: str | None = Field(default=None, max_length=50)
+    # Printed on the label for the carrier to call (some need one for international parcels).
+    phone: str | None = Field(default=None, max_length=30)
 
 
 class Warehouse(WarehouseBase, table=True):
@@ -231,8 +240,37 @@ class Warehouse(WarehouseBase, table=True):
     vendor_id: str = Field(foreign_key="vendor.id", index=True)
     created_at: datetime = timestamp()
 
+    def missing_for_labels(self) -> list[str]:
+        return missing_for_labels(
+            address_line1=self.address_line1,
+            city=self.city,
+            state=self.state,
+            country=self.country,
+        )
 
-class WarehouseCreate(RequestModel):
+
+def _filled(value: str | None) -> str | None:
+    # A blank line is no address: refused, not stored as if it were one.
+    if value is not None and not value.strip():
+        raise ValueError("must not be blank")
+    return None if value is None else value.strip()
+
+
+Line = Annotated[StorableText, AfterValidator(_filled)]
+_PHONE = r"^\+?[0-9][0-9 ()./-]{3,28}[0-9]$"
+
+
+class WarehouseAddressIn(RequestModel):
+    """The street address of a warehouse, as a request sends it (all optional)."""
+
+    address_line1: Line | None = In(default=None, min_length=1, max_length=STREET_LINE_MAX)
+    address_line2: Line | None = In(default=None, min_length=1, max_length=STREET_LINE_MAX)
+    city: Line | None = In(default=None, min_length=1, max_length=100)
+    state: Line | None = In(default=None, min_length=1, max_length=50)
+    phone: StorableText | None = In(default=None, max_length=30, pattern=_PHONE)
+
+
+class WarehouseCreate(WarehouseAddressIn):
     # Its own shape, not WarehouseBase's: request text is checked before it reaches a column.
     name: StorableText = In(min_length=1, max_length=200)
     postal_code: StorableText = In(min_length=1, max_length=20)
@@ -241,9 +279,33 @@ class WarehouseCreate(RequestModel):
     longitude: float = In(ge=-180, le=180)
 
 
+class WarehouseUpdate(WarehouseAddressIn):
+    """PATCH: the fields sent change (null clears an address field); absent ones stay.
+    Where the warehouse is (postal code, country, coordinates) routes stock and is not
+    changed here: a warehouse that moved is a new warehouse."""
+
+    name: StorableText | None = In(default=None, min_length=1, max_length=200)
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str | None) -> str | None:
+        if value is None:
+            raise ValueError("a warehouse keeps a name")
+        return value
+
+
 class WarehousePublic(WarehouseBase):
     id: str
     vendor_id: str
+    # What a label from this warehouse still needs (empty: labels can be bought).
+    missing_for_labels: list[str] = []
+
+    @classmethod
+    def of(cls, warehouse: Warehouse) -> WarehousePublic:
+        return cls(
+            **warehouse.model_dump(exclude={"created_at"}),
+            missing_for_labels=warehouse.missing_for_labels(),
+        )
 
 
 class VendorStatusChange(RequestModel):

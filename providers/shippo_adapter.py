@@ -48,6 +48,7 @@ class Address:
     state: str = ""
     email: str | None = None
     phone: str | None = None
+    street2: str = ""
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,7 @@ def _address(address: Address) -> components.AddressCreateRequest:
         country=address.country,
         name=address.name,
         street1=address.street1,
+        street2=address.street2 or None,
         city=address.city,
         state=address.state or None,
         zip=address.zip,

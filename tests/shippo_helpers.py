@@ -121,11 +121,15 @@ def sdk_client(base_url: str, api_key: str = API_KEY, timeout: float = 5.0) -> s
 
 
 def shipment_request(
-    weight_grams: int = 500, metadata: str = "", street1: str = "1 Dock Road"
+    weight_grams: int = 500,
+    metadata: str = "",
+    street1: str = "1 Dock Road",
+    city: str = "Newark",
+    zip_code: str = "07102",
 ) -> components.ShipmentCreateRequest:
     return components.ShipmentCreateRequest(
         address_from=components.AddressCreateRequest(
-            country="US", name="Vendor Ltd", street1=street1, city="Newark", zip="07102"
+            country="US", name="Vendor Ltd", street1=street1, city=city, zip=zip_code
         ),
         address_to=components.AddressCreateRequest(
             country="US",

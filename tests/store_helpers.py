@@ -53,7 +53,8 @@ async def seed(
                 session,
                 text(
                     "INSERT INTO warehouse (id, vendor_id, name, postal_code, country, latitude,"
-                    " longitude, created_at) VALUES (:id, :vendor, 'W', '1', 'US', 0, 0, now())"
+                    " longitude, address_line1, city, state, created_at) VALUES (:id, :vendor,"
+                    " 'W', '07102', 'US', 0, 0, '1 Dock Road', 'Newark', 'NJ', now())"
                 ),
                 {"id": f"{warehouse}_{suffix}", "vendor": vendor},
             )

@@ -37,6 +37,7 @@ from models.vendor import (
     Warehouse,
     WarehouseCreate,
     WarehousePublic,
+    WarehouseUpdate,
     WebhookEndpoint,
     WebhookEndpointPublic,
 )
@@ -125,7 +126,30 @@ async def create_warehouse(
     warehouse = Warehouse(id=new_warehouse_id(), vendor_id=vendor_id, **body.model_dump())
     session.add(warehouse)
     await session.commit()
-    return WarehousePublic(**warehouse.model_dump())
+    return WarehousePublic.of(warehouse)
+
+
+@router.patch("/{vendor_id}/warehouses/{warehouse_id}", response_model=WarehousePublic)
+async def update_warehouse(
+    vendor_id: str,
+    warehouse_id: str,
+    body: WarehouseUpdate,
+    principal: OpsOrVendor,
+    session: SessionDep,
+) -> WarehousePublic:
+    """Set or change the warehouse's name and street address (labels bought from now on
+    leave from it; docs/warehouse-addresses.md). Fields sent change, null clears an address
+    field, absent ones stay."""
+    await vendor_in_scope(session, principal, vendor_id)
+    warehouse = await session.get(Warehouse, warehouse_id, with_for_update=True)
+    if warehouse is None or warehouse.vendor_id != vendor_id:
+        raise Problem(ErrorCode.NOT_FOUND, "no such warehouse")
+    for field, value in body.model_dump(include=body.model_fields_set).items():
+        setattr(warehouse, field, value)
+    session.add(warehouse)
+    await session.commit()
+    await session.refresh(warehouse)
+    return WarehousePublic.of(warehouse)
 
 
 @router.patch("/{vendor_id}", response_model=VendorPublic)

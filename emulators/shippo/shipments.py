@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import catalog
+from . import addresses, catalog
 from .calls import Call, flag, metadata
 from .errors import ShippoAPIError, invalid, not_found
 from .state import OWNER, ShippoObject, iso, new_id, page_of
@@ -19,8 +19,6 @@ _ADDRESS_FIELDS = (
     "name", "company", "street1", "street2", "street3", "street_no", "city", "state", "zip",
     "country", "phone", "email", "is_residential", "metadata",
 )  # fmt: skip
-# What a label needs that a quote does not (Shippo's "is_complete").
-_COMPLETE = ("name", "street1", "city", "zip", "country")
 
 
 def _address(body: dict[str, Any], field: str) -> ShippoObject:
@@ -37,7 +35,7 @@ def _address(body: dict[str, Any], field: str) -> ShippoObject:
     address["country"] = country.strip().upper()
     return {
         **address,
-        "is_complete": all(address.get(key) for key in _COMPLETE),
+        "is_complete": addresses.is_complete(address),
         "object_id": new_id(),
         "object_owner": OWNER,
         "object_created": now,

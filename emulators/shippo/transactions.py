@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import catalog, tracks
+from . import addresses, catalog, tracks
 from .calls import Call, flag, metadata
 from .errors import invalid, not_found
 from .state import OWNER, ShippoObject, iso, new_id, page_of, track_key
@@ -77,29 +77,21 @@ def create(emu: Emulator, call: Call) -> tuple[int, Any]:
 
 def finish(emu: Emulator, transaction: ShippoObject, base_url: str) -> None:
     """Buy the label: SUCCESS with a tracking number and a registered track, or ERROR when an
-    address lacks what a label needs (Shippo quotes incomplete addresses but labels none)."""
+    address cannot be printed on a label (addresses.py: Shippo quotes such addresses but
+    labels none)."""
     rate = emu.store.get("rate", transaction["rate"])
     assert rate is not None
     shipment = emu.store.get("shipment", rate["shipment"])
     assert shipment is not None
     carrier = next(c for c in catalog.CARRIERS.values() if c.provider == rate["provider"])
     transaction["object_updated"] = iso()
-    incomplete = [
-        side for side in ("address_from", "address_to") if not shipment[side]["is_complete"]
+    problems = [
+        {"source": carrier.provider, **problem}
+        for side in ("address_from", "address_to")
+        for problem in addresses.label_problems(side, shipment[side])
     ]
-    if incomplete:
-        transaction.update(
-            status="ERROR",
-            object_state="INVALID",
-            messages=[
-                {
-                    "source": carrier.provider,
-                    "code": "address_incomplete",
-                    "text": f"{incomplete[0]} is incomplete: a label needs a name, street1, "
-                    "city, zip and country.",
-                }
-            ],
-        )
+    if problems:
+        transaction.update(status="ERROR", object_state="INVALID", messages=problems)
         return
     number = catalog.new_tracking_number(carrier)
     while emu.store.get("track", track_key(carrier.token, number)) is not None:

@@ -21,7 +21,12 @@ WEST = {
     "country": "US",
     "latitude": 37.8,
     "longitude": -122.4,
+    "address_line1": "1 Market St",
+    "city": "San Francisco",
+    "state": "CA",
 }
+# The street address of the warehouse onboard() creates: labels leave from it.
+EAST_ADDRESS = {"address_line1": "450 W 33rd St", "city": "New York", "state": "NY"}
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -67,6 +72,7 @@ async def onboard(
             "country": "US",
             "latitude": 40.75,
             "longitude": -73.99,
+            **EAST_ADDRESS,
         },
         headers=bearer(vendor["api_key"]),
     )

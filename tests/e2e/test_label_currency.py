@@ -26,6 +26,9 @@ TORONTO = {
     "country": "CA",
     "latitude": 43.64,
     "longitude": -79.39,
+    "address_line1": "290 Bremner Blvd",
+    "city": "Toronto",
+    "state": "ON",
 }
 
 

@@ -123,3 +123,41 @@ async def test_a_key_past_a_vendors_most_is_a_declared_conflict(api: httpx.Async
     assert await conforms(api, "POST", "/v1/vendor/keys", over) == "invalid_state"
     live = (await api.get("/v1/vendor/keys", headers=seller.auth)).json()
     assert len(live["data"]) == MOST_KEYS_PER_VENDOR and not live["has_more"]
+
+
+async def test_a_label_from_a_warehouse_without_a_street_is_a_declared_problem(
+    api: httpx.AsyncClient,
+) -> None:
+    seller = await onboard(api, "Streetless")
+    warehouse_path = "/v1/vendors/{vendor_id}/warehouses"
+    bare = {
+        "name": "Lot",
+        "postal_code": "10001",
+        "country": "US",
+        "latitude": 40,
+        "longitude": -74,
+    }
+    created = await api.post(f"/v1/vendors/{seller.id}/warehouses", json=bare, headers=seller.auth)
+    assert await conforms(api, "POST", warehouse_path, created) == ""
+    seller.warehouse_id = created.json()["id"]
+    sku = await stock_product(api, seller, price_cents=1200, on_hand=1)
+    vendor_order = (await place(api, order_body([(sku, 1)]))).json()["vendor_orders"][0]["id"]
+    label = {
+        "purchase_label": True,
+        "parcel": {"length_cm": 20, "width_cm": 10, "height_cm": 5, "weight_grams": 300},
+    }
+
+    refused = await api.post(
+        f"/v1/vendor/orders/{vendor_order}/ship", json=label, headers=seller.auth
+    )
+    patched = await api.patch(
+        f"/v1/vendors/{seller.id}/warehouses/{seller.warehouse_id}",
+        json={"address_line1": "1 Main St", "city": "New York", "state": "NY"},
+        headers=seller.auth,
+    )
+
+    ship_path = "/v1/vendor/orders/{vendor_order_id}/ship"
+    assert await conforms(api, "POST", ship_path, refused) == "warehouse_address_incomplete"
+    patch_path = "/v1/vendors/{vendor_id}/warehouses/{warehouse_id}"
+    assert await conforms(api, "PATCH", patch_path, patched) == ""
+    assert patched.json()["missing_for_labels"] == []

@@ -224,6 +224,32 @@ def test_a_label_for_an_incomplete_address_fails_with_an_error_transaction(
     assert label.messages and "incomplete" in (label.messages[0].text or "")
 
 
+@pytest.mark.parametrize(
+    ("street1", "city", "zip_code", "why"),
+    [
+        # What labels were once bought with: the warehouse's name as street, its zip as city.
+        ("Acme main", "10001", "10001", "address_from.city '10001'"),
+        ("Acme main", "M5V 2T6", "M5V2T6", "address_from.city 'M5V 2T6'"),
+        ("1 Dock Road, Building 7, Industrial Park", "Newark", "07102", "street1 is longer"),
+    ],
+)
+def test_a_label_for_an_address_a_carrier_cannot_print_fails_with_an_error_transaction(
+    shippo_sdk: shippo.Shippo, street1: str, city: str, zip_code: str, why: str
+) -> None:
+    # Shippo quotes it (a quote needs only a country), then refuses the label.
+    shipment = shippo_sdk.shipments.create(
+        shipment_request(street1=street1, city=city, zip_code=zip_code)
+    )
+    assert shipment.rates
+
+    label = buy(shippo_sdk, shipment.rates[0].object_id, unique("vo"))
+
+    assert label.status == components.TransactionStatusEnum.ERROR
+    assert not label.tracking_number and not label.label_url
+    assert label.messages and why in (label.messages[0].text or "")
+    assert label.messages[0].code == "address_invalid"
+
+
 def test_an_unknown_object_is_not_found(shippo_sdk: shippo.Shippo) -> None:
     with pytest.raises(SDKError) as missing:
         shippo_sdk.transactions.get("f" * 32)
