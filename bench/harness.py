@@ -32,6 +32,8 @@ CONFIGURED_SERVICES = (
     "TEMPORAL_ADDRESS",
     "STRIPE_API_BASE",
     "STRIPE_API_KEY",
+    "SHIPPO_API_BASE",
+    "SHIPPO_API_KEY",
 )
 STACK_KEPT = "the stack's folder (logs under logs/) is kept"
 

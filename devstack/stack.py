@@ -47,7 +47,6 @@ from temporal.search_attributes import DEV_SERVER_TYPES
 ROOT = Path(__file__).resolve().parent.parent
 
 
-
 @dataclass
 class Ports:
     api: int = 8000
@@ -235,6 +234,11 @@ class DevStack:
             if not app.is_running():
                 raise ServerStartError(f"{app.name} exited:\n{app.log_tail()}")
         return _answers(f"{self.api_url}/healthz")
+
+    @property
+    def background_niceness(self) -> int:
+        """The niceness the worker and Temporal run at (devstack/priority.py)."""
+        return self._niceness
 
     def pids(self) -> dict[str, int]:
         """The PID of each process this stack started and still runs, by name (worker, api,

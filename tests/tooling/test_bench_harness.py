@@ -26,6 +26,8 @@ def test_a_benchmark_forgets_exactly_the_configured_services() -> None:
         "TEMPORAL_ADDRESS",
         "STRIPE_API_BASE",
         "STRIPE_API_KEY",
+        "SHIPPO_API_BASE",
+        "SHIPPO_API_KEY",
     }
     others = {
         "PATH": "/usr/bin",
