@@ -1,11 +1,14 @@
 """The README's walk-through, "a vendor has not been paid: why?", as an operator sees it: the
 Temporal Web UI of a real dev stack, in a real headless browser (Debian's chromium, driven by
-selenium), shows the vendor order's current details. The screenshot it takes is the README's
-picture (docs/images/temporal-ui-payout-refused.png), so the picture is always today's."""
+selenium), shows the vendor order's current details. The screenshot it takes becomes the
+README's picture (docs/images/temporal-ui-payout-refused.png) when UPDATE_PICTURES=1 is set
+(`UPDATE_PICTURES=1 make test`); otherwise it stays in the test's folder, so a test run never
+leaves the checkout changed."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from pathlib import Path
 
@@ -56,18 +59,21 @@ def browser() -> webdriver.Chrome:
 
 
 async def test_an_operator_sees_in_the_temporal_ui_why_a_vendor_was_not_paid(
-    api: httpx.AsyncClient, stack: DevStack
+    api: httpx.AsyncClient, stack: DevStack, tmp_path: Path
 ) -> None:
     ui_port = stack.ports.temporal_ui
     assert ui_port is not None, "the tests' dev stack runs the Web UI (tests/conftest.py)"
     refused = payout_refused(api, stack, "Brakes Co", 4200, email="brakes@example.com")
     async with refused as (sku, order):
         vo = order["vendor_orders"][0]
-        await picture(ui_port, vo["workflow_id"], order["id"], sku)
-    assert PICTURE.stat().st_size > 10_000  # a rendered page, not an empty frame
+        taken = tmp_path / PICTURE.name
+        await picture(ui_port, vo["workflow_id"], order["id"], sku, taken)
+    assert taken.stat().st_size > 10_000  # a rendered page, not an empty frame
+    if os.environ.get("UPDATE_PICTURES") == "1":
+        shutil.copyfile(taken, PICTURE)
 
 
-async def picture(ui_port: int, workflow_id: str, order_id: str, sku: str) -> None:
+async def picture(ui_port: int, workflow_id: str, order_id: str, sku: str, to: Path) -> None:
     """Open the vendor order's page, then its "User Metadata" tab (summary and current
     details), check what it says, and save the picture."""
     page = f"http://127.0.0.1:{ui_port}/namespaces/default/workflows/{workflow_id}"
@@ -84,7 +90,6 @@ async def picture(ui_port: int, workflow_id: str, order_id: str, sku: str) -> No
         assert "next try at " in current and current.endswith("or now with retry-payout")
         summary = f"Brakes Co's part of {order_id}: 1 x {sku}"
         assert summary in " ".join(shown).replace("\u2019", "'")
-        PICTURE.parent.mkdir(parents=True, exist_ok=True)
-        assert await asyncio.to_thread(driver.save_screenshot, str(PICTURE))
+        assert await asyncio.to_thread(driver.save_screenshot, str(to))
     finally:
         await asyncio.to_thread(driver.quit)
