@@ -41,6 +41,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.INVALID_STATE: 409,
     ErrorCode.VENDOR_UNAVAILABLE: 409,
     ErrorCode.LAST_API_KEY: 409,
+    ErrorCode.SECRET_ROTATION_IN_PROGRESS: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.PROVIDER_REJECTED: 502,

@@ -168,6 +168,11 @@ _PROBLEMS: dict[E, tuple[str, dict[str, Any]]] = {
     ),
     E.INVALID_STATE: ("vendor order is shipped", {"current_status": "shipped"}),
     E.LAST_API_KEY: ("the vendor's last live key cannot be revoked", {}),
+    E.SECRET_ROTATION_IN_PROGRESS: (
+        "the previous secret still signs deliveries until 2026-12-04T16:00:00Z: rotate again"
+        " after it expired",
+        {"previous_secret_expires_at": "2026-12-04T16:00:00Z"},
+    ),
     E.VENDOR_UNAVAILABLE: (
         "not sold at the moment (vendor not active): BRAKE-01",
         {"skus": ["BRAKE-01"], "vendor_ids": ["ven_3f2a9c"]},
@@ -207,6 +212,7 @@ MEANING: dict[E, str] = {
     E.PAYMENT_DECLINED: "the card was declined; `decline_code` says why",
     E.INVALID_STATE: "the resource's state forbids this change",
     E.LAST_API_KEY: "the vendor's last key cannot be revoked",
+    E.SECRET_ROTATION_IN_PROGRESS: "the secret replaced by the last rotation is still live",
     E.VENDOR_UNAVAILABLE: "a line's vendor is pending or suspended; `skus` says which",
     E.UNSUPPORTED_MEDIA_TYPE: "the body is not of a type this route reads",
     E.INVALID_SIGNATURE: "the webhook's signature does not hold",

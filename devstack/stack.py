@@ -247,6 +247,17 @@ class DevStack:
         self._apps[self._apps.index(old)] = new
         return new
 
+    def restart_api(self) -> ManagedProcess:
+        """Stop the API (a clean shutdown) and start a new one on the same port and settings:
+        what survives is what PostgreSQL and Redis keep. Returns once it answers /healthz."""
+        old = next(app for app in self._apps if app.name == "api")
+        old.stop()
+        self._stops = [(name, stop) for name, stop in self._stops if stop != old.stop]
+        new = self._spawn("api", ["api", "--port", str(self.ports.api)], self.env)
+        self._apps[self._apps.index(old)] = new
+        wait_until(self._api_healthy, timeout=60, what="the API's /healthz")
+        return new
+
 
 def _worker_name(n: int) -> str:
     return "worker" if n == 0 else f"worker-{n + 1}"

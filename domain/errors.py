@@ -37,6 +37,8 @@ class ErrorCode(StrEnum):
     VENDOR_UNAVAILABLE = "vendor_unavailable"
     # A vendor may not revoke its last API key: it would lock itself out.
     LAST_API_KEY = "last_api_key"
+    # A platform endpoint's secret rotated again while the one it replaced still signs.
+    SECRET_ROTATION_IN_PROGRESS = "secret_rotation_in_progress"
     # Webhooks whose signature or token does not hold.
     INVALID_SIGNATURE = "invalid_signature"
     # A provider (Stripe, Shippo) is down, slow or rate limited: retried, then 503.
