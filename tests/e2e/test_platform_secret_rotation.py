@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,8 +85,11 @@ class Heard:
         found: Received = await eventually(arrived, within=20)
         return found
 
-    async def rotate(self, body: dict[str, Any] | None = None) -> httpx.Response:
-        return await self.api.post(f"{self.url}/rotate-secret", json=body, headers=PLATFORM)
+    async def rotate(
+        self, body: dict[str, Any] | None = None, key: str | None = None
+    ) -> httpx.Response:
+        headers = PLATFORM if key is None else {**PLATFORM, "Idempotency-Key": key}
+        return await self.api.post(f"{self.url}/rotate-secret", json=body, headers=headers)
 
     async def shown(self) -> dict[str, Any]:
         answer = await self.api.get(self.url, headers=PLATFORM)
@@ -196,9 +200,14 @@ async def test_rotating_again_while_the_old_secret_is_live_is_refused_and_change
     heard: Heard,
 ) -> None:
     await heard.order_confirmed()
-    rotated = await heard.rotate({"expire_current_after_seconds": 3600})
+    key = uuid.uuid4().hex
+    rotated = await heard.rotate({"expire_current_after_seconds": 3600}, key=key)
     assert rotated.status_code == 200, rotated.text
     before = await heard.shown()
+    # The same request again (an answer lost on the way) is answered the same, secret included:
+    # that is how a lost secret is recovered, not by a second rotation.
+    repeated = await heard.rotate({"expire_current_after_seconds": 3600}, key=key)
+    assert (repeated.status_code, repeated.json()) == (200, rotated.json())
 
     refused = await heard.rotate({"expire_current_after_seconds": 0})
 
