@@ -248,8 +248,7 @@ class DevStack:
         return new
 
     def restart_api(self) -> ManagedProcess:
-        """Stop the API (a clean shutdown) and start a new one on the same port and settings:
-        what survives is what PostgreSQL and Redis keep. Returns once it answers /healthz."""
+        """A clean stop of the API and a new one on its port and settings, once it answers."""
         old = next(app for app in self._apps if app.name == "api")
         old.stop()
         self._stops = [(name, stop) for name, stop in self._stops if stop != old.stop]
