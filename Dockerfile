@@ -14,7 +14,7 @@ WORKDIR /app
 # `COPY . .` would bring in .venv, the embedded servers' .data and the tests. Neither the dev
 # stack (devstack/) nor the emulators (emulators/) ship, nor the server wheels (the `dev`
 # extra): production talks to real PostgreSQL, Redis, Temporal, Stripe and Shippo.
-COPY pyproject.toml cli.py cli_support.py worker.py ./
+COPY pyproject.toml cli.py cli_endpoints.py cli_support.py worker.py ./
 COPY domain/ domain/
 COPY models/ models/
 COPY workflows/ workflows/

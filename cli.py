@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
+from cli_endpoints import endpoints_app
 from cli_support import (
     EXIT_NO_DEV_STACK,
     EXIT_NOT_FOUND,
@@ -27,9 +28,6 @@ from cli_support import (
     unreachable_servers_said,
 )
 from domain.attention import AttentionReason
-
-if TYPE_CHECKING:
-    pass
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -177,6 +175,7 @@ orders_app = typer.Typer(no_args_is_help=True, help="Many orders at a time.")
 order_app = typer.Typer(no_args_is_help=True, help="One order.")
 app.add_typer(orders_app, name="orders")
 app.add_typer(order_app, name="order")
+app.add_typer(endpoints_app, name="webhook-endpoints")
 
 
 @orders_app.command("stuck")
@@ -187,12 +186,18 @@ def orders_stuck(
     limit: int = typer.Option(50, min=1, max=1000, help="At most this many"),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable"),
 ) -> None:
-    """Every vendor order that needs a person, the one waiting longest first."""
+    """Every vendor order that needs a person, the one waiting longest first.
+
+    Unfiltered, disabled platform endpoints follow (as JSON: `webhook-endpoints disabled`)."""
     from jobs import ops_report
     from models.base import utcnow
-    from stores.ops_views import stuck_vendor_orders
+    from stores.ops_views import needing_a_person
 
-    rows = read(ctx, lambda s: stuck_vendor_orders(s, reason=reason, vendor_id=vendor, limit=limit))
+    # Endpoints have no reason or vendor: a filtered question is not about them.
+    everything = reason is None and vendor is None and not as_json
+    rows, endpoints = read(
+        ctx, lambda s: needing_a_person(s, reason, vendor, limit, endpoints=everything)
+    )
     now = utcnow()
     if as_json:
         typer.echo(json.dumps(ops_report.stuck_as_json(rows, now), indent=2))
@@ -200,6 +205,8 @@ def orders_stuck(
         typer.echo(ops_report.NOTHING_STUCK)
     else:
         console().print(ops_report.stuck_table(rows, now))
+    if endpoints:
+        console().print(ops_report.disabled_table(endpoints, now))
 
 
 @order_app.command("show")

@@ -86,6 +86,8 @@ EXTRA: dict[tuple[str, str], set[E]] = {
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"): {
         E.INVALID_STATE
     },
+    # Rotated again before the secret the last rotation replaced expired.
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): {E.SECRET_ROTATION_IN_PROGRESS},
     STRIPE_WEBHOOK: {E.INVALID_SIGNATURE},
     # Shippo signs nothing: its secret token in the query is the credential.
     SHIPPO_WEBHOOK: {E.UNAUTHORIZED},

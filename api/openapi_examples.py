@@ -202,6 +202,11 @@ _PROBLEMS: dict[E, tuple[str, dict[str, Any]]] = {
         " number",
         {"warehouse_id": "wh_nyc", "missing": ["address_line1", "city", "state"]},
     ),
+    E.SECRET_ROTATION_IN_PROGRESS: (
+        "the previous secret still signs deliveries until 2026-12-04T16:00:00Z: rotate again"
+        " after it expired",
+        {"previous_secret_expires_at": "2026-12-04T16:00:00Z"},
+    ),
     E.VENDOR_UNAVAILABLE: (
         "not sold at the moment (vendor not active): BRAKE-01",
         {"skus": ["BRAKE-01"], "vendor_ids": ["ven_3f2a9c"]},
@@ -245,6 +250,7 @@ MEANING: dict[E, str] = {
         "no label from a warehouse without a complete street address; `missing` names the"
         " fields to set (PATCH the warehouse), or ship with your own tracking number"
     ),
+    E.SECRET_ROTATION_IN_PROGRESS: "the secret replaced by the last rotation is still live",
     E.VENDOR_UNAVAILABLE: "a line's vendor is pending or suspended; `skus` says which",
     E.UNSUPPORTED_MEDIA_TYPE: "the body is not of a type this route reads",
     E.INVALID_SIGNATURE: "the webhook's signature does not hold",

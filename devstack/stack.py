@@ -257,10 +257,19 @@ class DevStack:
     def restart_worker(self, sig: int = signal.SIGKILL) -> ManagedProcess:
         """Stop the worker with `sig` (by default a crash: no clean shutdown) and start a new
         one with the same settings; the old one is gone before the new one polls."""
-        old = next(app for app in self._apps if app.name == "worker")
+        return self._restart("worker", ["worker"], sig, niceness=self._niceness)
+
+    def restart_api(self) -> ManagedProcess:
+        """A clean stop of the API and a new one on its port and settings, once it answers."""
+        new = self._restart("api", ["api", "--port", str(self.ports.api)], signal.SIGTERM)
+        wait_until(self._api_healthy, timeout=60, what="the API's /healthz")
+        return new
+
+    def _restart(self, name: str, args: list[str], sig: int, niceness: int = 0) -> ManagedProcess:
+        old = next(app for app in self._apps if app.name == name)
         old.stop(sig=sig)
-        self._stops = [(name, stop) for name, stop in self._stops if stop != old.stop]
-        new = self._spawn("worker", ["worker"], self.env, niceness=self._niceness)
+        self._stops = [(n, stop) for n, stop in self._stops if stop != old.stop]
+        new = self._spawn(name, args, self.env, niceness=niceness)
         self._apps[self._apps.index(old)] = new
         return new
 

@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     LAST_API_KEY = "last_api_key"
     # A label cannot be bought from a warehouse whose street address is not complete yet.
     WAREHOUSE_ADDRESS_INCOMPLETE = "warehouse_address_incomplete"
+    # A platform endpoint's secret rotated again while the one it replaced still signs.
+    SECRET_ROTATION_IN_PROGRESS = "secret_rotation_in_progress"
     # Webhooks whose signature or token does not hold.
     INVALID_SIGNATURE = "invalid_signature"
     # A provider (Stripe, Shippo) is down, slow or rate limited: retried, then 503.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 from domain.errors import ValidationFailed
 
@@ -35,7 +36,16 @@ def _digest(secret: str, timestamp: int, body: bytes) -> str:
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     """The value of the signature header for `body` sent at `timestamp` (unix seconds)."""
-    return f"t={timestamp},{SCHEME}={_digest(secret, timestamp, body)}"
+    return sign_all([secret], timestamp, body)
+
+
+def sign_all(secrets_in_use: Sequence[str], timestamp: int, body: bytes) -> str:
+    """The header signed with each secret, in the order given (`t=..,v1=<first>,v1=<second>`):
+    one timestamp, one `v1=` per secret, so a receiver that knows any one of them verifies."""
+    if not secrets_in_use:
+        raise ValueError("a delivery is signed with at least one secret")
+    signatures = ",".join(f"{SCHEME}={_digest(s, timestamp, body)}" for s in secrets_in_use)
+    return f"t={timestamp},{signatures}"
 
 
 def _parse(header: str) -> tuple[int, list[str]]:

@@ -1,5 +1,6 @@
-"""How the operator's commands (`fulfillment orders stuck`, `fulfillment order show`) put what
-stores/ops_views.py reads in front of a person (rich tables) or a program (JSON).
+"""How the operator's commands (`fulfillment orders stuck`, `fulfillment webhook-endpoints
+disabled`, `fulfillment order show`) put what stores/ops_views.py reads in front of a person
+(rich tables) or a program (JSON).
 
 Nothing here reads or computes money: the amounts are the ledger's (stores/ledger.py), so the
 command line never disagrees with the API or the reconciliation.
@@ -9,15 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from rich.console import Console
 from rich.table import Table
 
 from domain.ids import vendor_order_workflow_id
-from stores.ops_views import OrderFile, StuckVendorOrder
+from stores.ops_views import DisabledEndpoint, OrderFile, StuckVendorOrder
 
 NOTHING_STUCK = "nothing needs a person: no vendor order has an attention reason"
+NO_DISABLED_ENDPOINTS = "no platform endpoint is disabled"
 
 
 def waited(since: datetime, now: datetime) -> str:
@@ -60,6 +62,44 @@ def stuck_table(rows: list[StuckVendorOrder], now: datetime) -> Table:
             row.reason,
             row.since.isoformat(timespec="seconds"),
             waited(row.since, now),
+        )
+    return table
+
+
+def shown_url(url: str) -> str:
+    """The endpoint's URL without its query or fragment: a storefront may put a token there,
+    and these tables are pasted into tickets (the worker's log leaves the URL out for it)."""
+    parts = urlsplit(url)
+    hidden = "?…" if parts.query or parts.fragment else ""
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + hidden
+
+
+def disabled_as_json(rows: list[DisabledEndpoint], now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "endpoint_id": row.endpoint_id,
+            "url": shown_url(row.url),
+            "disabled_since": row.since.isoformat(),
+            "disabled_seconds": max(0, int((now - row.since).total_seconds())),
+            "last_error": row.last_error,
+            "deliveries_waiting": row.waiting,
+        }
+        for row in rows
+    ]
+
+
+def disabled_table(rows: list[DisabledEndpoint], now: datetime) -> Table:
+    table = Table(title="Platform endpoints disabled, longest first")
+    for header in ("endpoint", "url", "disabled since", "disabled for", "last error", "waiting"):
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row.endpoint_id,
+            shown_url(row.url),
+            row.since.isoformat(timespec="seconds"),
+            waited(row.since, now),
+            row.last_error,
+            str(row.waiting),
         )
     return table
 

@@ -2,8 +2,9 @@
 the reaper (worker.py; docs/platform-events.md).
 
 Each turn fans new `order_event` rows out into deliveries, then sends the due ones: signed as
-vendor notifications are (domain/signing.py) with each endpoint's own secret, through the
-guarded sender that only reaches addresses the outbound rules allow. A delivery is locked
+vendor notifications are (domain/signing.py) with each endpoint's own secret (and the one a
+rotation replaced, until it expires), through the guarded sender that only reaches addresses
+the outbound rules allow. A delivery is locked
 while it is sent (stores/platform_deliveries.py), so several workers never send one twice at
 once; what happened is written in the same transaction, so a worker that dies mid-send leaves
 the delivery pending and another sends it again (at least once).
@@ -31,7 +32,8 @@ from domain.delivery_schedule import (
     retry_wait,
     should_disable,
 )
-from domain.signing import SIGNATURE_HEADER, sign
+from domain.secret_rotation import secrets_in_use
+from domain.signing import SIGNATURE_HEADER, sign_all
 from models.base import utcnow
 from models.platform_webhooks import KEPT_ATTEMPTS, PlatformDelivery, PlatformEndpoint
 from stores.platform_deliveries import claim_due, fan_out, locked_endpoint
@@ -142,9 +144,14 @@ class PlatformOutbox:
     async def _attempt(self, delivery: PlatformDelivery, endpoint: PlatformEndpoint) -> Attempt:
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
         started, at = time.monotonic(), self._clock()
+        # During a rotation, signed with the new secret and the one it replaced (until that
+        # one's expiry): a receiver that knows either verifies (domain/secret_rotation.py).
+        signing = secrets_in_use(
+            endpoint.secret, endpoint.previous_secret, endpoint.previous_secret_expires_at, at
+        )
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(endpoint.secret, int(at.timestamp()), body),
+            SIGNATURE_HEADER: sign_all(signing, int(at.timestamp()), body),
             "Fulfillment-Event-Id": str(delivery.payload.get("id", "")),
             "Fulfillment-Event-Type": delivery.event_type,
             "User-Agent": USER_AGENT,

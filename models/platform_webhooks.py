@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, StrictInt, field_validator
 from pydantic import Field as In
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
@@ -15,7 +15,8 @@ from sqlmodel import Field, SQLModel
 
 from domain.outbound_urls import MAX_URL_LENGTH
 from domain.platform_events import normal_subscription
-from models.base import json_column, optional_timestamp, timestamp
+from domain.secret_rotation import DEFAULT_EXPIRY_SECONDS, LONGEST_EXPIRY_SECONDS, previous_is_live
+from models.base import json_column, optional_timestamp, timestamp, utcnow
 from models.request import RequestModel
 from models.text import StorableText
 
@@ -32,6 +33,10 @@ class PlatformEndpoint(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=500)
     event_types: list[str] = json_column(default=list)
     secret: str = Field(max_length=80)
+    # The secret the last rotation replaced, signing beside `secret` until its expiry
+    # (domain/secret_rotation.py); kept as `secret` is, since signing needs it in clear.
+    previous_secret: str | None = Field(default=None, max_length=80)
+    previous_secret_expires_at: datetime | None = optional_timestamp()
     status: str = Field(default="enabled", max_length=20, index=True)
     disabled_reason: str | None = Field(default=None, max_length=500)
     disabled_at: datetime | None = optional_timestamp()
@@ -123,6 +128,13 @@ class EndpointCreate(RequestModel):
         return normal_subscription(value)
 
 
+class SecretRotationRequest(RequestModel):
+    # How long the secret being replaced still signs beside the new one (0: not at all).
+    expire_current_after_seconds: StrictInt = In(
+        default=DEFAULT_EXPIRY_SECONDS, ge=0, le=LONGEST_EXPIRY_SECONDS
+    )
+
+
 class EndpointPublic(BaseModel):
     id: str
     url: str
@@ -133,15 +145,23 @@ class EndpointPublic(BaseModel):
     disabled_at: datetime | None
     consecutive_failures: int
     failing_since: datetime | None
+    # Until when the secret replaced by the last rotation also signs; null when none does.
+    previous_secret_expires_at: datetime | None
     created_at: datetime
 
     @classmethod
-    def of(cls, endpoint: PlatformEndpoint) -> EndpointPublic:
-        return cls.model_validate(endpoint, from_attributes=True)
+    def of(cls, endpoint: PlatformEndpoint, now: datetime | None = None) -> EndpointPublic:
+        shown = cls.model_validate(endpoint, from_attributes=True)
+        expires = endpoint.previous_secret_expires_at
+        if not previous_is_live(expires, now or utcnow()):
+            # Expired: it signs nothing any more, so it is not shown as if it did.
+            shown.previous_secret_expires_at = None
+        return shown
 
 
 class EndpointWithSecret(EndpointPublic):
-    # Shown once, here: keep it to verify signatures (docs/platform-events.md).
+    # Shown once, here (and in a rotation's answer): keep it to verify signatures
+    # (docs/platform-events.md).
     secret: str
 
 
@@ -201,4 +221,5 @@ __all__ = [
     "PlatformEndpoint",
     "PlatformEventFanned",
     "PlatformOutbox",
+    "SecretRotationRequest",
 ]

@@ -1,6 +1,7 @@
-"""What operators read: the vendor orders that need a person, and one order's whole file
-(timeline, vendor orders, money, stock held). Read by `GET /v1/ops/orders` and by the
-`fulfillment orders stuck` and `fulfillment order show` commands.
+"""What operators read: the vendor orders that need a person, the platform endpoints that were
+disabled, and one order's whole file (timeline, vendor orders, money, stock held). Read by
+`GET /v1/ops/orders` and by the `fulfillment orders stuck`, `fulfillment webhook-endpoints
+disabled` and `fulfillment order show` commands.
 
 PostgreSQL only: the workflows keep it current, and business reads never go through Temporal's
 visibility (DESIGN.md). An order-level reason (`vendor_order_failed`) lives only on the order
@@ -20,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.ledger import EntryKind, VendorOrderMoney
 from models.ledger import LedgerEntry
 from models.order import OrderEvent
+from models.platform_webhooks import PlatformDelivery, PlatformEndpoint
 from models.stock import Reservation
 from models.vendor_order import VendorOrder
 from models.views import OrderPublic
@@ -92,6 +94,79 @@ async def stuck_vendor_orders(
         )
         for vo, at in await session.exec(query)
     ]
+
+
+@dataclass(frozen=True)
+class DisabledEndpoint:
+    endpoint_id: str
+    url: str
+    since: datetime
+    last_error: str
+    # Pending deliveries: they go out, in order, once it is enabled again.
+    waiting: int
+
+
+async def disabled_endpoints(session: AsyncSession, *, limit: int = 50) -> list[DisabledEndpoint]:
+    """The platform's endpoints that kept failing and were disabled, the longest disabled
+    first, with the last attempt's error and how many deliveries wait for them."""
+    waiting = (
+        select(func.count())
+        .where(
+            PlatformDelivery.endpoint_id == PlatformEndpoint.id,
+            PlatformDelivery.status == "pending",
+        )
+        .correlate(PlatformEndpoint)
+        .scalar_subquery()
+    )
+    # What the last attempt got: its error, or the status it was answered with.
+    last_error = (
+        select(
+            func.coalesce(
+                PlatformDelivery.last_error,
+                func.concat("HTTP ", PlatformDelivery.last_status_code),
+            )
+        )
+        .where(
+            PlatformDelivery.endpoint_id == PlatformEndpoint.id,
+            col(PlatformDelivery.last_attempt_at).is_not(None),
+        )
+        .order_by(col(PlatformDelivery.last_attempt_at).desc(), col(PlatformDelivery.id).desc())
+        .limit(1)
+        .correlate(PlatformEndpoint)
+        .scalar_subquery()
+    )
+    since = func.coalesce(PlatformEndpoint.disabled_at, PlatformEndpoint.updated_at).label("since")
+    query = (
+        select(PlatformEndpoint, since, waiting, last_error)
+        .where(PlatformEndpoint.status == "disabled")
+        .order_by(since, col(PlatformEndpoint.id))
+        .limit(limit)
+    )
+    return [
+        DisabledEndpoint(
+            endpoint_id=endpoint.id,
+            url=endpoint.url,
+            since=at,
+            # No attempt left to read (none kept): the reason it was disabled names the last.
+            last_error=error or endpoint.disabled_reason or "",
+            waiting=int(count),
+        )
+        for endpoint, at, count, error in await session.exec(query)
+    ]
+
+
+async def needing_a_person(
+    session: AsyncSession,
+    reason: str | None,
+    vendor_id: str | None,
+    limit: int,
+    *,
+    endpoints: bool,
+) -> tuple[list[StuckVendorOrder], list[DisabledEndpoint]]:
+    """What `fulfillment orders stuck` prints, in one read: the vendor orders, and (when
+    `endpoints`) the disabled platform endpoints."""
+    rows = await stuck_vendor_orders(session, reason=reason, vendor_id=vendor_id, limit=limit)
+    return rows, (await disabled_endpoints(session, limit=limit)) if endpoints else []
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The platform's (storefront's) event endpoints: registered with the URL and the event types
-it wants, each delivery and its attempts visible, one replayed by hand, a disabled endpoint
-enabled again (docs/platform-events.md). Operators list the endpoints that were disabled.
+it wants, its signing secret rolled without downtime, each delivery and its attempts visible,
+one replayed by hand, a disabled endpoint enabled again (docs/platform-events.md). Operators
+list the endpoints that were disabled.
 
 Deliveries are made by the worker's outbox loop (jobs/platform_events.py); these routes only
 read and change rows.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic_core import to_jsonable_python
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +24,7 @@ from api.webhook_urls import ResolverDep, vet_webhook_url
 from domain.errors import ErrorCode
 from domain.pagination import KeyShape
 from domain.platform_events import new_endpoint_id
+from domain.secret_rotation import RotationInProgress, rotate
 from domain.signing import new_secret
 from models.base import utcnow
 from models.platform_webhooks import (
@@ -31,6 +34,7 @@ from models.platform_webhooks import (
     EndpointWithSecret,
     PlatformDelivery,
     PlatformEndpoint,
+    SecretRotationRequest,
 )
 from stores.platform_deliveries import deliveries_page
 
@@ -130,6 +134,47 @@ async def enable_endpoint(
         session.add(endpoint)
         await session.commit()
     return EndpointPublic.of(endpoint)
+
+
+@router.post("/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret)
+async def rotate_secret(
+    endpoint_id: str,
+    _: Platform,
+    session: SessionDep,
+    body: SecretRotationRequest | None = None,
+) -> EndpointWithSecret:
+    """Roll the signing secret: the answer carries the new one, shown only here. Deliveries
+    are signed with both until `previous_secret_expires_at` (24 h by default), then with the
+    new one only. 409 while the secret the last rotation replaced is still live."""
+    wanted = body or SecretRotationRequest()
+    # Locked: two rotations at once would each replace the secret the other just made.
+    endpoint = await _endpoint(session, endpoint_id, lock=True)
+    now = utcnow()
+    try:
+        rotated = rotate(
+            endpoint.secret,
+            endpoint.previous_secret_expires_at,
+            now,
+            wanted.expire_current_after_seconds,
+            new_secret(),
+        )
+    except RotationInProgress as live:
+        # Written as every time in an answer is (…Z), so it compares equal to the rotation's.
+        expires = to_jsonable_python(live.expires_at)
+        raise Problem(
+            ErrorCode.SECRET_ROTATION_IN_PROGRESS,
+            f"the previous secret still signs deliveries until {expires}: "
+            "rotate again after it expired",
+            previous_secret_expires_at=expires,
+        ) from None
+    endpoint.secret = rotated.secret
+    endpoint.previous_secret = rotated.previous_secret
+    endpoint.previous_secret_expires_at = rotated.previous_secret_expires_at
+    endpoint.updated_at = now
+    session.add(endpoint)
+    await session.commit()
+    shown = EndpointPublic.of(endpoint, now)
+    return EndpointWithSecret(**shown.model_dump(), secret=rotated.secret)
 
 
 @router.get("/{endpoint_id}/deliveries", response_model=Page[DeliveryPublic])

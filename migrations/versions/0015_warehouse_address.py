@@ -1,7 +1,7 @@
 """warehouse street address: the address a label leaves from
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-03 19:20:00
 
 Warehouses were created with a postal code, a country and coordinates only; labels then took
@@ -18,7 +18,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

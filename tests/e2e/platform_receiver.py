@@ -14,10 +14,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.e2e.client import unique
+from tests.loopback_receiver import LoopbackReceiver, QuietHandler
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Received:
         return json.loads(self.body)  # type: ignore[no-any-return]
 
 
-class PlatformReceiver:
+class PlatformReceiver(LoopbackReceiver):
     def __init__(self, port: int) -> None:
         self.received: list[Received] = []
         self._failures_left: dict[str, int] = {}
@@ -42,7 +42,7 @@ class PlatformReceiver:
         self._lock = threading.Lock()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 status = receiver._answer(self.path)
@@ -61,10 +61,7 @@ class PlatformReceiver:
                 self.send_response(status)
                 self.end_headers()
 
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._serve(Handler, port)
         self.base = f"http://127.0.0.1:{port}"
 
     def new_path(self) -> str:
@@ -109,12 +106,5 @@ class PlatformReceiver:
 
 @contextmanager
 def running_receiver(port: int) -> Iterator[PlatformReceiver]:
-    receiver = PlatformReceiver(port)
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with PlatformReceiver(port) as receiver:
         yield receiver
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
-        thread.join(timeout=5)

@@ -7,13 +7,11 @@ The stack's worker reaches a loopback receiver only on the one host:port the sta
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from devstack.stack import DevStack
+from tests.loopback_receiver import LoopbackReceiver, QuietHandler
 
 
 def allowed_webhook_port(stack: DevStack) -> int:
@@ -22,24 +20,21 @@ def allowed_webhook_port(stack: DevStack) -> int:
     return int(port)
 
 
-class Inbox:
+class Inbox(LoopbackReceiver):
     """Keeps what it was sent; answers 204."""
 
     def __init__(self, port: int) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
         inbox = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 inbox.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._serve(Handler, port)
         self.url = f"http://127.0.0.1:{port}/hooks"
 
     def types(self) -> list[str]:
@@ -48,12 +43,5 @@ class Inbox:
 
 @contextmanager
 def running_inbox(port: int) -> Iterator[Inbox]:
-    box = Inbox(port)
-    thread = threading.Thread(target=box.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with Inbox(port) as box:
         yield box
-    finally:
-        box.server.shutdown()
-        box.server.server_close()
-        thread.join(timeout=5)
