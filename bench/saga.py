@@ -196,8 +196,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def start_bare_worker(stack: DevStack) -> ManagedProcess:
-    """The bare workflows' worker, a process of its own so that its CPU is read apart, at the
-    real worker's CPU priority (FULFILLMENT_BACKGROUND_NICENESS): the two compare like for like."""
+    """The bare workflows' worker, a process of its own so that its CPU is read apart."""
     return ManagedProcess.start(
         "bare worker",
         [
@@ -214,7 +213,6 @@ def start_bare_worker(stack: DevStack) -> ManagedProcess:
         stack.data_dir / "logs" / "bare-worker.log",
         env=stack.env,
         cwd=ROOT,
-        niceness=stack.background_niceness,
     )
 
 

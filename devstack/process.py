@@ -17,26 +17,6 @@ class ServerStartError(RuntimeError):
     """A managed server did not come up; the message carries the tail of its log."""
 
 
-def nice_prefix(niceness: int) -> list[str]:
-    """The command that runs a program at `niceness` (0: none). `nice` execs the program,
-    so the PID we keep is the server's own."""
-    if not 0 <= niceness <= 19:
-        raise ValueError(f"a niceness is 0 to 19, not {niceness}")
-    if niceness == 0:
-        return []
-    nice = shutil.which("nice")
-    if nice is None:
-        raise ServerStartError("`nice` (coreutils) is not on PATH; set the niceness to 0")
-    return [nice, "-n", str(niceness)]
-
-
-def niceness_of(pid: int) -> int:
-    """A running process's niceness, from /proc/<pid>/stat (field 19)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    # The command name (field 2) may hold spaces and parentheses: fields follow its last ")".
-    return int(stat.rsplit(")", 1)[1].split()[16])
-
-
 class ManagedProcess:
     """A server started with `subprocess.Popen`, its output appended to a log file."""
 
@@ -56,13 +36,8 @@ class ManagedProcess:
         cwd: Path | None = None,
         user: str | None = None,
         group: int | None = None,
-        niceness: int = 0,
     ) -> ManagedProcess:
-        """`niceness` above 0 starts the server under `nice`: every thread it ever has runs
-        at that lower CPU priority (a niceness set on a running process reaches only the
-        threads created after it)."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        args = [*nice_prefix(niceness), *args]
         # The child keeps its own copy of the descriptor; ours can close right away.
         with open(log_path, "ab") as log:
             popen = subprocess.Popen(

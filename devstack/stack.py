@@ -33,7 +33,6 @@ from devstack import (
     wait_until,
 )
 from devstack.emulators import start_emulator
-from devstack.priority import background_niceness
 from migrations import upgrade
 from models.settings import (
     DEV_OPS_KEY,
@@ -85,8 +84,6 @@ class DevStack:
     env: dict[str, str] = field(default_factory=dict)
     _stops: list[tuple[str, Callable[[], object]]] = field(default_factory=list)
     _apps: list[ManagedProcess] = field(default_factory=list)
-    _niceness: int = 0
-    _servers: dict[str, int] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -113,13 +110,11 @@ class DevStack:
         env["FULFILLMENT_WORKER_METRICS_PORT"] = str(self.ports.worker_metrics)
         # The API and worker look for this stack's file, never another folder's.
         env[stack_file.DATA_DIR_VARIABLE] = str(self.data_dir)
-        self._niceness = background_niceness(source)
         try:
             if "DATABASE_URL" not in source:
                 log(f"starting PostgreSQL on 127.0.0.1:{self.ports.postgres}")
                 pg = start_postgres(self.data_dir / "postgres", self.ports.postgres)
                 self._stops.append(("PostgreSQL", pg.stop))
-                self._servers["postgres"] = pg.process.pid
                 env["DATABASE_URL"] = pg.url()
             if "REDIS_URL" not in source:
                 log(f"starting Redis on 127.0.0.1:{self.ports.redis}")
@@ -133,10 +128,8 @@ class DevStack:
                     self.ports.temporal,
                     self.ports.temporal_ui,
                     DEV_SERVER_TYPES,
-                    niceness=self._niceness,
                 )
                 self._stops.append(("Temporal", temporal.stop))
-                self._servers["temporal"] = temporal.process.pid
                 env["TEMPORAL_ADDRESS"] = temporal.address
             if "STRIPE_API_BASE" not in source and "STRIPE_API_KEY" not in source:
                 log(f"starting the Stripe emulator on 127.0.0.1:{self.ports.stripe}")
@@ -151,9 +144,7 @@ class DevStack:
             for n in range(self.worker_processes):
                 # One port, one process: the others serve no /metrics (port 0).
                 own = env if n == 0 else {**env, "FULFILLMENT_WORKER_METRICS_PORT": "0"}
-                self._apps.append(
-                    self._spawn(_worker_name(n), ["worker"], own, niceness=self._niceness)
-                )
+                self._apps.append(self._spawn(_worker_name(n), ["worker"], own))
             self._apps.append(self._spawn("api", ["api", "--port", str(self.ports.api)], env))
             wait_until(self._api_healthy, timeout=60, what="the API's /healthz")
             self._write_stack_file()
@@ -215,16 +206,13 @@ class DevStack:
         env["SHIPPO_API_BASE"] = f"http://127.0.0.1:{port}"
         env["SHIPPO_API_KEY"] = "shippo_test_fulfillment_dev"
 
-    def _spawn(
-        self, name: str, args: list[str], env: dict[str, str], *, niceness: int = 0
-    ) -> ManagedProcess:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> ManagedProcess:
         process = ManagedProcess.start(
             name,
             [sys.executable, "-m", "cli", *args],
             self.data_dir / "logs" / f"{name}.log",
             env=env,
             cwd=ROOT,
-            niceness=niceness,
         )
         self._stops.append((name, process.stop))
         return process
@@ -234,16 +222,6 @@ class DevStack:
             if not app.is_running():
                 raise ServerStartError(f"{app.name} exited:\n{app.log_tail()}")
         return _answers(f"{self.api_url}/healthz")
-
-    @property
-    def background_niceness(self) -> int:
-        """The niceness the worker and Temporal run at (devstack/priority.py)."""
-        return self._niceness
-
-    def pids(self) -> dict[str, int]:
-        """The PID of each process this stack started and still runs, by name (worker, api,
-        postgres, temporal, ...)."""
-        return {**self._servers, **{app.name: app.pid for app in self._apps}}
 
     def dead_app(self) -> ManagedProcess | None:
         return next((app for app in self._apps if not app.is_running()), None)
@@ -257,7 +235,7 @@ class DevStack:
     def restart_worker(self, sig: int = signal.SIGKILL) -> ManagedProcess:
         """Stop the worker with `sig` (by default a crash: no clean shutdown) and start a new
         one with the same settings; the old one is gone before the new one polls."""
-        return self._restart("worker", ["worker"], sig, niceness=self._niceness)
+        return self._restart("worker", ["worker"], sig)
 
     def restart_api(self) -> ManagedProcess:
         """A clean stop of the API and a new one on its port and settings, once it answers."""
@@ -265,11 +243,11 @@ class DevStack:
         wait_until(self._api_healthy, timeout=60, what="the API's /healthz")
         return new
 
-    def _restart(self, name: str, args: list[str], sig: int, niceness: int = 0) -> ManagedProcess:
+    def _restart(self, name: str, args: list[str], sig: int) -> ManagedProcess:
         old = next(app for app in self._apps if app.name == name)
         old.stop(sig=sig)
         self._stops = [(n, stop) for n, stop in self._stops if stop != old.stop]
-        new = self._spawn(name, args, self.env, niceness=niceness)
+        new = self._spawn(name, args, self.env)
         self._apps[self._apps.index(old)] = new
         return new
 

@@ -69,7 +69,6 @@ def start_temporal(
     namespace: str = "default",
     time_skipping: bool = False,
     log_level: str = "warn",
-    niceness: int = 0,
 ) -> TemporalServer:
     """Start the dev server on 127.0.0.1:`port` and return once `search_attributes` exist.
 
@@ -114,9 +113,7 @@ def start_temporal(
         # What WorkflowEnvironment.start_time_skipping_v2 needs from the server.
         args += ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
 
-    process = ManagedProcess.start(
-        "temporal", args, log_dir / "temporal.log", cwd=log_dir, niceness=niceness
-    )
+    process = ManagedProcess.start("temporal", args, log_dir / "temporal.log", cwd=log_dir)
     address = f"127.0.0.1:{port}"
     ui_url = f"http://127.0.0.1:{ui_port}" if ui_port is not None else None
     server = TemporalServer(process, address, ui_url, namespace, scratch_dir)

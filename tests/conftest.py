@@ -20,7 +20,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from activities.events import RedisEventPublisher
 from activities.orders import OrderStoreActivities
 from devstack import free_port
-from devstack.priority import BACKGROUND_NICENESS
 from devstack.stack import DevStack, Ports
 from providers.shippo_adapter import ShippoGateway
 from providers.stripe_adapter import StripeGateway
@@ -83,10 +82,6 @@ def _own_servers_only() -> None:
     """Tests start their own servers: never touch a developer's configured services."""
     for name in (*CONFIGURED_SERVICES, "STRIPE_API_KEY", "SHIPPO_API_KEY"):
         os.environ.pop(name, None)
-    # The stacks' workers and Temporal share the cores with the test processes themselves,
-    # which run at niceness 0: lowered below them, a saga would wait on a test's own work.
-    # tests/e2e/test_restart.py checks the dev stack's priorities with a niceness of its own.
-    os.environ[BACKGROUND_NICENESS] = "0"
 
 
 @pytest.fixture(scope="session", autouse=True)
