@@ -4,10 +4,10 @@ the reaper (worker.py; docs/platform-events.md).
 Each turn fans new `order_event` rows out into deliveries, then sends the due ones: signed as
 vendor notifications are (domain/signing.py) with each endpoint's own secret (and the one a
 rotation replaced, until it expires), through the guarded sender that only reaches addresses
-the outbound rules allow. A delivery is locked
-while it is sent (stores/platform_deliveries.py), so several workers never send one twice at
-once; what happened is written in the same transaction, so a worker that dies mid-send leaves
-the delivery pending and another sends it again (at least once).
+the outbound rules allow. A delivery is locked while it is sent (stores/platform_deliveries.py),
+so several workers never send one twice at once; what happened is written in the same
+transaction, so a worker that dies mid-send leaves the delivery pending and another sends it
+again (at least once).
 """
 
 from __future__ import annotations
