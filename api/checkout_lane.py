@@ -68,7 +68,7 @@ class CheckoutLane:
             return
         order_id = order_id_for_idempotency_key("platform", key)
         annotate(order_id=order_id)  # its log lines name the order, refusals included
-        fingerprint = request_fingerprint(order.model_dump(mode="json"))
+        fingerprint = request_fingerprint(order.fingerprint_payload())
         app = scope["app"]
         try:
             held = await admission.admit_or_refuse(app, order_id, order.lines, fingerprint)

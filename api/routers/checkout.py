@@ -104,7 +104,7 @@ async def _admit_and_check_out(
 ) -> OrderPublic:
     order_id = order_id_for_idempotency_key("platform", idempotency_key)
     annotate(order_id=order_id)
-    fingerprint = request_fingerprint(body.model_dump(mode="json"))
+    fingerprint = request_fingerprint(body.fingerprint_payload())
     # The gate first, before any database read (a flash sale's refusals take milliseconds).
     # It remembers every checkout it admitted for a day, so a retry of a known key is
     # admitted again and attaches to its saga below, never counted twice. The checkout lane

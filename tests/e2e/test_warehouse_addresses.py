@@ -215,3 +215,35 @@ async def test_a_warehouse_address_is_changed_only_by_its_vendor_or_ops_and_only
     assert cleared.status_code == 200, cleared.text
     assert (cleared.json()["city"], cleared.json()["state"]) == ("Brooklyn", None)
     assert cleared.json()["missing_for_labels"] == ["state"]
+
+
+async def test_the_buyers_state_reaches_the_labels_recipient_address(
+    api: httpx.AsyncClient, shippo: httpx.AsyncClient
+) -> None:
+    # Given an order whose shipping address names its state
+    seller = await onboard(api, "ToAState")
+    sku = await stock_product(api, seller, price_cents=2500, on_hand=3)
+    body = order_body([(sku, 1)])
+    body["shipping_address"] |= {"state": "NY", "line2": "Apt 4"}
+    placed = await place(api, body)
+    assert placed.status_code == 201, placed.text
+    vendor_order_id = placed.json()["vendor_orders"][0]["id"]
+
+    # When the vendor buys a label
+    shipped = await api.post(
+        f"/v1/vendor/orders/{vendor_order_id}/ship",
+        json={"purchase_label": True, "parcel": PARCEL},
+        headers=seller.auth,
+    )
+
+    # Then Shippo was given the buyer's state and second line
+    assert shipped.status_code == 200, shipped.text
+    [label] = await labels_for(shippo, vendor_order_id)
+    rate = await shippo.get(f"/rates/{label['rate']}")
+    shipment = await shippo.get(f"/shipments/{rate.json()['shipment']}")
+    recipient = shipment.json()["address_to"]
+    assert (recipient["state"], recipient["street2"], recipient["city"]) == (
+        "NY",
+        "Apt 4",
+        "New York",
+    )
