@@ -5,6 +5,7 @@ and its extensions)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from sqlmodel import col, select
 
 from api.auth import Role, hash_key, mint_vendor_key
 from api.deps import (
@@ -17,6 +18,7 @@ from api.deps import (
     vendor_in_scope,
 )
 from api.errors import Problem
+from api.pagination import Page, PageParamsDep, after, page
 from api.webhook_urls import ResolverDep, vet_webhook_url
 from domain.durations import parse_duration
 from domain.errors import ErrorCode
@@ -26,6 +28,7 @@ from domain.ids import (
     new_vendor_id,
     new_warehouse_id,
 )
+from domain.pagination import KeyShape
 from domain.signing import new_secret
 from models.vendor import (
     ApiKey,
@@ -44,6 +47,8 @@ from models.vendor import (
 from providers.errors import ProviderError
 
 router = APIRouter(prefix="/v1/vendors", tags=["catalog and stock"])
+
+WAREHOUSES = KeyShape("vendor_warehouses", (str,))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=VendorWithKey)
@@ -127,6 +132,21 @@ async def create_warehouse(
     session.add(warehouse)
     await session.commit()
     return WarehousePublic.of(warehouse)
+
+
+@router.get("/{vendor_id}/warehouses", response_model=Page[WarehousePublic])
+async def list_warehouses(
+    vendor_id: str, principal: OpsOrVendor, session: SessionDep, params: PageParamsDep
+) -> Page[WarehousePublic]:
+    """The vendor's warehouses by id, each with `missing_for_labels`: the vendor app shows
+    which need their street address before a label can leave from them."""
+    await vendor_in_scope(session, principal, vendor_id)
+    query = select(Warehouse).where(Warehouse.vendor_id == vendor_id)
+    start = after(params, WAREHOUSES)
+    if start is not None:
+        query = query.where(col(Warehouse.id) > start[0])
+    rows = list(await session.exec(query.order_by(col(Warehouse.id)).limit(params.fetch)))
+    return page(rows, params, WAREHOUSES, lambda w: (w.id,), WarehousePublic.of)
 
 
 @router.patch("/{vendor_id}/warehouses/{warehouse_id}", response_model=WarehousePublic)

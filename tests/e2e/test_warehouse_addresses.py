@@ -20,12 +20,14 @@ from tests.e2e.client import (
     EAST_ADDRESS,
     OPS,
     Seller,
+    bearer,
     inventory,
     onboard,
     order_body,
     place,
     stock_product,
 )
+from tests.e2e.pages import every_item
 
 PARCEL = {"length_cm": 30, "width_cm": 20, "height_cm": 10, "weight_grams": 1200}
 # The body warehouses were created with before they had a street address.
@@ -247,3 +249,29 @@ async def test_the_buyers_state_reaches_the_labels_recipient_address(
         "Apt 4",
         "New York",
     )
+
+
+async def test_a_vendor_lists_its_warehouses_page_by_page_with_what_labels_still_need(
+    api: httpx.AsyncClient,
+) -> None:
+    # Given a vendor with a complete warehouse and two without a street, and another vendor
+    seller = await bare_warehouse_seller(api, "Depots")
+    extra = await api.post(f"/v1/vendors/{seller.id}/warehouses", json=BARE, headers=seller.auth)
+    assert extra.status_code == 201, extra.text
+    rival = await onboard(api, "DepotsRival")
+    url = f"/v1/vendors/{seller.id}/warehouses"
+
+    # When the vendor walks its list two at a time, each warehouse is seen once, by id, with
+    # what a label from it still needs; an operator sees the same list
+    walked = await every_item(api, url, bearer(seller.key), limit=2)
+    assert [w["id"] for w in walked] == sorted(w["id"] for w in walked)
+    assert len(walked) == 3 and {w["vendor_id"] for w in walked} == {seller.id}
+    needs = sorted(len(w["missing_for_labels"]) for w in walked)
+    assert needs == [0, 3, 3]
+    assert await every_item(api, url, OPS, limit=2) == walked
+
+    # And another vendor's list is not found for it, and a made-up cursor is a 422 problem
+    foreign = await api.get(url, headers=rival.auth)
+    assert foreign.status_code == 404, foreign.text
+    bad = await api.get(url, params={"starting_after": "garbage!"}, headers=seller.auth)
+    assert (bad.status_code, bad.json()["code"]) == (422, "validation_error")
