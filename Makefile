@@ -52,7 +52,7 @@ promtool: $(PROMTOOL)
 
 test: lint typecheck browser promtool
 	SIM_SEED=$${SIM_SEED:-7} SIM_BUDGET_SECONDS=$${SIM_BUDGET_SECONDS:-30} \
-		$(BIN)/python tools/pytest_gate.py -n 2 --dist loadfile --no-loadscopereorder
+		$(BIN)/python tools/pytest_gate.py -n 2 --dist loadfile --no-loadscope-reorder
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit tests/tooling

@@ -52,7 +52,7 @@ CONFIGURED_SERVICES = (
 # workers take files in turn (`--dist loadfile`); xdist's default order puts the files with the
 # most tests first, which left the simulation (one test, 100 s) to start when the other
 # worker was nearly done. Longest first, the two finish together (Makefile: the suite runs
-# with --no-loadscopereorder so this order stands).
+# with --no-loadscope-reorder so this order stands).
 LONGEST_FIRST = (
     "tests/simulation/test_simulation.py",
     "tests/e2e/test_fuzz_inputs.py",

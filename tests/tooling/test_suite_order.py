@@ -16,4 +16,4 @@ def test_every_file_named_to_run_first_exists_once() -> None:
 
 
 def test_the_suite_keeps_the_chosen_order_under_xdist() -> None:
-    assert "--no-loadscopereorder" in (ROOT / "Makefile").read_text()
+    assert "--no-loadscope-reorder" in (ROOT / "Makefile").read_text()
