@@ -108,7 +108,7 @@ def print_report(
     options = options_of(args, "--orders --rounds")
     options.append(("--concurrency", ",".join(map(str, levels))))
     options += options_of(
-        args, "--warmup --settle --history-sample --worker-processes --api-workers"
+        args, "--warmup --settle --history-sample --worker-processes --api-workers --traces"
     )
     print("reproduce  " + reproduce_command("bench.saga", options))
 
