@@ -10,9 +10,9 @@ its place is a 422 (CursorInvalid), as for every other cursor.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, tuple_
+from sqlalchemy import ColumnElement, Select, tuple_
 
 from api.pagination import PageParams, after
 from domain.pagination import CursorInvalid, Key, KeyShape
@@ -43,3 +43,24 @@ def beyond(
     ascending: one row comparison, which PostgreSQL answers from a (time, id) index)."""
     rows, key = tuple_(at_column, id_column), tuple_(*start)
     return rows < key if newest_first else rows > key
+
+
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
+
+
+def in_time_order(
+    query: Q,
+    at_column: Any,
+    id_column: Any,
+    params: PageParams,
+    shape: KeyShape,
+    *,
+    newest_first: bool,
+) -> Q:
+    """`query` as one page of a list walked by (time, id): from after the page's cursor, in
+    that order, a page and one row more (how `page` tells there is more)."""
+    start = time_after(params, shape)
+    if start is not None:
+        query = query.where(beyond(at_column, id_column, start, newest_first=newest_first))
+    order = (at_column.desc(), id_column.desc()) if newest_first else (at_column, id_column)
+    return query.order_by(*order).limit(params.fetch)

@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Ops, SessionDep, SettingsDep, TemporalDep, vendor_order_in_scope
 from api.errors import Problem, from_update_failure
-from api.keyset import beyond, time_after, time_key
+from api.keyset import in_time_order, time_key
 from api.pagination import Page, PageParamsDep, page
 from api.routers.webhooks.stripe_events import start_adjustment
 from api.vendor_order_updates import CLOSED_STATUSES, update_vendor_order
@@ -69,11 +69,10 @@ async def orders_needing_a_look(
     query = query.where(*needing_a_look(attention, vendor_id))
     if status is not None:
         query = query.where(Order.status == status)
-    start = time_after(params, ORDERS)
-    if start is not None:
-        query = query.where(beyond(col(Order.created_at), col(Order.id), start, newest_first=True))
-    query = query.order_by(col(Order.created_at).desc(), col(Order.id).desc())
-    rows = list(await session.exec(query.limit(params.fetch)))
+    query = in_time_order(
+        query, col(Order.created_at), col(Order.id), params, ORDERS, newest_first=True
+    )
+    rows = list(await session.exec(query))
     views = {order_id: await order_view(session, order_id) for order_id, _ in rows[: params.limit]}
     return page(
         rows, params, ORDERS, lambda row: time_key(row[1], row[0]), lambda row: views[row[0]]

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from api.deps import Ops, SessionDep
 from api.errors import Problem
-from api.keyset import beyond, time_after, time_key
+from api.keyset import in_time_order, time_key
 from api.pagination import Page, PageParamsDep, page
 from domain.errors import ErrorCode
 from domain.pagination import KeyShape
@@ -37,12 +37,9 @@ async def list_vendors(
     query = select(Vendor)
     if status is not None:
         query = query.where(Vendor.status == status)
-    start = time_after(params, VENDORS)
-    if start is not None:
-        query = query.where(
-            beyond(col(Vendor.created_at), col(Vendor.id), start, newest_first=False)
-        )
-    query = query.order_by(col(Vendor.created_at), col(Vendor.id)).limit(params.fetch)
+    query = in_time_order(
+        query, col(Vendor.created_at), col(Vendor.id), params, VENDORS, newest_first=False
+    )
     rows = list(await session.exec(query))
     return page(rows, params, VENDORS, lambda v: time_key(v.created_at, v.id), VendorPublic.of)
 

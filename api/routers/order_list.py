@@ -15,7 +15,7 @@ from sqlmodel import col, exists, select
 
 from api.deps import PlatformOrOps, SessionDep
 from api.errors import Problem
-from api.keyset import beyond, time_after, time_key
+from api.keyset import in_time_order, time_key
 from api.pagination import Page, PageParamsDep, page
 from api.views import order_view
 from domain.errors import ErrorCode
@@ -74,11 +74,10 @@ async def list_orders(
         query = query.where(col(Order.created_at) >= created_from)
     if created_to is not None:
         query = query.where(col(Order.created_at) < created_to)
-    start = time_after(params, ORDERS)
-    if start is not None:
-        query = query.where(beyond(col(Order.created_at), col(Order.id), start, newest_first=True))
-    query = query.order_by(col(Order.created_at).desc(), col(Order.id).desc())
-    rows = list(await session.exec(query.limit(params.fetch)))
+    query = in_time_order(
+        query, col(Order.created_at), col(Order.id), params, ORDERS, newest_first=True
+    )
+    rows = list(await session.exec(query))
     views = {order_id: await order_view(session, order_id) for order_id, _ in rows[: params.limit]}
     return page(
         rows, params, ORDERS, lambda row: time_key(row[1], row[0]), lambda row: views[row[0]]

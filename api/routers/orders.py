@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from api.deps import Platform, PlatformOrOps, SessionDep, TemporalDep
 from api.errors import Problem
-from api.keyset import beyond, time_after, time_key
+from api.keyset import in_time_order, time_key
 from api.pagination import Page, PageParamsDep, page
 from api.vendor_order_updates import update_vendor_order
 from api.views import order_view, return_view, return_views
@@ -158,13 +158,15 @@ async def list_returns(
     if await session.get(Order, order_id) is None:
         raise Problem(ErrorCode.NOT_FOUND, "no such order")
     query = select(OrderReturn).where(OrderReturn.order_id == order_id)
-    start = time_after(params, RETURNS)
-    if start is not None:
-        query = query.where(
-            beyond(col(OrderReturn.requested_at), col(OrderReturn.id), start, newest_first=False)
-        )
-    query = query.order_by(col(OrderReturn.requested_at), col(OrderReturn.id))
-    rows = list(await session.exec(query.limit(params.fetch)))
+    query = in_time_order(
+        query,
+        col(OrderReturn.requested_at),
+        col(OrderReturn.id),
+        params,
+        RETURNS,
+        newest_first=False,
+    )
+    rows = list(await session.exec(query))
     views = {r.id: r for r in await return_views(session, rows[: params.limit])}
     return page(
         rows, params, RETURNS, lambda r: time_key(r.requested_at, r.id), lambda r: views[r.id]

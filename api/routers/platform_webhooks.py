@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import Ops, Platform, PlatformOrOps, SessionDep, SettingsDep
 from api.errors import Problem
-from api.keyset import beyond, time_after, time_key
+from api.keyset import in_time_order, time_key
 from api.pagination import Page, PageParamsDep, after, page
 from api.webhook_urls import ResolverDep, vet_webhook_url
 from domain.errors import ErrorCode
@@ -89,18 +89,15 @@ async def list_endpoints(
 ) -> Page[EndpointPublic]:
     """The platform's endpoints, oldest first, page by page (docs/listings.md)."""
     query = select(PlatformEndpoint)
-    start = time_after(params, ENDPOINTS)
-    if start is not None:
-        query = query.where(
-            beyond(
-                col(PlatformEndpoint.created_at),
-                col(PlatformEndpoint.id),
-                start,
-                newest_first=False,
-            )
-        )
-    query = query.order_by(col(PlatformEndpoint.created_at), col(PlatformEndpoint.id))
-    rows = list(await session.exec(query.limit(params.fetch)))
+    query = in_time_order(
+        query,
+        col(PlatformEndpoint.created_at),
+        col(PlatformEndpoint.id),
+        params,
+        ENDPOINTS,
+        newest_first=False,
+    )
+    rows = list(await session.exec(query))
     return page(rows, params, ENDPOINTS, lambda e: time_key(e.created_at, e.id), EndpointPublic.of)
 
 
@@ -239,13 +236,13 @@ async def endpoints_needing_a_look(
     """The platform's endpoints in that status: by default the disabled ones, the last
     changed first."""
     query = select(PlatformEndpoint).where(PlatformEndpoint.status == endpoint_status)
-    start = time_after(params, FLAGGED)
-    if start is not None:
-        query = query.where(
-            beyond(
-                col(PlatformEndpoint.updated_at), col(PlatformEndpoint.id), start, newest_first=True
-            )
-        )
-    query = query.order_by(col(PlatformEndpoint.updated_at).desc(), col(PlatformEndpoint.id).desc())
-    rows = list(await session.exec(query.limit(params.fetch)))
+    query = in_time_order(
+        query,
+        col(PlatformEndpoint.updated_at),
+        col(PlatformEndpoint.id),
+        params,
+        FLAGGED,
+        newest_first=True,
+    )
+    rows = list(await session.exec(query))
     return page(rows, params, FLAGGED, lambda e: time_key(e.updated_at, e.id), EndpointPublic.of)

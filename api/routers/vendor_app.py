@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from api.deps import CurrentVendor, SessionDep, TemporalDep, vendor_order_in_scope
 from api.errors import Problem
-from api.keyset import beyond, time_after, time_key
+from api.keyset import in_time_order, time_key
 from api.pagination import Page, PageParamsDep, page
 from api.vendor_order_updates import update_vendor_order
 from api.views import return_view, return_views, vendor_order_view, vendor_order_views
@@ -42,13 +42,10 @@ async def list_vendor_orders(
     query = select(VendorOrder).where(VendorOrder.vendor_id == vendor_id)
     if status is not None:
         query = query.where(VendorOrder.status == status)
-    start = time_after(params, ORDERS)
-    if start is not None:
-        query = query.where(
-            beyond(col(VendorOrder.created_at), col(VendorOrder.id), start, newest_first=True)
-        )
-    query = query.order_by(col(VendorOrder.created_at).desc(), col(VendorOrder.id).desc())
-    rows = list(await session.exec(query.limit(params.fetch)))
+    query = in_time_order(
+        query, col(VendorOrder.created_at), col(VendorOrder.id), params, ORDERS, newest_first=True
+    )
+    rows = list(await session.exec(query))
     views = {vo.id: vo for vo in await vendor_order_views(session, rows[: params.limit])}
     return page(
         rows, params, ORDERS, lambda vo: time_key(vo.created_at, vo.id), lambda vo: views[vo.id]
@@ -130,13 +127,15 @@ async def list_vendor_returns(
     )
     if status is not None:
         query = query.where(OrderReturn.status == status)
-    start = time_after(params, RETURNS)
-    if start is not None:
-        query = query.where(
-            beyond(col(OrderReturn.requested_at), col(OrderReturn.id), start, newest_first=True)
-        )
-    query = query.order_by(col(OrderReturn.requested_at).desc(), col(OrderReturn.id).desc())
-    rows = list(await session.exec(query.limit(params.fetch)))
+    query = in_time_order(
+        query,
+        col(OrderReturn.requested_at),
+        col(OrderReturn.id),
+        params,
+        RETURNS,
+        newest_first=True,
+    )
+    rows = list(await session.exec(query))
     views = {r.id: r for r in await return_views(session, rows[: params.limit])}
     return page(
         rows, params, RETURNS, lambda r: time_key(r.requested_at, r.id), lambda r: views[r.id]

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from api.auth import Role, hash_key, mint_vendor_key
 from api.deps import CurrentVendor, SessionDep
-from api.keyset import beyond, time_after, time_key
+from api.keyset import in_time_order, time_key
 from api.pagination import Page, PageParamsDep, page
 from domain.ids import new_api_key_id
 from domain.pagination import KeyShape
@@ -52,12 +52,9 @@ async def list_keys(
 ) -> Page[ApiKeyPublic]:
     """The calling vendor's live keys, oldest first, without their secrets."""
     query = select(ApiKey).where(ApiKey.vendor_id == vendor_id, col(ApiKey.revoked_at).is_(None))
-    start = time_after(params, KEYS)
-    if start is not None:
-        query = query.where(
-            beyond(col(ApiKey.created_at), col(ApiKey.id), start, newest_first=False)
-        )
-    query = query.order_by(col(ApiKey.created_at), col(ApiKey.id)).limit(params.fetch)
+    query = in_time_order(
+        query, col(ApiKey.created_at), col(ApiKey.id), params, KEYS, newest_first=False
+    )
     rows = list(await session.exec(query))
     return page(rows, params, KEYS, lambda key: time_key(key.created_at, key.id), ApiKeyPublic.of)
 
