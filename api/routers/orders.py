@@ -7,14 +7,13 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header
-from sqlmodel import col, select
+from sqlmodel import select
 
 from api.deps import Platform, PlatformOrOps, SessionDep, TemporalDep
 from api.errors import Problem
-from api.keyset import in_time_order, time_key
-from api.pagination import Page, PageParamsDep, page
+from api.pagination import Page, PageParamsDep
 from api.vendor_order_updates import update_vendor_order
-from api.views import order_view, return_view, return_views
+from api.views import order_view, return_view, returns_page
 from domain.errors import ErrorCode
 from domain.ids import return_id_for
 from domain.pagination import KeyShape
@@ -158,16 +157,4 @@ async def list_returns(
     if await session.get(Order, order_id) is None:
         raise Problem(ErrorCode.NOT_FOUND, "no such order")
     query = select(OrderReturn).where(OrderReturn.order_id == order_id)
-    query = in_time_order(
-        query,
-        col(OrderReturn.requested_at),
-        col(OrderReturn.id),
-        params,
-        RETURNS,
-        newest_first=False,
-    )
-    rows = list(await session.exec(query))
-    views = {r.id: r for r in await return_views(session, rows[: params.limit])}
-    return page(
-        rows, params, RETURNS, lambda r: time_key(r.requested_at, r.id), lambda r: views[r.id]
-    )
+    return await returns_page(session, query, params, RETURNS, newest_first=False)

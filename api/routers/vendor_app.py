@@ -12,7 +12,7 @@ from api.errors import Problem
 from api.keyset import in_time_order, time_key
 from api.pagination import Page, PageParamsDep, page
 from api.vendor_order_updates import update_vendor_order
-from api.views import return_view, return_views, vendor_order_view, vendor_order_views
+from api.views import return_view, returns_page, vendor_order_view, vendor_order_views
 from domain.errors import ErrorCode
 from domain.pagination import KeyShape
 from domain.status import VendorOrderStatus
@@ -127,19 +127,7 @@ async def list_vendor_returns(
     )
     if status is not None:
         query = query.where(OrderReturn.status == status)
-    query = in_time_order(
-        query,
-        col(OrderReturn.requested_at),
-        col(OrderReturn.id),
-        params,
-        RETURNS,
-        newest_first=True,
-    )
-    rows = list(await session.exec(query))
-    views = {r.id: r for r in await return_views(session, rows[: params.limit])}
-    return page(
-        rows, params, RETURNS, lambda r: time_key(r.requested_at, r.id), lambda r: views[r.id]
-    )
+    return await returns_page(session, query, params, RETURNS, newest_first=True)
 
 
 @router.post("/orders/{vendor_order_id}/returns/{return_id}/receive", response_model=ReturnPublic)
